@@ -1,0 +1,192 @@
+//! Configuration: the effective settings and where each came from.
+//!
+//! Sources, lowest to highest precedence: defaults < config file < values set
+//! in code ([`crate::Builder`]) < environment `STOGGER_<KEY>`. The config file is
+//! `STOGGER_CONFIG` (a path) or the first found in the working directory of
+//! `stogger.toml` (top-level keys), `Cargo.toml` `[package.metadata.stogger]`,
+//! `pyproject.toml` `[tool.stogger]`.
+
+mod load;
+
+pub use load::{load, load_from, ConfigError, KeyInfo, Loaded, Origin, KEYS};
+
+use crate::event::Level;
+use std::path::PathBuf;
+
+/// Output format of the file target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// The console line without colours.
+    Simple,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Whether and how the systemd journal target is used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SystemdMode {
+    /// Use the journal when its socket exists; skip silently otherwise.
+    Auto,
+    /// `init_logging()` fails when the socket is missing.
+    Required,
+    /// Never try.
+    Off,
+}
+
+/// File rotation policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rotation {
+    /// The file grows without bound.
+    None,
+    /// Rotate when the next write would pass `log_max_bytes`.
+    Size,
+}
+
+/// How timestamps are shown on console and file lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimestampPrecision {
+    /// `2026-06-01T17:19:01.123456Z` (microseconds).
+    Iso,
+    /// `2026-06-01T17:19:01Z` (the default).
+    IsoSeconds,
+    /// `2026-06-01T17:19:01.123456` (microseconds, no zone letter).
+    IsoNoZ,
+    /// Seconds since logging started: `+12.345s`.
+    Relative,
+}
+
+/// How the PostgreSQL target writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteMode {
+    /// Bounded queue + background binary COPY (the default).
+    Batch,
+    /// One durable write per event before the log call returns.
+    Sync,
+}
+
+/// The `[format]` table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FormatConfig {
+    /// Timestamp form on console and file lines.
+    pub timestamp_precision: TimestampPrecision,
+    /// Least severe level logged when `verbose` is off.
+    pub min_level: Level,
+    /// Append the code location (`file:line`) to console and file lines.
+    pub show_code_info: bool,
+    /// Width the event name is padded to.
+    pub pad_event_width: usize,
+}
+
+/// Every setting stogger reads. Field names are the config keys.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Log debug events too.
+    pub verbose: bool,
+    /// Directory of the log file.
+    pub logdir: PathBuf,
+    /// Write to stderr.
+    pub log_to_console: bool,
+    /// Name of the service: file name, journal identifier.
+    pub syslog_identifier: String,
+    /// Show `module:line` after the event name.
+    pub show_caller_info: bool,
+    /// Format of the file target.
+    pub log_format: LogFormat,
+    /// Journal mode.
+    pub systemd: SystemdMode,
+    /// syslog facility name for the journal (`LOG_LOCAL0`).
+    pub systemd_facility: String,
+    /// Path of the journal's native socket.
+    pub journal_socket: PathBuf,
+    /// Register the PostgreSQL target.
+    pub enable_postgres: bool,
+    /// Connection string; `%PASSWORD%` is replaced by `STOGGER_POSTGRES_PASSWORD`.
+    pub postgres_dsn: Option<String>,
+    /// Table name (optionally `schema.table`).
+    pub postgres_table: String,
+    /// Explicit path of `libstogger_postgres.so`.
+    pub postgres_plugin: Option<PathBuf>,
+    /// Batch or sync.
+    pub postgres_write_mode: WriteMode,
+    /// Events held in memory at most while the database is slow or away.
+    pub postgres_queue_capacity: usize,
+    /// Rows per COPY.
+    pub postgres_batch_size: usize,
+    /// Longest time an event waits in the queue before a flush.
+    pub postgres_flush_interval_ms: u64,
+    /// How long dropping the guard waits for the queue to drain.
+    pub postgres_shutdown_timeout_ms: u64,
+    /// Connect timeout.
+    pub postgres_connect_timeout_ms: u64,
+    /// File rotation.
+    pub log_rotation: Rotation,
+    /// Size limit of the log file with `log_rotation = "size"`.
+    pub log_max_bytes: u64,
+    /// Rotated files kept (`.1` newest); 0 disables rotation.
+    pub log_backup_count: u32,
+    /// Accepted for parity with the original; not used yet.
+    pub translation_dir: Option<PathBuf>,
+    /// Accepted for parity with the original; not used yet.
+    pub language: Option<String>,
+    /// Show `cmd_output_line` sections.
+    pub log_cmd_output: bool,
+    /// Console/file line format.
+    pub format: FormatConfig,
+}
+
+impl Config {
+    /// The least severe level any target takes.
+    pub fn effective_min_level(&self) -> Level {
+        if self.verbose {
+            Level::Debug
+        } else {
+            self.format.min_level
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            verbose: false,
+            logdir: PathBuf::from("logs"),
+            log_to_console: true,
+            syslog_identifier: default_identifier(),
+            show_caller_info: false,
+            log_format: LogFormat::Simple,
+            systemd: SystemdMode::Auto,
+            systemd_facility: "LOG_LOCAL0".to_string(),
+            journal_socket: PathBuf::from("/run/systemd/journal/socket"),
+            enable_postgres: false,
+            postgres_dsn: None,
+            postgres_table: "stogger_logs".to_string(),
+            postgres_plugin: None,
+            postgres_write_mode: WriteMode::Batch,
+            postgres_queue_capacity: 100_000,
+            postgres_batch_size: 1_000,
+            postgres_flush_interval_ms: 200,
+            postgres_shutdown_timeout_ms: 5_000,
+            postgres_connect_timeout_ms: 5_000,
+            log_rotation: Rotation::None,
+            log_max_bytes: 10 * 1024 * 1024,
+            log_backup_count: 5,
+            translation_dir: None,
+            language: None,
+            log_cmd_output: true,
+            format: FormatConfig {
+                timestamp_precision: TimestampPrecision::IsoSeconds,
+                min_level: Level::Info,
+                show_code_info: false,
+                pad_event_width: 30,
+            },
+        }
+    }
+}
+
+/// The executable's file name without extension, or `stogger`.
+pub fn default_identifier() -> String {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "stogger".to_string())
+}

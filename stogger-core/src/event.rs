@@ -1,0 +1,328 @@
+//! The event model every renderer reads: one structured log event, with its
+//! fields in the order they were written and with their types kept.
+
+use std::fmt;
+use time::OffsetDateTime;
+
+/// Severity of an event. `Critical` has no tracing level of its own: it is an
+/// `ERROR` event marked with the field `_critical = true` (see [`crate::critical!`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Level {
+    /// Diagnostic detail, shown only with `verbose`.
+    Debug,
+    /// Normal operation (the default minimum).
+    Info,
+    /// Something unexpected that the service survived.
+    Warning,
+    /// An operation failed.
+    Error,
+    /// The service cannot go on as it should.
+    Critical,
+}
+
+impl Level {
+    /// Lowercase name as stored in PostgreSQL and JSON (`warning`, not `warn`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Debug => "debug",
+            Level::Info => "info",
+            Level::Warning => "warning",
+            Level::Error => "error",
+            Level::Critical => "critical",
+        }
+    }
+
+    /// The one-letter form used in console and file lines.
+    pub fn letter(self) -> char {
+        match self {
+            Level::Debug => 'D',
+            Level::Info => 'I',
+            Level::Warning => 'W',
+            Level::Error => 'E',
+            Level::Critical => 'C',
+        }
+    }
+
+    /// syslog priority as used by the journal (`PRIORITY=`).
+    pub fn syslog_priority(self) -> u8 {
+        match self {
+            Level::Critical => 2,
+            Level::Error => 3,
+            Level::Warning => 4,
+            Level::Info => 6,
+            Level::Debug => 7,
+        }
+    }
+
+    /// Parses the names accepted in configuration and on the command line.
+    pub fn parse(s: &str) -> Option<Level> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "debug" | "trace" => Some(Level::Debug),
+            "info" => Some(Level::Info),
+            "warning" | "warn" => Some(Level::Warning),
+            "error" => Some(Level::Error),
+            "critical" | "crit" | "fatal" => Some(Level::Critical),
+            _ => None,
+        }
+    }
+
+    /// Maps a tracing level (TRACE folds into debug).
+    pub fn from_tracing(level: &tracing::Level) -> Level {
+        match *level {
+            tracing::Level::TRACE | tracing::Level::DEBUG => Level::Debug,
+            tracing::Level::INFO => Level::Info,
+            tracing::Level::WARN => Level::Warning,
+            tracing::Level::ERROR => Level::Error,
+        }
+    }
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A field value with its type kept, so that numbers stay numbers in JSON,
+/// in PostgreSQL's `data` column and in format specs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// Text.
+    Str(String),
+    /// Signed integer.
+    I64(i64),
+    /// Unsigned integer.
+    U64(u64),
+    /// Floating point number (may be NaN or infinite: each renderer says what it does then).
+    F64(f64),
+    /// Boolean.
+    Bool(bool),
+    /// An error and its `source()` chain, outermost first.
+    Error(Vec<String>),
+    /// A value recorded with `?value`: its `Debug` form.
+    Debug(String),
+    /// A structured JSON value (objects and arrays from `stogger emit`, for example).
+    Json(serde_json::Value),
+}
+
+impl Value {
+    /// The value as JSON. Non-finite floats become the strings `"NaN"`,
+    /// `"Infinity"` and `"-Infinity"` (JSON has no such numbers); an error chain
+    /// becomes its messages joined by `": "`.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Value::Str(s) | Value::Debug(s) => serde_json::Value::String(s.clone()),
+            Value::I64(n) => (*n).into(),
+            Value::U64(n) => (*n).into(),
+            Value::F64(x) => match serde_json::Number::from_f64(*x) {
+                Some(n) => serde_json::Value::Number(n),
+                None => serde_json::Value::String(non_finite_name(*x).to_string()),
+            },
+            Value::Bool(b) => (*b).into(),
+            Value::Error(chain) => serde_json::Value::String(chain.join(": ")),
+            Value::Json(v) => v.clone(),
+        }
+    }
+
+    /// The string inside, when the value is text.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// The textual name of a non-finite float, as stored where numbers cannot hold it.
+pub fn non_finite_name(x: f64) -> &'static str {
+    if x.is_nan() {
+        "NaN"
+    } else if x > 0.0 {
+        "Infinity"
+    } else {
+        "-Infinity"
+    }
+}
+
+impl fmt::Display for Value {
+    /// Plain display: strings unquoted, floats as Python prints them (`99.99`, `1.0`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Str(s) | Value::Debug(s) => f.write_str(s),
+            Value::I64(n) => write!(f, "{n}"),
+            Value::U64(n) => write!(f, "{n}"),
+            Value::F64(x) => f.write_str(&format_float(*x)),
+            Value::Bool(true) => f.write_str("true"),
+            Value::Bool(false) => f.write_str("false"),
+            Value::Error(chain) => f.write_str(&chain.join(": ")),
+            Value::Json(v) => write!(f, "{v}"),
+        }
+    }
+}
+
+/// Formats a float the way a user reading Python-style logs expects:
+/// shortest round-trip digits, always with a decimal point (`1.0`, `99.99`).
+pub fn format_float(x: f64) -> String {
+    if !x.is_finite() {
+        return match non_finite_name(x) {
+            "NaN" => "nan".into(),
+            "Infinity" => "inf".into(),
+            _ => "-inf".into(),
+        };
+    }
+    let s = format!("{x}");
+    if s.contains('.') || s.contains('e') {
+        s
+    } else {
+        format!("{s}.0")
+    }
+}
+
+impl From<&str> for Value {
+    fn from(s: &str) -> Self {
+        Value::Str(s.to_string())
+    }
+}
+impl From<String> for Value {
+    fn from(s: String) -> Self {
+        Value::Str(s)
+    }
+}
+impl From<i64> for Value {
+    fn from(n: i64) -> Self {
+        Value::I64(n)
+    }
+}
+impl From<i32> for Value {
+    fn from(n: i32) -> Self {
+        Value::I64(n.into())
+    }
+}
+impl From<u64> for Value {
+    fn from(n: u64) -> Self {
+        Value::U64(n)
+    }
+}
+impl From<u32> for Value {
+    fn from(n: u32) -> Self {
+        Value::U64(n.into())
+    }
+}
+impl From<usize> for Value {
+    fn from(n: usize) -> Self {
+        Value::U64(n as u64)
+    }
+}
+impl From<f64> for Value {
+    fn from(x: f64) -> Self {
+        Value::F64(x)
+    }
+}
+impl From<bool> for Value {
+    fn from(b: bool) -> Self {
+        Value::Bool(b)
+    }
+}
+
+/// Where in the source an event was written.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CodeLocation {
+    /// Source file, as the compiler names it.
+    pub file: Option<String>,
+    /// Line in that file.
+    pub line: Option<u32>,
+    /// Module path (`my_service::orders`).
+    pub module: Option<String>,
+}
+
+/// One structured log event, as every renderer sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// When the event was created, UTC, microsecond precision.
+    pub timestamp: OffsetDateTime,
+    /// Severity.
+    pub level: Level,
+    /// The event id: the tracing message (`"user-login"`).
+    pub name: String,
+    /// The event's own fields in the order written, `_`-keys included
+    /// (renderers decide what to show).
+    pub fields: Vec<(String, Value)>,
+    /// Fields of the enclosing spans, outermost first (context).
+    pub context: Vec<(String, Value)>,
+    /// Name of the innermost [`crate::log_scope`] around the event.
+    pub scope: Option<String>,
+    /// `<module path>::<function>` of the innermost instrumented span.
+    pub func: Option<String>,
+    /// The process id.
+    pub pid: u32,
+    /// Source location.
+    pub code: CodeLocation,
+    /// The tracing target (module path by default); used to keep stogger's
+    /// own dependencies from logging into the target that runs them.
+    pub target: String,
+}
+
+impl Event {
+    /// A new event stamped with the current time and this process's id.
+    pub fn new(level: Level, name: impl Into<String>) -> Event {
+        Event {
+            timestamp: now_micros(),
+            level,
+            name: name.into(),
+            fields: Vec::new(),
+            context: Vec::new(),
+            scope: None,
+            func: None,
+            pid: std::process::id(),
+            code: CodeLocation::default(),
+            target: "stogger".to_string(),
+        }
+    }
+
+    /// Adds a field (builder style).
+    pub fn with(mut self, key: impl Into<String>, value: impl Into<Value>) -> Event {
+        self.fields.push((key.into(), value.into()));
+        self
+    }
+
+    /// Looks a key up in the event's fields, then in its span context.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.fields
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .or_else(|| self.context.iter().rev().find(|(k, _)| k == key))
+            .map(|(_, v)| v)
+    }
+
+    /// The `_replace_msg` template, when the event has one.
+    pub fn template(&self) -> Option<&str> {
+        self.get("_replace_msg").and_then(Value::as_str)
+    }
+
+    /// Every field a reader can see: span context first, then the event's own
+    /// fields (an event field overrides a span field of the same name).
+    /// Keys starting with `_` are left out.
+    pub fn visible_fields(&self) -> Vec<(&str, &Value)> {
+        let mut out: Vec<(&str, &Value)> =
+            Vec::with_capacity(self.fields.len() + self.context.len());
+        for (k, v) in self.context.iter().chain(self.fields.iter()) {
+            if k.starts_with('_') {
+                continue;
+            }
+            if let Some(slot) = out.iter_mut().find(|(key, _)| *key == k.as_str()) {
+                slot.1 = v;
+            } else {
+                out.push((k.as_str(), v));
+            }
+        }
+        out
+    }
+}
+
+/// The current time truncated to microseconds (what PostgreSQL stores).
+pub fn now_micros() -> OffsetDateTime {
+    let now = OffsetDateTime::now_utc();
+    let nanos = now.nanosecond();
+    now.replace_nanosecond(nanos - nanos % 1_000).unwrap_or(now)
+}

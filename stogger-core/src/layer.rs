@@ -1,0 +1,230 @@
+//! The tracing side: [`StoggerLayer`] turns tracing events (and `log`
+//! records, through the bridge) into [`Event`]s and hands them to the
+//! dispatcher.
+
+use crate::dispatch;
+use crate::event::{now_micros, CodeLocation, Event, Level, Value};
+use std::fmt;
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing::subscriber::Interest;
+use tracing::{Metadata, Subscriber};
+use tracing_log::NormalizeEvent;
+use tracing_subscriber::layer::Context;
+use tracing_subscriber::registry::LookupSpan;
+
+/// Target of the span a [`crate::LogScope`] opens.
+pub(crate) const SCOPE_TARGET: &str = "stogger::scope";
+
+/// The tracing layer that feeds stogger's targets. Get one from
+/// [`crate::layer`] when composing your own `tracing_subscriber::registry()`;
+/// [`crate::init_logging`] installs one for you otherwise.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct StoggerLayer {
+    _private: (),
+}
+
+impl StoggerLayer {
+    pub(crate) fn new() -> Self {
+        StoggerLayer { _private: () }
+    }
+}
+
+/// What stogger keeps of a span: its fields, and whether it is a scope or a function.
+#[derive(Debug, Default)]
+pub(crate) struct SpanData {
+    pub(crate) fields: Vec<(String, Value)>,
+    pub(crate) scope: Option<String>,
+    pub(crate) func: Option<String>,
+}
+
+fn event_interest(meta: &Metadata<'_>) -> bool {
+    Level::from_tracing(meta.level()) >= dispatch::min_level()
+}
+
+/// Threads stogger runs itself (the PostgreSQL writer and its driver) are
+/// named `stogger-...`; what they log would loop back into the targets.
+fn on_internal_thread() -> bool {
+    std::thread::current()
+        .name()
+        .is_some_and(|n| n.starts_with("stogger-"))
+}
+
+impl<S> tracing_subscriber::Layer<S> for StoggerLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn register_callsite(&self, meta: &'static Metadata<'static>) -> Interest {
+        crate::mark_layer_registered();
+        if meta.is_span() || event_interest(meta) {
+            Interest::always()
+        } else {
+            Interest::never()
+        }
+    }
+
+    fn enabled(&self, meta: &Metadata<'_>, _ctx: Context<'_, S>) -> bool {
+        meta.is_span() || event_interest(meta)
+    }
+
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let meta = attrs.metadata();
+        let mut visitor = FieldCollector::default();
+        attrs.record(&mut visitor);
+        let mut data = SpanData::default();
+        if meta.target() == SCOPE_TARGET {
+            data.scope = visitor
+                .fields
+                .iter()
+                .find(|(k, _)| k == "scope")
+                .map(|(_, v)| v.to_string());
+            data.fields = visitor
+                .fields
+                .into_iter()
+                .filter(|(k, _)| k != "scope")
+                .collect();
+        } else {
+            data.func = Some(match meta.module_path() {
+                Some(module) => format!("{module}::{}", meta.name()),
+                None => meta.name().to_string(),
+            });
+            data.fields = visitor.fields;
+        }
+        span.extensions_mut().insert(data);
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let mut visitor = FieldCollector::default();
+        values.record(&mut visitor);
+        let mut ext = span.extensions_mut();
+        if let Some(data) = ext.get_mut::<SpanData>() {
+            for (k, v) in visitor.fields {
+                match data.fields.iter_mut().find(|(key, _)| *key == k) {
+                    Some(slot) => slot.1 = v,
+                    None => data.fields.push((k, v)),
+                }
+            }
+        }
+    }
+
+    fn on_event(&self, event: &tracing::Event<'_>, ctx: Context<'_, S>) {
+        if dispatch::in_dispatch() || on_internal_thread() {
+            return;
+        }
+        let normalized = event.normalized_metadata();
+        let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
+        let mut level = Level::from_tracing(meta.level());
+        if level < dispatch::min_level() {
+            return;
+        }
+        let mut visitor = FieldCollector::default();
+        event.record(&mut visitor);
+        if level == Level::Error && visitor.critical {
+            level = Level::Critical;
+        }
+        let mut out = Event {
+            timestamp: now_micros(),
+            level,
+            name: visitor.message.unwrap_or_default(),
+            fields: visitor.fields,
+            context: Vec::new(),
+            scope: None,
+            func: None,
+            pid: std::process::id(),
+            code: CodeLocation {
+                file: meta.file().map(str::to_string),
+                line: meta.line(),
+                module: meta.module_path().map(str::to_string),
+            },
+            target: meta.target().to_string(),
+        };
+        if let Some(spans) = ctx.event_scope(event) {
+            for span in spans.from_root() {
+                let ext = span.extensions();
+                if let Some(data) = ext.get::<SpanData>() {
+                    out.context.extend(data.fields.iter().cloned());
+                    if data.scope.is_some() {
+                        out.scope.clone_from(&data.scope);
+                    }
+                    if data.func.is_some() {
+                        out.func.clone_from(&data.func);
+                    }
+                }
+            }
+        }
+        dispatch::dispatch(&out);
+    }
+}
+
+/// Collects tracing fields into typed [`Value`]s, keeping their order.
+#[derive(Default)]
+pub(crate) struct FieldCollector {
+    pub(crate) message: Option<String>,
+    pub(crate) fields: Vec<(String, Value)>,
+    pub(crate) critical: bool,
+}
+
+impl FieldCollector {
+    fn push(&mut self, field: &Field, value: Value) {
+        let name = field.name();
+        if name.starts_with("log.") {
+            return; // the log bridge's metadata, already in the normalized metadata
+        }
+        if name == "_critical" {
+            self.critical = matches!(value, Value::Bool(true));
+        }
+        self.fields.push((name.to_string(), value));
+    }
+}
+
+impl Visit for FieldCollector {
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.push(field, Value::F64(value));
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.push(field, Value::I64(value));
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.push(field, Value::U64(value));
+    }
+    fn record_i128(&mut self, field: &Field, value: i128) {
+        match i64::try_from(value) {
+            Ok(v) => self.push(field, Value::I64(v)),
+            Err(_) => self.push(field, Value::Str(value.to_string())),
+        }
+    }
+    fn record_u128(&mut self, field: &Field, value: u128) {
+        match u64::try_from(value) {
+            Ok(v) => self.push(field, Value::U64(v)),
+            Err(_) => self.push(field, Value::Str(value.to_string())),
+        }
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.push(field, Value::Bool(value));
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.message = Some(value.to_string());
+        } else {
+            self.push(field, Value::Str(value.to_string()));
+        }
+    }
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        let mut chain = vec![value.to_string()];
+        let mut source = value.source();
+        while let Some(err) = source {
+            chain.push(err.to_string());
+            source = err.source();
+        }
+        self.push(field, Value::Error(chain));
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if field.name() == "message" {
+            self.message = Some(format!("{value:?}"));
+        } else {
+            self.push(field, Value::Debug(format!("{value:?}")));
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Event to journal fields (skeleton).

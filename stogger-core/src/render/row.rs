@@ -1,0 +1,1 @@
+//! Event to PostgreSQL row (skeleton).

@@ -1,0 +1,1 @@
+//! `_replace_msg` templates with Python-style format specs (skeleton).

@@ -1,0 +1,110 @@
+//! Building the set of targets a configuration asks for.
+
+use crate::config::{Config, LogFormat};
+use crate::dispatch::Pipeline;
+use crate::error::Error;
+use crate::event::{now_micros, Event, Level};
+use crate::output::console::{color_enabled, ConsoleLogger};
+use crate::output::file::FileLogger;
+use crate::output::{journal, postgres};
+use crate::render::json::JsonRenderer;
+use crate::render::text::{TextOptions, TextRenderer};
+use crate::target::{Pair, Target};
+
+/// A pipeline and the events to log once it is installed (setup notes such
+/// as `file-logging-setup-failed`).
+pub(crate) struct Built {
+    pub(crate) pipeline: Pipeline,
+    pub(crate) startup_events: Vec<Event>,
+}
+
+fn text_renderer(cfg: &Config, color: bool) -> TextRenderer {
+    TextRenderer::new(TextOptions {
+        color,
+        timestamp: cfg.format.timestamp_precision,
+        pad_event_width: cfg.format.pad_event_width,
+        show_code_info: cfg.format.show_code_info,
+        show_caller_info: cfg.show_caller_info,
+        log_cmd_output: cfg.log_cmd_output,
+        start: now_micros(),
+    })
+}
+
+/// Console only: the early pipeline.
+pub(crate) fn build_console_only(cfg: &Config) -> Built {
+    let level = cfg.effective_min_level();
+    let text = Pair::new("console", text_renderer(cfg, color_enabled())).logger(
+        "console",
+        level,
+        ConsoleLogger::new(),
+    );
+    Built {
+        pipeline: Pipeline {
+            targets: vec![Box::new(text)],
+            min_level: level,
+        },
+        startup_events: Vec::new(),
+    }
+}
+
+/// Every target the configuration enables.
+pub(crate) fn build(cfg: &Config) -> Result<Built, Error> {
+    let level = cfg.effective_min_level();
+    let mut notes = Vec::new();
+    let mut targets: Vec<Box<dyn Target>> = Vec::new();
+
+    let journal_target = journal::build(cfg, &mut notes)?;
+    let console_on =
+        cfg.log_to_console && !(journal_target.is_some() && journal::stderr_is_journal());
+
+    let file = match FileLogger::open(cfg) {
+        Ok(f) => Some(f),
+        Err(err) => {
+            let path = cfg.logdir.join(format!("{}.log", cfg.syslog_identifier));
+            notes.push(
+                Event::new(Level::Warning, "file-logging-setup-failed")
+                    .with("path", path.display().to_string())
+                    .with("error", err.to_string())
+                    .with(
+                        "_replace_msg",
+                        "Cannot write the log file {path}: {error}; logging continues without it",
+                    ),
+            );
+            None
+        }
+    };
+
+    let color = console_on && color_enabled();
+    let mut text = Pair::new("text", text_renderer(cfg, color));
+    if console_on {
+        text = text.logger("console", level, ConsoleLogger::new());
+    }
+    let mut json_file = None;
+    if let Some(file) = file {
+        match cfg.log_format {
+            LogFormat::Simple => text = text.logger("file", level, file),
+            LogFormat::Json => {
+                json_file = Some(Pair::new("json", JsonRenderer::new()).logger("file", level, file))
+            }
+        }
+    }
+    if !text.is_empty() {
+        targets.push(Box::new(text));
+    }
+    if let Some(j) = json_file {
+        targets.push(Box::new(j));
+    }
+    if let Some(j) = journal_target {
+        targets.push(j);
+    }
+    if let Some(pg) = postgres::build(cfg, &mut notes) {
+        targets.push(pg);
+    }
+    Ok(Built {
+        pipeline: Pipeline {
+            targets,
+            min_level: level,
+        },
+        startup_events: notes,
+    })
+}

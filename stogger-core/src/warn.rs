@@ -1,0 +1,78 @@
+//! stogger's own diagnostics: `stogger: ...` lines on stderr.
+//!
+//! This is the only place the library prints. Lines never go through the
+//! tracing pipeline (a failing target must not log into itself), and each
+//! kind of failure is rate-limited: the first occurrence is printed at once,
+//! later ones at most once per [`INTERVAL`] with a count of what was
+//! suppressed in between.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Minimum time between two lines of the same kind.
+pub const INTERVAL: Duration = Duration::from_secs(10);
+
+struct Slot {
+    last: Instant,
+    suppressed: u64,
+}
+
+static SLOTS: Mutex<Option<HashMap<String, Slot>>> = Mutex::new(None);
+
+/// Prints `stogger: <message>` on stderr, unconditionally.
+pub fn warn(message: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "stogger: {message}");
+}
+
+/// Prints `stogger: <message>` unless a line of the same `kind` was printed
+/// within [`INTERVAL`]; returns whether it printed.
+pub fn warn_limited(kind: &str, message: &str) -> bool {
+    let now = Instant::now();
+    let suppressed = {
+        let Ok(mut guard) = SLOTS.lock() else {
+            return false;
+        };
+        let slots = guard.get_or_insert_with(HashMap::new);
+        match slots.get_mut(kind) {
+            Some(slot) if now.duration_since(slot.last) < INTERVAL => {
+                slot.suppressed += 1;
+                return false;
+            }
+            Some(slot) => {
+                let n = slot.suppressed;
+                slot.last = now;
+                slot.suppressed = 0;
+                n
+            }
+            None => {
+                slots.insert(
+                    kind.to_string(),
+                    Slot {
+                        last: now,
+                        suppressed: 0,
+                    },
+                );
+                0
+            }
+        }
+    };
+    if suppressed > 0 {
+        warn(&format!(
+            "{message} ({suppressed} similar messages suppressed)"
+        ));
+    } else {
+        warn(message);
+    }
+    true
+}
+
+/// Reports a failed target operation, rate-limited per target and operation.
+pub fn target_failed(target: &str, op: &str, err: &dyn std::fmt::Display) {
+    warn_limited(
+        &format!("{target}:{op}"),
+        &format!("{target} target: {op} failed: {err}"),
+    );
+}

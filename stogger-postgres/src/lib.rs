@@ -1,0 +1,1 @@
+//! stogger-postgres (skeleton).
