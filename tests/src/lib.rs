@@ -1,1 +1,6 @@
-//! Test harness (skeleton).
+//! Test harness shared by the end-to-end tests, `cargo xtask` and the
+//! benchmarks: a throwaway PostgreSQL cluster, a private journald, and
+//! helpers for running child processes.
+
+pub mod journald;
+pub mod pg;

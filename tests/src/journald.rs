@@ -1,0 +1,1 @@
+//! A private systemd-journald in its own namespace, for journal tests (skeleton).

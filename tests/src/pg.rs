@@ -1,0 +1,1 @@
+//! A throwaway PostgreSQL cluster under target/ (skeleton).
