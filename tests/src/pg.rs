@@ -1,1 +1,345 @@
-//! A throwaway PostgreSQL cluster under target/ (skeleton).
+//! A throwaway PostgreSQL cluster under `target/pg/`, started from the
+//! machine's PostgreSQL server binaries (`initdb`, `pg_ctl`).
+//!
+//! Used by the end-to-end tests, `cargo xtask demo|pg|bench`. The cluster
+//! listens on a private unix socket directory and a free loopback port,
+//! with `trust` for local socket connections and `scram-sha-256` for TCP (so
+//! wrong-password cases can be tested). It is stopped and removed on drop.
+//!
+//! As root, `initdb` refuses to run, so the cluster runs as the `postgres`
+//! system user (through `runuser`) with a data directory that user owns.
+
+use std::fs;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// Password of the `postgres` superuser for TCP connections.
+pub const SUPERUSER_PASSWORD: &str = "stogger-test-pw";
+
+/// How to install the server when it is missing; part of every error.
+pub const INSTALL_HINT: &str =
+    "install the PostgreSQL server package (Debian/Ubuntu: `apt-get install postgresql`), \
+     or point STOGGER_PG_BINDIR at a directory holding initdb and pg_ctl";
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A running throwaway cluster.
+#[derive(Debug)]
+pub struct Cluster {
+    bindir: PathBuf,
+    base: PathBuf,
+    data: PathBuf,
+    socket_dir: PathBuf,
+    port: u16,
+    run_as: Option<String>,
+    running: bool,
+}
+
+/// Finds the directory holding `initdb` and `pg_ctl`: `STOGGER_PG_BINDIR`,
+/// then the newest `/usr/lib/postgresql/<version>/bin`, then `PATH`.
+pub fn find_bindir() -> Result<PathBuf, String> {
+    if let Some(dir) = std::env::var_os("STOGGER_PG_BINDIR") {
+        let dir = PathBuf::from(dir);
+        if dir.join("initdb").exists() {
+            return Ok(dir);
+        }
+        return Err(format!(
+            "STOGGER_PG_BINDIR={} has no initdb; {INSTALL_HINT}",
+            dir.display()
+        ));
+    }
+    let mut versions: Vec<(u32, PathBuf)> = fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let v: u32 = e.file_name().to_str()?.parse().ok()?;
+            let bin = e.path().join("bin");
+            bin.join("initdb").exists().then_some((v, bin))
+        })
+        .collect();
+    versions.sort();
+    if let Some((_, bin)) = versions.pop() {
+        return Ok(bin);
+    }
+    if let Some(path) = std::env::var_os("PATH") {
+        for dir in std::env::split_paths(&path) {
+            if dir.join("initdb").exists() && dir.join("pg_ctl").exists() {
+                return Ok(dir);
+            }
+        }
+    }
+    Err(format!(
+        "no PostgreSQL server binaries (initdb, pg_ctl) found; {INSTALL_HINT}"
+    ))
+}
+
+/// The workspace's target directory (`CARGO_TARGET_DIR` or `<workspace>/target`).
+pub fn target_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
+        return PathBuf::from(dir);
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("target")
+}
+
+fn is_root() -> bool {
+    // SAFETY-free check: the effective uid is in /proc/self/status.
+    fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
+        })
+        .unwrap_or(false)
+}
+
+fn free_port() -> Result<u16, String> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no free port: {e}"))?;
+    listener
+        .local_addr()
+        .map(|a| a.port())
+        .map_err(|e| e.to_string())
+}
+
+fn check(what: &str, out: std::io::Result<Output>) -> Result<Output, String> {
+    let out = out.map_err(|e| format!("{what}: cannot run: {e}"))?;
+    if out.status.success() {
+        Ok(out)
+    } else {
+        Err(format!(
+            "{what} failed ({}): {}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+impl Cluster {
+    /// Initialises and starts a new cluster named `name` (used in its
+    /// directory name). Errors say how to get PostgreSQL when it is missing.
+    pub fn start(name: &str) -> Result<Cluster, String> {
+        let bindir = find_bindir()?;
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let id = format!("{name}-{}-{n}", std::process::id());
+        let base = target_dir().join("pg").join(&id);
+        let _ = fs::remove_dir_all(&base);
+        fs::create_dir_all(&base).map_err(|e| format!("create {}: {e}", base.display()))?;
+        let base = base.canonicalize().map_err(|e| e.to_string())?;
+        // Unix socket paths are limited to ~107 bytes: keep the directory short.
+        let socket_dir = std::env::temp_dir().join(format!("stogger-pg-{id}"));
+        let _ = fs::remove_dir_all(&socket_dir);
+        fs::create_dir_all(&socket_dir)
+            .map_err(|e| format!("create {}: {e}", socket_dir.display()))?;
+        let run_as = is_root().then(|| "postgres".to_string());
+        if let Some(user) = &run_as {
+            for dir in [&base, &socket_dir] {
+                check("chown", Command::new("chown").arg(user).arg(dir).output())?;
+            }
+        }
+        let mut cluster = Cluster {
+            bindir,
+            data: base.join("data"),
+            base,
+            socket_dir,
+            port: free_port()?,
+            run_as,
+            running: false,
+        };
+        cluster.init()?;
+        cluster.start_server()?;
+        Ok(cluster)
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let exe = self.bindir.join(program);
+        match &self.run_as {
+            Some(user) => {
+                let mut c = Command::new("runuser");
+                c.arg("-u").arg(user).arg("--").arg(exe);
+                c
+            }
+            None => Command::new(exe),
+        }
+    }
+
+    fn init(&self) -> Result<(), String> {
+        let pwfile = self.base.join("pwfile");
+        fs::write(&pwfile, SUPERUSER_PASSWORD).map_err(|e| e.to_string())?;
+        if let Some(user) = &self.run_as {
+            check(
+                "chown",
+                Command::new("chown").arg(user).arg(&pwfile).output(),
+            )?;
+        }
+        check(
+            "initdb",
+            self.command("initdb")
+                .arg("-D")
+                .arg(&self.data)
+                .args(["-U", "postgres", "-E", "UTF8", "--locale=C", "--no-sync"])
+                .args(["--auth-local=trust", "--auth-host=scram-sha-256"])
+                .arg(format!("--pwfile={}", pwfile.display()))
+                .output(),
+        )?;
+        Ok(())
+    }
+
+    /// Starts the server (again, after [`Cluster::stop_server`]) on the same port.
+    pub fn start_server(&mut self) -> Result<(), String> {
+        let opts = format!(
+            "-k {} -p {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
+             -c full_page_writes=off -c max_connections=50",
+            self.socket_dir.display(),
+            self.port
+        );
+        check(
+            "pg_ctl start",
+            self.command("pg_ctl")
+                .arg("-D")
+                .arg(&self.data)
+                .arg("-l")
+                .arg(self.base.join("server.log"))
+                .args(["-o", &opts, "-w", "-t", "30", "start"])
+                .stdin(Stdio::null())
+                .output(),
+        )
+        .map_err(|e| format!("{e}\nserver log: {}", self.server_log()))?;
+        self.running = true;
+        Ok(())
+    }
+
+    /// Stops the server (fast shutdown), keeping the data.
+    pub fn stop_server(&mut self) -> Result<(), String> {
+        if !self.running {
+            return Ok(());
+        }
+        self.running = false;
+        check(
+            "pg_ctl stop",
+            self.command("pg_ctl")
+                .arg("-D")
+                .arg(&self.data)
+                .args(["-m", "fast", "-w", "stop"])
+                .stdin(Stdio::null())
+                .output(),
+        )
+        .map(|_| ())
+    }
+
+    /// Whether the server is running.
+    pub fn is_running(&self) -> bool {
+        self.running
+    }
+
+    /// The TCP port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The unix socket directory.
+    pub fn socket_dir(&self) -> &Path {
+        &self.socket_dir
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.data
+    }
+
+    /// The server's log so far (for error messages).
+    pub fn server_log(&self) -> String {
+        fs::read_to_string(self.base.join("server.log")).unwrap_or_default()
+    }
+
+    /// A socket DSN in the seed's form: `postgresql://user:@/db?host=<dir>&port=<port>`.
+    pub fn socket_dsn(&self, user: &str, db: &str) -> String {
+        format!(
+            "postgresql://{user}:@/{db}?host={}&port={}",
+            self.socket_dir.display(),
+            self.port
+        )
+    }
+
+    /// A TCP DSN with a password: `postgresql://user:password@127.0.0.1:<port>/db`.
+    pub fn tcp_dsn(&self, user: &str, password: &str, db: &str) -> String {
+        format!(
+            "postgresql://{user}:{password}@127.0.0.1:{}/{db}",
+            self.port
+        )
+    }
+
+    /// Runs SQL as the superuser in `db` with psql; returns unaligned,
+    /// tuples-only output (`|`-separated columns, one row per line).
+    pub fn psql(&self, db: &str, sql: &str) -> Result<String, String> {
+        let out = check(
+            "psql",
+            Command::new("psql")
+                .arg("-h")
+                .arg(&self.socket_dir)
+                .arg("-p")
+                .arg(self.port.to_string())
+                .args([
+                    "-U",
+                    "postgres",
+                    "-d",
+                    db,
+                    "-X",
+                    "-A",
+                    "-t",
+                    "-q",
+                    "-v",
+                    "ON_ERROR_STOP=1",
+                    "-c",
+                    sql,
+                ])
+                .stdin(Stdio::null())
+                .output(),
+        )?;
+        Ok(String::from_utf8_lossy(&out.stdout).trim_end().to_string())
+    }
+
+    /// Creates a login role with a password (for TCP) that owns a new database of the same name.
+    pub fn create_user_and_db(&self, name: &str, password: &str) -> Result<(), String> {
+        self.psql(
+            "postgres",
+            &format!("CREATE ROLE \"{name}\" LOGIN PASSWORD '{password}'"),
+        )?;
+        self.psql(
+            "postgres",
+            &format!("CREATE DATABASE \"{name}\" OWNER \"{name}\""),
+        )?;
+        Ok(())
+    }
+
+    /// The server version string (`SHOW server_version`).
+    pub fn version(&self) -> Result<String, String> {
+        self.psql("postgres", "SHOW server_version")
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = self.stop_server();
+        if std::env::var_os("STOGGER_TEST_KEEP_PG").is_none() {
+            let _ = fs::remove_dir_all(&self.base);
+            let _ = fs::remove_dir_all(&self.socket_dir);
+        }
+    }
+}
+
+/// Starts a cluster or panics with a message that says how to get PostgreSQL
+/// (tests that need the database fail, never pass silently, without it).
+pub fn cluster_or_fail(name: &str) -> Cluster {
+    match Cluster::start(name) {
+        Ok(c) => c,
+        Err(e) => {
+            panic!("this test needs a throwaway PostgreSQL cluster and could not start one: {e}")
+        }
+    }
+}
