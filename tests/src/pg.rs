@@ -317,6 +317,48 @@ impl Cluster {
         Ok(())
     }
 
+    /// Leaves the cluster running after this value is gone (for `cargo xtask
+    /// pg start`); returns the directory to pass to [`Cluster::reattach`].
+    pub fn detach(self) -> Result<PathBuf, String> {
+        let state = format!(
+            "bindir={}\nsocket_dir={}\nport={}\nrun_as={}\n",
+            self.bindir.display(),
+            self.socket_dir.display(),
+            self.port,
+            self.run_as.clone().unwrap_or_default()
+        );
+        fs::write(self.base.join("cluster.state"), state).map_err(|e| e.to_string())?;
+        let base = self.base.clone();
+        std::mem::forget(self);
+        Ok(base)
+    }
+
+    /// Takes back a cluster left running by [`Cluster::detach`]; dropping the
+    /// result stops and removes it.
+    pub fn reattach(base: &Path) -> Result<Cluster, String> {
+        let state = fs::read_to_string(base.join("cluster.state"))
+            .map_err(|e| format!("no detached cluster at {}: {e}", base.display()))?;
+        let get = |key: &str| {
+            state
+                .lines()
+                .find_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
+                .unwrap_or_default()
+                .to_string()
+        };
+        let run_as = get("run_as");
+        Ok(Cluster {
+            bindir: PathBuf::from(get("bindir")),
+            data: base.join("data"),
+            base: base.to_path_buf(),
+            socket_dir: PathBuf::from(get("socket_dir")),
+            port: get("port")
+                .parse()
+                .map_err(|_| "corrupt cluster.state".to_string())?,
+            run_as: (!run_as.is_empty()).then_some(run_as),
+            running: true,
+        })
+    }
+
     /// The server version string (`SHOW server_version`).
     pub fn version(&self) -> Result<String, String> {
         self.psql("postgres", "SHOW server_version")

@@ -24,3 +24,15 @@ fn cluster_starts_answers_and_restarts() {
         .socket_dsn("stogger", "stogger")
         .starts_with("postgresql://stogger:@/stogger?host=/"));
 }
+
+#[test]
+fn detached_cluster_survives_and_can_be_stopped_later() {
+    let pg = cluster_or_fail("detach");
+    let socket_dir = pg.socket_dir().to_path_buf();
+    let base = pg.detach().unwrap();
+    let again = stogger_tests::pg::Cluster::reattach(&base).unwrap();
+    assert_eq!(again.psql("postgres", "SELECT 7").unwrap(), "7");
+    assert_eq!(again.socket_dir(), socket_dir);
+    drop(again);
+    assert!(!base.exists(), "dropping the reattached cluster removes it");
+}

@@ -1,1 +1,45 @@
-fn main() {}
+//! `cargo xtask <command>`: everything a developer or CI runs, in Rust so it
+//! works the same on every machine with cargo.
+//!
+//! - `ci`: fmt check, clippy `-D warnings`, build of the plugin cdylib, all tests.
+//! - `test`: the tests only (after building the plugin cdylib they load).
+//! - `demo`: the guided tour (throwaway PostgreSQL, demo service, doctor, query).
+//! - `pg start|stop|status`: a throwaway PostgreSQL under `target/pg/` for manual use.
+
+mod ci;
+mod demo;
+mod pg;
+mod run;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: cargo xtask <command>
+
+commands:
+  ci                 everything CI checks: fmt, clippy, plugin build, all tests
+  test [ARGS...]     build the plugin and run the tests (ARGS go to cargo test)
+  demo               start a throwaway PostgreSQL, run the demo service, show doctor and query
+  pg start|stop|status
+                     a throwaway PostgreSQL under target/pg/dev for trying things by hand";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("ci") => ci::ci(),
+        Some("test") => ci::test(&args[1..]),
+        Some("demo") => demo::demo(),
+        Some("pg") => pg::pg(&args[1..]),
+        Some("-h" | "--help" | "help") | None => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => Err(format!("unknown command `{other}`\n\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,131 @@
+//! `cargo xtask demo`: the guided tour of stogger.
+//!
+//! 1. builds the demo service, the plugin and the `stogger` CLI;
+//! 2. starts a throwaway PostgreSQL under `target/pg/` (when the server
+//!    binaries exist; otherwise says how to get them and goes on with
+//!    console + file);
+//! 3. runs the demo service (stogger-core/examples/demo.rs) with console,
+//!    file and PostgreSQL targets;
+//! 4. shows the log file, `stogger doctor` and `stogger query`;
+//! 5. stops PostgreSQL — also on failure or Ctrl-C.
+
+use crate::run::{cargo, heading, interrupted, step, trap_ctrl_c};
+use std::path::Path;
+use std::process::Command;
+use stogger_tests::pg::{target_dir, Cluster};
+
+/// Runs the demo.
+pub fn demo() -> Result<(), String> {
+    trap_ctrl_c();
+    step(
+        "building the demo service, the PostgreSQL plugin and the stogger CLI",
+        cargo().args([
+            "build",
+            "-p",
+            "stogger-core",
+            "--example",
+            "demo",
+            "-p",
+            "stogger-postgres",
+            "-p",
+            "stogger-cli",
+        ]),
+    )?;
+    let target = target_dir();
+    let bin = target.join("debug");
+    let workdir = target.join("demo");
+    let _ = std::fs::remove_dir_all(&workdir);
+    std::fs::create_dir_all(&workdir).map_err(|e| format!("create {}: {e}", workdir.display()))?;
+    let logdir = workdir.join("logs");
+
+    heading("starting a throwaway PostgreSQL under target/pg/");
+    let cluster = match Cluster::start("demo") {
+        Ok(pg) => {
+            pg.create_user_and_db("stogger", "stogger")?;
+            println!(
+                "    PostgreSQL {} on {}",
+                pg.version()?,
+                pg.socket_dir().display()
+            );
+            Some(pg)
+        }
+        Err(e) => {
+            println!("    PostgreSQL is not available, so the demo logs to console and file only:");
+            println!("    {e}");
+            None
+        }
+    };
+    if interrupted() {
+        return Err("interrupted".into());
+    }
+
+    let configure = |cmd: &mut Command| {
+        cmd.current_dir(&workdir)
+            .env("STOGGER_SYSLOG_IDENTIFIER", "demo")
+            .env("STOGGER_LOGDIR", &logdir)
+            .env("STOGGER_VERBOSE", "true")
+            .env("STOGGER_SYSTEMD", "off")
+            .env("STOGGER_PLUGIN_DIR", &bin);
+        match &cluster {
+            Some(pg) => cmd
+                .env("STOGGER_ENABLE_POSTGRES", "true")
+                .env("STOGGER_POSTGRES_DSN", pg.socket_dsn("stogger", "stogger")),
+            None => cmd.env("STOGGER_ENABLE_POSTGRES", "false"),
+        };
+    };
+
+    let mut service = Command::new(target.join("debug/examples/demo"));
+    configure(&mut service);
+    step(
+        "running the demo service (console output below is its stderr)",
+        &mut service,
+    )?;
+
+    heading(&format!(
+        "the same events in the log file {}",
+        logdir.join("demo.log").display()
+    ));
+    print_file(&logdir.join("demo.log"));
+
+    let stogger = bin.join("stogger");
+    let mut doctor = Command::new(&stogger);
+    doctor.arg("doctor");
+    configure(&mut doctor);
+    if let Err(e) = step(
+        "stogger doctor: what is configured, found and reachable",
+        &mut doctor,
+    ) {
+        println!("    ({e}: doctor reports a problem above)");
+    }
+    if cluster.is_some() {
+        let mut query = Command::new(&stogger);
+        query.args(["query", "--limit", "20"]);
+        configure(&mut query);
+        step(
+            "stogger query --limit 20: the rows back from PostgreSQL",
+            &mut query,
+        )?;
+        let mut field = Command::new(&stogger);
+        field.args(["query", "--field", "order_id=12346", "--json"]);
+        configure(&mut field);
+        step(
+            "stogger query --field order_id=12346 --json (GIN index on data)",
+            &mut field,
+        )?;
+    } else {
+        println!("\nTo see the PostgreSQL part, install the server package (Debian: `apt-get install postgresql`) and run `cargo xtask demo` again.");
+    }
+    drop(cluster);
+    println!(
+        "\ndemo finished: the throwaway PostgreSQL is stopped; files are in {}",
+        workdir.display()
+    );
+    Ok(())
+}
+
+fn print_file(path: &Path) {
+    match std::fs::read_to_string(path) {
+        Ok(text) => print!("{text}"),
+        Err(e) => println!("    cannot read {}: {e}", path.display()),
+    }
+}
