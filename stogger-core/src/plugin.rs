@@ -1,1 +1,669 @@
-//! Finding and loading the PostgreSQL plugin (skeleton).
+//! Finding and loading the PostgreSQL plugin, and the core side of its C ABI
+//! (`docs/plugin-abi.md`, version [`ABI_VERSION`]).
+//!
+//! With stogger-core's `postgres` feature the plugin is linked in and its
+//! entry points are taken directly. Without it, `libstogger_postgres.so`
+//! (the platform's name from [`libloading::library_filename`]) is looked for,
+//! in this order (see [`search_path`]):
+//!
+//! 1. config `postgres_plugin`, else env `STOGGER_POSTGRES_PLUGIN` (a file);
+//! 2. env `STOGGER_PLUGIN_DIR` (a directory);
+//! 3. the executable's directory;
+//! 4. `<exe dir>/../lib/stogger/`;
+//! 5. `/usr/local/lib/stogger/`;
+//! 6. `/usr/lib/stogger/`;
+//! 7. the platform's own search (`LD_LIBRARY_PATH`, the loader cache, ...).
+//!
+//! The first place where the file exists decides: if that file cannot be
+//! loaded or has another ABI version, PostgreSQL is skipped with a warning
+//! (a broken plugin is reported, never silently passed over for another).
+//! The ABI version is checked before any other symbol is looked up.
+//!
+//! A loaded library is never unloaded: it lives in a process-wide static for
+//! the life of the process (its writer threads may outlive any one
+//! configuration), and it is loaded once even when `init_logging` runs again.
+//! Failed searches are not cached, so a later `init_logging` can find a
+//! plugin installed in the meantime.
+
+use crate::config::Config;
+use std::ffi::{c_void, OsString};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+
+/// The ABI version this stogger-core speaks.
+pub const ABI_VERSION: u32 = 1;
+
+/// A buffer the plugin filled; released with `stogger_pg_buf_free`.
+#[repr(C)]
+#[derive(Debug)]
+pub struct StoggerPgBuf {
+    /// Start of the bytes (null when empty).
+    pub ptr: *mut u8,
+    /// Number of bytes.
+    pub len: usize,
+    /// Allocated capacity (the plugin's business).
+    pub cap: usize,
+}
+
+impl StoggerPgBuf {
+    /// An empty buffer for the plugin to fill.
+    pub fn empty() -> Self {
+        StoggerPgBuf {
+            ptr: std::ptr::null_mut(),
+            len: 0,
+            cap: 0,
+        }
+    }
+}
+
+/// One row, borrowed by the plugin for the duration of a `stogger_pg_write` call.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct StoggerPgRow {
+    /// Event time, microseconds since the Unix epoch (UTC).
+    pub ts_micros: i64,
+    /// Level name.
+    pub level_ptr: *const u8,
+    /// Length of the level name.
+    pub level_len: usize,
+    /// Event name.
+    pub event_ptr: *const u8,
+    /// Length of the event name.
+    pub event_len: usize,
+    /// Function (null = SQL NULL).
+    pub func_ptr: *const u8,
+    /// Length of the function name.
+    pub func_len: usize,
+    /// Scope (null = SQL NULL).
+    pub scope_ptr: *const u8,
+    /// Length of the scope name.
+    pub scope_len: usize,
+    /// The `data` JSON object.
+    pub data_ptr: *const u8,
+    /// Length of the `data` JSON.
+    pub data_len: usize,
+}
+
+/// The diagnostics callback passed to `stogger_pg_open`.
+pub type StoggerPgWarnFn =
+    extern "C" fn(kind: *const u8, kind_len: usize, msg: *const u8, msg_len: usize);
+
+type AbiVersionFn = unsafe extern "C" fn() -> u32;
+type OpenFn = unsafe extern "C" fn(
+    *const u8,
+    usize,
+    Option<StoggerPgWarnFn>,
+    *mut *mut c_void,
+    *mut StoggerPgBuf,
+) -> i32;
+type WriteFn = unsafe extern "C" fn(*mut c_void, *const StoggerPgRow, usize) -> i64;
+type FlushFn = unsafe extern "C" fn(*mut c_void, u64) -> i32;
+type StatsFn = unsafe extern "C" fn(*mut c_void, *mut StoggerPgBuf) -> i32;
+type CloseFn = unsafe extern "C" fn(*mut c_void, u64, *mut StoggerPgBuf) -> i32;
+type SchemaSqlFn = unsafe extern "C" fn(*const u8, usize, *mut StoggerPgBuf) -> i32;
+type BufFreeFn = unsafe extern "C" fn(*mut StoggerPgBuf);
+
+/// The plugin's entry points.
+#[derive(Clone, Copy)]
+struct Api {
+    open: OpenFn,
+    write: WriteFn,
+    flush: FlushFn,
+    stats: StatsFn,
+    close: CloseFn,
+    schema_sql: SchemaSqlFn,
+    buf_free: BufFreeFn,
+}
+
+/// What discovery found, for `stogger doctor` and for the warnings
+/// `init_logging` gives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PluginStatus {
+    /// Linked in through stogger-core's `postgres` feature.
+    Static,
+    /// Loaded from a shared library.
+    Loaded {
+        /// The file (a bare file name when the platform's search found it).
+        path: PathBuf,
+        /// Its ABI version.
+        abi: u32,
+    },
+    /// No plugin in any of the places searched.
+    NotFound {
+        /// The places looked at, in order; the last entry, a bare file
+        /// name, stands for the platform's own search (`LD_LIBRARY_PATH`, ...).
+        searched: Vec<PathBuf>,
+    },
+    /// The file speaks another ABI version; PostgreSQL is skipped.
+    AbiMismatch {
+        /// The file.
+        path: PathBuf,
+        /// The version the file reports.
+        found: u32,
+        /// The version this stogger-core needs ([`ABI_VERSION`]).
+        expected: u32,
+    },
+    /// The file exists but could not be loaded (or lacks a symbol).
+    LoadError {
+        /// The file.
+        path: PathBuf,
+        /// The loader's reason.
+        error: String,
+    },
+}
+
+impl PluginStatus {
+    /// Whether the plugin can be used.
+    pub fn is_available(&self) -> bool {
+        matches!(self, PluginStatus::Static | PluginStatus::Loaded { .. })
+    }
+}
+
+impl fmt::Display for PluginStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PluginStatus::Static => f.write_str("linked in (feature `postgres`)"),
+            PluginStatus::Loaded { path, abi } => {
+                write!(f, "loaded from {} (ABI {abi})", path.display())
+            }
+            PluginStatus::NotFound { searched } => {
+                write!(f, "not found; searched: {}", describe_searched(searched))
+            }
+            PluginStatus::AbiMismatch {
+                path,
+                found,
+                expected,
+            } => write!(
+                f,
+                "{} has plugin ABI version {found}, this stogger needs version {expected}",
+                path.display()
+            ),
+            PluginStatus::LoadError { path, error } => {
+                write!(f, "cannot load {}: {error}", path.display())
+            }
+        }
+    }
+}
+
+/// The searched places as one line; a bare file name is the platform's search.
+pub fn describe_searched(searched: &[PathBuf]) -> String {
+    searched
+        .iter()
+        .map(|p| {
+            if is_bare(p) {
+                format!(
+                    "{} on the system library path (LD_LIBRARY_PATH)",
+                    p.display()
+                )
+            } else {
+                p.display().to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn is_bare(p: &Path) -> bool {
+    p.parent()
+        .map_or(true, |parent| parent.as_os_str().is_empty())
+}
+
+/// The plugin's file name on this platform (`libstogger_postgres.so` on Linux).
+pub fn library_file_name() -> OsString {
+    libloading::library_filename("stogger_postgres")
+}
+
+/// The loaded (or linked) plugin. Lives for the rest of the process.
+pub(crate) struct Plugin {
+    api: Api,
+    status: PluginStatus,
+    // Never dropped: the static holding the plugin is never cleared.
+    _library: Option<libloading::Library>,
+}
+
+/// An open writer (`stogger_pg_open`'s handle).
+#[derive(Debug)]
+pub(crate) struct Handle(*mut c_void);
+
+// SAFETY: the ABI makes a writer handle usable from any thread; stogger-core
+// never uses it after `stogger_pg_close` (the logger guards it with a lock).
+unsafe impl Send for Handle {}
+// SAFETY: as above; the plugin synchronises concurrent calls on one handle.
+unsafe impl Sync for Handle {}
+
+/// What `stogger_pg_open` said.
+pub(crate) enum Opened {
+    /// Connected, table ready.
+    Connected(Handle),
+    /// Writer started; the first connection failed (reason, password redacted).
+    Retrying(Handle, String),
+    /// No writer: the code and the reason.
+    Failed(i32, String),
+}
+
+impl Plugin {
+    /// What was loaded, and from where.
+    pub(crate) fn status(&self) -> &PluginStatus {
+        &self.status
+    }
+
+    /// Takes the text out of a buffer the plugin filled and frees it.
+    fn take(&self, buf: &mut StoggerPgBuf) -> String {
+        if buf.ptr.is_null() {
+            return String::new();
+        }
+        // SAFETY: the plugin filled `ptr`/`len` with an allocation of its own
+        // that stays valid until `buf_free`.
+        let bytes = unsafe { std::slice::from_raw_parts(buf.ptr, buf.len) };
+        let text = String::from_utf8_lossy(bytes).into_owned();
+        // SAFETY: a buffer the plugin filled, freed exactly once.
+        unsafe { (self.api.buf_free)(buf) };
+        *buf = StoggerPgBuf::empty();
+        text
+    }
+
+    /// Starts a writer with the JSON configuration of the ABI.
+    pub(crate) fn open(&self, config_json: &[u8], warn: StoggerPgWarnFn) -> Opened {
+        let mut handle: *mut c_void = std::ptr::null_mut();
+        let mut err = StoggerPgBuf::empty();
+        // SAFETY: valid pointers for the duration of the call; the plugin
+        // copies the configuration.
+        let code = unsafe {
+            (self.api.open)(
+                config_json.as_ptr(),
+                config_json.len(),
+                Some(warn),
+                &mut handle,
+                &mut err,
+            )
+        };
+        let reason = self.take(&mut err);
+        match code {
+            0 if !handle.is_null() => Opened::Connected(Handle(handle)),
+            1 if !handle.is_null() => Opened::Retrying(Handle(handle), reason),
+            0 | 1 => Opened::Failed(-1, "the plugin returned no writer handle".into()),
+            code => Opened::Failed(code, reason),
+        }
+    }
+
+    /// Passes rows to the writer; returns what `stogger_pg_write` returns.
+    pub(crate) fn write(&self, handle: &Handle, rows: &[StoggerPgRow]) -> i64 {
+        // SAFETY: a live handle; the rows and what they point to are valid
+        // for the call (the plugin copies them).
+        unsafe { (self.api.write)(handle.0, rows.as_ptr(), rows.len()) }
+    }
+
+    /// Waits for the queue to drain: `0` drained, `1` timed out.
+    pub(crate) fn flush(&self, handle: &Handle, timeout_ms: u64) -> i32 {
+        // SAFETY: a live handle.
+        unsafe { (self.api.flush)(handle.0, timeout_ms) }
+    }
+
+    /// The writer's statistics as JSON.
+    pub(crate) fn stats(&self, handle: &Handle) -> Option<String> {
+        let mut out = StoggerPgBuf::empty();
+        // SAFETY: a live handle and a buffer for the plugin to fill.
+        let code = unsafe { (self.api.stats)(handle.0, &mut out) };
+        let text = self.take(&mut out);
+        (code == 0).then_some(text)
+    }
+
+    /// Flushes within the deadline, stops the writer and frees the handle;
+    /// returns the code and the final report (JSON).
+    pub(crate) fn close(&self, handle: Handle, timeout_ms: u64) -> (i32, String) {
+        let mut out = StoggerPgBuf::empty();
+        // SAFETY: a live handle, consumed here (never used again).
+        let code = unsafe { (self.api.close)(handle.0, timeout_ms, &mut out) };
+        (code, self.take(&mut out))
+    }
+
+    /// The DDL the plugin runs for `table`.
+    pub(crate) fn schema_sql(&self, table: &str) -> Result<String, String> {
+        let mut out = StoggerPgBuf::empty();
+        // SAFETY: a valid string and a buffer for the plugin to fill.
+        let code = unsafe { (self.api.schema_sql)(table.as_ptr(), table.len(), &mut out) };
+        let text = self.take(&mut out);
+        if code >= 0 {
+            Ok(text)
+        } else {
+            Err(text)
+        }
+    }
+}
+
+static PLUGIN: OnceLock<Plugin> = OnceLock::new();
+static LOADING: Mutex<()> = Mutex::new(());
+
+/// Loads the plugin (once per process) or says why it is not available.
+pub(crate) fn load(cfg: &Config) -> Result<&'static Plugin, PluginStatus> {
+    if let Some(plugin) = PLUGIN.get() {
+        return Ok(plugin);
+    }
+    let _serialised = LOADING.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(plugin) = PLUGIN.get() {
+        return Ok(plugin);
+    }
+    let plugin = discover(cfg)?;
+    Ok(PLUGIN.get_or_init(|| plugin))
+}
+
+/// Finds and loads the plugin the way `init_logging` does (loading it if
+/// that has not happened yet in this process, whether or not
+/// `enable_postgres` is set) and says what happened. Once a plugin is
+/// loaded, later calls report that one, whatever `cfg` says.
+pub fn plugin_status(cfg: &Config) -> PluginStatus {
+    match load(cfg) {
+        Ok(plugin) => plugin.status().clone(),
+        Err(status) => status,
+    }
+}
+
+/// The DDL the plugin runs at startup for `table` (`CREATE TABLE IF NOT
+/// EXISTS ...` and its indexes); an error when the plugin is not available
+/// or refuses the name.
+pub fn schema_sql(cfg: &Config, table: &str) -> Result<String, String> {
+    match load(cfg) {
+        Ok(plugin) => plugin.schema_sql(table),
+        Err(status) => Err(format!("PostgreSQL plugin: {status}")),
+    }
+}
+
+#[cfg(feature = "postgres")]
+fn discover(_cfg: &Config) -> Result<Plugin, PluginStatus> {
+    Ok(statically_linked::plugin())
+}
+
+#[cfg(not(feature = "postgres"))]
+fn discover(cfg: &Config) -> Result<Plugin, PluginStatus> {
+    let env = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    let exe = std::env::current_exe().ok();
+    let searched = search_path_with(cfg.postgres_plugin.as_deref(), &env, exe.as_deref());
+    for candidate in &searched {
+        if is_bare(candidate) {
+            // The platform's own search: failing here means "not found".
+            // SAFETY: loading a library runs its initialisers; the plugin
+            // is a Rust cdylib without any.
+            if let Ok(library) = unsafe { libloading::Library::new(candidate) } {
+                return from_library(library, candidate);
+            }
+        } else if candidate.exists() {
+            // SAFETY: as above.
+            return match unsafe { libloading::Library::new(candidate) } {
+                Ok(library) => from_library(library, candidate),
+                Err(err) => Err(PluginStatus::LoadError {
+                    path: candidate.clone(),
+                    error: err.to_string(),
+                }),
+            };
+        }
+    }
+    Err(PluginStatus::NotFound { searched })
+}
+
+/// The places the plugin is looked for, in order (see the module docs); the
+/// last, a bare file name, is the platform's own search. With the `postgres`
+/// feature nothing is searched, but the list is still what it would be.
+pub fn search_path(cfg: &Config) -> Vec<PathBuf> {
+    let env = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    let exe = std::env::current_exe().ok();
+    search_path_with(cfg.postgres_plugin.as_deref(), &env, exe.as_deref())
+}
+
+fn search_path_with(
+    configured: Option<&Path>,
+    env: &dyn Fn(&str) -> Option<OsString>,
+    exe: Option<&Path>,
+) -> Vec<PathBuf> {
+    let name = library_file_name();
+    let mut out = Vec::new();
+    let explicit = configured
+        .map(Path::to_path_buf)
+        .or_else(|| env("STOGGER_POSTGRES_PLUGIN").map(PathBuf::from));
+    if let Some(file) = explicit {
+        // A relative file is relative to the working directory, never a
+        // bare name for the platform's search.
+        out.push(std::path::absolute(&file).unwrap_or(file));
+    }
+    if let Some(dir) = env("STOGGER_PLUGIN_DIR") {
+        let dir = PathBuf::from(dir);
+        out.push(std::path::absolute(&dir).unwrap_or(dir).join(&name));
+    }
+    if let Some(dir) = exe.and_then(Path::parent) {
+        out.push(dir.join(&name));
+        out.push(dir.join("..").join("lib").join("stogger").join(&name));
+    }
+    out.push(Path::new("/usr/local/lib/stogger").join(&name));
+    out.push(Path::new("/usr/lib/stogger").join(&name));
+    out.push(PathBuf::from(&name));
+    out
+}
+
+/// Checks the ABI version, then looks the other symbols up.
+#[cfg(not(feature = "postgres"))]
+fn from_library(library: libloading::Library, path: &Path) -> Result<Plugin, PluginStatus> {
+    let load_error = |error: String| PluginStatus::LoadError {
+        path: path.to_path_buf(),
+        error,
+    };
+    // SAFETY: the symbol's type is the ABI's; nothing else is looked up or
+    // called before the version matches.
+    let version = unsafe {
+        let f = library
+            .get::<AbiVersionFn>(b"stogger_pg_abi_version")
+            .map_err(|e| load_error(format!("not a stogger plugin: {e}")))?;
+        (*f)()
+    };
+    if version != ABI_VERSION {
+        // Never unloaded, even unused (see the module docs).
+        std::mem::forget(library);
+        return Err(PluginStatus::AbiMismatch {
+            path: path.to_path_buf(),
+            found: version,
+            expected: ABI_VERSION,
+        });
+    }
+    // SAFETY: the types are those of ABI version 1, which the library
+    // declared; the pointers stay valid because the library is never unloaded.
+    let api = unsafe {
+        Api {
+            open: *symbol::<OpenFn>(&library, "stogger_pg_open").map_err(load_error)?,
+            write: *symbol::<WriteFn>(&library, "stogger_pg_write").map_err(load_error)?,
+            flush: *symbol::<FlushFn>(&library, "stogger_pg_flush").map_err(load_error)?,
+            stats: *symbol::<StatsFn>(&library, "stogger_pg_stats").map_err(load_error)?,
+            close: *symbol::<CloseFn>(&library, "stogger_pg_close").map_err(load_error)?,
+            schema_sql: *symbol::<SchemaSqlFn>(&library, "stogger_pg_schema_sql")
+                .map_err(load_error)?,
+            buf_free: *symbol::<BufFreeFn>(&library, "stogger_pg_buf_free").map_err(load_error)?,
+        }
+    };
+    Ok(Plugin {
+        api,
+        status: PluginStatus::Loaded {
+            path: path.to_path_buf(),
+            abi: version,
+        },
+        _library: Some(library),
+    })
+}
+
+/// Looks up one symbol, with an error naming it.
+///
+/// # Safety
+/// `T` must be the symbol's real type.
+#[cfg(not(feature = "postgres"))]
+unsafe fn symbol<'l, T>(
+    library: &'l libloading::Library,
+    name: &str,
+) -> Result<libloading::Symbol<'l, T>, String> {
+    library
+        .get::<T>(name.as_bytes())
+        .map_err(|e| format!("missing symbol {name}: {e}"))
+}
+
+#[cfg(feature = "postgres")]
+mod statically_linked {
+    //! The plugin's entry points, linked in. The core and the plugin each
+    //! declare the ABI's `#[repr(C)]` structs; these shims cast the pointers
+    //! between the two identical declarations.
+
+    use super::{Api, Plugin, PluginStatus, StoggerPgBuf, StoggerPgRow, StoggerPgWarnFn};
+    use std::ffi::c_void;
+    use stogger_postgres as pg;
+
+    const _: () = {
+        assert!(std::mem::size_of::<StoggerPgBuf>() == std::mem::size_of::<pg::StoggerPgBuf>());
+        assert!(std::mem::align_of::<StoggerPgBuf>() == std::mem::align_of::<pg::StoggerPgBuf>());
+        assert!(std::mem::size_of::<StoggerPgRow>() == std::mem::size_of::<pg::StoggerPgRow>());
+        assert!(std::mem::align_of::<StoggerPgRow>() == std::mem::align_of::<pg::StoggerPgRow>());
+    };
+
+    unsafe extern "C" fn open(
+        config: *const u8,
+        config_len: usize,
+        warn: Option<StoggerPgWarnFn>,
+        handle_out: *mut *mut c_void,
+        err_out: *mut StoggerPgBuf,
+    ) -> i32 {
+        pg::stogger_pg_open(config, config_len, warn, handle_out, err_out.cast())
+    }
+
+    unsafe extern "C" fn write(handle: *mut c_void, rows: *const StoggerPgRow, n: usize) -> i64 {
+        pg::stogger_pg_write(handle, rows.cast(), n)
+    }
+
+    unsafe extern "C" fn flush(handle: *mut c_void, timeout_ms: u64) -> i32 {
+        pg::stogger_pg_flush(handle, timeout_ms)
+    }
+
+    unsafe extern "C" fn stats(handle: *mut c_void, out: *mut StoggerPgBuf) -> i32 {
+        pg::stogger_pg_stats(handle, out.cast())
+    }
+
+    unsafe extern "C" fn close(
+        handle: *mut c_void,
+        timeout_ms: u64,
+        out: *mut StoggerPgBuf,
+    ) -> i32 {
+        pg::stogger_pg_close(handle, timeout_ms, out.cast())
+    }
+
+    unsafe extern "C" fn schema_sql(table: *const u8, len: usize, out: *mut StoggerPgBuf) -> i32 {
+        pg::stogger_pg_schema_sql(table, len, out.cast())
+    }
+
+    unsafe extern "C" fn buf_free(buf: *mut StoggerPgBuf) {
+        pg::stogger_pg_buf_free(buf.cast())
+    }
+
+    pub(super) fn plugin() -> Plugin {
+        Plugin {
+            api: Api {
+                open,
+                write,
+                flush,
+                stats,
+                close,
+                schema_sql,
+                buf_free,
+            },
+            status: PluginStatus::Static,
+            _library: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<OsString> {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| OsString::from(v))
+        }
+    }
+
+    #[test]
+    fn search_order_follows_the_design() {
+        let env = env_of(&[
+            ("STOGGER_POSTGRES_PLUGIN", "/opt/p/libstogger_postgres.so"),
+            ("STOGGER_PLUGIN_DIR", "/plugins"),
+        ]);
+        let got = search_path_with(None, &env, Some(Path::new("/srv/app/bin/service")));
+        let name = library_file_name();
+        let want: Vec<PathBuf> = vec![
+            "/opt/p/libstogger_postgres.so".into(),
+            Path::new("/plugins").join(&name),
+            Path::new("/srv/app/bin").join(&name),
+            Path::new("/srv/app/bin/../lib/stogger").join(&name),
+            Path::new("/usr/local/lib/stogger").join(&name),
+            Path::new("/usr/lib/stogger").join(&name),
+            PathBuf::from(&name),
+        ];
+        assert_eq!(got, want);
+        assert_eq!(name, "libstogger_postgres.so");
+    }
+
+    #[test]
+    fn config_file_beats_env_and_relative_paths_are_made_absolute() {
+        let env = env_of(&[("STOGGER_POSTGRES_PLUGIN", "/from/env.so")]);
+        let got = search_path_with(Some(Path::new("rel/plugin.so")), &env, None);
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(got[0], cwd.join("rel/plugin.so"));
+        assert!(!got.contains(&PathBuf::from("/from/env.so")));
+        // No exe dir: the system places and the platform search remain.
+        assert_eq!(got.len(), 4);
+        assert!(is_bare(&got[3]));
+    }
+
+    #[test]
+    fn not_found_names_every_place_and_the_platform_search() {
+        let status = PluginStatus::NotFound {
+            searched: vec![
+                "/a/libstogger_postgres.so".into(),
+                "libstogger_postgres.so".into(),
+            ],
+        };
+        assert_eq!(
+            status.to_string(),
+            "not found; searched: /a/libstogger_postgres.so, libstogger_postgres.so on the system \
+             library path (LD_LIBRARY_PATH)"
+        );
+        assert!(!status.is_available());
+    }
+
+    #[test]
+    fn mismatch_names_both_versions_and_the_file() {
+        let status = PluginStatus::AbiMismatch {
+            path: "/x/libstogger_postgres.so".into(),
+            found: 999,
+            expected: 1,
+        };
+        let text = status.to_string();
+        assert!(text.contains("/x/libstogger_postgres.so"), "{text}");
+        assert!(text.contains("999") && text.contains("version 1"), "{text}");
+    }
+
+    #[cfg(not(feature = "postgres"))]
+    #[test]
+    fn a_file_that_is_no_library_is_a_load_error_not_a_silent_skip() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("libstogger_postgres.so");
+        std::fs::write(&file, b"not an ELF file").unwrap();
+        let cfg = Config {
+            postgres_plugin: Some(file.clone()),
+            ..Config::default()
+        };
+        match discover(&cfg) {
+            Err(PluginStatus::LoadError { path, error }) => {
+                assert_eq!(path, file);
+                assert!(!error.is_empty());
+            }
+            Err(other) => panic!("expected a load error, got {other:?}"),
+            Ok(_) => panic!("expected a load error, got a plugin"),
+        }
+    }
+}

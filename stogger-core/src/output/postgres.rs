@@ -1,10 +1,779 @@
-//! The PostgreSQL target: rows through the plugin ABI (skeleton).
+//! The PostgreSQL target: events rendered into rows by
+//! [`crate::render::row::RowRenderer`] and handed to the plugin's writer
+//! through its C ABI (see [`crate::plugin`] and `docs/plugin-abi.md`).
+//!
+//! What happens at startup (DESIGN §4):
+//!
+//! | condition | behaviour |
+//! |---|---|
+//! | `enable_postgres = false` | nothing is searched or loaded |
+//! | plugin not found | one info event `stogger-postgres-not-available` per process (`searched`, `fix`) |
+//! | plugin of another ABI version / not loadable | a warning event `stogger-postgres-abi-mismatch` / `stogger-postgres-load-failed` |
+//! | `postgres_dsn` missing | a warning event `postgres-dsn-missing` naming the key |
+//! | `%PASSWORD%` without `STOGGER_POSTGRES_PASSWORD` | a warning event `postgres-password-missing`; the placeholder becomes an empty password |
+//! | first connection fails | a `stogger: postgres: ...` line on stderr with the reason; the target stays and the writer retries in the background |
+//! | the plugin refuses the configuration | a `stogger: postgres: ...` line; no target |
+//!
+//! The other targets are never affected. The password never appears in
+//! anything stogger prints: the plugin redacts it, and every message coming
+//! from the plugin is scrubbed of it once more here.
 
-use crate::config::Config;
-use crate::event::Event;
-use crate::target::Target;
+use crate::config::{Config, WriteMode};
+use crate::event::{Event, Level};
+use crate::plugin::{self, Handle, Opened, Plugin, PluginStatus, StoggerPgRow};
+use crate::render::row::{Row, RowRenderer};
+use crate::target::{Logger, Renderer, Target};
+use crate::warn;
+use std::cell::RefCell;
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::RwLock;
+
+/// Name of the target in warnings.
+const NAME: &str = "postgres";
+
+/// The environment variable that replaces `%PASSWORD%` in `postgres_dsn`.
+pub const PASSWORD_ENV: &str = "STOGGER_POSTGRES_PASSWORD";
+
+/// The placeholder in `postgres_dsn`.
+pub const PASSWORD_PLACEHOLDER: &str = "%PASSWORD%";
+
+/// Set once `stogger-postgres-not-available` was logged in this process.
+static NOT_AVAILABLE_REPORTED: AtomicBool = AtomicBool::new(false);
 
 /// Builds the PostgreSQL target when `enable_postgres` is on and the plugin is found.
-pub(crate) fn build(_cfg: &Config, _notes: &mut Vec<Event>) -> Option<Box<dyn Target>> {
-    None
+pub(crate) fn build(cfg: &Config, notes: &mut Vec<Event>) -> Option<Box<dyn Target>> {
+    if !cfg.enable_postgres {
+        return None;
+    }
+    let env = |name: &str| std::env::var(name).ok();
+    let plugin = plugin::load(cfg);
+    let prepared = prepare(cfg, notes, plugin, &env, &NOT_AVAILABLE_REPORTED)?;
+    start(cfg, prepared)
+}
+
+/// Everything checked before the writer is started.
+struct Prepared {
+    plugin: &'static Plugin,
+    config_json: Vec<u8>,
+}
+
+/// Turns a discovery result and the configuration into notes, or into what
+/// `stogger_pg_open` needs.
+fn prepare(
+    cfg: &Config,
+    notes: &mut Vec<Event>,
+    plugin: Result<&'static Plugin, PluginStatus>,
+    env: &dyn Fn(&str) -> Option<String>,
+    not_available_reported: &AtomicBool,
+) -> Option<Prepared> {
+    let plugin = match plugin {
+        Ok(p) => Some(p),
+        Err(status) => {
+            if let Some(note) = unavailable_note(&status, not_available_reported) {
+                notes.push(note);
+            }
+            None
+        }
+    };
+    let dsn = cfg
+        .postgres_dsn
+        .as_deref()
+        .map(str::trim)
+        .filter(|d| !d.is_empty());
+    let Some(dsn) = dsn else {
+        notes.push(
+            Event::new(Level::Warning, "postgres-dsn-missing")
+                .with("key", "postgres_dsn")
+                .with(
+                    "_replace_msg",
+                    "enable_postgres is on but {key} is not set; PostgreSQL logging is off",
+                ),
+        );
+        return None;
+    };
+    let plugin = plugin?;
+    let dsn = if dsn.contains(PASSWORD_PLACEHOLDER) {
+        let password = env(PASSWORD_ENV).unwrap_or_else(|| {
+            notes.push(
+                Event::new(Level::Warning, "postgres-password-missing")
+                    .with("variable", PASSWORD_ENV)
+                    .with(
+                        "_replace_msg",
+                        "postgres_dsn contains %PASSWORD% but {variable} is not set; \
+                         connecting with an empty password",
+                    ),
+            );
+            String::new()
+        });
+        add_secret(&password);
+        substitute_password(dsn, &password)
+    } else {
+        dsn.to_string()
+    };
+    if let Some(password) = dsn_password(&dsn) {
+        add_secret(&password);
+    }
+    let config_json = serde_json::json!({
+        "dsn": dsn,
+        "table": cfg.postgres_table,
+        "write_mode": match cfg.postgres_write_mode {
+            WriteMode::Batch => "batch",
+            WriteMode::Sync => "sync",
+        },
+        "queue_capacity": cfg.postgres_queue_capacity,
+        "batch_size": cfg.postgres_batch_size,
+        "flush_interval_ms": cfg.postgres_flush_interval_ms,
+        "connect_timeout_ms": cfg.postgres_connect_timeout_ms,
+        "shutdown_timeout_ms": cfg.postgres_shutdown_timeout_ms,
+        "application_name": cfg.syslog_identifier,
+    })
+    .to_string()
+    .into_bytes();
+    Some(Prepared {
+        plugin,
+        config_json,
+    })
+}
+
+/// The note for a plugin that cannot be used (`None` when it was already given).
+fn unavailable_note(status: &PluginStatus, not_available_reported: &AtomicBool) -> Option<Event> {
+    let file = plugin::library_file_name().to_string_lossy().into_owned();
+    match status {
+        PluginStatus::NotFound { searched } => {
+            if not_available_reported.swap(true, Ordering::Relaxed) {
+                return None;
+            }
+            let fix = format!(
+                "enable stogger-core's `postgres` feature, or put {file} in one of the searched \
+                 places (or set STOGGER_PLUGIN_DIR to its directory, or postgres_plugin to the file)"
+            );
+            Some(
+                Event::new(Level::Info, "stogger-postgres-not-available")
+                    .with("searched", plugin::describe_searched(searched))
+                    .with("fix", fix)
+                    .with("file", file)
+                    .with(
+                        "_replace_msg",
+                        "stogger-postgres not available: PostgreSQL logging is off; to fix: {fix}",
+                    ),
+            )
+        }
+        PluginStatus::AbiMismatch {
+            path,
+            found,
+            expected,
+        } => Some(
+            Event::new(Level::Warning, "stogger-postgres-abi-mismatch")
+                .with("path", path.display().to_string())
+                .with("found", *found)
+                .with("expected", *expected)
+                .with(
+                    "_replace_msg",
+                    "{path} has plugin ABI version {found}, this stogger needs version \
+                     {expected}; PostgreSQL logging is off",
+                ),
+        ),
+        PluginStatus::LoadError { path, error } => Some(
+            Event::new(Level::Warning, "stogger-postgres-load-failed")
+                .with("path", path.display().to_string())
+                .with("error", error.clone())
+                .with(
+                    "_replace_msg",
+                    "cannot load the PostgreSQL plugin {path}: {error}; PostgreSQL logging is off",
+                ),
+        ),
+        PluginStatus::Static | PluginStatus::Loaded { .. } => None,
+    }
+}
+
+/// Starts the writer; `None` when the plugin refuses the configuration.
+fn start(cfg: &Config, prepared: Prepared) -> Option<Box<dyn Target>> {
+    let Prepared {
+        plugin,
+        config_json,
+    } = prepared;
+    let handle = match plugin.open(&config_json, forward_warning) {
+        Opened::Connected(handle) => handle,
+        Opened::Retrying(handle, reason) => {
+            let how = match cfg.postgres_write_mode {
+                WriteMode::Batch => "events are queued and written once it is reachable",
+                WriteMode::Sync => "retrying in the background",
+            };
+            warn::warn_limited(
+                "postgres:connect",
+                &format!(
+                    "postgres: cannot connect at startup: {}; {how}",
+                    scrub(&reason)
+                ),
+            );
+            handle
+        }
+        Opened::Failed(code, reason) => {
+            warn::warn(&format!(
+                "postgres: PostgreSQL logging is off: {} (code {code})",
+                scrub(&reason)
+            ));
+            return None;
+        }
+    };
+    Some(Box::new(PostgresTarget {
+        min_level: cfg.effective_min_level(),
+        renderer: RowRenderer::new(),
+        logger: PgLogger {
+            plugin,
+            handle: RwLock::new(Some(handle)),
+            timeout_ms: cfg.postgres_shutdown_timeout_ms,
+        },
+    }))
+}
+
+thread_local! {
+    /// The row each thread renders into, so the hot path reuses its buffers.
+    static SCRATCH: RefCell<Row> = RefCell::new(Row::default());
+}
+
+/// Rows above this size are not kept in a thread's scratch row afterwards.
+const SCRATCH_KEEP_BYTES: usize = 64 * 1024;
+
+/// The row renderer and the plugin's writer, as one target.
+struct PostgresTarget {
+    min_level: Level,
+    renderer: RowRenderer,
+    logger: PgLogger,
+}
+
+impl PostgresTarget {
+    fn write(&self, row: &Row, event: &Event) {
+        if let Err(err) = self.logger.write(row, event) {
+            warn::target_failed(NAME, "write", &err);
+        }
+    }
+}
+
+impl Target for PostgresTarget {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn min_level(&self) -> Level {
+        self.min_level
+    }
+
+    fn handle(&self, event: &Event) {
+        if event.level < self.min_level {
+            return;
+        }
+        let reused = SCRATCH.try_with(|cell| {
+            let Ok(mut row) = cell.try_borrow_mut() else {
+                return false;
+            };
+            self.renderer.render_into(event, &mut row);
+            self.write(&row, event);
+            if row.data.capacity() > SCRATCH_KEEP_BYTES {
+                *row = Row::default();
+            }
+            true
+        });
+        if reused != Ok(true) {
+            self.write(&self.renderer.render(event), event);
+        }
+    }
+
+    fn flush(&self) {
+        if let Err(err) = self.logger.flush() {
+            warn::target_failed(NAME, "flush", &err);
+        }
+    }
+
+    fn close(&self) {
+        match self.logger.close() {
+            Ok(None) => {}
+            Ok(Some(note)) => warn::warn(&format!("{NAME}: {note}")),
+            Err(err) => warn::target_failed(NAME, "close", &err),
+        }
+    }
+}
+
+/// Passes rows to the plugin's writer.
+pub struct PgLogger {
+    plugin: &'static Plugin,
+    /// `None` once closed; writes hold the read lock so a close never frees
+    /// the handle under a concurrent write.
+    handle: RwLock<Option<Handle>>,
+    timeout_ms: u64,
+}
+
+impl std::fmt::Debug for PgLogger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgLogger")
+            .field("timeout_ms", &self.timeout_ms)
+            .finish_non_exhaustive()
+    }
+}
+
+fn ffi_row(row: &Row) -> StoggerPgRow {
+    let opt = |s: &Option<String>| match s {
+        Some(s) => (s.as_ptr(), s.len()),
+        None => (std::ptr::null(), 0),
+    };
+    let (func_ptr, func_len) = opt(&row.func);
+    let (scope_ptr, scope_len) = opt(&row.scope);
+    StoggerPgRow {
+        ts_micros: row.ts_micros,
+        level_ptr: row.level.as_ptr(),
+        level_len: row.level.len(),
+        event_ptr: row.event.as_ptr(),
+        event_len: row.event.len(),
+        func_ptr,
+        func_len,
+        scope_ptr,
+        scope_len,
+        data_ptr: row.data.as_ptr(),
+        data_len: row.data.len(),
+    }
+}
+
+impl PgLogger {
+    /// The writer's statistics (JSON, as `stogger_pg_stats` gives them).
+    pub fn stats(&self) -> Option<String> {
+        let guard = self.handle.read().unwrap_or_else(|p| p.into_inner());
+        guard.as_ref().and_then(|h| self.plugin.stats(h))
+    }
+}
+
+impl Logger<Row> for PgLogger {
+    fn write(&self, row: &Row, _event: &Event) -> io::Result<()> {
+        let guard = self.handle.read().unwrap_or_else(|p| p.into_inner());
+        if let Some(handle) = guard.as_ref() {
+            // Batch mode: a short count means a full queue; sync mode: < 0
+            // is a failed write. The plugin counts both and warns itself.
+            let _accepted = self.plugin.write(handle, &[ffi_row(row)]);
+        }
+        Ok(())
+    }
+
+    fn flush(&self) -> io::Result<()> {
+        let guard = self.handle.read().unwrap_or_else(|p| p.into_inner());
+        match guard
+            .as_ref()
+            .map(|h| self.plugin.flush(h, self.timeout_ms))
+        {
+            Some(1) => Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!(
+                    "events still queued after {} ms (is the database reachable?)",
+                    self.timeout_ms
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    fn close(&self) -> io::Result<Option<String>> {
+        let handle = {
+            let mut guard = self.handle.write().unwrap_or_else(|p| p.into_inner());
+            guard.take()
+        };
+        let Some(handle) = handle else {
+            return Ok(None);
+        };
+        let (_code, report) = self.plugin.close(handle, self.timeout_ms);
+        Ok(undelivered_note(&report))
+    }
+}
+
+impl Drop for PgLogger {
+    fn drop(&mut self) {
+        // The dispatcher closes every target it replaces; this only matters
+        // for a logger dropped some other way.
+        if let Ok(Some(note)) = Logger::close(self) {
+            warn::warn(&format!("{NAME}: {note}"));
+        }
+    }
+}
+
+/// "N events not delivered" from `stogger_pg_close`'s report, when N > 0.
+fn undelivered_note(report: &str) -> Option<String> {
+    let report: serde_json::Value = serde_json::from_str(report).ok()?;
+    let undelivered = report.get("undelivered")?.as_u64()?;
+    if undelivered == 0 {
+        return None;
+    }
+    let count = |key: &str| report.get(key).and_then(serde_json::Value::as_u64);
+    let mut note = format!("{undelivered} events not delivered");
+    let mut why = Vec::new();
+    if let Some(n) = count("dropped_queue_full").filter(|n| *n > 0) {
+        why.push(format!("{n} dropped because the queue was full"));
+    }
+    if let Some(n) = count("dropped_rejected").filter(|n| *n > 0) {
+        why.push(format!("{n} rejected by the database"));
+    }
+    if let Some(n) = count("queued").filter(|n| *n > 0) {
+        why.push(format!("{n} still queued at shutdown"));
+    }
+    if !why.is_empty() {
+        note.push_str(&format!(" ({})", why.join(", ")));
+    }
+    Some(note)
+}
+
+/// The plugin's diagnostics, forwarded as rate-limited `stogger: postgres: ...`
+/// lines. May be called from the plugin's threads.
+extern "C" fn forward_warning(kind: *const u8, kind_len: usize, msg: *const u8, msg_len: usize) {
+    let _ = std::panic::catch_unwind(|| {
+        // SAFETY: the plugin passes valid UTF-8 buffers for the call.
+        let kind = unsafe { text_from(kind, kind_len) };
+        // SAFETY: as above.
+        let msg = unsafe { text_from(msg, msg_len) };
+        let kind = if kind.is_empty() { "plugin" } else { &kind };
+        warn::warn_limited(
+            &format!("{NAME}:{kind}"),
+            &format!("postgres: {}", scrub(&msg)),
+        );
+    });
+}
+
+/// # Safety
+/// `ptr` must be null or point to `len` readable bytes.
+unsafe fn text_from(ptr: *const u8, len: usize) -> String {
+    if ptr.is_null() || len == 0 {
+        return String::new();
+    }
+    String::from_utf8_lossy(std::slice::from_raw_parts(ptr, len)).into_owned()
+}
+
+/// Passwords stogger knows of; scrubbed from every message the plugin sends.
+static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
+
+fn add_secret(secret: &str) {
+    if secret.is_empty() {
+        return;
+    }
+    let mut secrets = SECRETS.write().unwrap_or_else(|p| p.into_inner());
+    for form in [secret.to_string(), percent_encode(secret)] {
+        if !secrets.contains(&form) {
+            secrets.push(form);
+        }
+    }
+    // Longest first, so a password containing another is replaced whole.
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+}
+
+/// Replaces every known password in `message` by `***`.
+fn scrub(message: &str) -> String {
+    let secrets = SECRETS.read().unwrap_or_else(|p| p.into_inner());
+    let mut out = message.to_string();
+    for secret in secrets.iter() {
+        if out.contains(secret.as_str()) {
+            out = out.replace(secret.as_str(), "***");
+        }
+    }
+    out
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters.
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn is_url(dsn: &str) -> bool {
+    dsn.starts_with("postgresql://") || dsn.starts_with("postgres://")
+}
+
+/// Replaces `%PASSWORD%` in a DSN so that any password survives: percent-
+/// encoded in a URL, quoted and escaped in a `key=value` DSN.
+fn substitute_password(dsn: &str, password: &str) -> String {
+    if is_url(dsn) {
+        return dsn.replace(PASSWORD_PLACEHOLDER, &percent_encode(password));
+    }
+    let escaped = password.replace('\\', "\\\\").replace('\'', "\\'");
+    let needs_quotes = password.is_empty()
+        || password
+            .chars()
+            .any(|c| c.is_whitespace() || c == '\'' || c == '\\');
+    let mut out = String::with_capacity(dsn.len() + password.len());
+    let mut rest = dsn;
+    while let Some(at) = rest.find(PASSWORD_PLACEHOLDER) {
+        let before = &rest[..at];
+        out.push_str(before);
+        if before.ends_with('\'') {
+            out.push_str(&escaped);
+        } else if needs_quotes {
+            out.push('\'');
+            out.push_str(&escaped);
+            out.push('\'');
+        } else {
+            out.push_str(password);
+        }
+        rest = &rest[at + PASSWORD_PLACEHOLDER.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The password written in a DSN, if any (URL user info, `password=` in a
+/// URL query or a `key=value` DSN).
+fn dsn_password(dsn: &str) -> Option<String> {
+    let found = if is_url(dsn) {
+        let after_scheme = &dsn[dsn.find("://")? + 3..];
+        let authority_end = after_scheme
+            .find(['/', '?', '#'])
+            .unwrap_or(after_scheme.len());
+        let authority = &after_scheme[..authority_end];
+        let from_userinfo = authority
+            .rfind('@')
+            .and_then(|at| authority[..at].split_once(':'))
+            .map(|(_, pw)| percent_decode(pw));
+        let from_query = after_scheme.split_once('?').and_then(|(_, query)| {
+            query
+                .split('&')
+                .find_map(|pair| pair.strip_prefix("password="))
+                .map(percent_decode)
+        });
+        from_userinfo.filter(|p| !p.is_empty()).or(from_query)
+    } else {
+        kv_password(dsn)
+    };
+    found.filter(|p| !p.is_empty())
+}
+
+/// `password` of a libpq `key=value` DSN (values may be quoted with `'`).
+fn kv_password(dsn: &str) -> Option<String> {
+    let mut chars = dsn.chars().peekable();
+    loop {
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        let mut key = String::new();
+        while let Some(c) = chars.next_if(|c| *c != '=' && !c.is_whitespace()) {
+            key.push(c);
+        }
+        if key.is_empty() && chars.peek().is_none() {
+            return None;
+        }
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        chars.next_if_eq(&'=')?;
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        let mut value = String::new();
+        if chars.next_if_eq(&'\'').is_some() {
+            while let Some(c) = chars.next() {
+                match c {
+                    '\\' => value.extend(chars.next()),
+                    '\'' => break,
+                    c => value.push(c),
+                }
+            }
+        } else {
+            while let Some(c) = chars.next_if(|c| !c.is_whitespace()) {
+                if c == '\\' {
+                    value.extend(chars.next());
+                } else {
+                    value.push(c);
+                }
+            }
+        }
+        if key == "password" {
+            return Some(value);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn cfg() -> Config {
+        Config {
+            enable_postgres: true,
+            postgres_dsn: Some("postgresql://stogger:%PASSWORD%@db/logs".into()),
+            ..Config::default()
+        }
+    }
+
+    fn not_found() -> PluginStatus {
+        PluginStatus::NotFound {
+            searched: vec![
+                PathBuf::from("/plugins/libstogger_postgres.so"),
+                PathBuf::from("libstogger_postgres.so"),
+            ],
+        }
+    }
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn disabled_postgres_builds_nothing_and_says_nothing() {
+        let mut notes = Vec::new();
+        let cfg = Config {
+            enable_postgres: false,
+            ..cfg()
+        };
+        assert!(build(&cfg, &mut notes).is_none());
+        assert!(notes.is_empty());
+    }
+
+    #[test]
+    fn missing_plugin_is_one_info_event_per_process() {
+        let reported = AtomicBool::new(false);
+        let mut notes = Vec::new();
+        assert!(prepare(&cfg(), &mut notes, Err(not_found()), &no_env, &reported).is_none());
+        assert!(prepare(&cfg(), &mut notes, Err(not_found()), &no_env, &reported).is_none());
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        let note = &notes[0];
+        assert_eq!(note.name, "stogger-postgres-not-available");
+        assert_eq!(note.level, Level::Info);
+        let searched = note.get("searched").and_then(|v| v.as_str()).unwrap();
+        assert!(
+            searched.contains("/plugins/libstogger_postgres.so"),
+            "{searched}"
+        );
+        assert!(searched.contains("LD_LIBRARY_PATH"), "{searched}");
+        let fix = note.get("fix").and_then(|v| v.as_str()).unwrap();
+        assert!(fix.contains("`postgres` feature") && fix.contains("STOGGER_PLUGIN_DIR"));
+        assert!(note.template().is_some());
+    }
+
+    #[test]
+    fn abi_mismatch_is_a_warning_naming_both_versions_and_the_file() {
+        let mut notes = Vec::new();
+        let status = PluginStatus::AbiMismatch {
+            path: "/p/libstogger_postgres.so".into(),
+            found: 999,
+            expected: 1,
+        };
+        prepare(
+            &cfg(),
+            &mut notes,
+            Err(status),
+            &no_env,
+            &AtomicBool::new(false),
+        );
+        assert_eq!(notes.len(), 1);
+        assert_eq!(notes[0].level, Level::Warning);
+        assert_eq!(notes[0].name, "stogger-postgres-abi-mismatch");
+        assert_eq!(notes[0].get("found"), Some(&999u32.into()));
+        assert_eq!(notes[0].get("expected"), Some(&1u32.into()));
+        assert_eq!(
+            notes[0].get("path"),
+            Some(&"/p/libstogger_postgres.so".into())
+        );
+    }
+
+    #[test]
+    fn missing_dsn_is_one_warning_naming_the_key() {
+        for dsn in [None, Some("  ".to_string())] {
+            let mut notes = Vec::new();
+            let cfg = Config {
+                postgres_dsn: dsn,
+                ..cfg()
+            };
+            let reported = AtomicBool::new(true);
+            assert!(prepare(&cfg, &mut notes, Err(not_found()), &no_env, &reported).is_none());
+            assert_eq!(notes.len(), 1, "{notes:?}");
+            assert_eq!(notes[0].name, "postgres-dsn-missing");
+            assert_eq!(notes[0].level, Level::Warning);
+            assert_eq!(notes[0].get("key"), Some(&"postgres_dsn".into()));
+        }
+    }
+
+    #[test]
+    fn url_passwords_are_percent_encoded() {
+        assert_eq!(
+            substitute_password("postgresql://u:%PASSWORD%@h/db", "p@ss/w:rd ü"),
+            "postgresql://u:p%40ss%2Fw%3Ard%20%C3%BC@h/db"
+        );
+        assert_eq!(
+            dsn_password("postgresql://u:p%40ss%2Fw%3Ard%20%C3%BC@h/db").as_deref(),
+            Some("p@ss/w:rd ü")
+        );
+    }
+
+    #[test]
+    fn key_value_passwords_are_quoted_when_needed() {
+        assert_eq!(
+            substitute_password("host=h password=%PASSWORD% dbname=d", "simple"),
+            "host=h password=simple dbname=d"
+        );
+        let dsn = substitute_password("host=h password=%PASSWORD% dbname=d", "it's a \\secret");
+        assert_eq!(dsn, r"host=h password='it\'s a \\secret' dbname=d");
+        assert_eq!(kv_password(&dsn).as_deref(), Some("it's a \\secret"));
+        assert_eq!(
+            substitute_password("password='%PASSWORD%'", "a'b"),
+            r"password='a\'b'"
+        );
+    }
+
+    #[test]
+    fn passwords_in_dsns_are_found() {
+        assert_eq!(
+            dsn_password("postgresql://stogger:secret@db:5432/logs").as_deref(),
+            Some("secret")
+        );
+        assert_eq!(
+            dsn_password("postgres://db/logs?user=u&password=s%26x").as_deref(),
+            Some("s&x")
+        );
+        assert_eq!(
+            dsn_password("postgresql://stogger:@/logs?host=/run/pg"),
+            None
+        );
+        assert_eq!(
+            kv_password("host=/run/pg password = 'a b' user=x").as_deref(),
+            Some("a b")
+        );
+        assert_eq!(kv_password("host=/run/pg user=x"), None);
+        assert_eq!(kv_password("garbage without equals"), None);
+    }
+
+    #[test]
+    fn plugin_messages_never_carry_a_known_password() {
+        add_secret("hunter2-scrub-test");
+        add_secret("p@ss-scrub");
+        let msg = scrub(
+            "password authentication failed for hunter2-scrub-test and postgresql://u:p%40ss-scrub@h",
+        );
+        assert!(!msg.contains("hunter2-scrub-test"), "{msg}");
+        assert!(!msg.contains("p%40ss-scrub"), "{msg}");
+        assert!(msg.contains("***"));
+    }
+
+    #[test]
+    fn close_report_gives_the_undelivered_count() {
+        assert_eq!(
+            undelivered_note(r#"{"undelivered": 12, "dropped_queue_full": 2, "queued": 10}"#)
+                .as_deref(),
+            Some("12 events not delivered (2 dropped because the queue was full, 10 still queued at shutdown)")
+        );
+        assert_eq!(undelivered_note(r#"{"undelivered": 0}"#), None);
+        assert_eq!(undelivered_note("not json"), None);
+    }
 }
