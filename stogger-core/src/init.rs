@@ -45,9 +45,10 @@ pub(crate) fn ensure_layer_installed() -> Result<(), Error> {
     use tracing_subscriber::layer::SubscriberExt;
     let subscriber = tracing_subscriber::registry().with(StoggerLayer::new());
     if let Err(e) = tracing::subscriber::set_global_default(subscriber) {
-        // A subscriber is set; it may still carry our layer (a user registry
-        // whose callsites were not registered yet).
-        if !LAYER_REGISTERED.load(Ordering::Relaxed) {
+        // A subscriber is set already: fine if it is a user's registry that
+        // carries our layer (a layered subscriber downcasts to its layers).
+        let ours = tracing::dispatcher::get_default(|d| d.downcast_ref::<StoggerLayer>().is_some());
+        if !ours {
             return Err(Error::SubscriberConflict(e.to_string()));
         }
     }

@@ -4,3 +4,4 @@
 
 pub mod journald;
 pub mod pg;
+pub mod service;

@@ -1,0 +1,174 @@
+//! The public API as a service uses it, observed through the capture API:
+//! scopes, instrumented functions, span context, critical, error chains.
+
+use stogger_core::testing::capture;
+use stogger_core::{log_scope, Level, Value};
+
+#[test]
+fn capture_sees_typed_fields_in_order() {
+    let cap = capture();
+    tracing::info!(
+        user_id = 123,
+        username = "alice",
+        ratio = 0.5,
+        ok = true,
+        "user-login"
+    );
+    assert!(cap.has(
+        "user-login",
+        &[("user_id", 123.into()), ("username", "alice".into())]
+    ));
+    assert!(!cap.has("user-login", &[("user_id", 124.into())]));
+    assert_eq!(cap.count("user-login"), 1);
+    let events = cap.events();
+    let keys: Vec<&str> = events[0].fields.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(keys, ["user_id", "username", "ratio", "ok"]);
+    assert_eq!(events[0].fields[2].1, Value::F64(0.5));
+    assert_eq!(events[0].level, Level::Info);
+    assert!(events[0].code.line.is_some() && events[0].pid == std::process::id());
+}
+
+#[test]
+fn capture_is_per_thread() {
+    let cap = capture();
+    std::thread::spawn(|| tracing::info!("other-thread"))
+        .join()
+        .unwrap();
+    tracing::info!("this-thread");
+    assert_eq!(cap.count("other-thread"), 0);
+    assert_eq!(cap.count("this-thread"), 1);
+}
+
+#[test]
+fn scope_fields_reach_events_and_scope_end() {
+    let cap = capture();
+    {
+        let mut scope = log_scope("order-processing");
+        scope.add("order_id", 12345);
+        tracing::info!(amount = 99.99, "order-charged");
+    }
+    tracing::info!("after-scope");
+    assert!(cap.has(
+        "order-charged",
+        &[
+            ("scope", "order-processing".into()),
+            ("order_id", 12345.into())
+        ]
+    ));
+    let end = cap
+        .events()
+        .into_iter()
+        .find(|e| e.name == "scope-end")
+        .expect("scope-end logged");
+    assert_eq!(end.level, Level::Debug);
+    assert_eq!(end.scope.as_deref(), Some("order-processing"));
+    assert!(matches!(end.get("duration_ms"), Some(Value::F64(ms)) if *ms >= 0.0));
+    assert_eq!(end.get("order_id"), Some(&Value::I64(12345)));
+    let after = cap
+        .events()
+        .into_iter()
+        .find(|e| e.name == "after-scope")
+        .unwrap();
+    assert_eq!(after.scope, None, "events after the scope do not carry it");
+}
+
+#[derive(Debug)]
+struct Outer(std::io::Error);
+impl std::fmt::Display for Outer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("payment failed")
+    }
+}
+impl std::error::Error for Outer {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+#[test]
+fn scope_failed_on_error_carries_the_chain() {
+    let cap = capture();
+    let scope = log_scope("checkout");
+    let result: Result<(), Outer> = Err(Outer(std::io::Error::other("card declined")));
+    assert!(scope.finish(result).is_err());
+    let failed = cap
+        .events()
+        .into_iter()
+        .find(|e| e.name == "scope-failed")
+        .expect("scope-failed");
+    assert_eq!(failed.level, Level::Warning);
+    assert_eq!(
+        failed.get("error"),
+        Some(&Value::Error(vec![
+            "payment failed".into(),
+            "card declined".into()
+        ]))
+    );
+    assert_eq!(cap.count("scope-end"), 0);
+}
+
+#[test]
+fn scope_failed_on_panic() {
+    let cap = capture();
+    let result = std::panic::catch_unwind(|| {
+        let _scope = log_scope("doomed");
+        panic!("boom");
+    });
+    assert!(result.is_err());
+    assert!(cap.has("scope-failed", &[("scope", "doomed".into())]));
+}
+
+#[tracing::instrument]
+fn process_payment(order_id: u64) {
+    tracing::info!("charging");
+}
+
+#[test]
+fn instrumented_function_sets_func_and_span_fields() {
+    let cap = capture();
+    process_payment(7);
+    let ev = cap
+        .events()
+        .into_iter()
+        .find(|e| e.name == "charging")
+        .unwrap();
+    assert_eq!(ev.func.as_deref(), Some("api::process_payment"));
+    assert_eq!(ev.get("order_id"), Some(&Value::U64(7)));
+}
+
+#[test]
+fn critical_macro_marks_level() {
+    let cap = capture();
+    stogger_core::critical!(disk = "/var", "disk-full");
+    let ev = cap
+        .events()
+        .into_iter()
+        .find(|e| e.name == "disk-full")
+        .unwrap();
+    assert_eq!(ev.level, Level::Critical);
+    assert!(ev.visible_fields().iter().all(|(k, _)| *k != "_critical"));
+}
+
+#[test]
+fn error_values_keep_their_source_chain() {
+    let cap = capture();
+    let err = Outer(std::io::Error::other("disk on fire"));
+    tracing::error!(
+        error = &err as &(dyn std::error::Error + 'static),
+        "write-failed"
+    );
+    assert!(cap.has(
+        "write-failed",
+        &[(
+            "error",
+            Value::Error(vec!["payment failed".into(), "disk on fire".into()])
+        )]
+    ));
+}
+
+#[test]
+fn debug_events_are_captured_even_below_the_configured_level() {
+    let cap = capture();
+    tracing::debug!(step = 1, "detail");
+    assert_eq!(cap.count("detail"), 1);
+}
