@@ -6,9 +6,11 @@
 //! `stogger.toml` (top-level keys), `Cargo.toml` `[package.metadata.stogger]`,
 //! `pyproject.toml` `[tool.stogger]`.
 
+mod keys;
 mod load;
 
-pub use load::{load, load_from, ConfigError, KeyInfo, Loaded, Origin, KEYS};
+pub use keys::syslog_facility_code;
+pub use load::{load, load_from, load_from_vars, ConfigError, KeyInfo, Loaded, Origin, KEYS};
 
 use crate::event::Level;
 use std::path::PathBuf;
