@@ -119,7 +119,7 @@ impl<R: Renderer> Target for Pair<R> {
         for (name, _, logger) in &self.loggers {
             match logger.close() {
                 Ok(None) => {}
-                Ok(Some(note)) => warn::warn(&format!("{name}: {note}")),
+                Ok(Some(note)) => warn::target_lost(name, &note),
                 Err(err) => warn::target_failed(name, "close", &err),
             }
         }

@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -69,10 +70,50 @@ pub fn warn_limited(kind: &str, message: &str) -> bool {
     true
 }
 
-/// Reports a failed target operation, rate-limited per target and operation.
+/// Events (or operations) some target failed to deliver since the process
+/// started; see [`delivery_failures`].
+static DELIVERY_FAILURES: AtomicU64 = AtomicU64::new(0);
+
+/// Counts `n` events a target did not deliver, without printing (the caller
+/// reports them). `stogger emit` exits non-zero when this count grows.
+pub fn count_delivery_failures(n: u64) {
+    DELIVERY_FAILURES.fetch_add(n, Ordering::Relaxed);
+}
+
+/// How many times since the process started a target failed: failed
+/// writes, flushes and closes, and events reported lost when a target closed.
+pub fn delivery_failures() -> u64 {
+    DELIVERY_FAILURES.load(Ordering::Relaxed)
+}
+
+/// Reports events lost when a target closed (`note` says how many and
+/// why), and counts the loss.
+pub fn target_lost(target: &str, note: &str) {
+    count_delivery_failures(1);
+    warn(&format!("{target}: {note}"));
+}
+
+/// Reports a failed target operation, rate-limited per target and operation,
+/// and counts it.
 pub fn target_failed(target: &str, op: &str, err: &dyn std::fmt::Display) {
+    count_delivery_failures(1);
     warn_limited(
         &format!("{target}:{op}"),
         &format!("{target} target: {op} failed: {err}"),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_are_counted_even_when_the_line_is_rate_limited() {
+        let before = delivery_failures();
+        for _ in 0..3 {
+            target_failed("counter-test", "write", &"disk full");
+        }
+        target_lost("counter-test", "2 events not delivered");
+        assert!(delivery_failures() >= before + 4);
+    }
 }

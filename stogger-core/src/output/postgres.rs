@@ -289,7 +289,7 @@ impl Target for PostgresTarget {
     fn close(&self) {
         match self.logger.close() {
             Ok(None) => {}
-            Ok(Some(note)) => warn::warn(&format!("{NAME}: {note}")),
+            Ok(Some(note)) => warn::target_lost(NAME, &note),
             Err(err) => warn::target_failed(NAME, "close", &err),
         }
     }
@@ -348,7 +348,11 @@ impl Logger<Row> for PgLogger {
         if let Some(handle) = guard.as_ref() {
             // Batch mode: a short count means a full queue; sync mode: < 0
             // is a failed write. The plugin counts both and warns itself.
-            let _accepted = self.plugin.write(handle, &[ffi_row(row)]);
+            let accepted = self.plugin.write(handle, &[ffi_row(row)]);
+            if accepted < 1 {
+                // Reported by the plugin; counted here for `stogger emit`.
+                warn::count_delivery_failures(1);
+            }
         }
         Ok(())
     }
@@ -388,7 +392,7 @@ impl Drop for PgLogger {
         // The dispatcher closes every target it replaces; this only matters
         // for a logger dropped some other way.
         if let Ok(Some(note)) = Logger::close(self) {
-            warn::warn(&format!("{NAME}: {note}"));
+            warn::target_lost(NAME, &note);
         }
     }
 }
