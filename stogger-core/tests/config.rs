@@ -812,6 +812,16 @@ fn invalid_value_in_a_manifest_names_the_table_and_line() {
 }
 
 #[test]
+fn the_first_bad_value_in_file_order_is_reported() {
+    let dir = dir_with(&[(
+        "stogger.toml",
+        "systemd = \"sometimes\"\nlog_format = \"xml\"\n",
+    )]);
+    let err = load_err(dir.path(), &[], &[]);
+    assert_contains(&err, &["`systemd`", "stogger.toml:1", "sometimes"]);
+}
+
+#[test]
 fn an_invalid_file_value_is_an_error_even_when_env_overrides_it() {
     let dir = dir_with(&[("stogger.toml", "log_rotation = \"daily\"\n")]);
     let err = load_err(dir.path(), &[("STOGGER_LOG_ROTATION", "size")], &[]);

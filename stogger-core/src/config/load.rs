@@ -16,7 +16,7 @@ pub use super::keys::{KeyInfo, KEYS};
 
 use super::keys::{self, Invalid};
 use super::Config;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use toml::Value;
@@ -256,11 +256,12 @@ where
 /// A config file found and parsed.
 struct FileSource {
     path: PathBuf,
-    text: String,
-    /// Where stogger's settings are in the document (`["tool", "stogger"]`).
-    table_path: &'static [&'static str],
+    /// The table holding stogger's settings (`package.metadata.stogger`),
+    /// `None` for top-level keys.
     table_name: Option<&'static str>,
     settings: toml::Table,
+    /// Line of each key in the file: `verbose`, `format.min_level`.
+    lines: HashMap<String, u32>,
 }
 
 impl FileSource {
@@ -268,34 +269,51 @@ impl FileSource {
         Origin::File(self.path.clone())
     }
 
-    /// Line of the value of `key` (`["format", "min_level"]`) in the file.
-    fn line_of(&self, key: &[&str]) -> Option<u32> {
-        let doc = toml::de::DeTable::parse(&self.text).ok()?;
-        let mut table = doc.get_ref();
-        let mut path = self.table_path.iter().chain(key.iter()).peekable();
-        while let Some(segment) = path.next() {
-            let value = table.get(*segment)?;
-            if path.peek().is_none() {
-                return Some(line_number(&self.text, value.span().start));
-            }
-            table = value.get_ref().as_table()?;
-        }
-        None
+    /// Line of `key` (`verbose`, `format.min_level`) in the file.
+    fn line_of(&self, key: &str) -> Option<u32> {
+        self.lines.get(key).copied()
     }
 
-    /// How a key in this file is named in a message: the file (and table)
-    /// with the line of the key.
-    fn location(&self, key: &[&str]) -> String {
-        let mut s = String::new();
-        if let Some(table) = self.table_name {
-            s.push_str(&format!("in [{table}] "));
+    /// Where a key is, for a message: table, file and line.
+    fn location(&self, key: &str) -> String {
+        let table = match (self.table_name, key.starts_with("format.")) {
+            (Some(t), true) => format!("in [{t}.format] "),
+            (None, true) => "in [format] ".to_string(),
+            (Some(t), false) => format!("in [{t}] "),
+            (None, false) => String::new(),
+        };
+        match self.line_of(key) {
+            Some(line) => format!("{table}at {}:{line}", self.path.display()),
+            None => format!("{table}at {}", self.path.display()),
         }
-        s.push_str(&format!("at {}", self.path.display()));
-        if let Some(line) = self.line_of(key) {
-            s.push_str(&format!(":{line}"));
-        }
-        s
     }
+}
+
+/// Lines of the keys of stogger's table (and of its `format` table) in a
+/// document that parsed.
+fn key_lines(text: &str, table_path: &[&str]) -> HashMap<String, u32> {
+    let mut lines = HashMap::new();
+    let Ok(doc) = toml::de::DeTable::parse(text) else {
+        return lines;
+    };
+    let mut table = doc.get_ref();
+    for segment in table_path {
+        match table.get(*segment).and_then(|v| v.get_ref().as_table()) {
+            Some(t) => table = t,
+            None => return lines,
+        }
+    }
+    for (key, value) in table {
+        let name = key.get_ref().to_string();
+        if let Some(sub) = value.get_ref().as_table() {
+            for (k, _) in sub {
+                let line = line_number(text, k.span().start);
+                lines.insert(format!("{name}.{}", k.get_ref()), line);
+            }
+        }
+        lines.insert(name, line_number(text, key.span().start));
+    }
+    lines
 }
 
 /// The 1-based line of a byte offset.
@@ -384,12 +402,12 @@ fn parse(path: PathBuf, text: String) -> Result<Option<FileSource>, ConfigError>
         }
     }
     let settings = current.clone();
+    let lines = key_lines(&text, table_path);
     Ok(Some(FileSource {
         path,
-        text,
-        table_path,
         table_name,
         settings,
+        lines,
     }))
 }
 
@@ -506,37 +524,39 @@ impl Merge {
 
     fn file(&mut self, file: &FileSource) -> Result<(), ConfigError> {
         let origin = file.origin();
+        // Flattened to dotted names and applied in file order, so the first
+        // error and the warnings follow the file.
+        let mut entries: Vec<(String, &Value)> = Vec::new();
         for (key, value) in &file.settings {
-            if key == "format" {
-                if let Some(format) = value.as_table() {
-                    for (sub, value) in format {
-                        let name = format!("format.{sub}");
-                        let at = || (file.table_name, file.line_of(&["format", sub]));
-                        if !self.set(&name, value, &origin, at)? {
-                            self.warnings.push(format!(
-                                "unknown key `{sub}` in [format] {} (ignored){}",
-                                file.location(&["format", sub]),
-                                suggestion(sub, Spelling::File { in_format: true })
-                            ));
-                        }
-                    }
-                    continue;
+            match (key.as_str(), value.as_table()) {
+                ("format", Some(format)) => {
+                    entries.extend(format.iter().map(|(k, v)| (format!("format.{k}"), v)))
                 }
-                return Err(ConfigError::InvalidValue {
-                    key: "format",
-                    origin,
-                    table: file.table_name,
-                    line: file.line_of(&["format"]),
-                    value: show("format", value),
-                    allowed: "a table of format.* keys",
-                });
+                ("format", None) => {
+                    return Err(ConfigError::InvalidValue {
+                        key: "format",
+                        origin,
+                        table: file.table_name,
+                        line: file.line_of("format"),
+                        value: show("format", value),
+                        allowed: "a table of format.* keys",
+                    })
+                }
+                _ => entries.push((key.clone(), value)),
             }
-            let at = || (file.table_name, file.line_of(&[key]));
-            if !self.set(key, value, &origin, at)? {
+        }
+        entries.sort_by_key(|(name, _)| file.line_of(name).unwrap_or(u32::MAX));
+        for (name, value) in entries {
+            let at = || (file.table_name, file.line_of(&name));
+            if !self.set(&name, value, &origin, at)? {
+                let (short, in_format) = match name.strip_prefix("format.") {
+                    Some(short) => (short, true),
+                    None => (name.as_str(), false),
+                };
                 self.warnings.push(format!(
-                    "unknown key `{key}` {} (ignored){}",
-                    file.location(&[key]),
-                    suggestion(key, Spelling::File { in_format: false })
+                    "unknown key `{short}` {} (ignored){}",
+                    file.location(&name),
+                    suggestion(short, Spelling::File { in_format })
                 ));
             }
         }
