@@ -1,7 +1,41 @@
-//! `log_format = "json"`: one JSON object per event (skeleton).
+//! `log_format = "json"`: one compact JSON object per event, one per line.
+//!
+//! ```text
+//! {"timestamp":"2026-06-01T17:19:01.123456Z","level":"info","event":"user-login","message":"User alice logged in","user_id":123,"username":"alice","pid":4242,"code_file":"src/main.rs","code_line":7,"code_module":"shop"}
+//! ```
+//!
+//! Keys, in this order:
+//!
+//! | key | when | value |
+//! |---|---|---|
+//! | `timestamp` | always | RFC 3339, UTC, microseconds, `Z` |
+//! | `level` | always | `debug` `info` `warning` `error` `critical` |
+//! | `event` | always | the event name |
+//! | `message` | the event has `_replace_msg` | the rendered template |
+//! | `scope`, `func` | the event has one | the log scope, the instrumented function |
+//! | every visible field | | span context, then the event's own fields (an own field overrides a span field of the same name, in the span field's place), with their JSON types |
+//! | `pid`, `code_file`, `code_line`, `code_module` | known, and no field has that name | process id and source location |
+//!
+//! Field values keep their types: integers and floats are JSON numbers,
+//! booleans are `true`/`false`, JSON values are written as they are; NaN
+//! and the infinities become the strings `"NaN"`, `"Infinity"`,
+//! `"-Infinity"`; an error is its `source()` chain joined by `": "`; a
+//! `?debug` value is its `Debug` text. Keys starting with `_` never appear.
+//! A field named `timestamp`, `level`, `event` (or `message`, `scope`,
+//! `func`, when the event writes that key itself) is written as
+//! `field_<name>`, so every key appears once. Strings are escaped as JSON
+//! requires (control characters as `\n`, `\u001b`, ...), and so are DEL,
+//! the C1 controls and the invisible characters that reorder or hide text
+//! ([`crate::render::text::is_unprintable`], as `\u007f`, `\u202e`, ...): one
+//! event is always one line, and `cat`ting the file cannot drive a terminal.
 
-use crate::event::Event;
+use super::template::render_template;
+use super::text::{is_unprintable, write_iso};
+use crate::event::{non_finite_name, Event, Value};
 use crate::target::Renderer;
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::ser::Formatter;
+use std::io;
 
 /// Renders one JSON object per line.
 #[derive(Debug, Default, Clone)]
@@ -17,9 +51,119 @@ impl JsonRenderer {
 impl Renderer for JsonRenderer {
     type Output = String;
     fn render(&self, event: &Event) -> String {
-        format!(
-            "{{\"event\":{}}}\n",
-            serde_json::Value::String(event.name.clone())
-        )
+        let mut buf = Vec::with_capacity(256);
+        let mut ser = serde_json::Serializer::with_formatter(&mut buf, SafeFormatter);
+        if JsonEvent(event).serialize(&mut ser).is_err() {
+            // Serialising into memory cannot fail for these types; keep a
+            // valid line anyway.
+            buf.clear();
+            buf.extend_from_slice(b"{}");
+        }
+        buf.push(b'\n');
+        String::from_utf8(buf)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    }
+}
+
+struct JsonEvent<'a>(&'a Event);
+
+/// Compact JSON that also escapes what serde_json writes raw but a terminal
+/// would act on (see the module docs).
+struct SafeFormatter;
+
+impl Formatter for SafeFormatter {
+    fn write_string_fragment<W: ?Sized + io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
+        if fragment.bytes().all(|b| b < 0x7f) {
+            return writer.write_all(fragment.as_bytes()); // serde_json escaped C0 already
+        }
+        let mut start = 0;
+        for (i, c) in fragment.char_indices() {
+            if is_unprintable(c) {
+                writer.write_all(&fragment.as_bytes()[start..i])?;
+                write!(writer, "\\u{:04x}", u32::from(c))?;
+                start = i + c.len_utf8();
+            }
+        }
+        writer.write_all(&fragment.as_bytes()[start..])
+    }
+}
+
+/// A field value with its JSON type, serialised without building a `serde_json::Value`.
+struct JsonValue<'a>(&'a Value);
+
+impl Serialize for JsonValue<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Value::Str(v) | Value::Debug(v) => s.serialize_str(v),
+            Value::I64(n) => s.serialize_i64(*n),
+            Value::U64(n) => s.serialize_u64(*n),
+            Value::F64(x) if x.is_finite() => s.serialize_f64(*x),
+            Value::F64(x) => s.serialize_str(non_finite_name(*x)),
+            Value::Bool(b) => s.serialize_bool(*b),
+            Value::Error(chain) => s.serialize_str(&chain.join(": ")),
+            Value::Json(v) => v.serialize(s),
+        }
+    }
+}
+
+const SYSTEM_KEYS: [&str; 4] = ["pid", "code_file", "code_line", "code_module"];
+
+impl Serialize for JsonEvent<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let event = self.0;
+        let mut map = s.serialize_map(None)?;
+        let mut ts = String::with_capacity(27);
+        write_iso(&mut ts, event.timestamp, true, true);
+        map.serialize_entry("timestamp", &ts)?;
+        map.serialize_entry("level", event.level.as_str())?;
+        map.serialize_entry("event", &event.name)?;
+        let template = event.template();
+        if let Some(template) = template {
+            map.serialize_entry("message", &render_template(template, event))?;
+        }
+        if let Some(scope) = &event.scope {
+            map.serialize_entry("scope", scope)?;
+        }
+        if let Some(func) = &event.func {
+            map.serialize_entry("func", func)?;
+        }
+        let taken = |key: &str| match key {
+            "timestamp" | "level" | "event" => true,
+            "message" => template.is_some(),
+            "scope" => event.scope.is_some(),
+            "func" => event.func.is_some(),
+            _ => false,
+        };
+        let fields = event.visible_fields();
+        let mut renamed = String::new();
+        for (key, value) in &fields {
+            if taken(key) {
+                renamed.clear();
+                renamed.push_str("field_");
+                renamed.push_str(key);
+                map.serialize_entry(&renamed, &JsonValue(value))?;
+            } else {
+                map.serialize_entry(key, &JsonValue(value))?;
+            }
+        }
+        let has = |key: &str| fields.iter().any(|(k, _)| *k == key);
+        let [pid, file, line, module] = SYSTEM_KEYS;
+        if !has(pid) {
+            map.serialize_entry(pid, &event.pid)?;
+        }
+        if let (Some(v), false) = (&event.code.file, has(file)) {
+            map.serialize_entry(file, v)?;
+        }
+        if let (Some(v), false) = (&event.code.line, has(line)) {
+            map.serialize_entry(line, v)?;
+        }
+        if let (Some(v), false) = (&event.code.module, has(module)) {
+            map.serialize_entry(module, v)?;
+        }
+        map.end()
     }
 }

@@ -1,9 +1,28 @@
-//! Console and file lines (skeleton).
+//! Console and file lines.
+//!
+//! One rendering gives both forms: [`TextLine::plain`] (the file, and the
+//! console when colours are off) and [`TextLine::colored`] (the console when
+//! colours are on). The exact format is in `docs/output-format.md`; in short:
+//!
+//! ```text
+//! 2026-06-01T17:19:01Z I user-login                     User alice logged in from 192.168.1.1
+//! 2026-06-01T17:19:01Z I order-placed                   amount=99.99 currency='USD' customer_id=67890 order_id=12345
+//! ```
+//!
+//! `{timestamp} {level letter} {event, left-aligned in pad_event_width} {body}`,
+//! where the body is the rendered `_replace_msg` template or every visible
+//! field as sorted `key=value`. Output sections (`stdout`, `stack`, ...)
+//! follow on their own lines. Field values are user data: control characters
+//! and terminal escape sequences in them are escaped (ESC is written `\x1b`),
+//! so a value can neither start a new line nor rewrite the terminal.
 
 use crate::config::TimestampPrecision;
-use crate::event::Event;
+use crate::event::{format_float, Event, Level, Value};
 use crate::target::Renderer;
-use time::OffsetDateTime;
+use std::fmt::Write as _;
+use time::{OffsetDateTime, UtcOffset};
+
+use super::template::{push_python_escape, render_template_escaped_into};
 
 /// How lines are laid out.
 #[derive(Debug, Clone)]
@@ -14,9 +33,10 @@ pub struct TextOptions {
     pub timestamp: TimestampPrecision,
     /// Width the event name is padded to.
     pub pad_event_width: usize,
-    /// Append `file:line`.
+    /// Append the code location, ` [src/orders.rs:42]`, after the body.
     pub show_code_info: bool,
-    /// Append `module:line` after the event name.
+    /// Show the event's function (`func='my_service::orders::process'`,
+    /// from the innermost `#[instrument]`ed span) among the `key=value` fields.
     pub show_caller_info: bool,
     /// Show `cmd_output_line` sections.
     pub log_cmd_output: bool,
@@ -54,13 +74,539 @@ impl TextRenderer {
     }
 }
 
+/// ANSI SGR sequences used in [`TextLine::colored`].
+pub mod ansi {
+    /// Ends every coloured piece.
+    pub const RESET: &str = "\x1b[0m";
+    /// Timestamps, `cmd_output_line` sections and the code location.
+    pub const DIM: &str = "\x1b[2m";
+    /// The event name.
+    pub const BOLD: &str = "\x1b[1m";
+    /// Level letters `D` and `I`.
+    pub const GREEN: &str = "\x1b[32m";
+    /// Level letter `W`.
+    pub const YELLOW: &str = "\x1b[33m";
+    /// Level letters `E` and `C`.
+    pub const RED: &str = "\x1b[31m";
+    /// Keys in the `key=value` body.
+    pub const CYAN: &str = "\x1b[36m";
+    /// Values in the `key=value` body.
+    pub const MAGENTA: &str = "\x1b[35m";
+}
+
+/// Keys shown as output sections after the line, never in the `key=value`
+/// body, in the order they are written (`_output`, `_raw_output` and
+/// `_raw_output_prefix` are hidden from the body anyway, being `_`-keys).
+pub const SECTION_KEYS: &[&str] = &[
+    "cmd_output_line",
+    "_output",
+    "_raw_output",
+    "stdout",
+    "stderr",
+    "stack",
+    "exception_traceback",
+];
+
+fn is_section_key(key: &str) -> bool {
+    matches!(
+        key,
+        "cmd_output_line" | "stdout" | "stderr" | "stack" | "exception_traceback"
+    )
+}
+
+/// A value shown in the `key=value` body.
+#[derive(Clone, Copy)]
+enum Shown<'a> {
+    Value(&'a Value),
+    /// `scope` and `func`: quoted like strings.
+    Text(&'a str),
+}
+
+/// What follows the event name.
+enum Body<'a> {
+    Message(String),
+    Fields(Vec<(&'a str, Shown<'a>)>),
+}
+
+fn collect_fields(event: &Event, show_func: bool) -> Vec<(&str, Shown<'_>)> {
+    let mut out: Vec<(&str, Shown<'_>)> =
+        Vec::with_capacity(event.fields.len() + event.context.len() + 2);
+    for (k, v) in event.context.iter().chain(event.fields.iter()) {
+        if k.starts_with('_') || is_section_key(k) {
+            continue;
+        }
+        match out.iter_mut().find(|(key, _)| *key == k.as_str()) {
+            Some(slot) => slot.1 = Shown::Value(v),
+            None => out.push((k.as_str(), Shown::Value(v))),
+        }
+    }
+    if let Some(scope) = event.scope.as_deref() {
+        if !out.iter().any(|(k, _)| *k == "scope") {
+            out.push(("scope", Shown::Text(scope)));
+        }
+    }
+    if show_func {
+        if let Some(func) = event.func.as_deref() {
+            if !out.iter().any(|(k, _)| *k == "func") {
+                out.push(("func", Shown::Text(func)));
+            }
+        }
+    }
+    out.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    out
+}
+
+fn body_of(event: &Event, show_func: bool) -> Body<'_> {
+    match event.template() {
+        Some(template) => {
+            let mut msg = String::with_capacity(template.len() + 32);
+            render_template_escaped_into(&mut msg, template, event);
+            Body::Message(msg)
+        }
+        None => Body::Fields(collect_fields(event, show_func)),
+    }
+}
+
+/// Writes the plain body of a line: the rendered `_replace_msg` template
+/// (escaped), or every visible field as sorted `key=value` joined by single
+/// spaces, with `scope` and (when `show_func`) `func` among them. The
+/// journal's `MESSAGE` and other one-line forms can reuse it.
+pub fn write_body(out: &mut String, event: &Event, show_func: bool) {
+    match body_of(event, show_func) {
+        Body::Message(msg) => out.push_str(&msg),
+        Body::Fields(fields) => write_fields(out, &fields, false),
+    }
+}
+
+fn write_fields(out: &mut String, fields: &[(&str, Shown<'_>)], color: bool) {
+    for (i, (key, value)) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        if color {
+            out.push_str(ansi::CYAN);
+            push_escaped(out, key);
+            out.push_str(ansi::RESET);
+            out.push('=');
+            out.push_str(ansi::MAGENTA);
+            write_value(out, *value);
+            out.push_str(ansi::RESET);
+        } else {
+            push_escaped(out, key);
+            out.push('=');
+            write_value(out, *value);
+        }
+    }
+}
+
+fn write_value(out: &mut String, value: Shown<'_>) {
+    let value = match value {
+        Shown::Text(s) => return push_quoted(out, s),
+        Shown::Value(v) => v,
+    };
+    match value {
+        Value::Str(s) => push_quoted(out, s),
+        Value::I64(n) => {
+            let _ = write!(out, "{n}");
+        }
+        Value::U64(n) => {
+            let _ = write!(out, "{n}");
+        }
+        Value::F64(x) => out.push_str(&format_float(*x)),
+        Value::Bool(true) => out.push_str("True"),
+        Value::Bool(false) => out.push_str("False"),
+        Value::Error(chain) => {
+            out.push('\'');
+            for (i, part) in chain.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(": ");
+                }
+                push_escaped_with(out, part, true, false);
+            }
+            out.push('\'');
+        }
+        Value::Debug(s) => push_escaped(out, s),
+        Value::Json(j) => push_escaped(out, &j.to_string()),
+    }
+}
+
 impl Renderer for TextRenderer {
     type Output = TextLine;
     fn render(&self, event: &Event) -> TextLine {
-        let _ = &self.opts;
-        TextLine {
-            colored: None,
-            plain: format!("{} {}\n", event.level.letter(), event.name),
+        let body = body_of(event, self.opts.show_caller_info);
+        let mut plain = String::with_capacity(128);
+        self.write_line(&mut plain, event, &body, false);
+        let colored = self.opts.color.then(|| {
+            let mut colored = String::with_capacity(plain.len() + 96);
+            self.write_line(&mut colored, event, &body, true);
+            colored
+        });
+        TextLine { colored, plain }
+    }
+}
+
+fn level_color(level: Level) -> &'static str {
+    match level {
+        Level::Debug | Level::Info => ansi::GREEN,
+        Level::Warning => ansi::YELLOW,
+        Level::Error | Level::Critical => ansi::RED,
+    }
+}
+
+impl TextRenderer {
+    fn write_line(&self, out: &mut String, event: &Event, body: &Body<'_>, color: bool) {
+        if color {
+            out.push_str(ansi::DIM);
         }
+        self.write_timestamp(out, event.timestamp);
+        if color {
+            out.push_str(ansi::RESET);
+            out.push(' ');
+            out.push_str(level_color(event.level));
+            out.push(event.level.letter());
+            out.push_str(ansi::RESET);
+            out.push(' ');
+            out.push_str(ansi::BOLD);
+        } else {
+            out.push(' ');
+            out.push(event.level.letter());
+            out.push(' ');
+        }
+        let name_start = out.len();
+        push_escaped(out, &event.name);
+        let name_width = out[name_start..].chars().count();
+        if color {
+            out.push_str(ansi::RESET);
+        }
+
+        let code = self.opts.show_code_info.then(|| code_info(event)).flatten();
+        let body_empty = match body {
+            Body::Message(m) => m.is_empty(),
+            Body::Fields(f) => f.is_empty(),
+        };
+        if !body_empty || code.is_some() {
+            push_fill(
+                out,
+                ' ',
+                self.opts.pad_event_width.saturating_sub(name_width) + 1,
+            );
+            match body {
+                Body::Message(m) => out.push_str(m),
+                Body::Fields(f) => write_fields(out, f, color),
+            }
+            if let Some((file, line)) = code {
+                if !body_empty {
+                    out.push(' ');
+                }
+                if color {
+                    out.push_str(ansi::DIM);
+                }
+                out.push('[');
+                push_escaped(out, file);
+                if let Some(line) = line {
+                    let _ = write!(out, ":{line}");
+                }
+                out.push(']');
+                if color {
+                    out.push_str(ansi::RESET);
+                }
+            }
+        }
+        out.push('\n');
+        self.write_sections(out, event, color);
+    }
+
+    fn write_timestamp(&self, out: &mut String, ts: OffsetDateTime) {
+        match self.opts.timestamp {
+            TimestampPrecision::Relative => write_relative(out, ts - self.opts.start),
+            TimestampPrecision::Iso => write_iso(out, ts, true, true),
+            TimestampPrecision::IsoSeconds => write_iso(out, ts, false, true),
+            TimestampPrecision::IsoNoZ => write_iso(out, ts, true, false),
+        }
+    }
+
+    fn write_sections(&self, out: &mut String, event: &Event, color: bool) {
+        for key in SECTION_KEYS {
+            if *key == "cmd_output_line" && !self.opts.log_cmd_output {
+                continue;
+            }
+            let Some(value) = event.get(key) else {
+                continue;
+            };
+            let text = section_text(value);
+            match *key {
+                "_raw_output" => {
+                    let prefix = event
+                        .get("_raw_output_prefix")
+                        .map(section_text)
+                        .unwrap_or_default();
+                    for line in text.lines() {
+                        let prefix = if line.is_empty() {
+                            prefix.trim_end()
+                        } else {
+                            &prefix
+                        };
+                        let kept_prefix = push_raw(out, prefix, color);
+                        let kept_line = push_raw(out, line, color);
+                        if kept_prefix || kept_line {
+                            out.push_str(ansi::RESET);
+                        }
+                        out.push('\n');
+                    }
+                }
+                _ => {
+                    let (prefix, dim) = match *key {
+                        "cmd_output_line" => ("> ", true),
+                        "stdout" => ("out: ", false),
+                        "stderr" => ("err: ", false),
+                        "exception_traceback" => ("exception: ", false),
+                        _ => ("", false),
+                    };
+                    for line in text.lines() {
+                        let dim = dim && color;
+                        if dim {
+                            out.push_str(ansi::DIM);
+                        }
+                        if line.is_empty() {
+                            out.push_str(prefix.trim_end());
+                        } else {
+                            out.push_str(prefix);
+                            push_escaped_with(out, line, false, true);
+                        }
+                        if dim {
+                            out.push_str(ansi::RESET);
+                        }
+                        out.push('\n');
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn push_fill(out: &mut String, c: char, n: usize) {
+    out.extend(std::iter::repeat(c).take(n));
+}
+
+/// `(file, line)` of the event, when the file is known.
+fn code_info(event: &Event) -> Option<(&str, Option<u32>)> {
+    event.code.file.as_deref().map(|f| (f, event.code.line))
+}
+
+/// The text of a section: strings as they are, an error chain one cause per
+/// line (`caused by: ...`), anything else as displayed.
+fn section_text(value: &Value) -> String {
+    match value {
+        Value::Str(s) | Value::Debug(s) => s.clone(),
+        Value::Error(chain) => chain.join("\ncaused by: "),
+        other => other.to_string(),
+    }
+}
+
+/// `2026-06-01T17:19:01[.123456][Z]`, in UTC.
+pub fn write_iso(out: &mut String, ts: OffsetDateTime, micros: bool, zulu: bool) {
+    let ts = ts.to_offset(UtcOffset::UTC);
+    let _ = write!(
+        out,
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+        ts.year(),
+        u8::from(ts.month()),
+        ts.day(),
+        ts.hour(),
+        ts.minute(),
+        ts.second()
+    );
+    if micros {
+        let _ = write!(out, ".{:06}", ts.microsecond());
+    }
+    if zulu {
+        out.push('Z');
+    }
+}
+
+/// `+12.345s`: a sign, whole seconds, three digits of milliseconds
+/// (truncated toward zero), `s`.
+fn write_relative(out: &mut String, since_start: time::Duration) {
+    let micros = since_start.whole_microseconds();
+    let sign = if micros < 0 { '-' } else { '+' };
+    let abs = micros.unsigned_abs();
+    let _ = write!(
+        out,
+        "{sign}{}.{:03}s",
+        abs / 1_000_000,
+        (abs % 1_000_000) / 1_000
+    );
+}
+
+/// Characters written as escapes wherever field values are shown: control
+/// characters (C0, DEL, C1), spaces other than the ASCII space (no-break,
+/// en, em, ideographic, ...), and the invisible formatting characters that
+/// reorder or hide text (bidirectional controls, zero-width characters, soft
+/// hyphen, line and paragraph separators, the byte-order mark). Python's
+/// `repr()` escapes all of these too.
+pub fn is_unprintable(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{00a0}'
+                | '\u{00ad}'
+                | '\u{061c}'
+                | '\u{1680}'
+                | '\u{180e}'
+                | '\u{2000}'..='\u{200f}'
+                | '\u{2028}'..='\u{202f}'
+                | '\u{205f}'..='\u{2064}'
+                | '\u{2066}'..='\u{206f}'
+                | '\u{3000}'
+                | '\u{feff}'
+        )
+}
+
+/// Appends `s` with newline, carriage return and tab written as `\n`, `\r`,
+/// `\t` and every other [unprintable](is_unprintable) character as
+/// `\xNN` / `\uNNNN` (ESC is `\x1b`). Backslashes are kept as they are.
+pub fn push_escaped(out: &mut String, s: &str) {
+    push_escaped_with(out, s, false, false);
+}
+
+/// Appends `s` quoted the way the `key=value` body shows strings:
+/// `'...'` with `\` and `'` escaped (`\\`, `\'`), plus the escapes of
+/// [`push_escaped`].
+pub fn push_quoted(out: &mut String, s: &str) {
+    out.reserve(s.len() + 2);
+    out.push('\'');
+    push_escaped_with(out, s, true, false);
+    out.push('\'');
+}
+
+fn push_escaped_with(out: &mut String, s: &str, quoted: bool, keep_tab: bool) {
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if (0x20..0x7f).contains(&b) && !(quoted && (b == b'\\' || b == b'\'')) {
+            i += 1;
+            continue;
+        }
+        let c = if b < 0x80 {
+            char::from(b)
+        } else {
+            match s[i..].chars().next() {
+                Some(c) => c,
+                None => break,
+            }
+        };
+        let len = c.len_utf8();
+        let escape = match c {
+            '\t' => !keep_tab,
+            '\\' | '\'' => quoted,
+            c => is_unprintable(c),
+        };
+        if escape {
+            out.push_str(&s[start..i]);
+            match c {
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                '\\' => out.push_str("\\\\"),
+                '\'' => out.push_str("\\'"),
+                c => push_python_escape(out, c),
+            }
+            start = i + len;
+        }
+        i += len;
+    }
+    out.push_str(&s[start..]);
+}
+
+/// Appends one line of `_raw_output`. Escape sequences are removed, except,
+/// when `keep_sgr`, the colour and style sequences (`ESC [ ... m`); other
+/// control characters are escaped as in [`push_escaped`] (tabs are kept).
+/// Returns whether a sequence was kept.
+fn push_raw(out: &mut String, s: &str, keep_sgr: bool) -> bool {
+    let bytes = s.as_bytes();
+    let mut kept = false;
+    let mut start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != 0x1b {
+            i += 1;
+            continue;
+        }
+        push_escaped_with(out, &s[start..i], false, true);
+        let end = escape_sequence_end(bytes, i);
+        let seq = &s[i..end];
+        if keep_sgr && is_sgr(seq) {
+            out.push_str(seq);
+            kept = true;
+        }
+        i = end;
+        start = i;
+    }
+    push_escaped_with(out, &s[start..], false, true);
+    kept
+}
+
+/// `ESC [ <digits ; :> m`.
+fn is_sgr(seq: &str) -> bool {
+    seq.len() >= 3
+        && seq.starts_with("\x1b[")
+        && seq.ends_with('m')
+        && seq[2..seq.len() - 1]
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b == b';' || b == b':')
+}
+
+/// End (exclusive) of the escape sequence starting with ESC at `i`: CSI
+/// (`ESC [` params intermediates final), OSC (`ESC ]` ... BEL or ST),
+/// DCS/SOS/PM/APC (`ESC P|X|^|_` ... ST), nF (`ESC` intermediates final) or
+/// a two-byte `ESC x`. An unterminated sequence runs to the end of `bytes`.
+fn escape_sequence_end(bytes: &[u8], i: usize) -> usize {
+    let n = bytes.len();
+    let Some(&kind) = bytes.get(i + 1) else {
+        return n;
+    };
+    match kind {
+        b'[' => {
+            let mut j = i + 2;
+            while j < n && (0x30..=0x3f).contains(&bytes[j]) {
+                j += 1;
+            }
+            while j < n && (0x20..=0x2f).contains(&bytes[j]) {
+                j += 1;
+            }
+            if j < n && (0x40..=0x7e).contains(&bytes[j]) {
+                j + 1
+            } else {
+                j // malformed: drop what was read
+            }
+        }
+        b']' | b'P' | b'X' | b'^' | b'_' => {
+            let mut j = i + 2;
+            while j < n {
+                if kind == b']' && bytes[j] == 0x07 {
+                    return j + 1;
+                }
+                if bytes[j] == 0x1b && bytes.get(j + 1) == Some(&b'\\') {
+                    return j + 2;
+                }
+                j += 1;
+            }
+            n
+        }
+        0x20..=0x2f => {
+            let mut j = i + 1;
+            while j < n && (0x20..=0x2f).contains(&bytes[j]) {
+                j += 1;
+            }
+            if j < n && (0x30..=0x7e).contains(&bytes[j]) {
+                j + 1
+            } else {
+                j
+            }
+        }
+        0x30..=0x7e => i + 2,
+        _ => i + 1, // ESC followed by something else: drop the ESC alone
     }
 }
