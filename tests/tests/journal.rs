@@ -1,0 +1,280 @@
+//! End to end against a real systemd-journald: events go through
+//! stogger-core's journal target (renderer + native-protocol logger) into a
+//! private journald namespace and are read back with `journalctl`.
+//!
+//! Needs root and systemd-journald/journalctl; without them these tests fail
+//! with a message saying how to fix it.
+
+use std::path::Path;
+
+use stogger_core::config::{Config, SystemdMode};
+use stogger_core::output::journal;
+use stogger_core::target::Target;
+use stogger_core::{Event, Level, Value};
+use stogger_tests::journald::{Entry, Journald};
+
+fn start() -> Journald {
+    Journald::start().unwrap_or_else(|why| panic!("cannot run the journal tests: {why}"))
+}
+
+fn config(socket: &Path, identifier: &str) -> Config {
+    Config {
+        systemd: SystemdMode::Required,
+        journal_socket: socket.to_path_buf(),
+        syslog_identifier: identifier.to_string(),
+        ..Config::default()
+    }
+}
+
+/// The journal target for `cfg`, which must be active.
+fn target(cfg: &Config) -> Box<dyn Target> {
+    let mut notes = Vec::new();
+    let target = journal::open(cfg, &mut notes).expect("journal socket is there");
+    assert!(
+        notes.iter().any(|n| n.name == "systemd-journal-active"),
+        "{notes:?}"
+    );
+    target.expect("journal target active")
+}
+
+fn located(mut event: Event, line: u32) -> Event {
+    event.code.file = Some(file!().to_string());
+    event.code.line = Some(line);
+    event
+}
+
+fn text(entry: &Entry, name: &str) -> String {
+    entry
+        .get(name)
+        .unwrap_or_else(|| panic!("{name} missing in {entry:?}"))
+}
+
+fn only(entries: Vec<Entry>, what: &str) -> Entry {
+    assert_eq!(entries.len(), 1, "{what}: {entries:?}");
+    entries.into_iter().next().expect("one entry")
+}
+
+#[test]
+fn events_arrive_as_queryable_journal_fields() {
+    let jd = start();
+    let ident = "stogger-e2e-fields";
+    let cfg = Config {
+        systemd_facility: "LOG_LOCAL3".into(),
+        ..config(jd.socket(), ident)
+    };
+    let target = target(&cfg);
+
+    let mut login = located(
+        Event::new(Level::Info, "user-login")
+            .with("user_id", 123)
+            .with("username", "alice")
+            .with("_replace_msg", "User {username} logged in"),
+        line!(),
+    );
+    login.func = Some("billing::auth::login".into());
+    login.scope = Some("session".into());
+    target.handle(&login);
+    target.handle(
+        &Event::new(Level::Warning, "disk-low")
+            .with("free_mb", 12)
+            .with("mount", "/var"),
+    );
+    target.handle(&Event::new(Level::Info, "other-user").with("user_id", 7));
+    target.flush();
+
+    let all = jd
+        .wait_for(&["-t", ident], 3)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(all.len(), 3, "{all:?}");
+
+    let e = only(
+        jd.entries(&["USER_ID=123"]).expect("query USER_ID"),
+        "USER_ID=123",
+    );
+    assert_eq!(text(&e, "MESSAGE"), "user-login: User alice logged in");
+    assert_eq!(text(&e, "PRIORITY"), "6");
+    assert_eq!(text(&e, "SYSLOG_IDENTIFIER"), ident);
+    assert_eq!(text(&e, "SYSLOG_FACILITY"), "19");
+    assert_eq!(text(&e, "SYSLOG_PID"), std::process::id().to_string());
+    assert_eq!(text(&e, "USERNAME"), "alice");
+    assert_eq!(text(&e, "STOGGER_EVENT"), "user-login");
+    assert_eq!(text(&e, "STOGGER_LEVEL"), "info");
+    assert_eq!(text(&e, "CODE_FILE"), file!());
+    assert_eq!(
+        text(&e, "CODE_LINE"),
+        login.code.line.expect("line").to_string()
+    );
+    assert_eq!(text(&e, "CODE_FUNC"), "billing::auth::login");
+    assert_eq!(text(&e, "SCOPE"), "session");
+    // journald's own view of the sender: it came over the native protocol.
+    assert_eq!(text(&e, "_TRANSPORT"), "journal");
+    assert_eq!(text(&e, "_PID"), std::process::id().to_string());
+    assert!(e.get("REPLACE_MSG").is_none(), "_-keys are not data: {e:?}");
+
+    let warn = only(
+        jd.entries(&["-t", ident, "-p", "warning"])
+            .expect("query -p"),
+        "-p warning",
+    );
+    assert_eq!(text(&warn, "MESSAGE"), "disk-low: free_mb=12 mount='/var'");
+    assert_eq!(text(&warn, "PRIORITY"), "4");
+
+    let by_event = only(
+        jd.entries(&["STOGGER_EVENT=user-login"])
+            .expect("query event"),
+        "STOGGER_EVENT=user-login",
+    );
+    assert_eq!(by_event, e);
+
+    // What a user sees (shown with --nocapture; used in docs/journal.md).
+    let short = jd
+        .journalctl(&["-t", ident, "-o", "short-iso"])
+        .expect("short output");
+    eprintln!("journalctl --namespace=NS -t {ident}:\n{short}");
+    assert!(
+        short.contains(&format!(
+            "{ident}[{}]: user-login: User alice logged in",
+            std::process::id()
+        )),
+        "{short}"
+    );
+}
+
+#[test]
+fn multi_line_and_reserved_fields_arrive_unchanged() {
+    let jd = start();
+    let ident = "stogger-e2e-multiline";
+    let target = target(&config(jd.socket(), ident));
+    let trace = "Traceback (most recent call last):\n  File \"x.py\", line 1\nValueError: boom\n";
+    target.handle(
+        &Event::new(Level::Error, "job-failed")
+            .with("exception_traceback", trace)
+            .with("message", "user's own message")
+            .with("priority", "high")
+            .with("code_line", 99)
+            .with("2fa", true)
+            .with("http.status", 502)
+            .with("details", Value::Json(serde_json::json!({"retry": [1, 2]}))),
+    );
+    target.flush();
+
+    let e = only(
+        jd.wait_for(&["-t", ident], 1)
+            .unwrap_or_else(|e| panic!("{e}")),
+        ident,
+    );
+    assert_eq!(e.bytes("EXCEPTION_TRACEBACK"), Some(trace.as_bytes()));
+    assert_eq!(text(&e, "PRIORITY"), "3");
+    assert_eq!(text(&e, "F_PRIORITY"), "high");
+    assert_eq!(text(&e, "F_MESSAGE"), "user's own message");
+    assert_eq!(text(&e, "F_CODE_LINE"), "99");
+    assert!(
+        e.get("CODE_LINE").is_none(),
+        "the event had no code line: {e:?}"
+    );
+    assert_eq!(text(&e, "F_2FA"), "true");
+    assert_eq!(text(&e, "HTTP_STATUS"), "502");
+    assert_eq!(text(&e, "DETAILS"), r#"{"retry":[1,2]}"#);
+    assert_eq!(
+        text(&e, "MESSAGE"),
+        "job-failed: 2fa=true code_line=99 details={\"retry\":[1,2]} http.status=502 \
+         message='user's own message' priority='high'"
+    );
+    // Each field once: none was written twice.
+    for (name, values) in &e.fields {
+        assert_eq!(values.len(), 1, "{name} has {} values", values.len());
+    }
+}
+
+#[test]
+fn a_300_kb_field_arrives_whole() {
+    let jd = start();
+    let ident = "stogger-e2e-large";
+    let target = target(&config(jd.socket(), ident));
+    // Larger than any datagram the default socket buffer allows, so the
+    // logger has to take the memfd path (unit tests check which path is used).
+    let sndbuf: usize = std::fs::read_to_string("/proc/sys/net/core/wmem_default")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0);
+    let size = (300 * 1024).max(sndbuf + 64 * 1024);
+    let blob: String = (0..size)
+        .map(|i| char::from(b'a' + (i % 26) as u8))
+        .collect();
+    let lines = "line one\n".repeat(size / 9);
+    target.handle(
+        &Event::new(Level::Info, "blob-stored")
+            .with("blob", blob.as_str())
+            .with("lines", lines.as_str())
+            .with("blob_id", 42),
+    );
+    target.flush();
+
+    let e = only(
+        jd.wait_for(&["-t", ident, "BLOB_ID=42"], 1)
+            .unwrap_or_else(|e| panic!("{e}")),
+        "BLOB_ID=42",
+    );
+    let got = e.bytes("BLOB").expect("BLOB");
+    assert_eq!(got.len(), blob.len());
+    assert!(got == blob.as_bytes(), "BLOB content differs");
+    let got = e.bytes("LINES").expect("LINES");
+    assert_eq!(got.len(), lines.len());
+    assert!(got == lines.as_bytes(), "LINES content differs");
+    assert_eq!(text(&e, "STOGGER_EVENT"), "blob-stored");
+}
+
+#[test]
+fn debug_events_follow_the_configured_level() {
+    let jd = start();
+    let ident = "stogger-e2e-levels";
+    let quiet = target(&config(jd.socket(), ident));
+    quiet.handle(&Event::new(Level::Debug, "hidden-detail"));
+    quiet.handle(&Event::new(Level::Info, "marker-1"));
+    let verbose = target(&Config {
+        verbose: true,
+        ..config(jd.socket(), ident)
+    });
+    verbose.handle(&Event::new(Level::Debug, "shown-detail"));
+    verbose.handle(&Event::new(Level::Critical, "disk-gone"));
+
+    let all = jd
+        .wait_for(&["-t", ident], 3)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let names: Vec<String> = all.iter().map(|e| text(e, "STOGGER_EVENT")).collect();
+    assert_eq!(names, ["marker-1", "shown-detail", "disk-gone"]);
+    let prios: Vec<String> = all.iter().map(|e| text(e, "PRIORITY")).collect();
+    assert_eq!(prios, ["6", "7", "2"]);
+    let crit = only(
+        jd.entries(&["-t", ident, "-p", "crit"])
+            .expect("query -p crit"),
+        "-p crit",
+    );
+    assert_eq!(text(&crit, "STOGGER_LEVEL"), "critical");
+}
+
+#[test]
+fn required_mode_fails_once_journald_is_gone() {
+    let jd = start();
+    let cfg = config(jd.socket(), "stogger-e2e-gone");
+    let target = target(&cfg);
+    drop(jd);
+    // The harness removed the socket with the daemon: a send now fails
+    // (reported by the target as a warning), and `required` refuses to start.
+    target.handle(&Event::new(Level::Info, "into-the-void"));
+    match journal::open(&cfg, &mut Vec::new()) {
+        Err(stogger_core::Error::JournalRequired { socket }) => {
+            assert_eq!(socket, cfg.journal_socket)
+        }
+        Err(e) => panic!("wrong error: {e}"),
+        Ok(_) => panic!("journald is gone, required mode must fail"),
+    }
+    let auto = Config {
+        systemd: SystemdMode::Auto,
+        ..cfg
+    };
+    let mut notes = Vec::new();
+    let target = journal::open(&auto, &mut notes).expect("auto never fails");
+    assert!(target.is_none());
+    assert!(notes.is_empty(), "{notes:?}");
+}
