@@ -393,7 +393,7 @@ fn discover(cfg: &Config) -> Result<Plugin, PluginStatus> {
                 Ok(library) => from_library(library, candidate),
                 Err(err) => Err(PluginStatus::LoadError {
                     path: candidate.clone(),
-                    error: err.to_string(),
+                    error: error_chain(&err),
                 }),
             };
         }
@@ -451,7 +451,7 @@ fn from_library(library: libloading::Library, path: &Path) -> Result<Plugin, Plu
     let version = unsafe {
         let f = library
             .get::<AbiVersionFn>(b"stogger_pg_abi_version")
-            .map_err(|e| load_error(format!("not a stogger plugin: {e}")))?;
+            .map_err(|e| load_error(format!("not a stogger plugin: {}", error_chain(&e))))?;
         (*f)()
     };
     if version != ABI_VERSION {
@@ -498,7 +498,20 @@ unsafe fn symbol<'l, T>(
 ) -> Result<libloading::Symbol<'l, T>, String> {
     library
         .get::<T>(name.as_bytes())
-        .map_err(|e| format!("missing symbol {name}: {e}"))
+        .map_err(|e| format!("missing symbol {name}: {}", error_chain(&e)))
+}
+
+/// A loader error with its causes (`dlopen failed: <dlerror text>`).
+#[cfg(not(feature = "postgres"))]
+fn error_chain(err: &libloading::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 #[cfg(feature = "postgres")]

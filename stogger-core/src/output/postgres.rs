@@ -146,7 +146,7 @@ fn unavailable_note(status: &PluginStatus, not_available_reported: &AtomicBool) 
             }
             let fix = format!(
                 "enable stogger-core's `postgres` feature, or put {file} in one of the searched \
-                 places (or set STOGGER_PLUGIN_DIR to its directory, or postgres_plugin to the file)"
+                 places, or set STOGGER_PLUGIN_DIR to its directory (or postgres_plugin to the file)"
             );
             Some(
                 Event::new(Level::Info, "stogger-postgres-not-available")
@@ -155,7 +155,8 @@ fn unavailable_note(status: &PluginStatus, not_available_reported: &AtomicBool) 
                     .with("file", file)
                     .with(
                         "_replace_msg",
-                        "stogger-postgres not available: PostgreSQL logging is off; to fix: {fix}",
+                        "stogger-postgres not available, PostgreSQL logging is off: {file} \
+                         not found (searched: {searched}); to fix: {fix}",
                     ),
             )
         }
