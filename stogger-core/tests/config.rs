@@ -1071,3 +1071,23 @@ fn origins_cover_every_key_and_name_each_source() {
         "env STOGGER_SHOW_CODE_INFO"
     );
 }
+
+// ---------------------------------------------------------------- docs
+
+#[test]
+fn the_configuration_reference_documents_every_key() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/configuration.md");
+    let doc = fs::read_to_string(&path).expect("docs/configuration.md");
+    for key in KEYS {
+        let row = doc
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{}` |", key.name)))
+            .unwrap_or_else(|| panic!("no row for `{}` in {}", key.name, path.display()));
+        assert!(
+            row.contains(&format!("`{}`", key.env)),
+            "row of `{}` lacks {}",
+            key.name,
+            key.env
+        );
+    }
+}
