@@ -1072,6 +1072,92 @@ fn origins_cover_every_key_and_name_each_source() {
     );
 }
 
+// ---------------------------------------------------------------- load()
+
+/// Set in the child process the next test starts.
+const CHILD: &str = "STOGGER_TEST_CONFIG_CHILD";
+
+/// `load()` reads the real working directory and process environment; the
+/// check runs in a child process (this test binary again) so this process's
+/// environment is never changed.
+#[test]
+fn load_reads_the_working_directory_and_process_environment() {
+    if std::env::var_os(CHILD).is_some() {
+        let loaded = match stogger_core::config::load(&[("log_backup_count", Value::from(8))]) {
+            Ok(l) => l,
+            Err(e) => panic!("load failed: {e}"),
+        };
+        let cwd = std::env::current_dir().expect("cwd");
+        assert_eq!(loaded.file, Some(cwd.join("stogger.toml")));
+        assert_eq!(loaded.config.log_format, LogFormat::Json);
+        assert_eq!(loaded.config.log_backup_count, 8);
+        assert!(loaded.config.verbose);
+        assert_eq!(loaded.origins["verbose"], env_origin("STOGGER_VERBOSE"));
+        let all = loaded.warnings.join("\n");
+        assert!(all.contains("STOGGER_VERBOS "), "{all}");
+        assert!(!all.contains(CHILD), "{all}");
+        return;
+    }
+    let dir = dir_with(&[("stogger.toml", "log_format = \"json\"\n")]);
+    let exe = std::env::current_exe().expect("test binary");
+    let mut child = std::process::Command::new(exe);
+    child
+        .args([
+            "--exact",
+            "load_reads_the_working_directory_and_process_environment",
+            "--test-threads=1",
+        ])
+        .current_dir(dir.path())
+        .env(CHILD, "1")
+        .env("STOGGER_VERBOSE", "yes")
+        .env("STOGGER_VERBOS", "1")
+        .env_remove("STOGGER_CONFIG");
+    for key in KEYS {
+        if key.env != "STOGGER_VERBOSE" {
+            child.env_remove(key.env);
+        }
+    }
+    let out = child.output().expect("run child");
+    assert!(
+        out.status.success(),
+        "child failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The filter matched: the child really ran the check.
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 passed"));
+}
+
+/// A key's variable that is not UTF-8 is an error, not a silent default.
+#[cfg(unix)]
+#[test]
+fn non_utf8_environment_value_is_an_error() {
+    use std::os::unix::ffi::OsStrExt;
+    if std::env::var_os(CHILD).is_some() {
+        let err = stogger_core::config::load(&[]).expect_err("not UTF-8");
+        assert_contains(&err.to_string(), &["STOGGER_LOGDIR", "UTF-8"]);
+        return;
+    }
+    let dir = dir_with(&[]);
+    let out = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args(["--exact", "non_utf8_environment_value_is_an_error"])
+        .current_dir(dir.path())
+        .env(CHILD, "1")
+        .env(
+            "STOGGER_LOGDIR",
+            std::ffi::OsStr::from_bytes(b"/var/log/\xff"),
+        )
+        .output()
+        .expect("run child");
+    assert!(
+        out.status.success(),
+        "child failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 passed"));
+}
+
 // ---------------------------------------------------------------- docs
 
 #[test]
