@@ -398,29 +398,49 @@ impl Drop for PgLogger {
     }
 }
 
-/// "N events not delivered" from `stogger_pg_close`'s report, when N > 0.
+/// "N events not delivered (...)" from `stogger_pg_close`'s report, when
+/// anything accepted by the target did not reach the table: still queued at
+/// the shutdown deadline (`undelivered`), or dropped earlier (queue full,
+/// rejected by the server, database unreachable in sync mode).
 fn undelivered_note(report: &str) -> Option<String> {
     let report: serde_json::Value = serde_json::from_str(report).ok()?;
-    let undelivered = report.get("undelivered")?.as_u64()?;
-    if undelivered == 0 {
+    let count = |key: &str| {
+        report
+            .get(key)
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(0)
+    };
+    let parts = [
+        (
+            count("undelivered"),
+            "still queued at the shutdown deadline",
+        ),
+        (
+            count("dropped_queue_full"),
+            "dropped because the queue was full",
+        ),
+        (count("dropped_rejected"), "rejected by the database"),
+        (
+            count("dropped_unavailable"),
+            "dropped while the database was unreachable",
+        ),
+    ];
+    let total: u64 = parts.iter().map(|(n, _)| n).sum();
+    if total == 0 {
         return None;
     }
-    let count = |key: &str| report.get(key).and_then(serde_json::Value::as_u64);
-    let mut note = format!("{undelivered} events not delivered");
-    let mut why = Vec::new();
-    if let Some(n) = count("dropped_queue_full").filter(|n| *n > 0) {
-        why.push(format!("{n} dropped because the queue was full"));
+    let mut why: Vec<String> = parts
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect();
+    let uncertain = count("uncertain");
+    if uncertain > 0 {
+        why.push(format!(
+            "{uncertain} more with an unknown outcome after a lost connection"
+        ));
     }
-    if let Some(n) = count("dropped_rejected").filter(|n| *n > 0) {
-        why.push(format!("{n} rejected by the database"));
-    }
-    if let Some(n) = count("queued").filter(|n| *n > 0) {
-        why.push(format!("{n} still queued at shutdown"));
-    }
-    if !why.is_empty() {
-        note.push_str(&format!(" ({})", why.join(", ")));
-    }
-    Some(note)
+    Some(format!("{total} events not delivered ({})", why.join(", ")))
 }
 
 /// The plugin's diagnostics, forwarded as rate-limited `stogger: postgres: ...`
@@ -774,11 +794,25 @@ mod tests {
     #[test]
     fn close_report_gives_the_undelivered_count() {
         assert_eq!(
-            undelivered_note(r#"{"undelivered": 12, "dropped_queue_full": 2, "queued": 10}"#)
+            undelivered_note(r#"{"undelivered": 10, "dropped_queue_full": 2, "queued": 10}"#)
                 .as_deref(),
-            Some("12 events not delivered (2 dropped because the queue was full, 10 still queued at shutdown)")
+            Some(
+                "12 events not delivered (10 still queued at the shutdown deadline, \
+                 2 dropped because the queue was full)"
+            )
         );
-        assert_eq!(undelivered_note(r#"{"undelivered": 0}"#), None);
+        assert_eq!(
+            undelivered_note(r#"{"undelivered": 0, "dropped_rejected": 1, "uncertain": 3}"#)
+                .as_deref(),
+            Some(
+                "1 events not delivered (1 rejected by the database, \
+                 3 more with an unknown outcome after a lost connection)"
+            )
+        );
+        assert_eq!(
+            undelivered_note(r#"{"undelivered": 0, "delivered": 5}"#),
+            None
+        );
         assert_eq!(undelivered_note("not json"), None);
     }
 }
