@@ -50,7 +50,7 @@ pub(crate) fn install(pipeline: Option<Pipeline>) -> Option<Arc<Pipeline>> {
     MIN_LEVEL.store(level as u8, Ordering::Relaxed);
     let old = match CURRENT.write() {
         Ok(mut slot) => std::mem::replace(&mut *slot, pipeline.map(Arc::new)),
-        Err(poisoned) => std::mem::replace(&mut *poisoned.into_inner(), None),
+        Err(poisoned) => poisoned.into_inner().take(),
     };
     tracing_core::callsite::rebuild_interest_cache();
     old

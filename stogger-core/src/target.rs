@@ -53,8 +53,11 @@ pub struct Pair<R: Renderer> {
     name: String,
     min_level: Level,
     renderer: R,
-    loggers: Vec<(String, Level, Box<dyn Logger<R::Output>>)>,
+    loggers: Vec<NamedLogger<R::Output>>,
 }
+
+/// A logger with its name (for warnings) and the least severe level it takes.
+type NamedLogger<T> = (String, Level, Box<dyn Logger<T>>);
 
 impl<R: Renderer> Pair<R> {
     /// A target with no loggers yet.

@@ -21,7 +21,7 @@ pub const SUPERUSER_PASSWORD: &str = "stogger-test-pw";
 /// How to install the server when it is missing; part of every error.
 pub const INSTALL_HINT: &str =
     "install the PostgreSQL server package (Debian/Ubuntu: `apt-get install postgresql`), \
-     or point STOGGER_PG_BINDIR at a directory holding initdb and pg_ctl";
+     or point STOGGER_TEST_PG_BINDIR at a directory holding initdb and pg_ctl";
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
@@ -37,16 +37,16 @@ pub struct Cluster {
     running: bool,
 }
 
-/// Finds the directory holding `initdb` and `pg_ctl`: `STOGGER_PG_BINDIR`,
+/// Finds the directory holding `initdb` and `pg_ctl`: `STOGGER_TEST_PG_BINDIR`,
 /// then the newest `/usr/lib/postgresql/<version>/bin`, then `PATH`.
 pub fn find_bindir() -> Result<PathBuf, String> {
-    if let Some(dir) = std::env::var_os("STOGGER_PG_BINDIR") {
+    if let Some(dir) = std::env::var_os("STOGGER_TEST_PG_BINDIR") {
         let dir = PathBuf::from(dir);
         if dir.join("initdb").exists() {
             return Ok(dir);
         }
         return Err(format!(
-            "STOGGER_PG_BINDIR={} has no initdb; {INSTALL_HINT}",
+            "STOGGER_TEST_PG_BINDIR={} has no initdb; {INSTALL_HINT}",
             dir.display()
         ));
     }
