@@ -11,7 +11,7 @@
 //! journald has to run as root (it creates its directories under `/run` and
 //! `/var/log`). Without root, or without the binaries, `start` returns an
 //! error saying so and how to fix it; tests turn that into a failure.
-//! `STOGGER_JOURNALD` and `STOGGER_JOURNALCTL` override where the binaries
+//! `STOGGER_TEST_JOURNALD` and `STOGGER_TEST_JOURNALCTL` override where the binaries
 //! are looked for.
 //!
 //! A namespaced journald exits after 30 s without clients; the harness keeps
@@ -128,12 +128,15 @@ fn json_bytes(items: &[serde_json::Value]) -> Result<Vec<u8>, String> {
 }
 
 fn find_journald() -> Result<PathBuf, String> {
-    if let Some(p) = std::env::var_os("STOGGER_JOURNALD") {
+    if let Some(p) = std::env::var_os("STOGGER_TEST_JOURNALD") {
         let p = PathBuf::from(p);
         return if p.is_file() {
             Ok(p)
         } else {
-            Err(format!("STOGGER_JOURNALD={} is not a file", p.display()))
+            Err(format!(
+                "STOGGER_TEST_JOURNALD={} is not a file",
+                p.display()
+            ))
         };
     }
     JOURNALD_CANDIDATES
@@ -143,7 +146,7 @@ fn find_journald() -> Result<PathBuf, String> {
         .ok_or_else(|| {
             format!(
                 "systemd-journald not found (looked at {}); install systemd \
-                 (Debian/Ubuntu: `apt-get install systemd`) or set STOGGER_JOURNALD \
+                 (Debian/Ubuntu: `apt-get install systemd`) or set STOGGER_TEST_JOURNALD \
                  to the binary",
                 JOURNALD_CANDIDATES.join(", ")
             )
@@ -151,7 +154,7 @@ fn find_journald() -> Result<PathBuf, String> {
 }
 
 fn find_journalctl() -> Result<PathBuf, String> {
-    if let Some(p) = std::env::var_os("STOGGER_JOURNALCTL") {
+    if let Some(p) = std::env::var_os("STOGGER_TEST_JOURNALCTL") {
         return Ok(PathBuf::from(p));
     }
     let path = std::env::var_os("PATH").unwrap_or_default();
@@ -161,7 +164,7 @@ fn find_journalctl() -> Result<PathBuf, String> {
         .find(|p| p.is_file())
         .ok_or_else(|| {
             "journalctl not found in PATH; install systemd (Debian/Ubuntu: \
-             `apt-get install systemd`) or set STOGGER_JOURNALCTL"
+             `apt-get install systemd`) or set STOGGER_TEST_JOURNALCTL"
                 .to_string()
         })
 }

@@ -149,7 +149,7 @@ fn multi_line_and_reserved_fields_arrive_unchanged() {
     target.handle(
         &Event::new(Level::Error, "job-failed")
             .with("exception_traceback", trace)
-            .with("message", "user's own message")
+            .with("message", "the user own message")
             .with("priority", "high")
             .with("code_line", 99)
             .with("2fa", true)
@@ -166,7 +166,7 @@ fn multi_line_and_reserved_fields_arrive_unchanged() {
     assert_eq!(e.bytes("EXCEPTION_TRACEBACK"), Some(trace.as_bytes()));
     assert_eq!(text(&e, "PRIORITY"), "3");
     assert_eq!(text(&e, "F_PRIORITY"), "high");
-    assert_eq!(text(&e, "F_MESSAGE"), "user's own message");
+    assert_eq!(text(&e, "F_MESSAGE"), "the user own message");
     assert_eq!(text(&e, "F_CODE_LINE"), "99");
     assert!(
         e.get("CODE_LINE").is_none(),
@@ -177,8 +177,8 @@ fn multi_line_and_reserved_fields_arrive_unchanged() {
     assert_eq!(text(&e, "DETAILS"), r#"{"retry":[1,2]}"#);
     assert_eq!(
         text(&e, "MESSAGE"),
-        "job-failed: 2fa=true code_line=99 details={\"retry\":[1,2]} http.status=502 \
-         message='user's own message' priority='high'"
+        "job-failed: 2fa=True code_line=99 details={\"retry\":[1,2]} http.status=502 \
+         message='the user own message' priority='high'"
     );
     // Each field once: none was written twice.
     for (name, values) in &e.fields {
@@ -277,4 +277,165 @@ fn required_mode_fails_once_journald_is_gone() {
     let target = journal::open(&auto, &mut notes).expect("auto never fails");
     assert!(target.is_none());
     assert!(notes.is_empty(), "{notes:?}");
+}
+
+/// Runs the test service (`tests/src/bin/stogger-test-service.rs`) with a
+/// scenario, configured through the environment like a real service.
+fn service(scenario: &str, dir: &Path, env: &[(&str, &str)]) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_stogger-test-service"));
+    cmd.arg(scenario)
+        .current_dir(dir)
+        .env_remove("JOURNAL_STREAM")
+        .env("NO_COLOR", "1")
+        .env("STOGGER_LOGDIR", dir.join("logs"));
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+#[test]
+fn a_service_logs_to_journald_through_tracing() {
+    let jd = start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ident = "stogger-e2e-service";
+    let socket = jd.socket().display().to_string();
+    let child = service(
+        "readme",
+        dir.path(),
+        &[
+            ("STOGGER_SYSTEMD", "required"),
+            ("STOGGER_JOURNAL_SOCKET", &socket),
+            ("STOGGER_SYSLOG_IDENTIFIER", ident),
+        ],
+    )
+    .output()
+    .expect("run the test service");
+    let stderr = String::from_utf8_lossy(&child.stderr);
+    assert!(child.status.success(), "{}: {stderr}", child.status);
+    // stderr is not the journal here: the console shows the event too.
+    assert!(stderr.contains("User alice logged in"), "{stderr}");
+
+    let all = jd
+        .wait_for(&["-t", ident], 3)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let names: Vec<String> = all.iter().map(|e| text(e, "STOGGER_EVENT")).collect();
+    assert_eq!(
+        names,
+        ["systemd-journal-active", "user-login", "order-charged"]
+    );
+
+    let note = &all[0];
+    assert_eq!(text(note, "SOCKET"), socket);
+    assert_eq!(text(note, "IDENTIFIER"), ident);
+    assert_eq!(text(note, "PRIORITY"), "6");
+
+    let login = &all[1];
+    assert_eq!(
+        text(login, "MESSAGE"),
+        "user-login: User alice logged in from 192.168.1.1"
+    );
+    assert_eq!(text(login, "USER_ID"), "123");
+    assert_eq!(text(login, "IP"), "192.168.1.1");
+    assert!(
+        text(login, "CODE_FILE").ends_with("stogger-test-service.rs"),
+        "{login:?}"
+    );
+    assert!(text(login, "CODE_LINE").parse::<u32>().is_ok(), "{login:?}");
+    assert_eq!(text(login, "SYSLOG_PID"), text(login, "_PID"));
+    assert_ne!(text(login, "SYSLOG_PID"), std::process::id().to_string());
+
+    let order = &all[2];
+    assert_eq!(
+        text(order, "MESSAGE"),
+        "order-charged: amount=99.99 currency='USD' customer_id=67890 order_id=12345"
+    );
+    assert_eq!(text(order, "AMOUNT"), "99.99");
+
+    let by_user = only(
+        jd.entries(&["-t", ident, "USER_ID=123"]).expect("query"),
+        "USER_ID=123",
+    );
+    assert_eq!(&by_user, login);
+}
+
+#[test]
+fn console_is_suppressed_when_stderr_is_the_journal_stream() {
+    use std::os::unix::fs::MetadataExt;
+
+    let jd = start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let socket = jd.socket().display().to_string();
+    let decoy = std::fs::File::create(dir.path().join("decoy")).expect("decoy file");
+    let decoy_meta = decoy.metadata().expect("stat decoy");
+
+    for (ident, matching) in [
+        ("stogger-e2e-stream-yes", true),
+        ("stogger-e2e-stream-no", false),
+    ] {
+        let err_path = dir.path().join(format!("{ident}.stderr"));
+        let err_file = std::fs::File::create(&err_path).expect("stderr file");
+        let meta = err_file.metadata().expect("stat stderr file");
+        let stream = if matching {
+            format!("{}:{}", meta.dev(), meta.ino())
+        } else {
+            format!("{}:{}", decoy_meta.dev(), decoy_meta.ino())
+        };
+        let status = service(
+            "readme",
+            dir.path(),
+            &[
+                ("STOGGER_SYSTEMD", "auto"),
+                ("STOGGER_JOURNAL_SOCKET", &socket),
+                ("STOGGER_SYSLOG_IDENTIFIER", ident),
+            ],
+        )
+        .env("JOURNAL_STREAM", &stream)
+        .stderr(err_file)
+        .status()
+        .expect("run the test service");
+        let stderr = std::fs::read_to_string(&err_path).expect("read stderr");
+        assert!(status.success(), "{status}: {stderr}");
+
+        let logins = jd
+            .wait_for(&["-t", ident, "STOGGER_EVENT=user-login"], 1)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(logins.len(), 1, "{logins:?}");
+        if matching {
+            assert!(
+                !stderr.contains("user-login"),
+                "stderr is the journal stream, yet the console wrote: {stderr}"
+            );
+        } else {
+            assert!(stderr.contains("user-login"), "console missing: {stderr}");
+        }
+        // The file target is not affected either way.
+        let log = std::fs::read_to_string(dir.path().join("logs").join(format!("{ident}.log")))
+            .expect("log file");
+        assert!(log.contains("user-login"), "{log}");
+    }
+}
+
+#[test]
+fn a_service_requiring_a_missing_journal_fails_to_start() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let missing = dir.path().join("no-journal-here").join("socket");
+    let out = service(
+        "readme",
+        dir.path(),
+        &[
+            ("STOGGER_SYSTEMD", "required"),
+            ("STOGGER_JOURNAL_SOCKET", &missing.display().to_string()),
+        ],
+    )
+    .output()
+    .expect("run the test service");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "started without its journal: {stderr}"
+    );
+    assert!(stderr.contains(&missing.display().to_string()), "{stderr}");
+    assert!(stderr.contains("required"), "{stderr}");
+    assert!(!stderr.contains("user-login"), "{stderr}");
 }

@@ -231,7 +231,8 @@ pub fn open(cfg: &Config, notes: &mut Vec<Event>) -> Result<Option<Box<dyn Targe
             DEFAULT_FACILITY
         }
     };
-    let renderer = JournalRenderer::new(cfg.syslog_identifier.clone(), facility);
+    let renderer = JournalRenderer::new(cfg.syslog_identifier.clone(), facility)
+        .show_func(cfg.show_caller_info);
     let target =
         Pair::new("journal", renderer).logger("journal", cfg.effective_min_level(), logger);
     notes.push(

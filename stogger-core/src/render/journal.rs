@@ -8,7 +8,7 @@
 //!
 //! | field | value |
 //! |---|---|
-//! | `MESSAGE` | `<event>: <rendered _replace_msg>`, or `<event>: k=v ...` (sorted, strings quoted `'...'`), or just `<event>` when there is nothing to add |
+//! | `MESSAGE` | `<event>: <body>`, the body being what the console line shows after the event name: the rendered `_replace_msg`, or the visible fields as sorted `k=v` (strings quoted `'...'`), control characters escaped so it stays one line; just `<event>` when the body is empty |
 //! | `PRIORITY` | `2` critical, `3` error, `4` warning, `6` info, `7` debug |
 //! | `SYSLOG_IDENTIFIER` | config `syslog_identifier` |
 //! | `SYSLOG_FACILITY` | number of config `systemd_facility` (`LOG_LOCAL0` → `16`) |
@@ -49,6 +49,7 @@
 //! `NAME\n<length as u64 little-endian><value>\n`.
 
 use crate::event::{Event, Value};
+use crate::render::text::write_body;
 use crate::target::Renderer;
 
 /// Longest field name journald accepts.
@@ -78,17 +79,6 @@ pub const RESERVED: &[&str] = &[
 
 /// The prefix that marks a renamed field.
 pub const RENAME_PREFIX: &str = "F_";
-
-/// Field keys that carry output sections (command output, tracebacks) on
-/// the console; they are journal fields of their own but are left out of the
-/// `k=v` body of `MESSAGE`.
-const OUTPUT_SECTIONS: &[&str] = &[
-    "cmd_output_line",
-    "stdout",
-    "stderr",
-    "stack",
-    "exception_traceback",
-];
 
 /// The facility used when the configured name is unknown (`LOG_LOCAL0`);
 /// names map to numbers with [`crate::config::syslog_facility_code`].
@@ -149,6 +139,7 @@ pub fn encode_field(out: &mut Vec<u8>, name: &str, value: &[u8]) {
 pub struct JournalRenderer {
     identifier: String,
     facility: u8,
+    show_func: bool,
 }
 
 impl JournalRenderer {
@@ -159,72 +150,33 @@ impl JournalRenderer {
         JournalRenderer {
             identifier: identifier.into(),
             facility,
+            show_func: false,
         }
     }
 
-    /// The `MESSAGE` text of an event (see the module docs).
+    /// Also show the event's function (`func='...'`) in the `k=v` body of
+    /// `MESSAGE`, as the console does with `show_caller_info`. It is always
+    /// in `CODE_FUNC` and `FUNC`.
+    pub fn show_func(mut self, on: bool) -> Self {
+        self.show_func = on;
+        self
+    }
+
+    /// The `MESSAGE` text of an event: `<event>: <body>`, the body being
+    /// exactly what the console line shows after the event name (see
+    /// [`crate::render::text::write_body`]), or `<event>` alone when the
+    /// body is empty.
     pub fn message(&self, event: &Event) -> String {
-        if let Some(template) = event.template() {
-            return format!("{}: {}", event.name, render_template(template, event));
-        }
-        let mut pairs: Vec<(&str, String)> = event
-            .visible_fields()
-            .into_iter()
-            .filter(|(k, _)| !OUTPUT_SECTIONS.contains(k))
-            .map(|(k, v)| (k, body_value(v)))
-            .collect();
-        if let Some(scope) = &event.scope {
-            pairs.push(("scope", quote(scope)));
-        }
-        if let Some(func) = &event.func {
-            pairs.push(("func", quote(func)));
-        }
-        if pairs.is_empty() {
-            return event.name.clone();
-        }
-        pairs.sort_by(|a, b| a.0.cmp(b.0));
-        let mut msg = format!("{}:", event.name);
-        for (k, v) in pairs {
-            msg.push(' ');
-            msg.push_str(k);
-            msg.push('=');
-            msg.push_str(&v);
+        let mut msg = String::with_capacity(event.name.len() + 64);
+        msg.push_str(&event.name);
+        msg.push_str(": ");
+        let head = msg.len();
+        write_body(&mut msg, event, self.show_func);
+        if msg.len() == head {
+            msg.truncate(event.name.len());
         }
         msg
     }
-}
-
-/// `k=v` body value: strings quoted `'...'` like the console, the rest plainly.
-fn body_value(value: &Value) -> String {
-    match value {
-        Value::Str(s) => quote(s),
-        other => other.to_string(),
-    }
-}
-
-fn quote(s: &str) -> String {
-    format!("'{s}'")
-}
-
-/// The `_replace_msg` template rendered with the event's fields.
-fn render_template(template: &str, event: &Event) -> String {
-    // TEMPORARY until render::template::render_template lands: plain `{name}`.
-    let mut out = String::new();
-    let mut rest = template;
-    while let Some(open) = rest.find('{') {
-        out.push_str(&rest[..open]);
-        let Some(close) = rest[open..].find('}') else {
-            break;
-        };
-        let key = &rest[open + 1..open + close];
-        match event.get(key) {
-            Some(v) if !key.starts_with('_') => out.push_str(&v.to_string()),
-            _ => out.push_str("<missing>"),
-        }
-        rest = &rest[open + close + 1..];
-    }
-    out.push_str(rest);
-    out
 }
 
 impl Renderer for JournalRenderer {
@@ -424,7 +376,7 @@ mod tests {
             .with("_hidden", "x");
         assert_eq!(
             renderer().message(&event),
-            "user-login: ok=true ratio=1.0 user_id=123 username='alice'"
+            "user-login: ok=True ratio=1.0 user_id=123 username='alice'"
         );
     }
 
@@ -440,6 +392,25 @@ mod tests {
         let f = fields(&event);
         assert_eq!(one(&f, "SCOPE"), "order-processing");
         assert_eq!(one(&f, "ORDER_ID"), "12345");
+    }
+
+    #[test]
+    fn message_stays_one_line_while_the_field_keeps_the_newline() {
+        let event = Event::new(Level::Info, "note").with("text", "a\nb");
+        let f = fields(&event);
+        assert_eq!(one(&f, "MESSAGE"), "note: text='a\\nb'");
+        assert_eq!(one(&f, "TEXT"), "a\nb");
+    }
+
+    #[test]
+    fn func_joins_the_message_body_only_when_asked() {
+        let mut event = Event::new(Level::Info, "charged").with("amount", 5);
+        event.func = Some("shop::pay".into());
+        assert_eq!(renderer().message(&event), "charged: amount=5");
+        assert_eq!(
+            renderer().show_func(true).message(&event),
+            "charged: amount=5 func='shop::pay'"
+        );
     }
 
     #[test]
