@@ -1,1 +1,83 @@
-//! stogger-postgres (skeleton).
+//! # stogger-postgres
+//!
+//! The PostgreSQL I/O of stogger: connect, create the table, write rows.
+//! stogger-core renders tracing events into rows and hands them over through
+//! a small versioned C ABI ([`abi`], contract in `docs/plugin-abi.md`),
+//! whether this crate is linked statically or loaded as
+//! `libstogger_postgres.so`. Rust programs (the `stogger` CLI) can use the
+//! same functionality directly: [`Writer`], [`schema_sql`], [`check()`].
+//!
+//! ## What is stored
+//!
+//! One row per event in the table (default `stogger_logs`, `schema.table`
+//! allowed, always quoted — see [`schema`]):
+//!
+//! | column | type | content |
+//! |---|---|---|
+//! | `id` | `BIGSERIAL PRIMARY KEY` | insertion order |
+//! | `timestamp` | `TIMESTAMPTZ NOT NULL` | event time, microsecond precision |
+//! | `level` | `TEXT NOT NULL` | `debug` `info` `warning` `error` `critical` |
+//! | `event` | `TEXT NOT NULL` | event name |
+//! | `func` | `TEXT` | function, NULL when none |
+//! | `scope` | `TEXT` | scope, NULL when none |
+//! | `data` | `JSONB NOT NULL DEFAULT '{}'` | every other field |
+//!
+//! Indexes: `idx_<table>_timestamp` (timestamp DESC), `idx_<table>_level`,
+//! `idx_<table>_event`, and `idx_<table>_data`, a GIN index with
+//! `jsonb_path_ops` (serves `data @> '{"k": v}'`; for `data->>'k' = 'v'`
+//! add an expression index). At connect, a missing table is created with
+//! its indexes; an existing table is used as it is (missing indexes are
+//! created when possible, otherwise reported).
+//!
+//! A NUL character in `level`, `event`, `func` or `scope` is stored as
+//! U+FFFD; the `data` text is sent as is (stogger-core makes it safe for
+//! JSONB; a row whose `data` the server refuses is dropped and counted).
+//!
+//! ## How failures behave
+//!
+//! Nothing here panics into the caller, blocks it without a bound, or
+//! prints: diagnostics go to the `warn` callback given at open, with the
+//! DSN password removed, rate-limited per kind.
+//!
+//! - **Open**: an invalid configuration is refused naming the key. A
+//!   database that cannot be reached (or a table that cannot be created)
+//!   does not fail the open: the writer starts, reports the reason, and
+//!   retries in the background; it returns within about
+//!   `connect_timeout_ms`.
+//! - **Batch mode** (default): the caller only copies rows into a bounded
+//!   queue. A lost connection keeps the rows and reconnects with backoff
+//!   (100 ms doubling to 5 s); a transaction whose COMMIT got no answer is
+//!   looked up with `txid_status` before anything is sent again, so nothing
+//!   is inserted twice. Rows the server rejects for their content are
+//!   isolated by splitting the batch and only they are dropped. A full queue
+//!   drops the newest rows and says so, in a warning and in a
+//!   `stogger-events-dropped` row. See [`writer`] for the details.
+//! - **Sync mode**: one committed INSERT per row before the call returns;
+//!   one reconnect attempt on failure, then the row is dropped and the call
+//!   returns an error.
+//! - **Close**: flushes within the deadline and reports `undelivered`.
+//!
+//! ## TLS
+//!
+//! `sslmode` `disable`, `prefer` (default), `require`, `verify-ca`,
+//! `verify-full` with rustls; `sslrootcert` names the CA file. See [`tls`].
+
+#![warn(missing_docs)]
+
+pub mod abi;
+pub mod check;
+pub mod config;
+pub mod conn;
+pub mod diag;
+pub mod queue;
+pub mod schema;
+pub mod tls;
+pub mod writer;
+
+pub use check::{check, check_async, CheckReport, ColumnCheck, IndexCheck};
+pub use config::{redact, ConfigError, OpenConfig, WriteMode, DEFAULT_TABLE};
+pub use diag::WarnSink;
+pub use queue::RowRef;
+pub use schema::{schema_sql, SchemaError, TableName};
+pub use tls::SslMode;
+pub use writer::{OpenError, OpenStatus, Opened, Stats, Writer};

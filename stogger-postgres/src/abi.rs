@@ -1,0 +1,511 @@
+//! The C ABI (version 1), as documented in `docs/plugin-abi.md`.
+//!
+//! Every entry point checks its pointers, catches panics (returning
+//! [`ERR_PANIC`]), and never unwinds. Buffers the plugin fills are freed
+//! with [`stogger_pg_buf_free`]; rows passed to [`stogger_pg_write`] are
+//! copied before it returns.
+
+use std::borrow::Cow;
+use std::ffi::c_void;
+use std::mem::ManuallyDrop;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::OpenConfig;
+use crate::diag::WarnSink;
+use crate::queue::RowRef;
+use crate::writer::{OpenError, OpenStatus, Writer};
+
+/// The ABI version this library implements.
+pub const ABI_VERSION: u32 = 1;
+/// Success.
+pub const OK: i32 = 0;
+/// `stogger_pg_open`: started, first connection failed, retrying.
+/// `stogger_pg_flush`/`stogger_pg_close`: the deadline passed first.
+pub const RETRYING: i32 = 1;
+/// Invalid argument or configuration.
+pub const ERR_INVALID: i32 = -1;
+/// Database (or runtime) error.
+pub const ERR_DATABASE: i32 = -2;
+/// A panic was caught.
+pub const ERR_PANIC: i32 = -3;
+
+/// A byte buffer filled by the plugin; release it with [`stogger_pg_buf_free`].
+#[repr(C)]
+#[derive(Debug)]
+pub struct StoggerPgBuf {
+    /// Start of the bytes (null when empty).
+    pub ptr: *mut u8,
+    /// Number of bytes.
+    pub len: usize,
+    /// Allocated capacity (needed to free it).
+    pub cap: usize,
+}
+
+impl StoggerPgBuf {
+    /// An empty buffer.
+    pub const fn empty() -> StoggerPgBuf {
+        StoggerPgBuf {
+            ptr: std::ptr::null_mut(),
+            len: 0,
+            cap: 0,
+        }
+    }
+
+    /// The contents as bytes (empty when null).
+    ///
+    /// # Safety
+    /// The buffer must have been filled by this library and not freed.
+    pub unsafe fn as_bytes(&self) -> &[u8] {
+        if self.ptr.is_null() || self.len == 0 {
+            &[]
+        } else {
+            // SAFETY: filled by `fill` from a live Vec of `len` bytes.
+            unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+        }
+    }
+}
+
+/// One row, borrowed for the duration of [`stogger_pg_write`].
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct StoggerPgRow {
+    /// Event time, microseconds since the Unix epoch (UTC).
+    pub ts_micros: i64,
+    /// Level text.
+    pub level_ptr: *const u8,
+    /// Level length.
+    pub level_len: usize,
+    /// Event name.
+    pub event_ptr: *const u8,
+    /// Event name length.
+    pub event_len: usize,
+    /// Function (null = SQL NULL).
+    pub func_ptr: *const u8,
+    /// Function length.
+    pub func_len: usize,
+    /// Scope (null = SQL NULL).
+    pub scope_ptr: *const u8,
+    /// Scope length.
+    pub scope_len: usize,
+    /// JSON object text for `data` (null = `{}`).
+    pub data_ptr: *const u8,
+    /// JSON length.
+    pub data_len: usize,
+}
+
+/// The diagnostics callback: `(kind, kind_len, message, message_len)`.
+pub type StoggerPgWarnFn =
+    extern "C" fn(kind: *const u8, kind_len: usize, msg: *const u8, msg_len: usize);
+
+fn guard<R>(on_panic: R, f: impl FnOnce() -> R) -> R {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or(on_panic)
+}
+
+/// Writes `bytes` into `*out` (nothing when `out` is null).
+///
+/// # Safety
+/// `out` is null or valid for writes.
+unsafe fn fill(out: *mut StoggerPgBuf, bytes: Vec<u8>) {
+    if out.is_null() {
+        return;
+    }
+    let mut v = ManuallyDrop::new(bytes);
+    let buf = if v.capacity() == 0 {
+        StoggerPgBuf::empty()
+    } else {
+        StoggerPgBuf {
+            ptr: v.as_mut_ptr(),
+            len: v.len(),
+            cap: v.capacity(),
+        }
+    };
+    // SAFETY: the caller guarantees `out` is valid for writes.
+    unsafe { out.write(buf) };
+}
+
+/// The bytes at `ptr..ptr+len`; None for a null pointer with a length.
+///
+/// # Safety
+/// A non-null `ptr` is valid for `len` bytes.
+unsafe fn bytes<'a>(ptr: *const u8, len: usize) -> Option<&'a [u8]> {
+    if ptr.is_null() {
+        return (len == 0).then_some(&[][..]);
+    }
+    // SAFETY: the caller guarantees ptr is valid for len bytes.
+    Some(unsafe { std::slice::from_raw_parts(ptr, len) })
+}
+
+/// Text from the caller; invalid UTF-8 is replaced (U+FFFD), never refused.
+///
+/// # Safety
+/// As [`bytes`].
+unsafe fn text<'a>(ptr: *const u8, len: usize) -> Option<Cow<'a, str>> {
+    // SAFETY: forwarded.
+    unsafe { bytes(ptr, len) }.map(String::from_utf8_lossy)
+}
+
+/// Returns [`ABI_VERSION`]. Called before anything else.
+#[no_mangle]
+pub extern "C" fn stogger_pg_abi_version() -> u32 {
+    ABI_VERSION
+}
+
+fn warn_sink(f: Option<StoggerPgWarnFn>) -> Option<WarnSink> {
+    f.map(|f| -> WarnSink {
+        Arc::new(move |kind: &str, msg: &str| f(kind.as_ptr(), kind.len(), msg.as_ptr(), msg.len()))
+    })
+}
+
+/// Starts a writer. Returns `0` (connected, table ready), `1` (started,
+/// first connection failed: reason in `err_out`, retrying in the
+/// background) or `< 0` (no handle; reason in `err_out`).
+///
+/// # Safety
+/// `config` is valid for `config_len` bytes; `handle_out` is valid for a
+/// pointer write; `err_out` is null or valid for a [`StoggerPgBuf`] write.
+#[no_mangle]
+pub unsafe extern "C" fn stogger_pg_open(
+    config: *const u8,
+    config_len: usize,
+    warn: Option<StoggerPgWarnFn>,
+    handle_out: *mut *mut c_void,
+    err_out: *mut StoggerPgBuf,
+) -> i32 {
+    guard(ERR_PANIC, || {
+        let fail = |code: i32, msg: String| {
+            // SAFETY: err_out is null or valid (caller contract).
+            unsafe { fill(err_out, msg.into_bytes()) };
+            code
+        };
+        if handle_out.is_null() {
+            return fail(ERR_INVALID, "stogger_pg_open: handle_out is null".into());
+        }
+        // SAFETY: checked non-null; valid for writes by contract.
+        unsafe { handle_out.write(std::ptr::null_mut()) };
+        // SAFETY: caller contract.
+        let Some(raw) = (unsafe { bytes(config, config_len) }) else {
+            return fail(ERR_INVALID, "stogger_pg_open: config is null".into());
+        };
+        let Ok(json) = std::str::from_utf8(raw) else {
+            return fail(
+                ERR_INVALID,
+                "invalid PostgreSQL configuration: config: not UTF-8".into(),
+            );
+        };
+        let cfg = match OpenConfig::from_json(json) {
+            Ok(c) => c,
+            Err(e) => return fail(ERR_INVALID, e.to_string()),
+        };
+        match Writer::open(&cfg, warn_sink(warn)) {
+            Ok(opened) => {
+                let code = match &opened.status {
+                    OpenStatus::Connected => OK,
+                    OpenStatus::Retrying(m) => {
+                        // SAFETY: as above.
+                        unsafe { fill(err_out, m.clone().into_bytes()) };
+                        RETRYING
+                    }
+                };
+                let handle = Box::into_raw(Box::new(opened.writer));
+                // SAFETY: checked non-null above.
+                unsafe { handle_out.write(handle.cast()) };
+                code
+            }
+            Err(e @ OpenError::Config(_)) => fail(ERR_INVALID, e.to_string()),
+            Err(e @ OpenError::Runtime(_)) => fail(ERR_DATABASE, e.to_string()),
+        }
+    })
+}
+
+/// Batch mode: enqueues copies of the rows and returns how many were
+/// accepted. Sync mode: writes and commits them; returns rows written, or
+/// `< 0` on failure. `-1` for a null handle or an invalid row pointer (no
+/// row is taken then).
+///
+/// # Safety
+/// `handle` comes from [`stogger_pg_open`] and is not closed; `rows` is
+/// valid for `n` rows whose pointers are valid for their lengths.
+#[no_mangle]
+pub unsafe extern "C" fn stogger_pg_write(
+    handle: *mut c_void,
+    rows: *const StoggerPgRow,
+    n: usize,
+) -> i64 {
+    guard(i64::from(ERR_PANIC), || {
+        if handle.is_null() || (rows.is_null() && n > 0) {
+            return i64::from(ERR_INVALID);
+        }
+        if n == 0 {
+            return 0;
+        }
+        // SAFETY: handle is a live Writer (caller contract).
+        let writer = unsafe { &*(handle as *const Writer) };
+        // SAFETY: rows valid for n (caller contract).
+        let rows = unsafe { std::slice::from_raw_parts(rows, n) };
+        let mut texts = Vec::with_capacity(n);
+        for r in rows {
+            // SAFETY: caller contract on every pointer/length pair.
+            let (level, event, func, scope, data) = unsafe {
+                (
+                    text(r.level_ptr, r.level_len),
+                    text(r.event_ptr, r.event_len),
+                    (!r.func_ptr.is_null()).then(|| text(r.func_ptr, r.func_len)),
+                    (!r.scope_ptr.is_null()).then(|| text(r.scope_ptr, r.scope_len)),
+                    if r.data_ptr.is_null() && r.data_len == 0 {
+                        Some(Cow::Borrowed("{}"))
+                    } else {
+                        text(r.data_ptr, r.data_len)
+                    },
+                )
+            };
+            let (Some(level), Some(event), Some(data)) = (level, event, data) else {
+                return i64::from(ERR_INVALID);
+            };
+            texts.push((
+                r.ts_micros,
+                level,
+                event,
+                func.flatten(),
+                scope.flatten(),
+                data,
+            ));
+        }
+        let refs: Vec<RowRef<'_>> = texts
+            .iter()
+            .map(|(ts, level, event, func, scope, data)| RowRef {
+                ts_micros: *ts,
+                level,
+                event,
+                func: func.as_deref(),
+                scope: scope.as_deref(),
+                data,
+            })
+            .collect();
+        writer.write(&refs)
+    })
+}
+
+/// Waits until everything queued before the call is committed: `0`
+/// drained, `1` timed out, `-1` null handle.
+///
+/// # Safety
+/// `handle` comes from [`stogger_pg_open`] and is not closed.
+#[no_mangle]
+pub unsafe extern "C" fn stogger_pg_flush(handle: *mut c_void, timeout_ms: u64) -> i32 {
+    guard(ERR_PANIC, || {
+        if handle.is_null() {
+            return ERR_INVALID;
+        }
+        // SAFETY: live Writer (caller contract).
+        let writer = unsafe { &*(handle as *const Writer) };
+        if writer.flush(Duration::from_millis(timeout_ms)) {
+            OK
+        } else {
+            RETRYING
+        }
+    })
+}
+
+/// Writes the counters as JSON into `out`. `0`, or `-1` for null pointers.
+///
+/// # Safety
+/// `handle` comes from [`stogger_pg_open`] and is not closed; `out` is
+/// valid for a [`StoggerPgBuf`] write.
+#[no_mangle]
+pub unsafe extern "C" fn stogger_pg_stats(handle: *mut c_void, out: *mut StoggerPgBuf) -> i32 {
+    guard(ERR_PANIC, || {
+        if handle.is_null() || out.is_null() {
+            return ERR_INVALID;
+        }
+        // SAFETY: live Writer (caller contract).
+        let writer = unsafe { &*(handle as *const Writer) };
+        let json = serde_json::to_vec(&writer.stats()).unwrap_or_default();
+        // SAFETY: out checked non-null.
+        unsafe { fill(out, json) };
+        OK
+    })
+}
+
+/// Flushes within `timeout_ms`, stops the writer and its threads, writes
+/// the final counters (with `undelivered`) to `report_out` (may be null)
+/// and frees the handle. `0` when everything was delivered, `1` when rows
+/// were left undelivered, `-1` for a null handle.
+///
+/// # Safety
+/// `handle` comes from [`stogger_pg_open`]; it is invalid afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn stogger_pg_close(
+    handle: *mut c_void,
+    timeout_ms: u64,
+    report_out: *mut StoggerPgBuf,
+) -> i32 {
+    guard(ERR_PANIC, || {
+        if handle.is_null() {
+            return ERR_INVALID;
+        }
+        // SAFETY: the handle was created by Box::into_raw in stogger_pg_open.
+        let writer = unsafe { Box::from_raw(handle as *mut Writer) };
+        let stats = writer.close(Duration::from_millis(timeout_ms));
+        let code = if stats.undelivered.unwrap_or(0) > 0 {
+            RETRYING
+        } else {
+            OK
+        };
+        let json = serde_json::to_vec(&stats).unwrap_or_default();
+        // SAFETY: null or valid (caller contract).
+        unsafe { fill(report_out, json) };
+        code
+    })
+}
+
+/// Writes the DDL for `table` into `out`: `0`, or `-1` with the reason in
+/// `out` when the name is refused.
+///
+/// # Safety
+/// `table` is valid for `table_len` bytes; `out` is valid for a
+/// [`StoggerPgBuf`] write.
+#[no_mangle]
+pub unsafe extern "C" fn stogger_pg_schema_sql(
+    table: *const u8,
+    table_len: usize,
+    out: *mut StoggerPgBuf,
+) -> i32 {
+    guard(ERR_PANIC, || {
+        if out.is_null() {
+            return ERR_INVALID;
+        }
+        // SAFETY: caller contract.
+        let name = match unsafe { bytes(table, table_len) }.map(std::str::from_utf8) {
+            Some(Ok(n)) => n,
+            _ => {
+                // SAFETY: out checked non-null.
+                unsafe { fill(out, b"table name is null or not UTF-8".to_vec()) };
+                return ERR_INVALID;
+            }
+        };
+        match crate::schema::schema_sql(name) {
+            Ok(sql) => {
+                // SAFETY: out checked non-null.
+                unsafe { fill(out, sql.into_bytes()) };
+                OK
+            }
+            Err(e) => {
+                // SAFETY: out checked non-null.
+                unsafe { fill(out, e.to_string().into_bytes()) };
+                ERR_INVALID
+            }
+        }
+    })
+}
+
+/// Frees a buffer filled by this library and empties it (safe on an empty
+/// or null buffer).
+///
+/// # Safety
+/// `buf` is null or points to a buffer filled by this library (or empty).
+#[no_mangle]
+pub unsafe extern "C" fn stogger_pg_buf_free(buf: *mut StoggerPgBuf) {
+    guard((), || {
+        if buf.is_null() {
+            return;
+        }
+        // SAFETY: caller contract.
+        let b = unsafe { &mut *buf };
+        if !b.ptr.is_null() && b.cap > 0 {
+            // SAFETY: ptr/len/cap come from a Vec<u8> leaked by `fill`.
+            drop(unsafe { Vec::from_raw_parts(b.ptr, b.len, b.cap) });
+        }
+        *b = StoggerPgBuf::empty();
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn buf_string(b: &StoggerPgBuf) -> String {
+        // SAFETY: filled by this library.
+        String::from_utf8(unsafe { b.as_bytes() }.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn schema_sql_and_buffers() {
+        let mut out = StoggerPgBuf::empty();
+        let name = "my_logs";
+        // SAFETY: valid pointers.
+        let rc = unsafe { stogger_pg_schema_sql(name.as_ptr(), name.len(), &mut out) };
+        assert_eq!(rc, OK);
+        assert!(buf_string(&out).contains("CREATE TABLE IF NOT EXISTS \"my_logs\""));
+        // SAFETY: filled above; freeing twice is safe because free empties it.
+        unsafe {
+            stogger_pg_buf_free(&mut out);
+            stogger_pg_buf_free(&mut out);
+            stogger_pg_buf_free(std::ptr::null_mut());
+        }
+        assert!(out.ptr.is_null());
+        let bad = "a.b.c";
+        // SAFETY: valid pointers.
+        let rc = unsafe { stogger_pg_schema_sql(bad.as_ptr(), bad.len(), &mut out) };
+        assert_eq!(rc, ERR_INVALID);
+        assert!(buf_string(&out).contains("more than one dot"));
+        // SAFETY: as above.
+        unsafe { stogger_pg_buf_free(&mut out) };
+    }
+
+    #[test]
+    fn null_pointers_are_refused() {
+        let mut out = StoggerPgBuf::empty();
+        // SAFETY: null pointers are what is tested.
+        unsafe {
+            assert_eq!(
+                stogger_pg_schema_sql(std::ptr::null(), 3, &mut out),
+                ERR_INVALID
+            );
+            stogger_pg_buf_free(&mut out);
+            assert_eq!(
+                stogger_pg_schema_sql(std::ptr::null(), 0, std::ptr::null_mut()),
+                ERR_INVALID
+            );
+            assert_eq!(
+                stogger_pg_write(std::ptr::null_mut(), std::ptr::null(), 0),
+                -1
+            );
+            assert_eq!(stogger_pg_flush(std::ptr::null_mut(), 0), ERR_INVALID);
+            assert_eq!(
+                stogger_pg_stats(std::ptr::null_mut(), &mut out),
+                ERR_INVALID
+            );
+            assert_eq!(
+                stogger_pg_close(std::ptr::null_mut(), 0, &mut out),
+                ERR_INVALID
+            );
+            let cfg = b"{}";
+            assert_eq!(
+                stogger_pg_open(
+                    cfg.as_ptr(),
+                    cfg.len(),
+                    None,
+                    std::ptr::null_mut(),
+                    &mut out
+                ),
+                ERR_INVALID
+            );
+            stogger_pg_buf_free(&mut out);
+            let mut h: *mut c_void = std::ptr::null_mut();
+            assert_eq!(
+                stogger_pg_open(std::ptr::null(), 5, None, &mut h, &mut out),
+                ERR_INVALID
+            );
+            stogger_pg_buf_free(&mut out);
+            assert_eq!(
+                stogger_pg_open(cfg.as_ptr(), cfg.len(), None, &mut h, &mut out),
+                ERR_INVALID
+            );
+            assert!(buf_string(&out).contains("dsn"));
+            assert!(h.is_null());
+            stogger_pg_buf_free(&mut out);
+        }
+    }
+}

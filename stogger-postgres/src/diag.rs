@@ -1,0 +1,159 @@
+//! Diagnostics: the only way the plugin reports anything is the `warn`
+//! callback given at open (dropped when there is none). Every message is
+//! redacted and rate-limited per kind: the first of a kind always goes out;
+//! repeats within [`RATE_LIMIT`] are counted and mentioned in the next one.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::config::Redactor;
+
+/// A diagnostics sink: `(kind, message)`.
+pub type WarnSink = Arc<dyn Fn(&str, &str) + Send + Sync>;
+
+/// The minimum interval between two messages of the same kind.
+pub const RATE_LIMIT: Duration = Duration::from_secs(10);
+
+struct KindState {
+    last: Instant,
+    suppressed: u64,
+}
+
+/// Redacting, rate-limited warnings.
+pub struct Warner {
+    sink: Option<WarnSink>,
+    redactor: Redactor,
+    kinds: Mutex<HashMap<&'static str, KindState>>,
+    last_error: Mutex<Option<String>>,
+}
+
+impl Warner {
+    /// A warner sending to `sink` (nothing when None).
+    pub fn new(sink: Option<WarnSink>, redactor: Redactor) -> Warner {
+        Warner {
+            sink,
+            redactor,
+            kinds: Mutex::new(HashMap::new()),
+            last_error: Mutex::new(None),
+        }
+    }
+
+    /// The redactor.
+    pub fn redactor(&self) -> &Redactor {
+        &self.redactor
+    }
+
+    /// Records `message` as the last error and sends it unless a message of
+    /// the same kind went out less than [`RATE_LIMIT`] ago.
+    pub fn warn(&self, kind: &'static str, message: &str) {
+        let message = self.redactor.apply(message);
+        self.set_last_error(&message);
+        let suppressed = {
+            let mut kinds = self.kinds.lock().unwrap_or_else(|p| p.into_inner());
+            let now = Instant::now();
+            match kinds.get_mut(kind) {
+                Some(st) if now.duration_since(st.last) < RATE_LIMIT => {
+                    st.suppressed += 1;
+                    return;
+                }
+                Some(st) => {
+                    let n = st.suppressed;
+                    st.last = now;
+                    st.suppressed = 0;
+                    n
+                }
+                None => {
+                    kinds.insert(
+                        kind,
+                        KindState {
+                            last: now,
+                            suppressed: 0,
+                        },
+                    );
+                    0
+                }
+            }
+        };
+        if let Some(sink) = &self.sink {
+            if suppressed > 0 {
+                sink(
+                    kind,
+                    &format!("{message} ({suppressed} similar message(s) suppressed)"),
+                );
+            } else {
+                sink(kind, &message);
+            }
+        }
+    }
+
+    /// Marks `kind` as just reported elsewhere (e.g. in `err_out`), so the
+    /// next one within the interval is suppressed; records the last error.
+    pub fn note(&self, kind: &'static str, message: &str) {
+        self.set_last_error(&self.redactor.apply(message));
+        let mut kinds = self.kinds.lock().unwrap_or_else(|p| p.into_inner());
+        kinds.insert(
+            kind,
+            KindState {
+                last: Instant::now(),
+                suppressed: 0,
+            },
+        );
+    }
+
+    /// Forgets the rate limit of `kind` (after recovery, the next failure
+    /// of that kind is news again).
+    pub fn reset(&self, kind: &'static str) {
+        let mut kinds = self.kinds.lock().unwrap_or_else(|p| p.into_inner());
+        kinds.remove(kind);
+    }
+
+    fn set_last_error(&self, message: &str) {
+        let mut last = self.last_error.lock().unwrap_or_else(|p| p.into_inner());
+        *last = Some(message.to_string());
+    }
+
+    /// The last error message (redacted).
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_and_rate_limits_per_kind() {
+        let got: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+        let g = got.clone();
+        let sink: WarnSink = Arc::new(move |k, m| {
+            g.lock().unwrap().push((k.to_string(), m.to_string()));
+        });
+        let mut r = Redactor::default();
+        r.add("hunter2");
+        let w = Warner::new(Some(sink), r);
+        w.warn("connect", "password hunter2 rejected");
+        w.warn("connect", "again");
+        w.warn("copy", "other kind");
+        let got = got.lock().unwrap().clone();
+        assert_eq!(
+            got,
+            [
+                ("connect".to_string(), "password *** rejected".to_string()),
+                ("copy".to_string(), "other kind".to_string())
+            ]
+        );
+        assert_eq!(w.last_error().as_deref(), Some("other kind"));
+    }
+
+    #[test]
+    fn without_sink_messages_are_dropped_but_remembered() {
+        let w = Warner::new(None, Redactor::default());
+        w.warn("x", "boom");
+        assert_eq!(w.last_error().as_deref(), Some("boom"));
+    }
+}

@@ -1,0 +1,317 @@
+//! Owned rows and the bounded queue between the callers and the writer.
+//!
+//! A [`Row`] is one allocation: all its text in one buffer plus offsets. The
+//! queue holds at most `capacity` rows; when it is full the newest rows are
+//! dropped (never the ones already waiting) and counted.
+
+use std::collections::VecDeque;
+use std::ops::Range;
+use std::sync::Mutex;
+
+/// One log row, borrowed (what callers hand in).
+#[derive(Debug, Clone, Copy)]
+pub struct RowRef<'a> {
+    /// Event time, microseconds since the Unix epoch (UTC).
+    pub ts_micros: i64,
+    /// `debug`, `info`, `warning`, `error` or `critical`.
+    pub level: &'a str,
+    /// The event name.
+    pub event: &'a str,
+    /// The function (None = SQL NULL).
+    pub func: Option<&'a str>,
+    /// The scope (None = SQL NULL).
+    pub scope: Option<&'a str>,
+    /// The `data` column: the text of a JSON object, sent to JSONB as is.
+    /// Text that is not valid JSON makes the server reject the row (it is
+    /// then dropped and counted in `dropped_rejected`).
+    pub data: &'a str,
+}
+
+/// One log row, owned (what the queue holds).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Row {
+    ts_micros: i64,
+    text: String,
+    // end offsets of level, event, func, scope (data runs to the end)
+    ends: [usize; 4],
+    func_null: bool,
+    scope_null: bool,
+}
+
+impl std::fmt::Debug for Row {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Row")
+            .field("ts_micros", &self.ts_micros)
+            .field("level", &self.level())
+            .field("event", &self.event())
+            .field("func", &self.func())
+            .field("scope", &self.scope())
+            .field("data_len", &self.data().len())
+            .finish()
+    }
+}
+
+/// NUL is the one character PostgreSQL text cannot hold: it is stored as
+/// U+FFFD (the replacement character) so the row is not lost.
+fn push_text(buf: &mut String, s: &str) {
+    if s.contains('\0') {
+        for c in s.chars() {
+            buf.push(if c == '\0' { '\u{FFFD}' } else { c });
+        }
+    } else {
+        buf.push_str(s);
+    }
+}
+
+impl Row {
+    /// Copies a borrowed row (one allocation).
+    pub fn new(r: &RowRef<'_>) -> Row {
+        let len = r.level.len()
+            + r.event.len()
+            + r.func.map_or(0, str::len)
+            + r.scope.map_or(0, str::len)
+            + r.data.len();
+        let mut text = String::with_capacity(len);
+        let mut ends = [0; 4];
+        push_text(&mut text, r.level);
+        ends[0] = text.len();
+        push_text(&mut text, r.event);
+        ends[1] = text.len();
+        push_text(&mut text, r.func.unwrap_or(""));
+        ends[2] = text.len();
+        push_text(&mut text, r.scope.unwrap_or(""));
+        ends[3] = text.len();
+        text.push_str(r.data);
+        Row {
+            ts_micros: r.ts_micros,
+            text,
+            ends,
+            func_null: r.func.is_none(),
+            scope_null: r.scope.is_none(),
+        }
+    }
+
+    /// Event time, microseconds since the Unix epoch.
+    pub fn ts_micros(&self) -> i64 {
+        self.ts_micros
+    }
+    /// The level.
+    pub fn level(&self) -> &str {
+        &self.text[..self.ends[0]]
+    }
+    /// The event name.
+    pub fn event(&self) -> &str {
+        &self.text[self.ends[0]..self.ends[1]]
+    }
+    /// The function, if any.
+    pub fn func(&self) -> Option<&str> {
+        (!self.func_null).then(|| &self.text[self.ends[1]..self.ends[2]])
+    }
+    /// The scope, if any.
+    pub fn scope(&self) -> Option<&str> {
+        (!self.scope_null).then(|| &self.text[self.ends[2]..self.ends[3]])
+    }
+    /// The JSON text of `data`.
+    pub fn data(&self) -> &str {
+        &self.text[self.ends[3]..]
+    }
+    /// Approximate heap size, for diagnostics.
+    pub fn size(&self) -> usize {
+        self.text.len()
+    }
+}
+
+/// What [`Queue::push`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pushed {
+    /// Rows accepted.
+    pub accepted: usize,
+    /// Rows dropped because the queue was full.
+    pub dropped: usize,
+    /// The queue was empty before (the writer may be idle).
+    pub was_empty: bool,
+    /// The queue length after the push.
+    pub len: usize,
+    /// Sequence number after the last accepted row (rows accepted so far).
+    pub enqueued: u64,
+}
+
+struct Inner {
+    rows: VecDeque<Row>,
+    enqueued: u64,
+    taken: u64,
+    dropped_full: u64,
+}
+
+/// A bounded FIFO of rows, safe to share between threads.
+pub struct Queue {
+    inner: Mutex<Inner>,
+    capacity: usize,
+}
+
+impl Queue {
+    /// An empty queue holding at most `capacity` rows (at least 1).
+    pub fn new(capacity: usize) -> Queue {
+        Queue {
+            inner: Mutex::new(Inner {
+                rows: VecDeque::new(),
+                enqueued: 0,
+                taken: 0,
+                dropped_full: 0,
+            }),
+            capacity: capacity.max(1),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave the deque inconsistent
+        // (every operation is a single push/pop), so a poisoned lock is usable.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The capacity.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Copies rows in until the queue is full; the rest are dropped (newest
+    /// first) and counted. The copies are made before the lock is taken.
+    pub fn push(&self, rows: &[RowRef<'_>]) -> Pushed {
+        // Copy outside the lock, but not more than can fit.
+        let room = self.capacity.saturating_sub(self.len());
+        let owned: Vec<Row> = rows.iter().take(room).map(Row::new).collect();
+        let mut g = self.lock();
+        let was_empty = g.rows.is_empty();
+        let fit = self.capacity.saturating_sub(g.rows.len()).min(owned.len());
+        let mut accepted = 0;
+        for row in owned.into_iter().take(fit) {
+            g.rows.push_back(row);
+            accepted += 1;
+        }
+        let dropped = rows.len() - accepted;
+        g.enqueued += accepted as u64;
+        g.dropped_full += dropped as u64;
+        Pushed {
+            accepted,
+            dropped,
+            was_empty,
+            len: g.rows.len(),
+            enqueued: g.enqueued,
+        }
+    }
+
+    /// Takes up to `max` rows from the front.
+    pub fn take(&self, max: usize) -> Vec<Row> {
+        let mut g = self.lock();
+        let n = max.min(g.rows.len());
+        g.taken += n as u64;
+        g.rows.drain(..n).collect()
+    }
+
+    /// Rows waiting.
+    pub fn len(&self) -> usize {
+        self.lock().rows.len()
+    }
+
+    /// Whether no row is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Rows accepted so far (sequence number of the newest).
+    pub fn enqueued(&self) -> u64 {
+        self.lock().enqueued
+    }
+
+    /// Rows taken by the writer so far.
+    pub fn taken(&self) -> u64 {
+        self.lock().taken
+    }
+
+    /// Rows dropped because the queue was full, so far.
+    pub fn dropped_full(&self) -> u64 {
+        self.lock().dropped_full
+    }
+}
+
+/// The index ranges of `0..n` split into halves (for isolating bad rows).
+pub fn halves(r: &Range<usize>) -> (Range<usize>, Range<usize>) {
+    let mid = r.start + (r.end - r.start) / 2;
+    (r.start..mid, mid..r.end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(event: &str) -> RowRef<'_> {
+        RowRef {
+            ts_micros: 1,
+            level: "info",
+            event,
+            func: None,
+            scope: Some("s"),
+            data: "{}",
+        }
+    }
+
+    #[test]
+    fn row_copy_round_trips() {
+        let r = Row::new(&RowRef {
+            ts_micros: -5,
+            level: "warning",
+            event: "ev",
+            func: Some(""),
+            scope: None,
+            data: r#"{"k":1}"#,
+        });
+        assert_eq!(r.ts_micros(), -5);
+        assert_eq!(r.level(), "warning");
+        assert_eq!(r.event(), "ev");
+        assert_eq!(r.func(), Some(""));
+        assert_eq!(r.scope(), None);
+        assert_eq!(r.data(), r#"{"k":1}"#);
+    }
+
+    #[test]
+    fn nul_in_text_columns_becomes_replacement_character() {
+        let r = Row::new(&RowRef {
+            ts_micros: 0,
+            level: "info",
+            event: "a\0b",
+            func: Some("\0"),
+            scope: Some("x"),
+            data: "{}",
+        });
+        assert_eq!(r.event(), "a\u{FFFD}b");
+        assert_eq!(r.func(), Some("\u{FFFD}"));
+        assert_eq!(r.scope(), Some("x"));
+    }
+
+    #[test]
+    fn full_queue_drops_newest_and_counts() {
+        let q = Queue::new(3);
+        let p = q.push(&[row("a"), row("b")]);
+        assert_eq!((p.accepted, p.dropped, p.was_empty, p.len), (2, 0, true, 2));
+        let p = q.push(&[row("c"), row("d"), row("e")]);
+        assert_eq!(
+            (p.accepted, p.dropped, p.was_empty, p.len),
+            (1, 2, false, 3)
+        );
+        assert_eq!(q.dropped_full(), 2);
+        assert_eq!(q.enqueued(), 3);
+        let got: Vec<String> = q.take(10).iter().map(|r| r.event().to_string()).collect();
+        assert_eq!(got, ["a", "b", "c"], "the oldest rows are kept, in order");
+        assert_eq!(q.taken(), 3);
+        let p = q.push(&[row("f")]);
+        assert_eq!((p.accepted, p.was_empty), (1, true));
+        assert_eq!(q.take(0).len(), 0);
+        assert_eq!(q.take(5)[0].event(), "f");
+    }
+
+    #[test]
+    fn halves_cover_the_range() {
+        assert_eq!(halves(&(0..5)), (0..2, 2..5));
+        assert_eq!(halves(&(4..6)), (4..5, 5..6));
+    }
+}

@@ -1,0 +1,1017 @@
+//! The writer: a handle for callers and a background task on the plugin's
+//! own tokio runtime (threads named `stogger-pg-*`).
+//!
+//! Batch mode: [`Writer::write`] copies rows into the bounded queue and
+//! returns. The task takes up to `batch_size` rows, or what has arrived when
+//! the oldest row has waited `flush_interval` (or a flush/close asks), and
+//! writes them with binary COPY in one transaction.
+//!
+//! - Rows the server rejects for their content (SQLSTATE classes 22, 23,
+//!   54) are isolated by splitting the batch in halves and retrying each
+//!   half; only the rejected rows are dropped (`dropped_rejected`), with one
+//!   warning per batch saying how many and why.
+//! - A lost connection keeps the batch and the queue; the task reconnects
+//!   with exponential backoff (100 ms doubling to 5 s) and goes on.
+//! - Exactly once: every transaction reads `txid_current()` before its
+//!   COPY. If the connection dies after COMMIT was sent, the task asks
+//!   `txid_status(xid)` after reconnecting and sends the rows again only if
+//!   that transaction did not commit. (If the status can no longer be known,
+//!   the rows are not sent again and are counted in `uncertain`.)
+//! - A missing table or missing privileges: a warning with the server's
+//!   message, then retries with backoff (the table is created again if it
+//!   was dropped).
+//! - A full queue drops the newest rows (`dropped_queue_full`, rate-limited
+//!   warning). When there is room again, one row with event
+//!   `stogger-events-dropped` (level `warning`, `data.dropped` = how many
+//!   since the last such row) is written so the loss shows in the table.
+//!
+//! Sync mode: each write is one autocommit INSERT per row on the task's
+//! connection, and the caller waits for it. On a connection failure the
+//! task reconnects once (within `connect_timeout`) and retries the row; if
+//! that fails, the row and the rest of the call are dropped
+//! (`dropped_unavailable`) and the call returns a negative value. (An
+//! INSERT whose connection died after the server committed it but before
+//! the answer arrived can be written twice in this mode; batch mode does
+//! not have that window.)
+
+use std::ops::Range;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::FutureExt;
+use tokio::sync::Notify;
+
+use crate::config::{ConfigError, ConnSettings, OpenConfig, WriteMode};
+use crate::conn::{self, Conn, Failure, TxStatus, WriteError};
+use crate::diag::{WarnSink, Warner};
+use crate::queue::{halves, Queue, Row, RowRef};
+use crate::schema::TableName;
+
+const BACKOFF_START: Duration = Duration::from_millis(100);
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+/// Counters of a writer, as `stogger_pg_stats` reports them (JSON).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Stats {
+    /// Rows waiting in the queue (and in the batch being written).
+    pub queued: u64,
+    /// Rows committed.
+    pub delivered: u64,
+    /// Rows refused because the queue was full.
+    pub dropped_queue_full: u64,
+    /// Rows the server rejected for their content.
+    pub dropped_rejected: u64,
+    /// Sync mode: rows dropped because the database was unreachable.
+    pub dropped_unavailable: u64,
+    /// Rows whose transaction's outcome could not be determined after a
+    /// lost connection (not sent again).
+    pub uncertain: u64,
+    /// Batches completed.
+    pub batches: u64,
+    /// Successful reconnections after the first connection.
+    pub reconnects: u64,
+    /// Whether the writer currently has a working connection.
+    pub connected: bool,
+    /// The last warning (redacted).
+    pub last_error: Option<String>,
+    /// Only in the report of close: rows accepted but not delivered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub undelivered: Option<u64>,
+}
+
+/// How the first connection went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OpenStatus {
+    /// Connected, table ready (ABI `0`).
+    Connected,
+    /// Started, but the first connection or the schema failed; the writer
+    /// keeps retrying in the background (ABI `1`). The reason, redacted.
+    Retrying(String),
+}
+
+/// Why a writer could not be started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OpenError {
+    /// Invalid configuration (ABI `-1`).
+    Config(ConfigError),
+    /// The runtime could not be started (ABI `-2`).
+    Runtime(String),
+}
+
+impl std::fmt::Display for OpenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OpenError::Config(e) => e.fmt(f),
+            OpenError::Runtime(m) => write!(f, "cannot start the PostgreSQL writer: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for OpenError {}
+
+impl From<ConfigError> for OpenError {
+    fn from(e: ConfigError) -> OpenError {
+        OpenError::Config(e)
+    }
+}
+
+#[derive(Default)]
+struct Progress {
+    resolved: u64,
+    finished: bool,
+}
+
+struct Shared {
+    queue: Queue,
+    wake: Notify,
+    stop: Notify,
+    warner: Warner,
+    table: TableName,
+    batch_size: usize,
+    flush_interval: Duration,
+    delivered: AtomicU64,
+    dropped_rejected: AtomicU64,
+    dropped_unavailable: AtomicU64,
+    uncertain: AtomicU64,
+    batches: AtomicU64,
+    reconnects: AtomicU64,
+    in_flight: AtomicU64,
+    connected: AtomicBool,
+    flush_target: AtomicU64,
+    reported_drops: AtomicU64,
+    shutdown: AtomicBool,
+    deadline: Mutex<Option<Instant>>,
+    progress: Mutex<Progress>,
+    cv: Condvar,
+}
+
+impl Shared {
+    fn shutting_down(&self) -> bool {
+        self.shutdown.load(Ordering::Acquire)
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        *self.deadline.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn past_deadline(&self) -> bool {
+        self.shutting_down() && self.deadline().is_none_or(|d| Instant::now() >= d)
+    }
+
+    fn progress(&self) -> std::sync::MutexGuard<'_, Progress> {
+        self.progress.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records the fate of `n` queue rows.
+    fn resolve(&self, delivered: u64, rejected: u64, uncertain: u64) {
+        self.delivered.fetch_add(delivered, Ordering::AcqRel);
+        self.dropped_rejected.fetch_add(rejected, Ordering::AcqRel);
+        self.uncertain.fetch_add(uncertain, Ordering::AcqRel);
+        self.in_flight
+            .fetch_sub(delivered + rejected + uncertain, Ordering::AcqRel);
+        let mut p = self.progress();
+        p.resolved += delivered + rejected + uncertain;
+        self.cv.notify_all();
+    }
+
+    fn finish(&self) {
+        self.connected.store(false, Ordering::Release);
+        let mut p = self.progress();
+        p.finished = true;
+        self.cv.notify_all();
+    }
+
+    /// Waits until `pred` holds or `timeout` passes; true when it holds.
+    fn wait(&self, timeout: Duration, pred: impl Fn(&Progress) -> bool) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut p = self.progress();
+        loop {
+            if pred(&p) {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            p = match self.cv.wait_timeout(p, deadline - now) {
+                Ok((g, _)) => g,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
+        }
+    }
+
+    /// Sleeps `d`; before shutdown a close cuts it short, during shutdown it
+    /// is capped by the deadline.
+    async fn sleep(&self, d: Duration) {
+        if self.shutting_down() {
+            let left = self.deadline().map_or(Duration::ZERO, |dl| {
+                dl.saturating_duration_since(Instant::now())
+            });
+            tokio::time::sleep(d.min(left)).await;
+        } else {
+            tokio::select! {
+                _ = tokio::time::sleep(d) => {}
+                _ = self.stop.notified() => {}
+            }
+        }
+    }
+}
+
+struct Backoff(Duration);
+
+impl Backoff {
+    fn new() -> Backoff {
+        Backoff(BACKOFF_START)
+    }
+    fn next(&mut self) -> Duration {
+        let d = self.0;
+        self.0 = (self.0 * 2).min(BACKOFF_MAX);
+        d
+    }
+    fn reset(&mut self) {
+        self.0 = BACKOFF_START;
+    }
+}
+
+/// Connects, creates the schema and prepares the statements.
+async fn open_conn(sh: &Shared, settings: &ConnSettings) -> Result<Conn, String> {
+    let client = conn::connect(settings).await?;
+    let red = |e: &tokio_postgres::Error| settings.redactor.apply(&conn::describe(e));
+    let report = match tokio::time::timeout(
+        settings.connect_timeout.max(Duration::from_secs(5)),
+        conn::ensure_schema(&client, &sh.table),
+    )
+    .await
+    {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => {
+            return Err(format!(
+                "connected to {}, but cannot create table {}: {}",
+                settings.display,
+                sh.table,
+                red(&e)
+            ))
+        }
+        Err(_) => {
+            return Err(format!(
+                "connected to {}, but creating table {} did not finish in time (a lock?)",
+                settings.display, sh.table
+            ))
+        }
+    };
+    for w in report.warnings {
+        sh.warner.warn("schema", &w);
+    }
+    let c = Conn::prepare(client, &sh.table).await.map_err(|e| {
+        format!(
+            "connected to {}, but cannot prepare writes to {}: {}",
+            settings.display,
+            sh.table,
+            red(&e)
+        )
+    })?;
+    // Missing INSERT privilege would only show at the first COPY; say it now.
+    let can_insert = c
+        .client
+        .query_one(
+            "SELECT has_table_privilege($1, 'INSERT')",
+            &[&sh.table.quoted()],
+        )
+        .await
+        .ok()
+        .and_then(|r| r.try_get::<_, bool>(0).ok());
+    if can_insert == Some(false) {
+        let user = settings.pg.get_user().unwrap_or("?");
+        return Err(format!(
+            "connected to {}, but user {user:?} has no INSERT privilege on table {} \
+             (GRANT INSERT ON {} TO {user})",
+            settings.display,
+            sh.table,
+            sh.table.quoted()
+        ));
+    }
+    Ok(c)
+}
+
+/// A batch taken from the queue, with the ranges still to write.
+struct Batch {
+    rows: Vec<Row>,
+    /// `rows[..synthetic]` are our own rows (the dropped-events report),
+    /// not counted as queue rows.
+    synthetic: usize,
+    todo: Vec<Range<usize>>,
+    unknown: Option<(i64, Range<usize>)>,
+    rejected: u64,
+    reject_reason: Option<String>,
+}
+
+impl Batch {
+    fn new(rows: Vec<Row>, synthetic: usize) -> Batch {
+        let n = rows.len();
+        Batch {
+            rows,
+            synthetic,
+            todo: std::iter::once(0..n).collect(),
+            unknown: None,
+            rejected: 0,
+            reject_reason: None,
+        }
+    }
+
+    fn real(&self, r: &Range<usize>) -> u64 {
+        let overlap = r.end.min(self.synthetic).saturating_sub(r.start);
+        (r.len() - overlap) as u64
+    }
+
+    fn pending(&self) -> u64 {
+        let mut n: u64 = self.todo.iter().map(|r| self.real(r)).sum();
+        if let Some((_, r)) = &self.unknown {
+            n += self.real(r);
+        }
+        n
+    }
+}
+
+fn dropped_report_row(dropped: u64) -> Row {
+    let now = time::OffsetDateTime::now_utc();
+    let micros = (now.unix_timestamp_nanos() / 1000) as i64;
+    let data = format!(
+        "{{\"dropped\": {dropped}, \"reason\": \"queue-full\", \"pid\": {}}}",
+        std::process::id()
+    );
+    Row::new(&RowRef {
+        ts_micros: micros,
+        level: "warning",
+        event: "stogger-events-dropped",
+        func: None,
+        scope: None,
+        data: &data,
+    })
+}
+
+/// Waits for rows and takes a batch; None when shutting down with nothing left.
+async fn gather(sh: &Shared) -> Option<Batch> {
+    loop {
+        if sh.queue.is_empty() {
+            if sh.shutting_down() {
+                return None;
+            }
+            sh.wake.notified().await;
+            continue;
+        }
+        let until = tokio::time::Instant::now() + sh.flush_interval;
+        loop {
+            if sh.queue.len() >= sh.batch_size
+                || sh.shutting_down()
+                || sh.flush_target.load(Ordering::Acquire) > sh.queue.taken()
+            {
+                break;
+            }
+            tokio::select! {
+                _ = sh.wake.notified() => {}
+                _ = tokio::time::sleep_until(until) => break,
+            }
+        }
+        let mut rows = sh.queue.take(sh.batch_size);
+        if rows.is_empty() {
+            continue;
+        }
+        sh.in_flight.fetch_add(rows.len() as u64, Ordering::AcqRel);
+        let dropped = sh.queue.dropped_full();
+        let reported = sh.reported_drops.swap(dropped, Ordering::AcqRel);
+        let mut synthetic = 0;
+        if dropped > reported {
+            rows.insert(0, dropped_report_row(dropped - reported));
+            synthetic = 1;
+        }
+        return Some(Batch::new(rows, synthetic));
+    }
+}
+
+/// The batch-mode task.
+async fn run_batch(
+    sh: Arc<Shared>,
+    settings: ConnSettings,
+    first: mpsc::Sender<Result<(), String>>,
+) {
+    let mut first = Some(first);
+    let mut conn: Option<Conn> = None;
+    let mut backoff = Backoff::new();
+    let mut batch: Option<Batch> = None;
+    let mut ever_connected = false;
+    let mut lost = false;
+    loop {
+        if sh.past_deadline() {
+            break;
+        }
+        if conn.as_ref().is_none_or(Conn::is_closed) {
+            conn = None;
+            sh.connected.store(false, Ordering::Release);
+            match open_conn(&sh, &settings).await {
+                Ok(c) => {
+                    if ever_connected {
+                        sh.reconnects.fetch_add(1, Ordering::AcqRel);
+                    }
+                    ever_connected = true;
+                    sh.connected.store(true, Ordering::Release);
+                    backoff.reset();
+                    report_first(&sh, &mut first, Ok(()));
+                    if lost {
+                        sh.warner.reset("connect");
+                        sh.warner.reset("write");
+                        sh.warner.warn(
+                            "reconnect",
+                            &format!(
+                                "connected to {} again; writing {} waiting rows",
+                                settings.display,
+                                sh.queue.len() as u64 + batch.as_ref().map_or(0, Batch::pending)
+                            ),
+                        );
+                    }
+                    lost = false;
+                    conn = Some(c);
+                }
+                Err(msg) => {
+                    let delay = backoff.next();
+                    if first.is_some() {
+                        report_first(&sh, &mut first, Err(msg));
+                    } else {
+                        let waiting =
+                            sh.queue.len() as u64 + batch.as_ref().map_or(0, Batch::pending);
+                        sh.warner.warn(
+                            "connect",
+                            &format!(
+                                "{msg}; {waiting} rows kept in memory, retrying in {} ms",
+                                delay.as_millis()
+                            ),
+                        );
+                    }
+                    lost = true;
+                    sh.sleep(delay).await;
+                    continue;
+                }
+            }
+        }
+        let Some(c) = conn.as_ref() else { continue };
+
+        // A COMMIT without answer: find out before sending anything again.
+        if let Some((xid, range)) = batch.as_mut().and_then(|b| b.unknown.take()) {
+            let Some(b) = batch.as_mut() else { continue };
+            match c.txid_status(xid).await {
+                Ok(TxStatus::Committed) => {
+                    let n = b.real(&range);
+                    sh.resolve(n, 0, 0);
+                }
+                Ok(TxStatus::Aborted) => b.todo.push(range),
+                Ok(TxStatus::InProgress) => {
+                    b.unknown = Some((xid, range));
+                    sh.sleep(BACKOFF_START).await;
+                }
+                Ok(TxStatus::Unknown) => {
+                    let n = b.real(&range);
+                    sh.warner.warn(
+                        "uncertain",
+                        &format!(
+                            "cannot tell whether {n} rows were committed before the connection \
+                             was lost (transaction {xid}); not sending them again"
+                        ),
+                    );
+                    sh.resolve(0, 0, n);
+                }
+                Err(e) => {
+                    b.unknown = Some((xid, range));
+                    if let Failure::Connection(_) = conn::classify(&e, &c.client) {
+                        conn = None;
+                    } else {
+                        sh.sleep(backoff.next()).await;
+                    }
+                }
+            }
+            continue;
+        }
+
+        if batch.is_none() {
+            batch = gather(&sh).await;
+            if batch.is_none() {
+                break;
+            }
+        }
+        let Some(b) = batch.as_mut() else { continue };
+        let Some(range) = b.todo.last().cloned() else {
+            sh.batches.fetch_add(1, Ordering::AcqRel);
+            if b.rejected > 0 {
+                sh.warner.warn(
+                    "rejected",
+                    &format!(
+                        "dropped {} row(s) of a batch of {} that {} rejected: {}",
+                        b.rejected,
+                        b.rows.len() - b.synthetic,
+                        sh.table,
+                        b.reject_reason.as_deref().unwrap_or("?")
+                    ),
+                );
+            }
+            batch = None;
+            continue;
+        };
+        match c.write(&b.rows[range.clone()]).await {
+            Ok(()) => {
+                b.todo.pop();
+                let n = b.real(&range);
+                sh.resolve(n, 0, 0);
+                backoff.reset();
+            }
+            Err(WriteError::Failed(Failure::Rows(msg))) => {
+                b.todo.pop();
+                if range.len() == 1 {
+                    let n = b.real(&range);
+                    b.rejected += n;
+                    b.reject_reason = Some(msg);
+                    sh.resolve(0, n, 0);
+                } else {
+                    let (left, right) = halves(&range);
+                    b.todo.push(right);
+                    b.todo.push(left);
+                }
+            }
+            Err(WriteError::Failed(Failure::Connection(msg))) => {
+                sh.warner.warn(
+                    "connect",
+                    &format!(
+                        "lost the connection to {}: {msg}; keeping {} rows, reconnecting",
+                        settings.display,
+                        sh.queue.len() as u64 + b.pending()
+                    ),
+                );
+                lost = true;
+                conn = None;
+            }
+            Err(WriteError::Failed(Failure::Blocked {
+                message,
+                table_missing,
+            })) => {
+                let delay = backoff.next();
+                sh.warner.warn(
+                    "write",
+                    &format!(
+                        "cannot write to {}: {message}; keeping {} rows, retrying in {} ms",
+                        sh.table,
+                        sh.queue.len() as u64 + b.pending(),
+                        delay.as_millis()
+                    ),
+                );
+                lost = true;
+                if table_missing {
+                    // Reconnecting creates the table again.
+                    conn = None;
+                }
+                sh.sleep(delay).await;
+            }
+            Err(WriteError::Unknown { xid, error }) => {
+                b.todo.pop();
+                b.unknown = Some((xid, range));
+                sh.warner.warn(
+                    "connect",
+                    &format!(
+                        "lost the connection to {} while committing: {error}; will check \
+                         whether transaction {xid} committed before sending it again",
+                        settings.display
+                    ),
+                );
+                lost = true;
+                conn = None;
+            }
+        }
+    }
+}
+
+fn report_first(
+    sh: &Shared,
+    first: &mut Option<mpsc::Sender<Result<(), String>>>,
+    r: Result<(), String>,
+) {
+    if let Some(tx) = first.take() {
+        match tx.send(r) {
+            Ok(()) => {}
+            // open already returned (its wait timed out): say it here.
+            Err(mpsc::SendError(Err(m))) => sh.warner.warn("connect", &m),
+            Err(_) => {}
+        }
+    }
+}
+
+struct SyncReq {
+    rows: Vec<Row>,
+    reply: mpsc::SyncSender<i64>,
+}
+
+enum SyncFail {
+    Rejected(String),
+    Unavailable(String),
+}
+
+async fn sync_insert(
+    sh: &Shared,
+    settings: &ConnSettings,
+    conn: &mut Option<Conn>,
+    row: &Row,
+) -> Result<(), SyncFail> {
+    let mut last = String::new();
+    for _attempt in 0..2 {
+        if conn.as_ref().is_none_or(Conn::is_closed) {
+            *conn = None;
+            sh.connected.store(false, Ordering::Release);
+            match open_conn(sh, settings).await {
+                Ok(c) => {
+                    sh.connected.store(true, Ordering::Release);
+                    *conn = Some(c);
+                }
+                Err(m) => return Err(SyncFail::Unavailable(m)),
+            }
+        }
+        let Some(c) = conn.as_ref() else { continue };
+        match tokio::time::timeout(settings.connect_timeout, c.insert(row)).await {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(e)) => match conn::classify(&e, &c.client) {
+                Failure::Rows(m) => return Err(SyncFail::Rejected(m)),
+                Failure::Connection(m) => {
+                    last = m;
+                    *conn = None;
+                }
+                Failure::Blocked { message, .. } => {
+                    *conn = None;
+                    return Err(SyncFail::Unavailable(format!(
+                        "cannot write to {}: {message}",
+                        sh.table
+                    )));
+                }
+            },
+            Err(_) => {
+                // The INSERT may still commit: do not send it again.
+                *conn = None;
+                return Err(SyncFail::Unavailable(format!(
+                    "INSERT into {} did not finish within {} ms",
+                    sh.table,
+                    settings.connect_timeout.as_millis()
+                )));
+            }
+        }
+    }
+    Err(SyncFail::Unavailable(last))
+}
+
+/// The sync-mode task: serves write requests one after the other.
+async fn run_sync(
+    sh: Arc<Shared>,
+    settings: ConnSettings,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<SyncReq>,
+    first: mpsc::Sender<Result<(), String>>,
+) {
+    let mut first = Some(first);
+    let mut conn = match open_conn(&sh, &settings).await {
+        Ok(c) => {
+            sh.connected.store(true, Ordering::Release);
+            report_first(&sh, &mut first, Ok(()));
+            Some(c)
+        }
+        Err(m) => {
+            report_first(&sh, &mut first, Err(m));
+            None
+        }
+    };
+    while let Some(req) = rx.recv().await {
+        let mut written = 0i64;
+        let mut failed = false;
+        let total = req.rows.len();
+        for (i, row) in req.rows.iter().enumerate() {
+            match sync_insert(&sh, &settings, &mut conn, row).await {
+                Ok(()) => {
+                    written += 1;
+                    sh.delivered.fetch_add(1, Ordering::AcqRel);
+                }
+                Err(SyncFail::Rejected(m)) => {
+                    sh.dropped_rejected.fetch_add(1, Ordering::AcqRel);
+                    sh.warner.warn(
+                        "rejected",
+                        &format!("dropped 1 row that {} rejected: {m}", sh.table),
+                    );
+                }
+                Err(SyncFail::Unavailable(m)) => {
+                    let lost = (total - i) as u64;
+                    sh.dropped_unavailable.fetch_add(lost, Ordering::AcqRel);
+                    sh.warner.warn(
+                        "connect",
+                        &format!("{m}; dropped {lost} row(s) (sync mode)"),
+                    );
+                    failed = true;
+                    break;
+                }
+            }
+        }
+        let _ = req.reply.send(if failed { -2 } else { written });
+    }
+}
+
+/// A running PostgreSQL writer (the Rust API; the C ABI wraps it).
+pub struct Writer {
+    shared: Arc<Shared>,
+    runtime: Option<tokio::runtime::Runtime>,
+    sync_tx: Option<tokio::sync::mpsc::UnboundedSender<SyncReq>>,
+    mode: WriteMode,
+    connect_timeout: Duration,
+    shutdown_timeout: Duration,
+    closed: bool,
+}
+
+/// A started writer and how its first connection went.
+pub struct Opened {
+    /// The writer.
+    pub writer: Writer,
+    /// Connected, or retrying in the background (with the reason).
+    pub status: OpenStatus,
+}
+
+impl Writer {
+    /// Validates `config`, starts the runtime and the writer task, and waits
+    /// (about `connect_timeout`, plus as much for creating the schema) for
+    /// the first connection. Diagnostics go to `warn` (dropped when None).
+    pub fn open(config: &OpenConfig, warn: Option<WarnSink>) -> Result<Opened, OpenError> {
+        config.validate()?;
+        let settings = ConnSettings::parse(config)?;
+        let table = config
+            .table_name()
+            .map_err(|e| ConfigError::new("table", e.to_string()))?;
+        static RUNTIMES: AtomicU64 = AtomicU64::new(0);
+        let id = RUNTIMES.fetch_add(1, Ordering::Relaxed);
+        let threads = AtomicU64::new(0);
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .max_blocking_threads(2)
+            .thread_name_fn(move || {
+                format!(
+                    "stogger-pg-{id}-{}",
+                    threads.fetch_add(1, Ordering::Relaxed)
+                )
+            })
+            .enable_all()
+            .build()
+            .map_err(|e| OpenError::Runtime(e.to_string()))?;
+        let shared = Arc::new(Shared {
+            queue: Queue::new(config.queue_capacity),
+            wake: Notify::new(),
+            stop: Notify::new(),
+            warner: Warner::new(warn, settings.redactor.clone()),
+            table,
+            batch_size: config.batch_size,
+            flush_interval: config.flush_interval,
+            delivered: AtomicU64::new(0),
+            dropped_rejected: AtomicU64::new(0),
+            dropped_unavailable: AtomicU64::new(0),
+            uncertain: AtomicU64::new(0),
+            batches: AtomicU64::new(0),
+            reconnects: AtomicU64::new(0),
+            in_flight: AtomicU64::new(0),
+            connected: AtomicBool::new(false),
+            flush_target: AtomicU64::new(0),
+            reported_drops: AtomicU64::new(0),
+            shutdown: AtomicBool::new(false),
+            deadline: Mutex::new(None),
+            progress: Mutex::new(Progress::default()),
+            cv: Condvar::new(),
+        });
+        let (first_tx, first_rx) = mpsc::channel();
+        let mut sync_tx = None;
+        let task_shared = shared.clone();
+        let guarded = |fut: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>| {
+            let sh = task_shared.clone();
+            async move {
+                if std::panic::AssertUnwindSafe(fut)
+                    .catch_unwind()
+                    .await
+                    .is_err()
+                {
+                    sh.warner.warn(
+                        "panic",
+                        "the PostgreSQL writer task panicked; writes stop here",
+                    );
+                }
+                sh.finish();
+            }
+        };
+        match config.write_mode {
+            WriteMode::Batch => {
+                runtime.spawn(guarded(Box::pin(run_batch(
+                    shared.clone(),
+                    settings,
+                    first_tx,
+                ))));
+            }
+            WriteMode::Sync => {
+                let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+                sync_tx = Some(tx);
+                runtime.spawn(guarded(Box::pin(run_sync(
+                    shared.clone(),
+                    settings,
+                    rx,
+                    first_tx,
+                ))));
+            }
+        }
+        let wait = config.connect_timeout * 2 + Duration::from_millis(100);
+        let status = match first_rx.recv_timeout(wait) {
+            Ok(Ok(())) => OpenStatus::Connected,
+            Ok(Err(m)) => OpenStatus::Retrying(m),
+            Err(_) => OpenStatus::Retrying(format!(
+                "no connection within {} ms; still trying in the background",
+                wait.as_millis()
+            )),
+        };
+        if let OpenStatus::Retrying(m) = &status {
+            shared.warner.note("connect", m);
+        }
+        Ok(Opened {
+            writer: Writer {
+                shared,
+                runtime: Some(runtime),
+                sync_tx,
+                mode: config.write_mode,
+                connect_timeout: config.connect_timeout,
+                shutdown_timeout: config.shutdown_timeout,
+                closed: false,
+            },
+            status,
+        })
+    }
+
+    /// The write mode.
+    pub fn mode(&self) -> WriteMode {
+        self.mode
+    }
+
+    /// Batch mode: copies the rows into the queue and returns how many were
+    /// accepted (the rest were dropped because the queue is full, counted).
+    /// Sync mode: writes and commits them before returning; returns the
+    /// number written (rows the server rejected are not counted), or -2
+    /// when the database could not be reached (the rows are dropped).
+    pub fn write(&self, rows: &[RowRef<'_>]) -> i64 {
+        if rows.is_empty() {
+            return 0;
+        }
+        if self.closed || self.shared.shutting_down() {
+            return -1;
+        }
+        match &self.sync_tx {
+            None => {
+                let p = self.shared.queue.push(rows);
+                if p.was_empty && p.accepted > 0 || p.len >= self.shared.batch_size {
+                    self.shared.wake.notify_one();
+                }
+                if p.dropped > 0 {
+                    // After the queue lock was released (the callback may log).
+                    self.shared.warner.warn(
+                        "queue-full",
+                        &format!(
+                            "queue full ({} rows): dropped {} row(s), {} in total; the \
+                             database is too slow or unreachable",
+                            self.shared.queue.capacity(),
+                            p.dropped,
+                            self.shared.queue.dropped_full()
+                        ),
+                    );
+                }
+                p.accepted as i64
+            }
+            Some(tx) => {
+                let owned: Vec<Row> = rows.iter().map(Row::new).collect();
+                let n = owned.len() as u32;
+                let (reply, answer) = mpsc::sync_channel(1);
+                if tx.send(SyncReq { rows: owned, reply }).is_err() {
+                    return -2;
+                }
+                let bound = self.connect_timeout * (3 * n + 3);
+                match answer.recv_timeout(bound) {
+                    Ok(v) => v,
+                    Err(_) => {
+                        self.shared.warner.warn(
+                            "sync",
+                            &format!(
+                                "a sync write did not finish within {} ms; returning without \
+                                 knowing whether it was written",
+                                bound.as_millis()
+                            ),
+                        );
+                        -2
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits until every row accepted before the call is committed (or
+    /// dropped as rejected), at most `timeout`. True when drained.
+    pub fn flush(&self, timeout: Duration) -> bool {
+        if self.sync_tx.is_some() {
+            return true;
+        }
+        let target = self.shared.queue.enqueued();
+        self.shared.flush_target.fetch_max(target, Ordering::AcqRel);
+        self.shared.wake.notify_one();
+        self.shared
+            .wait(timeout, |p| p.resolved >= target || p.finished)
+            && self.shared.progress().resolved >= target
+    }
+
+    /// The counters now.
+    pub fn stats(&self) -> Stats {
+        let sh = &self.shared;
+        Stats {
+            queued: sh.queue.len() as u64 + sh.in_flight.load(Ordering::Acquire),
+            delivered: sh.delivered.load(Ordering::Acquire),
+            dropped_queue_full: sh.queue.dropped_full(),
+            dropped_rejected: sh.dropped_rejected.load(Ordering::Acquire),
+            dropped_unavailable: sh.dropped_unavailable.load(Ordering::Acquire),
+            uncertain: sh.uncertain.load(Ordering::Acquire),
+            batches: sh.batches.load(Ordering::Acquire),
+            reconnects: sh.reconnects.load(Ordering::Acquire),
+            connected: sh.connected.load(Ordering::Acquire),
+            last_error: sh.warner.last_error(),
+            undelivered: None,
+        }
+    }
+
+    /// Flushes within `timeout`, stops the task and its threads, and
+    /// returns the final counters with `undelivered` set.
+    pub fn close(mut self, timeout: Duration) -> Stats {
+        self.shutdown(timeout)
+    }
+
+    fn shutdown(&mut self, timeout: Duration) -> Stats {
+        let sh = self.shared.clone();
+        if !self.closed {
+            self.closed = true;
+            {
+                let mut d = sh.deadline.lock().unwrap_or_else(|p| p.into_inner());
+                *d = Some(Instant::now() + timeout);
+            }
+            sh.shutdown.store(true, Ordering::Release);
+            // Sync mode: closing the channel ends the task.
+            self.sync_tx = None;
+            sh.wake.notify_one();
+            sh.stop.notify_one();
+            sh.wait(timeout, |p| p.finished);
+        }
+        let mut stats = self.stats();
+        let accepted = sh.queue.enqueued();
+        stats.undelivered = Some(match self.mode {
+            WriteMode::Batch => accepted.saturating_sub(sh.progress().resolved),
+            WriteMode::Sync => 0,
+        });
+        stats.queued = stats.undelivered.unwrap_or(0);
+        if let Some(rt) = self.runtime.take() {
+            // Never blocks (and is allowed inside another runtime's context).
+            rt.shutdown_background();
+        }
+        stats
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        if !self.closed {
+            let t = self.shutdown_timeout;
+            self.shutdown(t);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_to_a_cap() {
+        let mut b = Backoff::new();
+        let seq: Vec<u128> = (0..8).map(|_| b.next().as_millis()).collect();
+        assert_eq!(seq, [100, 200, 400, 800, 1600, 3200, 5000, 5000]);
+        b.reset();
+        assert_eq!(b.next(), BACKOFF_START);
+    }
+
+    #[test]
+    fn batch_counts_real_rows_around_the_synthetic_one() {
+        let r = Row::new(&RowRef {
+            ts_micros: 0,
+            level: "info",
+            event: "e",
+            func: None,
+            scope: None,
+            data: "{}",
+        });
+        let b = Batch::new(vec![r.clone(), r.clone(), r], 1);
+        assert_eq!(b.real(&(0..3)), 2);
+        assert_eq!(b.real(&(0..1)), 0);
+        assert_eq!(b.real(&(1..3)), 2);
+        assert_eq!(b.pending(), 2);
+    }
+}
