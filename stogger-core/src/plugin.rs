@@ -89,6 +89,7 @@ pub struct StoggerPgRow {
 pub type StoggerPgWarnFn =
     extern "C" fn(kind: *const u8, kind_len: usize, msg: *const u8, msg_len: usize);
 
+#[cfg(not(feature = "postgres"))]
 type AbiVersionFn = unsafe extern "C" fn() -> u32;
 type OpenFn = unsafe extern "C" fn(
     *const u8,
@@ -522,9 +523,10 @@ mod statically_linked {
 
     use super::{Api, Plugin, PluginStatus, StoggerPgBuf, StoggerPgRow, StoggerPgWarnFn};
     use std::ffi::c_void;
-    use stogger_postgres as pg;
+    use stogger_postgres::abi as pg;
 
     const _: () = {
+        assert!(pg::ABI_VERSION == super::ABI_VERSION);
         assert!(std::mem::size_of::<StoggerPgBuf>() == std::mem::size_of::<pg::StoggerPgBuf>());
         assert!(std::mem::align_of::<StoggerPgBuf>() == std::mem::align_of::<pg::StoggerPgBuf>());
         assert!(std::mem::size_of::<StoggerPgRow>() == std::mem::size_of::<pg::StoggerPgRow>());

@@ -1,0 +1,196 @@
+//! Shared by the `postgres_*` end-to-end tests: the service binaries (the
+//! dynamic one copied away from the workspace's plugin, the static one
+//! built outside the workspace), the plugin file, and running a service.
+
+#![allow(dead_code)] // each test file uses a part
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use stogger_tests::pg::{target_dir, Cluster};
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+/// `target/debug`, where cargo put this test and the service binary.
+fn debug_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target/debug")
+        .to_path_buf()
+}
+
+/// The plugin cargo built for the workspace.
+pub fn plugin_so() -> PathBuf {
+    let name = format!(
+        "{}stogger_postgres{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    );
+    let path = debug_dir().join(&name);
+    assert!(
+        path.exists(),
+        "{} is missing: build the plugin first with `cargo build -p stogger-postgres`",
+        path.display()
+    );
+    path
+}
+
+/// A private copy of the dynamic service in `dir/bin/`, so that its
+/// executable directory holds no plugin (cargo puts one next to the
+/// original in target/debug).
+pub fn dynamic_service(dir: &Path) -> PathBuf {
+    let original = PathBuf::from(env!("CARGO_BIN_EXE_stogger-pg-service"));
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).expect("create bin dir");
+    let copy = bin.join("stogger-pg-service");
+    std::fs::copy(&original, &copy).expect("copy the service binary");
+    copy
+}
+
+/// A directory holding a copy of the workspace's plugin.
+pub fn plugin_dir(dir: &Path) -> PathBuf {
+    let plugins = dir.join("plugins");
+    std::fs::create_dir_all(&plugins).expect("create plugin dir");
+    let so = plugin_so();
+    std::fs::copy(&so, plugins.join(so.file_name().expect("file name"))).expect("copy plugin");
+    plugins
+}
+
+/// The statically linked service, built once per test process with
+/// `cargo build --manifest-path tests/static-service/Cargo.toml` (with a
+/// copy of the workspace's `Cargo.lock`, git-ignored there) into
+/// `target/static-service` (its own target directory: no lock contention
+/// with the cargo running the tests, and no feature unification with the
+/// workspace).
+pub fn static_service() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+            let package = workspace().join("tests/static-service");
+            let manifest = package.join("Cargo.toml");
+            let target = target_dir().join("static-service");
+            // The workspace's lock file, so the static build uses the same
+            // dependency versions (cargo prunes what the service does not use).
+            std::fs::copy(workspace().join("Cargo.lock"), package.join("Cargo.lock"))
+                .expect("copy Cargo.lock for the static service");
+            let out = Command::new(cargo)
+                .arg("build")
+                .arg("--manifest-path")
+                .arg(&manifest)
+                .env("CARGO_TARGET_DIR", &target)
+                .stdin(Stdio::null())
+                .output()
+                .expect("run cargo build for the static service");
+            assert!(
+                out.status.success(),
+                "building {} failed:\n{}",
+                manifest.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            target.join("debug").join("stogger-static-service")
+        })
+        .clone()
+}
+
+/// What a finished service left behind.
+#[derive(Debug)]
+pub struct Outcome {
+    /// Exit code.
+    pub code: Option<i32>,
+    /// stdout.
+    pub stdout: String,
+    /// stderr.
+    pub stderr: String,
+}
+
+impl Outcome {
+    /// The `plugin-status:` line the service prints first.
+    pub fn plugin_status(&self) -> &str {
+        self.stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("plugin-status: "))
+            .unwrap_or("")
+    }
+
+    /// Asserts a clean exit, showing both streams otherwise.
+    pub fn assert_success(&self) {
+        assert_eq!(self.code, Some(0), "service failed: {self:#?}");
+    }
+}
+
+/// A command for `exe` in `dir` with a controlled environment: no inherited
+/// `STOGGER_*`, no `LD_LIBRARY_PATH` (cargo's points at target/debug, which
+/// holds a plugin), no journal, the log file in `dir/logs`.
+pub fn command(exe: &Path, args: &[&str], dir: &Path, env: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(exe);
+    cmd.args(args).current_dir(dir);
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy().into_owned();
+        if key.starts_with("STOGGER_")
+            || [
+                "LD_LIBRARY_PATH",
+                "NO_COLOR",
+                "CLICOLOR_FORCE",
+                "JOURNAL_STREAM",
+            ]
+            .contains(&key.as_str())
+        {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env("STOGGER_SYSTEMD", "off")
+        .env("STOGGER_SYSLOG_IDENTIFIER", "pg-service")
+        .env("STOGGER_LOGDIR", dir.join("logs"));
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+/// Runs `exe` to completion (see [`command`]).
+pub fn run(exe: &Path, args: &[&str], dir: &Path, env: &[(&str, &str)]) -> Outcome {
+    let out = command(exe, args, dir, env)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", exe.display()));
+    Outcome {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// The service's log file.
+pub fn log_file(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("logs").join("pg-service.log")).unwrap_or_default()
+}
+
+/// A cluster with a role and database `stogger` (password `secret` over TCP).
+pub fn cluster(name: &str) -> Cluster {
+    let pg = stogger_tests::pg::cluster_or_fail(name);
+    pg.create_user_and_db("stogger", "secret")
+        .expect("create role and database");
+    pg
+}
+
+/// Runs SQL in database `stogger`, panicking with the error.
+pub fn sql(pg: &Cluster, query: &str) -> String {
+    pg.psql("stogger", query)
+        .unwrap_or_else(|e| panic!("{query}: {e}"))
+}
+
+/// The non-empty lines of a psql result.
+pub fn lines(out: &str) -> Vec<String> {
+    out.lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}
