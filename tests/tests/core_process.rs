@@ -1,0 +1,294 @@
+//! stogger-core seen from outside: a real service process, its stderr and
+//! its log file, under different configurations.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use stogger_tests::service::{run, strip_ansi, Outcome};
+
+const SERVICE: &str = env!("CARGO_BIN_EXE_stogger-test-service");
+
+struct Sandbox {
+    dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    fn new() -> Sandbox {
+        Sandbox {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn logdir(&self) -> PathBuf {
+        self.path().join("logs")
+    }
+
+    fn run(&self, scenario: &str, env: &[(&str, &str)]) -> Outcome {
+        let logdir = self.logdir();
+        let mut all = vec![
+            ("STOGGER_SYSLOG_IDENTIFIER", "svc"),
+            ("STOGGER_LOGDIR", logdir.to_str().unwrap()),
+        ];
+        all.extend_from_slice(env);
+        run(Path::new(SERVICE), &[scenario], self.path(), &all)
+    }
+
+    fn log(&self, name: &str) -> String {
+        fs::read_to_string(self.logdir().join(name)).unwrap_or_default()
+    }
+}
+
+/// `2026-06-01T17:19:01Z` at the start of a line.
+fn starts_with_timestamp(line: &str) -> bool {
+    let b = line.as_bytes();
+    b.len() > 21
+        && b[..4].iter().all(u8::is_ascii_digit)
+        && b[4] == b'-'
+        && b[10] == b'T'
+        && b[19] == b'Z'
+        && b[20] == b' '
+}
+
+/// The part of a line after the timestamp.
+fn after_timestamp(line: &str) -> &str {
+    &line[21..]
+}
+
+#[test]
+fn readme_service_writes_the_documented_lines_to_stderr_and_file() {
+    let sb = Sandbox::new();
+    let out = sb.run("readme", &[("NO_COLOR", "1")]);
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "stderr: {}", out.stderr);
+    assert!(lines.iter().all(|l| starts_with_timestamp(l)), "{lines:?}");
+    assert_eq!(
+        after_timestamp(lines[0]),
+        "I user-login                     User alice logged in from 192.168.1.1"
+    );
+    assert_eq!(
+        after_timestamp(lines[1]),
+        "I order-charged                  amount=99.99 currency='USD' customer_id=67890 order_id=12345"
+    );
+    assert_eq!(sb.log("svc.log"), out.stderr, "the file gets the same text");
+}
+
+#[test]
+fn colours_only_on_the_console_never_in_the_file() {
+    let sb = Sandbox::new();
+    let out = sb.run("readme", &[("CLICOLOR_FORCE", "1")]);
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+    assert!(
+        out.stderr.contains("\u{1b}["),
+        "CLICOLOR_FORCE colours a pipe: {:?}",
+        out.stderr
+    );
+    let file = sb.log("svc.log");
+    assert!(!file.contains('\u{1b}'));
+    assert_eq!(strip_ansi(&out.stderr), file);
+    let out = sb.run("readme", &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]);
+    assert!(!out.stderr.contains('\u{1b}'), "NO_COLOR wins");
+}
+
+#[test]
+fn invalid_env_value_is_an_error_naming_variable_value_and_choices() {
+    let sb = Sandbox::new();
+    let out = sb.run("readme", &[("STOGGER_LOG_ROTATION", "sizes")]);
+    assert_eq!(out.code, Some(2), "init_logging must fail: {}", out.stderr);
+    for part in ["STOGGER_LOG_ROTATION", "sizes", "none, size"] {
+        assert!(
+            out.stderr.contains(part),
+            "missing {part:?} in {}",
+            out.stderr
+        );
+    }
+}
+
+#[test]
+fn invalid_file_value_is_an_error_naming_file_and_key() {
+    let sb = Sandbox::new();
+    fs::write(sb.path().join("stogger.toml"), "log_rotation = \"sizes\"\n").unwrap();
+    let out = sb.run("readme", &[]);
+    assert_eq!(out.code, Some(2), "init_logging must fail: {}", out.stderr);
+    for part in ["stogger.toml", "log_rotation", "sizes", "none, size"] {
+        assert!(
+            out.stderr.contains(part),
+            "missing {part:?} in {}",
+            out.stderr
+        );
+    }
+}
+
+#[test]
+fn unwritable_logdir_is_a_warning_event_and_the_service_goes_on() {
+    let sb = Sandbox::new();
+    let blocker = sb.path().join("not-a-dir");
+    fs::write(&blocker, "a file where the log directory should be").unwrap();
+    let logdir = blocker.join("logs");
+    let out = run(
+        Path::new(SERVICE),
+        &["readme"],
+        sb.path(),
+        &[
+            ("STOGGER_LOGDIR", logdir.to_str().unwrap()),
+            ("NO_COLOR", "1"),
+        ],
+    );
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+    assert!(
+        out.stderr.contains(" W file-logging-setup-failed"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("I user-login"),
+        "console keeps working: {}",
+        out.stderr
+    );
+}
+
+#[test]
+fn early_logging_then_configured_logging() {
+    let sb = Sandbox::new();
+    let out = sb.run("early", &[("NO_COLOR", "1")]);
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+    assert!(out.stderr.contains("I early-event"));
+    assert!(out.stderr.contains("I configured-event"));
+    let file = sb.log("svc.log");
+    assert!(
+        file.contains("configured-event") && !file.contains("early-event"),
+        "{file}"
+    );
+}
+
+#[test]
+fn second_init_replaces_the_first_configuration() {
+    let sb = Sandbox::new();
+    // No STOGGER_SYSLOG_IDENTIFIER here: the environment would override the
+    // identifiers the service sets in code.
+    let logdir = sb.logdir();
+    let out = run(
+        Path::new(SERVICE),
+        &["reinit"],
+        sb.path(),
+        &[
+            ("STOGGER_LOGDIR", logdir.to_str().unwrap()),
+            ("NO_COLOR", "1"),
+        ],
+    );
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+    let first = sb.log("first.log");
+    let second = sb.log("second.log");
+    assert!(
+        first.contains("to-first") && !first.contains("to-second"),
+        "first: {first}"
+    );
+    assert!(
+        second.contains("to-second") && !second.contains("to-first"),
+        "second: {second}"
+    );
+    assert!(
+        !out.stderr.contains("after-shutdown"),
+        "nothing after shutdown: {}",
+        out.stderr
+    );
+}
+
+#[test]
+fn stogger_layer_composes_with_a_users_registry() {
+    let sb = Sandbox::new();
+    let out = sb.run("own-registry", &[("NO_COLOR", "1")]);
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+    assert!(
+        out.stdout.contains("composed-event"),
+        "the other layer sees it: {}",
+        out.stdout
+    );
+    assert!(
+        out.stderr.contains("I composed-event"),
+        "stogger sees it: {}",
+        out.stderr
+    );
+}
+
+#[test]
+fn log_crate_records_reach_stogger() {
+    let sb = Sandbox::new();
+    let out = sb.run("log-bridge", &[("NO_COLOR", "1")]);
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+    assert!(
+        out.stderr.contains(" W from the log crate"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_panic_is_logged_and_flushed_to_the_file() {
+    let sb = Sandbox::new();
+    let out = sb.run("panic", &[("NO_COLOR", "1")]);
+    assert_eq!(
+        out.code,
+        Some(101),
+        "a panicking main exits 101: {}",
+        out.stderr
+    );
+    let file = sb.log("svc.log");
+    assert!(file.contains("before-panic"), "{file}");
+    assert!(
+        file.contains(" C panic"),
+        "the panic is a critical event: {file}"
+    );
+    assert!(file.contains("worker exploded"), "{file}");
+    assert!(
+        file.contains("scope-failed"),
+        "the scope ended by the panic: {file}"
+    );
+}
+
+#[test]
+fn debug_only_with_verbose() {
+    let sb = Sandbox::new();
+    let quiet = sb.run("levels", &[("NO_COLOR", "1")]);
+    assert!(
+        !quiet.stderr.contains("debug-event") && quiet.stderr.contains("info-event"),
+        "{}",
+        quiet.stderr
+    );
+    let verbose = sb.run("levels", &[("NO_COLOR", "1"), ("STOGGER_VERBOSE", "yes")]);
+    assert!(
+        verbose.stderr.contains("D debug-event"),
+        "{}",
+        verbose.stderr
+    );
+    let warn_only = sb.run(
+        "levels",
+        &[("NO_COLOR", "1"), ("STOGGER_MIN_LEVEL", "warning")],
+    );
+    assert!(
+        !warn_only.stderr.contains("info-event") && warn_only.stderr.contains("W warning-event")
+    );
+}
+
+#[test]
+fn json_log_format_writes_one_object_per_line() {
+    let sb = Sandbox::new();
+    let out = sb.run(
+        "readme",
+        &[("STOGGER_LOG_FORMAT", "json"), ("NO_COLOR", "1")],
+    );
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+    let file = sb.log("svc.log");
+    let objects: Vec<serde_json::Value> = file
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON object per line"))
+        .collect();
+    assert_eq!(objects.len(), 2);
+    assert_eq!(objects[0]["event"], "user-login");
+    assert_eq!(objects[0]["user_id"], 123);
+    assert_eq!(objects[1]["amount"], 99.99);
+    assert!(out.stderr.contains("I user-login"), "console stays text");
+}
