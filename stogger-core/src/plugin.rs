@@ -206,8 +206,7 @@ pub fn describe_searched(searched: &[PathBuf]) -> String {
 }
 
 fn is_bare(p: &Path) -> bool {
-    p.parent()
-        .map_or(true, |parent| parent.as_os_str().is_empty())
+    !p.has_root() && p.components().count() == 1
 }
 
 /// The plugin's file name on this platform (`libstogger_postgres.so` on Linux).
