@@ -1,0 +1,131 @@
+//! Helpers shared by the stogger-postgres integration tests (each test
+//! binary uses a part of them).
+
+#![allow(dead_code)]
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use stogger_postgres::{OpenConfig, Opened, RowRef, WarnSink, Writer};
+use stogger_tests::pg::Cluster;
+
+/// Collected `(kind, message)` warnings.
+pub type Warnings = Arc<Mutex<Vec<(String, String)>>>;
+
+/// A warn sink that records every message.
+pub fn recorder() -> (WarnSink, Warnings) {
+    let got: Warnings = Arc::default();
+    let g = got.clone();
+    let sink: WarnSink = Arc::new(move |kind: &str, msg: &str| {
+        g.lock().unwrap().push((kind.to_string(), msg.to_string()));
+    });
+    (sink, got)
+}
+
+/// All recorded messages of `kind`.
+pub fn of_kind(w: &Warnings, kind: &str) -> Vec<String> {
+    w.lock()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| k == kind)
+        .map(|(_, m)| m.clone())
+        .collect()
+}
+
+/// Everything recorded, one line per message, for assertion messages.
+pub fn dump(w: &Warnings) -> String {
+    w.lock()
+        .unwrap()
+        .iter()
+        .map(|(k, m)| format!("[{k}] {m}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A batch-mode config for `dsn` and `table` with test-friendly timings.
+pub fn config(dsn: &str, table: &str) -> OpenConfig {
+    let mut c = OpenConfig::new(dsn);
+    c.table = table.to_string();
+    c.flush_interval = Duration::from_millis(50);
+    c.connect_timeout = Duration::from_secs(10);
+    c
+}
+
+/// Opens a writer or fails the test with the reason.
+pub fn open(c: &OpenConfig, sink: Option<WarnSink>) -> Opened {
+    match Writer::open(c, sink) {
+        Ok(o) => o,
+        Err(e) => panic!("open failed: {e}"),
+    }
+}
+
+/// An owned row, to borrow as a [`RowRef`].
+pub struct OwnedRow {
+    pub ts: i64,
+    pub level: String,
+    pub event: String,
+    pub func: Option<String>,
+    pub scope: Option<String>,
+    pub data: String,
+}
+
+impl OwnedRow {
+    pub fn new(event: impl Into<String>, data: impl Into<String>) -> OwnedRow {
+        OwnedRow {
+            ts: 1_700_000_000_000_000,
+            level: "info".into(),
+            event: event.into(),
+            func: None,
+            scope: None,
+            data: data.into(),
+        }
+    }
+
+    pub fn as_ref(&self) -> RowRef<'_> {
+        RowRef {
+            ts_micros: self.ts,
+            level: &self.level,
+            event: &self.event,
+            func: self.func.as_deref(),
+            scope: self.scope.as_deref(),
+            data: &self.data,
+        }
+    }
+}
+
+/// Rows `event` with `{"seq": i}` for i in `range`.
+pub fn seq_rows(event: &str, range: std::ops::Range<u64>) -> Vec<OwnedRow> {
+    range
+        .map(|i| {
+            let mut r = OwnedRow::new(event, format!("{{\"seq\": {i}}}"));
+            r.ts += i as i64;
+            r
+        })
+        .collect()
+}
+
+/// Writes all `rows` through `w` (batch mode: all must be accepted).
+pub fn write_all(w: &Writer, rows: &[OwnedRow]) {
+    for chunk in rows.chunks(100) {
+        let refs: Vec<RowRef<'_>> = chunk.iter().map(OwnedRow::as_ref).collect();
+        assert_eq!(w.write(&refs), refs.len() as i64, "rows refused");
+    }
+}
+
+/// psql as the superuser, failing the test on error.
+pub fn sql(pg: &Cluster, db: &str, q: &str) -> String {
+    pg.psql(db, q)
+        .unwrap_or_else(|e| panic!("psql {q:?} failed: {e}"))
+}
+
+/// A cluster with a database and owner `stogger` (password `secret`).
+pub fn cluster(name: &str) -> Cluster {
+    let pg = stogger_tests::pg::cluster_or_fail(name);
+    pg.create_user_and_db("stogger", "secret")
+        .unwrap_or_else(|e| panic!("create user: {e}"));
+    pg
+}
+
+/// Generous bound for flushes in tests (not a timing assertion: a flush
+/// that does not drain fails the test with the stats).
+pub const FLUSH: Duration = Duration::from_secs(60);
