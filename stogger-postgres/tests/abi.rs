@@ -1,0 +1,324 @@
+//! The C ABI as a loader sees it: the built `libstogger_postgres.so` is
+//! opened with libloading (as stogger-core does without the `postgres`
+//! feature), its version checked, and every entry point called through
+//! its C signature, including the error paths.
+
+mod common;
+
+use std::ffi::c_void;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use common::*;
+use libloading::{Library, Symbol};
+
+#[repr(C)]
+struct Buf {
+    ptr: *mut u8,
+    len: usize,
+    cap: usize,
+}
+
+impl Buf {
+    fn empty() -> Buf {
+        Buf {
+            ptr: std::ptr::null_mut(),
+            len: 0,
+            cap: 0,
+        }
+    }
+}
+
+#[repr(C)]
+struct Row {
+    ts_micros: i64,
+    level_ptr: *const u8,
+    level_len: usize,
+    event_ptr: *const u8,
+    event_len: usize,
+    func_ptr: *const u8,
+    func_len: usize,
+    scope_ptr: *const u8,
+    scope_len: usize,
+    data_ptr: *const u8,
+    data_len: usize,
+}
+
+type WarnFn = extern "C" fn(*const u8, usize, *const u8, usize);
+
+static WARNINGS: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
+
+extern "C" fn on_warn(kind: *const u8, kind_len: usize, msg: *const u8, msg_len: usize) {
+    // SAFETY: the plugin passes valid (ptr, len) pairs for the call.
+    let (k, m) = unsafe {
+        (
+            std::slice::from_raw_parts(kind, kind_len),
+            std::slice::from_raw_parts(msg, msg_len),
+        )
+    };
+    WARNINGS.lock().unwrap().push((
+        String::from_utf8_lossy(k).into_owned(),
+        String::from_utf8_lossy(m).into_owned(),
+    ));
+}
+
+/// The newest `libstogger_postgres.so` cargo built for this workspace.
+fn plugin_path() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let deps = exe.parent().expect("target/debug/deps");
+    let debug = deps.parent().expect("target/debug");
+    let name = libloading::library_filename("stogger_postgres");
+    let newest = [debug.join(&name), deps.join(&name)]
+        .into_iter()
+        .filter_map(|p| Some((p.metadata().ok()?.modified().ok()?, p)))
+        .max();
+    match newest {
+        Some((_, p)) => p,
+        None => panic!(
+            "{} is missing: run `cargo build -p stogger-postgres` first",
+            debug.join(&name).display()
+        ),
+    }
+}
+
+struct Plugin {
+    lib: Library,
+}
+
+impl Plugin {
+    fn load() -> Plugin {
+        let path = plugin_path();
+        // SAFETY: loading our own plugin; its initialisers are Rust's.
+        let lib = unsafe { Library::new(&path) }
+            .unwrap_or_else(|e| panic!("cannot load {}: {e}", path.display()));
+        Plugin { lib }
+    }
+
+    fn sym<T>(&self, name: &[u8]) -> Symbol<'_, T> {
+        // SAFETY: the types below match docs/plugin-abi.md.
+        unsafe { self.lib.get(name) }
+            .unwrap_or_else(|e| panic!("symbol {}: {e}", String::from_utf8_lossy(name)))
+    }
+
+    fn text(&self, b: &mut Buf) -> String {
+        let s = if b.ptr.is_null() {
+            String::new()
+        } else {
+            // SAFETY: filled by the plugin.
+            String::from_utf8_lossy(unsafe { std::slice::from_raw_parts(b.ptr, b.len) })
+                .into_owned()
+        };
+        let free: Symbol<'_, unsafe extern "C" fn(*mut Buf)> = self.sym(b"stogger_pg_buf_free");
+        // SAFETY: b was filled by the plugin (or is empty).
+        unsafe { free(b) };
+        assert!(b.ptr.is_null() && b.len == 0, "free empties the buffer");
+        s
+    }
+
+    fn open(&self, config: &str, warn: Option<WarnFn>) -> (i32, *mut c_void, String) {
+        let open: Symbol<
+            '_,
+            unsafe extern "C" fn(
+                *const u8,
+                usize,
+                Option<WarnFn>,
+                *mut *mut c_void,
+                *mut Buf,
+            ) -> i32,
+        > = self.sym(b"stogger_pg_open");
+        let mut handle: *mut c_void = std::ptr::null_mut();
+        let mut err = Buf::empty();
+        // SAFETY: valid pointers.
+        let rc = unsafe { open(config.as_ptr(), config.len(), warn, &mut handle, &mut err) };
+        let msg = self.text(&mut err);
+        (rc, handle, msg)
+    }
+}
+
+fn row(event: &'static str, func: Option<&'static str>, data: &'static str) -> Row {
+    Row {
+        ts_micros: 1_700_000_000_000_001,
+        level_ptr: b"error".as_ptr(),
+        level_len: 5,
+        event_ptr: event.as_ptr(),
+        event_len: event.len(),
+        func_ptr: func.map_or(std::ptr::null(), str::as_ptr),
+        func_len: func.map_or(0, str::len),
+        scope_ptr: b"abi-scope".as_ptr(),
+        scope_len: 9,
+        data_ptr: data.as_ptr(),
+        data_len: data.len(),
+    }
+}
+
+#[test]
+fn the_built_plugin_works_through_its_c_abi() {
+    let plugin = Plugin::load();
+    let version: Symbol<'_, extern "C" fn() -> u32> = plugin.sym(b"stogger_pg_abi_version");
+    assert_eq!(version(), 1);
+
+    // Invalid configurations: negative codes and a reason, never a handle.
+    for (config, expect) in [
+        ("not json", "config"),
+        ("{}", "dsn"),
+        (
+            r#"{"dsn": "host=/tmp user=u", "batch_size": 0}"#,
+            "batch_size",
+        ),
+        (r#"{"dsn": "host=/tmp user=u", "table": "a.b.c"}"#, "table"),
+    ] {
+        let (rc, handle, msg) = plugin.open(config, None);
+        assert_eq!(rc, -1, "{config}");
+        assert!(handle.is_null());
+        assert!(msg.contains(expect), "{config}: {msg}");
+    }
+
+    let write: Symbol<'_, unsafe extern "C" fn(*mut c_void, *const Row, usize) -> i64> =
+        plugin.sym(b"stogger_pg_write");
+    let flush: Symbol<'_, unsafe extern "C" fn(*mut c_void, u64) -> i32> =
+        plugin.sym(b"stogger_pg_flush");
+    let stats: Symbol<'_, unsafe extern "C" fn(*mut c_void, *mut Buf) -> i32> =
+        plugin.sym(b"stogger_pg_stats");
+    let close: Symbol<'_, unsafe extern "C" fn(*mut c_void, u64, *mut Buf) -> i32> =
+        plugin.sym(b"stogger_pg_close");
+    let schema: Symbol<'_, unsafe extern "C" fn(*const u8, usize, *mut Buf) -> i32> =
+        plugin.sym(b"stogger_pg_schema_sql");
+
+    // Null pointers are refused, not dereferenced.
+    let mut out = Buf::empty();
+    // SAFETY: null pointers are what is tested.
+    unsafe {
+        assert_eq!(write(std::ptr::null_mut(), std::ptr::null(), 1), -1);
+        assert_eq!(flush(std::ptr::null_mut(), 10), -1);
+        assert_eq!(stats(std::ptr::null_mut(), &mut out), -1);
+        assert_eq!(close(std::ptr::null_mut(), 10, &mut out), -1);
+        assert_eq!(schema(std::ptr::null(), 4, &mut out), -1);
+    }
+    plugin.text(&mut out);
+
+    // The DDL, also for a hostile name.
+    let name = "x\"; DROP TABLE t; --";
+    // SAFETY: valid pointers.
+    assert_eq!(unsafe { schema(name.as_ptr(), name.len(), &mut out) }, 0);
+    let ddl = plugin.text(&mut out);
+    assert!(
+        ddl.starts_with("CREATE TABLE IF NOT EXISTS \"x\"\"; DROP TABLE t; --\" ("),
+        "{ddl}"
+    );
+
+    // A real writer.
+    let pg = cluster("pgabi");
+    let config = serde_json::json!({
+        "dsn": pg.socket_dsn("stogger", "stogger"),
+        "table": "abi_logs",
+        "flush_interval_ms": 20,
+        "application_name": "abi-test",
+        "some_future_key": true,
+    })
+    .to_string();
+    let (rc, handle, msg) = plugin.open(&config, Some(on_warn));
+    assert_eq!(rc, 0, "{msg}");
+    assert!(!handle.is_null());
+    let rows: Vec<Row> = (0..100)
+        .map(|i| {
+            if i % 2 == 0 {
+                row("abi-even", Some("abi::func"), r#"{"k": "v"}"#)
+            } else {
+                row("abi-odd", None, "{}")
+            }
+        })
+        .collect();
+    // SAFETY: handle from open; rows valid for the call.
+    unsafe {
+        assert_eq!(write(handle, rows.as_ptr(), rows.len()), 100);
+        assert_eq!(write(handle, std::ptr::null(), 3), -1, "null rows refused");
+        let mut broken = row("x", None, "{}");
+        broken.event_ptr = std::ptr::null();
+        assert_eq!(
+            write(handle, &broken, 1),
+            -1,
+            "null event with a length refused"
+        );
+        assert_eq!(flush(handle, 60_000), 0);
+        assert_eq!(stats(handle, &mut out), 0);
+    }
+    let s: serde_json::Value = serde_json::from_str(&plugin.text(&mut out)).unwrap();
+    for key in [
+        "queued",
+        "delivered",
+        "dropped_queue_full",
+        "dropped_rejected",
+        "batches",
+        "reconnects",
+        "connected",
+        "last_error",
+    ] {
+        assert!(s.get(key).is_some(), "stats lack {key}: {s}");
+    }
+    assert_eq!(
+        (s["delivered"].as_u64(), s["connected"].as_bool()),
+        (Some(100), Some(true))
+    );
+    // SAFETY: handle from open, not used afterwards.
+    assert_eq!(unsafe { close(handle, 10_000, &mut out) }, 0);
+    let report: serde_json::Value = serde_json::from_str(&plugin.text(&mut out)).unwrap();
+    assert_eq!(report["undelivered"], 0, "{report}");
+    assert_eq!(
+        sql(
+            &pg,
+            "stogger",
+            "SELECT event, count(*), count(func), min(scope), min(level), min(data->>'k') \
+             FROM abi_logs GROUP BY event ORDER BY event"
+        ),
+        "abi-even|50|50|abi-scope|error|v\nabi-odd|50|0|abi-scope|error|"
+    );
+    assert!(
+        sql(
+            &pg,
+            "postgres",
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'abi-test'"
+        ) == "0",
+        "close ends the connection"
+    );
+
+    // Unreachable: status 1 with the reason, warnings through the callback.
+    let config = serde_json::json!({
+        "dsn": "postgresql://stogger:abi-secret@127.0.0.1:1/logs",
+        "queue_capacity": 2,
+    })
+    .to_string();
+    let (rc, handle, msg) = plugin.open(&config, Some(on_warn));
+    assert_eq!(rc, 1, "{msg}");
+    assert!(
+        msg.contains("cannot connect") && !msg.contains("abi-secret"),
+        "{msg}"
+    );
+    let three = [
+        row("a", None, "{}"),
+        row("b", None, "{}"),
+        row("c", None, "{}"),
+    ];
+    // SAFETY: handle from open.
+    unsafe {
+        assert_eq!(write(handle, three.as_ptr(), 3), 2, "queue of two");
+        assert_eq!(flush(handle, 50), 1, "cannot drain: timed out");
+        assert_eq!(close(handle, 50, &mut out), 1, "rows left undelivered");
+    }
+    let report: serde_json::Value = serde_json::from_str(&plugin.text(&mut out)).unwrap();
+    assert_eq!(
+        (
+            report["undelivered"].as_u64(),
+            report["dropped_queue_full"].as_u64()
+        ),
+        (Some(2), Some(1))
+    );
+    assert!(!report.to_string().contains("abi-secret"));
+    let warnings = WARNINGS.lock().unwrap().clone();
+    assert!(
+        warnings
+            .iter()
+            .any(|(k, m)| k == "queue-full" && m.contains("dropped 1 row(s)")),
+        "{warnings:?}"
+    );
+    assert!(warnings.iter().all(|(_, m)| !m.contains("abi-secret")));
+}
