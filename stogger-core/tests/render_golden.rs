@@ -221,6 +221,16 @@ fn timestamps_are_always_utc() {
     );
 }
 
+#[test]
+fn a_timestamp_beyond_the_utc_range_does_not_panic() {
+    let mut e = event(Level::Info, "tick");
+    e.timestamp = datetime!(9999-12-31 23:00:00 -05:00);
+    let line = with_precision(TimestampPrecision::Iso, &e);
+    assert!(line.starts_with("9999-12-31T23:00:00.000000"), "{line}");
+    let json = JsonRenderer::new().render(&e);
+    assert!(json.contains("\"9999-12-31T23:00:00.000000"), "{json}");
+}
+
 // ------------------------------------------------------- key=value body
 
 #[test]

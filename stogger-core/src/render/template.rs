@@ -309,9 +309,7 @@ impl<'a> Arg<'a> {
     fn write_str(&self, out: &mut String) {
         match self {
             Arg::Str(s) => out.push_str(s),
-            Arg::Int(n) => {
-                let _ = write!(out, "{n}");
-            }
+            Arg::Int(n) => super::text::push_int(out, *n),
             Arg::Float(x) => write_float_repr(out, *x),
             Arg::Bool(true) => out.push_str("True"),
             Arg::Bool(false) => out.push_str("False"),
@@ -516,7 +514,9 @@ fn format_arg(out: &mut String, arg: &Arg<'_>, spec: &str) -> Result<(), Fail> {
 }
 
 fn push_fill(out: &mut String, fill: char, n: usize) {
-    out.extend(std::iter::repeat(fill).take(n));
+    for _ in 0..n {
+        out.push(fill);
+    }
 }
 
 fn format_str(out: &mut String, s: &str, spec: &Spec) -> Result<(), Fail> {
@@ -575,12 +575,13 @@ fn write_number(out: &mut String, n: &Number<'_>, spec: &Spec) {
         0
     };
     let mut grouped = String::new();
-    let digits: &str = if n.digits.is_empty() {
-        ""
-    } else {
-        group_digits(&mut grouped, n.digits, min_width, n.group);
-        &grouped
-    };
+    let digits: &str =
+        if n.digits.is_empty() || (n.group.is_none() && min_width <= n.digits.len() as isize) {
+            n.digits // nothing to insert: no allocation
+        } else {
+            group_digits(&mut grouped, n.digits, min_width, n.group);
+            &grouped
+        };
     let total = fixed + digits.len();
     let pad = spec.width.saturating_sub(total);
     let (left, inner, right) = match align {
@@ -615,7 +616,7 @@ fn group_digits(out: &mut String, digits: &str, min_width: isize, group: Option<
             rev.push(d[k]);
         }
         *end -= n_chars;
-        rev.extend(std::iter::repeat(b'0').take(n_zeros));
+        rev.resize(rev.len() + n_zeros, b'0');
         *remaining -= n_chars as isize;
     };
     match group {
@@ -667,10 +668,10 @@ fn format_int(out: &mut String, n: i128, spec: &Spec) -> Result<(), Fail> {
         return Err(Fail::Bad);
     }
     let magnitude = n.unsigned_abs();
-    let mut digits = String::new();
+    let mut digits = String::with_capacity(40);
     let prefix = match ty {
         'd' | 'n' => {
-            let _ = write!(digits, "{magnitude}");
+            super::text::push_uint(&mut digits, magnitude);
             ""
         }
         'b' => {

@@ -206,13 +206,9 @@ fn write_value(out: &mut String, value: Shown<'_>) {
     };
     match value {
         Value::Str(s) => push_quoted(out, s),
-        Value::I64(n) => {
-            let _ = write!(out, "{n}");
-        }
-        Value::U64(n) => {
-            let _ = write!(out, "{n}");
-        }
-        Value::F64(x) => out.push_str(&format_float(*x)),
+        Value::I64(n) => push_int(out, i128::from(*n)),
+        Value::U64(n) => push_int(out, i128::from(*n)),
+        Value::F64(x) => push_float(out, *x),
         Value::Bool(true) => out.push_str("True"),
         Value::Bool(false) => out.push_str("False"),
         Value::Error(chain) => {
@@ -385,7 +381,14 @@ impl TextRenderer {
 }
 
 fn push_fill(out: &mut String, c: char, n: usize) {
-    out.extend(std::iter::repeat(c).take(n));
+    const SPACES: &str = "                                                                ";
+    if c == ' ' && n <= SPACES.len() {
+        out.push_str(&SPACES[..n]);
+    } else {
+        for _ in 0..n {
+            out.push(c);
+        }
+    }
 }
 
 /// `(file, line)` of the event, when the file is known.
@@ -403,24 +406,96 @@ fn section_text(value: &Value) -> String {
     }
 }
 
-/// `2026-06-01T17:19:01[.123456][Z]`, in UTC.
+/// `2026-06-01T17:19:01[.123456][Z]`, in UTC. (A time whose UTC date
+/// would be outside the years ±9999 is written in its own offset rather
+/// than panicking.)
 pub fn write_iso(out: &mut String, ts: OffsetDateTime, micros: bool, zulu: bool) {
-    let ts = ts.to_offset(UtcOffset::UTC);
-    let _ = write!(
-        out,
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-        ts.year(),
-        u8::from(ts.month()),
-        ts.day(),
-        ts.hour(),
-        ts.minute(),
-        ts.second()
-    );
-    if micros {
-        let _ = write!(out, ".{:06}", ts.microsecond());
+    let ts = if ts.offset().is_utc() {
+        ts
+    } else {
+        ts.checked_to_offset(UtcOffset::UTC).unwrap_or(ts)
+    };
+    let (year, month, day) = ts.to_calendar_date();
+    let (hour, minute, second, micro) = ts.to_hms_micro();
+    let mut b = *b"0000-00-00T00:00:00.000000";
+    let mut put = |at: usize, width: usize, mut n: u32| {
+        for i in (at..at + width).rev() {
+            b[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+    };
+    put(0, 4, year.unsigned_abs() % 10_000);
+    put(5, 2, u32::from(u8::from(month)));
+    put(8, 2, u32::from(day));
+    put(11, 2, u32::from(hour));
+    put(14, 2, u32::from(minute));
+    put(17, 2, u32::from(second));
+    put(20, 6, micro);
+    let end = if micros { 26 } else { 19 };
+    if (0..=9999).contains(&year) {
+        push_ascii(out, &b[..end]);
+    } else {
+        let _ = write!(out, "{year:04}");
+        push_ascii(out, &b[4..end]);
     }
     if zulu {
         out.push('Z');
+    }
+}
+
+/// Appends bytes known to be ASCII (digits, signs).
+fn push_ascii(out: &mut String, bytes: &[u8]) {
+    if let Ok(s) = std::str::from_utf8(bytes) {
+        out.push_str(s);
+    }
+}
+
+/// Appends an integer in decimal without going through `core::fmt`.
+pub(crate) fn push_int(out: &mut String, n: i128) {
+    if n < 0 {
+        out.push('-');
+    }
+    push_uint(out, n.unsigned_abs());
+}
+
+/// Appends an unsigned integer in decimal.
+pub(crate) fn push_uint(out: &mut String, n: u128) {
+    let mut buf = [0u8; 40];
+    let mut i = buf.len();
+    if let Ok(mut m) = u64::try_from(n) {
+        // The common case, without 128-bit division.
+        loop {
+            i -= 1;
+            buf[i] = b'0' + (m % 10) as u8;
+            m /= 10;
+            if m == 0 {
+                break;
+            }
+        }
+        return push_ascii(out, &buf[i..]);
+    }
+    let mut m = n;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (m % 10) as u8;
+        m /= 10;
+        if m == 0 {
+            break;
+        }
+    }
+    push_ascii(out, &buf[i..]);
+}
+
+/// [`format_float`](crate::event::format_float), written in place.
+fn push_float(out: &mut String, x: f64) {
+    if !x.is_finite() {
+        out.push_str(&format_float(x));
+        return;
+    }
+    let start = out.len();
+    let _ = write!(out, "{x}");
+    if !out[start..].contains(['.', 'e']) {
+        out.push_str(".0");
     }
 }
 
