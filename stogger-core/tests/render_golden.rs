@@ -6,7 +6,7 @@ use stogger_core::config::TimestampPrecision;
 use stogger_core::event::CodeLocation;
 use stogger_core::render::json::JsonRenderer;
 use stogger_core::render::template::render_template;
-use stogger_core::render::text::{TextLine, TextOptions, TextRenderer};
+use stogger_core::render::text::{write_body, TextLine, TextOptions, TextRenderer};
 use stogger_core::target::Renderer;
 use stogger_core::{Event, Level, Value};
 use time::macros::datetime;
@@ -341,6 +341,26 @@ fn code_info_follows_the_body() {
         render_with(o, &event(Level::Info, "tick")).plain,
         "2026-06-01T17:19:01Z I tick\n"
     );
+}
+
+#[test]
+fn write_body_gives_the_plain_body_alone() {
+    let mut out = String::new();
+    write_body(&mut out, &order_placed(), false);
+    assert_eq!(
+        out,
+        "amount=99.99 currency='USD' customer_id=67890 order_id=12345"
+    );
+    out.clear();
+    let mut e = user_login();
+    e.func = Some("shop::login".into());
+    write_body(&mut out, &e, true);
+    assert_eq!(out, "User alice logged in from 192.168.1.1");
+    out.clear();
+    let mut e = event(Level::Info, "x").with("n", 1);
+    e.func = Some("shop::login".into());
+    write_body(&mut out, &e, true);
+    assert_eq!(out, "func='shop::login' n=1");
 }
 
 // -------------------------------------------------------------- colours
