@@ -216,9 +216,12 @@ fn hostile_value_example() {
     assert_documented(&format!("```text\n{line}```"));
 }
 
+/// Template, its fields, what it renders.
+type TemplateRow<'a> = (&'a str, &'a [(&'a str, Value)], &'a str);
+
 #[test]
 fn template_table() {
-    let rows: &[(&str, &[(&str, Value)], &str)] = &[
+    let rows: &[TemplateRow<'_>] = &[
         ("{size_mb:.1f}", &[("size_mb", Value::F64(12.345))], "12.3"),
         ("{n:,}", &[("n", Value::I64(1234567))], "1,234,567"),
         ("{n:_}", &[("n", Value::I64(1234567))], "1_234_567"),
