@@ -23,23 +23,23 @@ fn database_down_at_startup_warns_and_rows_arrive_once_it_is_up() {
     let exe = dynamic_service(dir.path());
     let plugins = plugin_dir(dir.path());
     let dsn = pg.socket_dsn("stogger", "stogger");
-    let mut child = command(
-        &exe,
-        &["interactive"],
-        dir.path(),
-        &[
-            ("STOGGER_ENABLE_POSTGRES", "true"),
-            ("STOGGER_POSTGRES_DSN", &dsn),
-            ("STOGGER_PLUGIN_DIR", plugins.to_str().unwrap()),
-            ("STOGGER_POSTGRES_CONNECT_TIMEOUT_MS", "2000"),
-            ("STOGGER_POSTGRES_SHUTDOWN_TIMEOUT_MS", "60000"),
-        ],
-    )
-    .stdin(Stdio::piped())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .expect("start the service");
+    let mut child = spawn(
+        command(
+            &exe,
+            &["interactive"],
+            dir.path(),
+            &[
+                ("STOGGER_ENABLE_POSTGRES", "true"),
+                ("STOGGER_POSTGRES_DSN", &dsn),
+                ("STOGGER_PLUGIN_DIR", plugins.to_str().unwrap()),
+                ("STOGGER_POSTGRES_CONNECT_TIMEOUT_MS", "2000"),
+                ("STOGGER_POSTGRES_SHUTDOWN_TIMEOUT_MS", "60000"),
+            ],
+        )
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped()),
+    );
 
     let (tx, rx) = mpsc::channel();
     let stderr = child.stderr.take().unwrap();

@@ -155,12 +155,34 @@ pub fn command(exe: &Path, args: &[&str], dir: &Path, env: &[(&str, &str)]) -> C
     cmd
 }
 
+/// Starts `cmd`, retrying while the executable is "busy": a freshly copied
+/// binary can fail with ETXTBSY while another test thread's fork still
+/// holds the copy's write descriptor (until that child execs).
+pub fn spawn(cmd: &mut Command) -> std::process::Child {
+    const ETXTBSY: i32 = 26;
+    let mut attempts = 0;
+    loop {
+        match cmd.spawn() {
+            Err(e) if e.raw_os_error() == Some(ETXTBSY) && attempts < 100 => {
+                attempts += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => {
+                return other.unwrap_or_else(|e| panic!("cannot run {:?}: {e}", cmd.get_program()))
+            }
+        }
+    }
+}
+
 /// Runs `exe` to completion (see [`command`]).
 pub fn run(exe: &Path, args: &[&str], dir: &Path, env: &[(&str, &str)]) -> Outcome {
-    let out = command(exe, args, dir, env)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", exe.display()));
+    let mut cmd = command(exe, args, dir, env);
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let out = spawn(&mut cmd)
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("cannot wait for {}: {e}", exe.display()));
     Outcome {
         code: out.status.code(),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
