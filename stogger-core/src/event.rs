@@ -170,8 +170,19 @@ pub fn format_float(x: f64) -> String {
             _ => "-inf".into(),
         };
     }
+    let abs = x.abs();
+    if abs != 0.0 && !(1e-4..1e16).contains(&abs) {
+        // Python's repr switches to exponent form here: 1e+16, 1.5e-05.
+        let s = format!("{x:e}");
+        let (mantissa, exp) = s.split_once('e').unwrap_or((&s, "0"));
+        let (sign, digits) = match exp.strip_prefix('-') {
+            Some(d) => ('-', d),
+            None => ('+', exp),
+        };
+        return format!("{mantissa}e{sign}{digits:0>2}");
+    }
     let s = format!("{x}");
-    if s.contains('.') || s.contains('e') {
+    if s.contains('.') {
         s
     } else {
         format!("{s}.0")
@@ -296,8 +307,14 @@ impl Event {
     }
 
     /// The `_replace_msg` template, when the event has one.
+    /// Only the event's own fields count: a `_replace_msg` on a span must not
+    /// become the message of every event inside it.
     pub fn template(&self) -> Option<&str> {
-        self.get("_replace_msg").and_then(Value::as_str)
+        self.fields
+            .iter()
+            .rev()
+            .find(|(k, _)| k == "_replace_msg")
+            .and_then(|(_, v)| v.as_str())
     }
 
     /// Every field a reader can see: span context first, then the event's own
@@ -325,4 +342,29 @@ pub fn now_micros() -> OffsetDateTime {
     let now = OffsetDateTime::now_utc();
     let nanos = now.nanosecond();
     now.replace_nanosecond(nanos - nanos % 1_000).unwrap_or(now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::format_float;
+
+    #[test]
+    fn floats_print_like_python_repr() {
+        for (x, want) in [
+            (1.0, "1.0"),
+            (99.99, "99.99"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (1.5e-7, "1.5e-07"),
+            (1e16, "1e+16"),
+            (123456789012345.6, "123456789012345.6"),
+            (1e300, "1e+300"),
+            (-2.5e20, "-2.5e+20"),
+            (0.0, "0.0"),
+            (f64::NAN, "nan"),
+            (f64::NEG_INFINITY, "-inf"),
+        ] {
+            assert_eq!(format_float(x), want, "{x:?}");
+        }
+    }
 }

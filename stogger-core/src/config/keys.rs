@@ -100,7 +100,7 @@ pub const KEYS: &[KeyInfo] = &[
         "STOGGER_SHOW_CALLER_INFO",
         BOOL,
         "false",
-        "Show `module:line` after the event name.",
+        "Add `func='<module>::<function>'` to the key=value body.",
     ),
     key(
         "log_format",

@@ -90,7 +90,7 @@ pub struct Config {
     pub log_to_console: bool,
     /// Name of the service: file name, journal identifier.
     pub syslog_identifier: String,
-    /// Show `module:line` after the event name.
+    /// Show `func='<module>::<function>'` in the key=value body.
     pub show_caller_info: bool,
     /// Format of the file target.
     pub log_format: LogFormat,
