@@ -6,8 +6,13 @@
 //!    console + file);
 //! 3. runs the demo service (stogger-core/examples/demo.rs) with console,
 //!    file and PostgreSQL targets;
-//! 4. shows the log file, `stogger doctor` and `stogger query`;
-//! 5. stops PostgreSQL — also on failure or Ctrl-C.
+//! 4. shows the log file, `stogger doctor`, `stogger emit` and `stogger
+//!    query` (newest rows, a `--field` filter, a level/time filter);
+//! 5. stops PostgreSQL — also on failure or Ctrl-C (the cluster is dropped
+//!    on every way out of [`demo`]).
+//!
+//! A failing CLI step does not hide the steps after it: they all run, and
+//! the demo exits non-zero at the end naming what failed.
 
 use crate::run::{cargo, heading, interrupted, step, trap_ctrl_c};
 use std::path::Path;
@@ -88,39 +93,84 @@ pub fn demo() -> Result<(), String> {
     print_file(&logdir.join("demo.log"));
 
     let stogger = bin.join("stogger");
+    let mut failures: Vec<String> = Vec::new();
     let mut doctor = Command::new(&stogger);
     doctor.arg("doctor");
     configure(&mut doctor);
     if let Err(e) = step(
-        "stogger doctor: what is configured, found and reachable",
+        "stogger doctor: what is configured, found and reachable (exit 0 = healthy)",
         &mut doctor,
     ) {
-        println!("    ({e}: doctor reports a problem above)");
+        if interrupted() {
+            return Err(e);
+        }
+        failures.push(e);
     }
     if cluster.is_some() {
+        let mut emit = Command::new(&stogger);
+        emit.args([
+            "emit",
+            "deploy-finished",
+            "version=1.4.2",
+            "duration_s=42.5",
+            "canary=true",
+            "--message",
+            "Deployed {version} in {duration_s:.0f}s",
+        ]);
+        configure(&mut emit);
         let mut query = Command::new(&stogger);
         query.args(["query", "--limit", "20"]);
         configure(&mut query);
-        step(
-            "stogger query --limit 20: the rows back from PostgreSQL",
-            &mut query,
-        )?;
         let mut field = Command::new(&stogger);
         field.args(["query", "--field", "order_id=12346", "--json"]);
         configure(&mut field);
-        step(
-            "stogger query --field order_id=12346 --json (GIN index on data)",
-            &mut field,
-        )?;
+        let mut errors = Command::new(&stogger);
+        errors.args(["query", "--level", "warning", "--since", "10m"]);
+        configure(&mut errors);
+        for (name, cmd) in [
+            (
+                "stogger emit: one event from a shell script, typed values (console line on stderr)",
+                &mut emit,
+            ),
+            (
+                "stogger query --limit 20: the rows back from PostgreSQL, newest last",
+                &mut query,
+            ),
+            (
+                "stogger query --field order_id=12346 --json: JSONB containment, served by the GIN index",
+                &mut field,
+            ),
+            (
+                "stogger query --level warning --since 10m: warnings and worse of the last ten minutes",
+                &mut errors,
+            ),
+        ] {
+            if let Err(e) = step(name, cmd) {
+                if interrupted() {
+                    return Err(e);
+                }
+                failures.push(e);
+            }
+        }
     } else {
         println!("\nTo see the PostgreSQL part, install the server package (Debian: `apt-get install postgresql`) and run `cargo xtask demo` again.");
     }
+    let had_cluster = cluster.is_some();
     drop(cluster);
     println!(
-        "\ndemo finished: the throwaway PostgreSQL is stopped; files are in {}",
+        "\ndemo finished{}; files are in {}",
+        if had_cluster {
+            ": the throwaway PostgreSQL is stopped"
+        } else {
+            ""
+        },
         workdir.display()
     );
-    Ok(())
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("demo steps failed: {}", failures.join("; ")))
+    }
 }
 
 fn print_file(path: &Path) {
