@@ -215,6 +215,11 @@ impl Filter {
     }
 }
 
+/// RFC 3339 in UTC with exactly six fraction digits (what PostgreSQL stores).
+const JSON_TIME: &[time::format_description::BorrowedFormatItem<'static>] = time::macros::format_description!(
+    "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
+);
+
 const COLUMNS: &str = "id, \"timestamp\", level, event, func, scope, data";
 
 /// The newest `limit` matching rows (newest first; printed reversed).
@@ -327,7 +332,8 @@ impl LogRow {
         let mut out = Map::new();
         let ts = self
             .timestamp
-            .format(&Rfc3339)
+            .to_offset(time::UtcOffset::UTC)
+            .format(JSON_TIME)
             .unwrap_or_else(|_| self.timestamp.to_string());
         out.insert("timestamp".into(), ts.into());
         out.insert("level".into(), self.level.clone().into());
@@ -608,7 +614,7 @@ mod tests {
         let j = row().to_json_line();
         let keys: Vec<&str> = j.as_object().unwrap().keys().map(String::as_str).collect();
         assert_eq!(&keys[..5], ["timestamp", "level", "event", "func", "scope"]);
-        assert_eq!(j["timestamp"], "2026-11-24T10:00:01.5Z");
+        assert_eq!(j["timestamp"], "2026-11-24T10:00:01.500000Z");
         assert_eq!(j["level"], "warning");
         assert_eq!(j["order_id"], 12346);
         assert_eq!(j["reason"], "declined");

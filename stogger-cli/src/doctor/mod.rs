@@ -168,6 +168,10 @@ fn configuration(loaded: Option<&Loaded>, errors: &[ConfigError]) -> Section {
             .map(|p| Json::String(p.display().to_string()))
             .unwrap_or(Json::Null),
     );
+    section = section.fact(
+        "warnings",
+        Json::Array(l.warnings.iter().map(|w| w.clone().into()).collect()),
+    );
     if !l.warnings.is_empty() {
         section.raise(Status::Warning);
         if section.hint.is_none() {
@@ -177,10 +181,6 @@ fn configuration(loaded: Option<&Loaded>, errors: &[ConfigError]) -> Section {
                     .to_string(),
             );
         }
-        section = section.fact(
-            "warnings",
-            Json::Array(l.warnings.iter().map(|w| w.clone().into()).collect()),
-        );
         for w in &l.warnings {
             section = section.note(format!("warning: {w}"));
         }
