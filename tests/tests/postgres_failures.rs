@@ -211,3 +211,50 @@ fn sync_mode_has_every_event_stored_when_the_process_exits() {
         "500|500|0|499"
     );
 }
+
+#[test]
+fn password_placeholder_without_the_variable_warns_and_connects_without_one() {
+    let pg = cluster("nopw");
+    let dir = tempfile::tempdir().unwrap();
+    let exe = dynamic_service(dir.path());
+    let plugins = plugin_dir(dir.path());
+    // The socket DSN in the seed's form, with the placeholder: local
+    // connections use trust auth, so an empty password works.
+    let dsn = format!(
+        "postgresql://stogger:%PASSWORD%@/stogger?host={}&port={}",
+        pg.socket_dir().display(),
+        pg.port()
+    );
+    let out = run(
+        &exe,
+        &["seed"],
+        dir.path(),
+        &[
+            ("STOGGER_ENABLE_POSTGRES", "true"),
+            ("STOGGER_POSTGRES_DSN", &dsn),
+            ("STOGGER_PLUGIN_DIR", plugins.to_str().unwrap()),
+        ],
+    );
+    out.assert_success();
+    let warning = out
+        .stderr
+        .lines()
+        .find(|l| l.contains("postgres-password-missing"))
+        .unwrap_or_else(|| panic!("no warning: {}", out.stderr));
+    assert!(warning.contains("STOGGER_POSTGRES_PASSWORD"), "{warning}");
+    assert_eq!(
+        sql(
+            &pg,
+            "SELECT count(*) FROM stogger_logs WHERE event = 'user-login'"
+        ),
+        "2"
+    );
+    // The warning itself is an event, so it reached the table too.
+    assert_eq!(
+        sql(
+            &pg,
+            "SELECT data->>'variable' FROM stogger_logs WHERE event = 'postgres-password-missing'"
+        ),
+        "STOGGER_POSTGRES_PASSWORD"
+    );
+}
