@@ -358,6 +358,31 @@ fn dropped_report_row(dropped: u64) -> Row {
     })
 }
 
+/// Records the fate of rows of the current batch. When the batch is
+/// complete it is closed first (counted, its rejections reported), so a
+/// flush that returns because of this call sees the batch finished.
+fn settle(sh: &Shared, batch: &mut Option<Batch>, delivered: u64, rejected: u64, uncertain: u64) {
+    if let Some(b) = batch.as_ref() {
+        if b.todo.is_empty() && b.unknown.is_none() {
+            sh.batches.fetch_add(1, Ordering::AcqRel);
+            if b.rejected > 0 {
+                sh.warner.warn(
+                    "rejected",
+                    &format!(
+                        "dropped {} row(s) of a batch of {} that {} rejected: {}",
+                        b.rejected,
+                        b.rows.len() - b.synthetic,
+                        sh.table,
+                        b.reject_reason.as_deref().unwrap_or("?")
+                    ),
+                );
+            }
+            *batch = None;
+        }
+    }
+    sh.resolve(delivered, rejected, uncertain);
+}
+
 /// Waits for rows and takes a batch; None when shutting down with nothing left.
 async fn gather(sh: &Shared) -> Option<Batch> {
     loop {
@@ -469,7 +494,7 @@ async fn run_batch(
             match c.txid_status(xid).await {
                 Ok(TxStatus::Committed) => {
                     let n = b.real(&range);
-                    sh.resolve(n, 0, 0);
+                    settle(&sh, &mut batch, n, 0, 0);
                 }
                 Ok(TxStatus::Aborted) => b.todo.push(range),
                 Ok(TxStatus::InProgress) => {
@@ -485,7 +510,7 @@ async fn run_batch(
                              was lost (transaction {xid}); not sending them again"
                         ),
                     );
-                    sh.resolve(0, 0, n);
+                    settle(&sh, &mut batch, 0, 0, n);
                 }
                 Err(e) => {
                     b.unknown = Some((xid, range));
@@ -507,28 +532,15 @@ async fn run_batch(
         }
         let Some(b) = batch.as_mut() else { continue };
         let Some(range) = b.todo.last().cloned() else {
-            sh.batches.fetch_add(1, Ordering::AcqRel);
-            if b.rejected > 0 {
-                sh.warner.warn(
-                    "rejected",
-                    &format!(
-                        "dropped {} row(s) of a batch of {} that {} rejected: {}",
-                        b.rejected,
-                        b.rows.len() - b.synthetic,
-                        sh.table,
-                        b.reject_reason.as_deref().unwrap_or("?")
-                    ),
-                );
-            }
-            batch = None;
+            settle(&sh, &mut batch, 0, 0, 0);
             continue;
         };
         match c.write(&b.rows[range.clone()]).await {
             Ok(()) => {
                 b.todo.pop();
                 let n = b.real(&range);
-                sh.resolve(n, 0, 0);
                 backoff.reset();
+                settle(&sh, &mut batch, n, 0, 0);
             }
             Err(WriteError::Failed(Failure::Rows(msg))) => {
                 b.todo.pop();
@@ -536,7 +548,7 @@ async fn run_batch(
                     let n = b.real(&range);
                     b.rejected += n;
                     b.reject_reason = Some(msg);
-                    sh.resolve(0, n, 0);
+                    settle(&sh, &mut batch, 0, n, 0);
                 } else {
                     let (left, right) = halves(&range);
                     b.todo.push(right);
