@@ -53,12 +53,14 @@ pub fn diagnose(loaded: Option<&Loaded>, errors: &[ConfigError]) -> Report {
     report.sections.push(configuration(loaded, errors));
     let default_cfg = config::Config::default();
     let cfg = loaded.map_or(&default_cfg, |l| &l.config);
-    let identifier_is_default = loaded.map_or(true, |l| {
-        matches!(
+    // Written without map_or/is_none_or: clippy-clean under both MSRVs.
+    let identifier_is_default = match loaded {
+        None => true,
+        Some(l) => matches!(
             l.origins.get("syslog_identifier"),
             None | Some(Origin::Default)
-        )
-    });
+        ),
+    };
     report.sections.push(targets::console(cfg));
     report
         .sections
