@@ -123,8 +123,8 @@ pub fn from_report(r: &CheckReport) -> Section {
         explained += missing_indexes.len();
         findings.push(format!("indexes missing: {}", missing_indexes.join(", ")));
         hints.push(
-            "create them with the CREATE INDEX lines of `stogger schema` (queries work \
-             without them, slower)"
+            "create the missing indexes with the CREATE INDEX lines of `stogger schema` \
+             (queries work without them, slower)"
                 .to_string(),
         );
     }
