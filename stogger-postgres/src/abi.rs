@@ -474,6 +474,10 @@ mod tests {
             );
             assert_eq!(stogger_pg_flush(std::ptr::null_mut(), 0), ERR_INVALID);
             assert_eq!(
+                stogger_pg_flush(std::ptr::null_mut(), u64::MAX),
+                ERR_INVALID
+            );
+            assert_eq!(
                 stogger_pg_stats(std::ptr::null_mut(), &mut out),
                 ERR_INVALID
             );

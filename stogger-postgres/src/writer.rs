@@ -192,7 +192,7 @@ impl Shared {
 
     /// Waits until `pred` holds or `timeout` passes; true when it holds.
     fn wait(&self, timeout: Duration, pred: impl Fn(&Progress) -> bool) -> bool {
-        let deadline = Instant::now() + timeout;
+        let deadline = deadline_after(timeout);
         let mut p = self.progress();
         loop {
             if pred(&p) {
@@ -224,6 +224,15 @@ impl Shared {
             }
         }
     }
+}
+
+/// `now + d`, or a time far enough away when that overflows (a caller may
+/// pass `u64::MAX` milliseconds to mean "no limit").
+fn deadline_after(d: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(d)
+        .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 24 * 3600)))
+        .unwrap_or(now)
 }
 
 struct Backoff(Duration);
@@ -904,12 +913,14 @@ impl Writer {
             }
             Some(tx) => {
                 let owned: Vec<Row> = rows.iter().map(Row::new).collect();
-                let n = owned.len() as u32;
+                let n = u32::try_from(owned.len()).unwrap_or(u32::MAX);
                 let (reply, answer) = mpsc::sync_channel(1);
                 if tx.send(SyncReq { rows: owned, reply }).is_err() {
                     return -2;
                 }
-                let bound = self.connect_timeout * (3 * n + 3);
+                let bound = self
+                    .connect_timeout
+                    .saturating_mul(n.saturating_mul(3).saturating_add(3));
                 match answer.recv_timeout(bound) {
                     Ok(v) => v,
                     Err(_) => {
@@ -972,7 +983,7 @@ impl Writer {
             self.closed = true;
             {
                 let mut d = sh.deadline.lock().unwrap_or_else(|p| p.into_inner());
-                *d = Some(Instant::now() + timeout);
+                *d = Some(deadline_after(timeout));
             }
             sh.shutdown.store(true, Ordering::Release);
             // Sync mode: closing the channel ends the task.
