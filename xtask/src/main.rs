@@ -5,7 +5,9 @@
 //! - `test`: the tests only (after building the plugin cdylib they load).
 //! - `demo`: the guided tour (throwaway PostgreSQL, demo service, doctor, query).
 //! - `pg start|stop|status`: a throwaway PostgreSQL under `target/pg/` for manual use.
+//! - `bench [--quick]`: the benchmarks, each as a ratio against a baseline (BENCHMARKS.md).
 
+mod bench;
 mod ci;
 mod demo;
 mod pg;
@@ -20,7 +22,9 @@ commands:
   test [ARGS...]     build the plugin and run the tests (ARGS go to cargo test)
   demo               start a throwaway PostgreSQL, run the demo service, show doctor and query
   pg start|stop|status
-                     a throwaway PostgreSQL under target/pg/dev for trying things by hand";
+                     a throwaway PostgreSQL under target/pg/dev for trying things by hand
+  bench [--quick]    release build, then every benchmark against its baseline;
+                     table on stdout, target/bench/results.json (see BENCHMARKS.md)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -29,6 +33,7 @@ fn main() -> ExitCode {
         Some("test") => ci::test(&args[1..]),
         Some("demo") => demo::demo(),
         Some("pg") => pg::pg(&args[1..]),
+        Some("bench") => bench::bench(&args[1..]),
         Some("-h" | "--help" | "help") | None => {
             println!("{USAGE}");
             Ok(())

@@ -1,0 +1,194 @@
+//! The scenarios without a database (or with one that is down): the file
+//! target against tracing-subscriber's fmt layer, the caller's cost with
+//! tracing-appender's non-blocking writer (the baseline of
+//! `caller_overhead`), a filtered-out `debug!`, and memory during an outage.
+
+use crate::{log_event, stogger, time_calls, vm_hwm, Opts, Res};
+use serde_json::{json, Value};
+use std::fs::{File, OpenOptions};
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::layer::SubscriberExt;
+
+fn lines_in(path: &Path) -> Res<(u64, u64)> {
+    let bytes = std::fs::read(path)?;
+    let lines = bytes.iter().filter(|b| **b == b'\n').count() as u64;
+    Ok((lines, bytes.len() as u64))
+}
+
+fn fresh_file(dir: &str, name: &str) -> Res<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let path = Path::new(dir).join(name);
+    match std::fs::remove_file(&path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+        _ => {}
+    }
+    Ok(path)
+}
+
+/// stogger's file target alone: N events, timed until the last line is
+/// written (the close's fsync is not timed: the baseline does none).
+pub fn file_ours(o: &Opts) -> Res<Value> {
+    let path = fresh_file(&o.dir, "bench-ours.log")?;
+    let dir = o.dir.clone();
+    let guard = stogger(move |b| b.set("logdir", dir).set("syslog_identifier", "bench-ours"))?;
+    let start = Instant::now();
+    for i in 0..o.n {
+        log_event(i);
+    }
+    guard.flush();
+    let secs = start.elapsed().as_secs_f64();
+    drop(guard);
+    let (lines, bytes) = lines_in(&path)?;
+    if lines != o.n {
+        return Err(format!("{} has {lines} lines, expected {}", path.display(), o.n).into());
+    }
+    let _ = std::fs::remove_file(&path);
+    Ok(json!({
+        "secs": secs,
+        "events_per_s": o.n as f64 / secs,
+        "bytes_per_line": bytes as f64 / lines as f64,
+    }))
+}
+
+/// tracing-subscriber's fmt layer (no ANSI) writing the same events to a
+/// file in the same directory, one `write` per event like stogger's target.
+pub fn file_fmt(o: &Opts) -> Res<Value> {
+    let path = fresh_file(&o.dir, "bench-fmt.log")?;
+    let file = Arc::new(OpenOptions::new().create(true).append(true).open(&path)?);
+    let subscriber = tracing_subscriber::registry().with(
+        tracing_subscriber::fmt::layer()
+            .with_ansi(false)
+            .with_writer(file),
+    );
+    tracing::subscriber::set_global_default(subscriber)?;
+    let start = Instant::now();
+    for i in 0..o.n {
+        log_event(i);
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let (lines, bytes) = lines_in(&path)?;
+    if lines != o.n {
+        return Err(format!("{} has {lines} lines, expected {}", path.display(), o.n).into());
+    }
+    let _ = std::fs::remove_file(&path);
+    Ok(json!({
+        "secs": secs,
+        "events_per_s": o.n as f64 / secs,
+        "bytes_per_line": bytes as f64 / lines as f64,
+    }))
+}
+
+/// The baseline of `caller_overhead`: fmt layer formatting on the caller's
+/// thread into `tracing_appender::non_blocking` (default: lossy, 128k lines),
+/// whose worker writes the file.
+pub fn caller_appender(o: &Opts) -> Res<Value> {
+    let path = fresh_file(&o.dir, "bench-appender.log")?;
+    let file = File::create(&path)?;
+    let (writer, worker) = tracing_appender::non_blocking(file);
+    let subscriber = tracing_subscriber::registry().with(
+        tracing_subscriber::fmt::layer()
+            .with_ansi(false)
+            .with_writer(writer),
+    );
+    tracing::subscriber::set_global_default(subscriber)?;
+    let mut out = time_calls(o.n);
+    drop(worker); // flushes what the channel still holds
+    let (lines, _) = lines_in(&path)?;
+    let _ = std::fs::remove_file(&path);
+    if let Value::Object(m) = &mut out {
+        m.insert("lines_written".into(), json!(lines));
+    }
+    Ok(out)
+}
+
+/// Nanoseconds per call of a filtered-out `debug!` (arguments behind
+/// `black_box`), and of the bare loop for reference.
+fn disabled_loop(n: u64) -> Value {
+    let start = Instant::now();
+    for i in 0..n {
+        let i = black_box(i);
+        tracing::debug!(
+            user_id = black_box(i),
+            username = black_box("alice"),
+            "bench-debug"
+        );
+    }
+    let ns = start.elapsed().as_nanos() as f64 / n.max(1) as f64;
+    let start = Instant::now();
+    for i in 0..n {
+        black_box(i);
+    }
+    let empty = start.elapsed().as_nanos() as f64 / n.max(1) as f64;
+    json!({
+        "ns_per_call": ns,
+        "empty_loop_ns": empty,
+        "events_per_s": 1e9 / ns,
+    })
+}
+
+/// stogger at level info (no target needed: the level decides).
+pub fn disabled_ours(o: &Opts) -> Res<Value> {
+    let _guard = stogger(|b| b)?;
+    Ok(disabled_loop(o.n))
+}
+
+/// tracing-subscriber: `LevelFilter::INFO` in front of a fmt layer.
+pub fn disabled_fmt(o: &Opts) -> Res<Value> {
+    let subscriber = tracing_subscriber::registry()
+        .with(LevelFilter::INFO)
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::sink));
+    tracing::subscriber::set_global_default(subscriber)?;
+    Ok(disabled_loop(o.n))
+}
+
+/// Queue capacity of the outage scenario (stogger's default).
+const OUTAGE_CAPACITY: u64 = 100_000;
+
+/// N events with the database down (`--dsn` points at a closed port): peak
+/// RSS growth against the bound `postgres_queue_capacity` × bytes per queued
+/// row, the latter measured on the first `capacity / 2` events. The
+/// plugin's drop count is in the close note on stderr.
+pub fn outage_ours(o: &Opts) -> Res<Value> {
+    let (dsn, table) = (o.dsn.clone(), o.table.clone());
+    let guard = stogger(move |b| {
+        b.set("enable_postgres", true)
+            .set("postgres_dsn", dsn)
+            .set("postgres_table", table)
+            .set("postgres_queue_capacity", OUTAGE_CAPACITY as i64)
+            .set("postgres_connect_timeout_ms", 1_000i64)
+            .set("postgres_shutdown_timeout_ms", 0i64)
+    })?;
+    let half = (OUTAGE_CAPACITY / 2).min(o.n);
+    let before = vm_hwm();
+    let start = Instant::now();
+    for i in 0..half {
+        log_event(i);
+    }
+    let at_half = vm_hwm();
+    for i in half..o.n {
+        log_event(i);
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let after = vm_hwm();
+    let refused = stogger_core::warn::delivery_failures();
+    drop(guard);
+    let per_row = at_half.saturating_sub(before) as f64 / half.max(1) as f64;
+    let bound = per_row * OUTAGE_CAPACITY as f64;
+    let growth = after.saturating_sub(before);
+    Ok(json!({
+        "capacity": OUTAGE_CAPACITY,
+        "hwm_before": before,
+        "hwm_half": at_half,
+        "hwm_after": after,
+        "bytes_per_queued_row": per_row,
+        "bound_bytes": bound,
+        "growth_bytes": growth,
+        "refused_writes": refused,
+        "secs": secs,
+        "events_per_s": o.n as f64 / secs,
+    }))
+}

@@ -1,0 +1,375 @@
+//! The PostgreSQL scenarios: stogger's batch and sync modes against raw
+//! tokio-postgres (one binary COPY; one prepared INSERT per row) into an
+//! identical table made with the plugin's own DDL, and the one-off cost of
+//! the GIN index on `data`.
+
+use crate::{log_event, stogger, Opts, Res, EVENT};
+use bytes::{BufMut, BytesMut};
+use futures_util::pin_mut;
+use serde_json::{json, Value};
+use std::fmt::Write as _;
+use std::time::{Instant, SystemTime};
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
+use tokio_postgres::{Client, NoTls};
+
+/// Columns stogger writes, in its COPY order.
+const COLUMNS: &str = "(\"timestamp\", level, event, func, scope, data)";
+
+/// Their types.
+const TYPES: [Type; 6] = [
+    Type::TIMESTAMPTZ,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::JSONB,
+];
+
+/// JSON text sent as binary `jsonb` (version byte 1, then the text): what a
+/// careful hand-written COPY does instead of building `serde_json::Value`s.
+#[derive(Debug)]
+struct Jsonb<'a>(&'a str);
+
+impl ToSql for Jsonb<'_> {
+    fn to_sql(
+        &self,
+        _ty: &Type,
+        out: &mut BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        out.put_u8(1);
+        out.put_slice(self.0.as_bytes());
+        Ok(IsNull::No)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::JSONB
+    }
+
+    to_sql_checked!();
+}
+
+/// The `data` object of one raw row: the keys and values stogger stores for
+/// [`log_event`] (five fields, pid, code location).
+fn raw_data(buf: &mut String, i: u64, pid: u32) {
+    buf.clear();
+    let _ = write!(
+        buf,
+        "{{\"user_id\":{},\"amount\":{:?},\"username\":\"alice\",\"active\":{},\
+         \"order_id\":{},\"pid\":{pid},\"code_file\":\"bench/src/main.rs\",\
+         \"code_line\":55,\"code_module\":\"stogger_bench\"}}",
+        i as i64,
+        i as f64 * 0.25,
+        i & 1 == 0,
+        i + 1_000_000
+    );
+}
+
+fn quoted(table: &str) -> String {
+    format!("\"{}\"", table.replace('"', "\"\""))
+}
+
+/// The runtime of the raw baselines: tokio's default multi-threaded one
+/// (what `#[tokio::main]` gives), so the connection task runs beside the
+/// code producing rows, as stogger's writer runs beside its callers.
+fn runtime() -> Res<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+async fn connect(dsn: &str) -> Res<Client> {
+    let (client, conn) = tokio_postgres::connect(dsn, NoTls).await?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok(client)
+}
+
+/// The DDL the plugin runs for `table`, from the loaded plugin itself.
+fn plugin_ddl(table: &str) -> Res<String> {
+    let cfg = stogger_core::Config::default();
+    Ok(stogger_core::plugin::schema_sql(&cfg, table)?)
+}
+
+/// Rows of [`EVENT`] in the table and their mean `data` size (as text);
+/// drops the table.
+async fn count_and_drop(client: &Client, table: &str) -> Res<(i64, f64)> {
+    let q = quoted(table);
+    let row = client
+        .query_one(
+            &format!(
+                "SELECT count(*), coalesce(avg(length(data::text)), 0)::float8 \
+                 FROM {q} WHERE event = $1"
+            ),
+            &[&EVENT],
+        )
+        .await?;
+    client
+        .batch_execute(&format!("DROP TABLE IF EXISTS {q}"))
+        .await?;
+    Ok((row.try_get(0)?, row.try_get(1)?))
+}
+
+fn check_count(rows: i64, n: u64, table: &str) -> Res<()> {
+    if rows != n as i64 {
+        return Err(format!("{table} holds {rows} rows of {EVENT}, expected {n}").into());
+    }
+    Ok(())
+}
+
+fn stogger_pg(o: &Opts, mode: &'static str, capacity: u64) -> Res<stogger_core::LoggingGuard> {
+    let (dsn, table, batch) = (o.dsn.clone(), o.table.clone(), o.batch_size);
+    stogger(move |b| {
+        let b = b
+            .set("enable_postgres", true)
+            .set("postgres_dsn", dsn)
+            .set("postgres_table", table)
+            .set("postgres_write_mode", mode)
+            .set("postgres_queue_capacity", capacity as i64)
+            .set("postgres_shutdown_timeout_ms", 600_000i64);
+        match batch {
+            Some(size) => b.set("postgres_batch_size", size as i64),
+            None => b,
+        }
+    })
+}
+
+fn drop_table(rt: &tokio::runtime::Runtime, o: &Opts) -> Res<()> {
+    rt.block_on(async {
+        let client = connect(&o.dsn).await?;
+        client
+            .batch_execute(&format!("DROP TABLE IF EXISTS {}", quoted(&o.table)))
+            .await?;
+        Ok(())
+    })
+}
+
+/// stogger, batch mode: N events, timed until all are committed (flush).
+pub fn batch_ours(o: &Opts) -> Res<Value> {
+    let rt = runtime()?;
+    drop_table(&rt, o)?;
+    // Room for every event: this scenario measures throughput, not drops.
+    let guard = stogger_pg(o, "batch", o.n.max(100_000) + 1_000)?;
+    let start = Instant::now();
+    for i in 0..o.n {
+        log_event(i);
+    }
+    let caller = start.elapsed().as_secs_f64();
+    guard.flush();
+    let secs = start.elapsed().as_secs_f64();
+    let failures = stogger_core::warn::delivery_failures();
+    drop(guard);
+    let (rows, avg) = rt.block_on(async {
+        let client = connect(&o.dsn).await?;
+        count_and_drop(&client, &o.table).await
+    })?;
+    check_count(rows, o.n, &o.table)?;
+    Ok(json!({
+        "secs": secs,
+        "events_per_s": o.n as f64 / secs,
+        "caller_secs": caller,
+        "delivery_failures": failures,
+        "avg_data_chars": avg,
+    }))
+}
+
+/// Raw tokio-postgres: one binary COPY of the same N rows, in one
+/// transaction, into the plugin's table and indexes.
+pub fn copy_raw(o: &Opts) -> Res<Value> {
+    let rt = runtime()?;
+    let ddl = plugin_ddl(&o.table)?;
+    rt.block_on(async {
+        let client = connect(&o.dsn).await?;
+        let q = quoted(&o.table);
+        client
+            .batch_execute(&format!("DROP TABLE IF EXISTS {q}"))
+            .await?;
+        client.batch_execute(&ddl).await?;
+        let secs = raw_copy(&client, &q, o.n).await?;
+        let (rows, avg) = count_and_drop(&client, &o.table).await?;
+        check_count(rows, o.n, &o.table)?;
+        Ok(json!({
+            "secs": secs,
+            "events_per_s": o.n as f64 / secs,
+            "avg_data_chars": avg,
+        }))
+    })
+}
+
+/// Generates and COPYs `n` rows; returns the seconds until COPY finished
+/// (autocommit: committed).
+async fn raw_copy(client: &Client, quoted_table: &str, n: u64) -> Res<f64> {
+    let start = Instant::now();
+    let sink = client
+        .copy_in(&format!(
+            "COPY {quoted_table} {COLUMNS} FROM STDIN (FORMAT binary)"
+        ))
+        .await?;
+    let writer = BinaryCopyInWriter::new(sink, &TYPES);
+    pin_mut!(writer);
+    let pid = std::process::id();
+    let mut data = String::with_capacity(256);
+    let none: Option<&str> = None;
+    for i in 0..n {
+        raw_data(&mut data, i, pid);
+        let ts = SystemTime::now();
+        writer
+            .as_mut()
+            .write(&[&ts, &"info", &EVENT, &none, &none, &Jsonb(&data)])
+            .await?;
+    }
+    writer.finish().await?;
+    Ok(start.elapsed().as_secs_f64())
+}
+
+/// stogger, sync mode: N events, each committed before the call returns.
+pub fn sync_ours(o: &Opts) -> Res<Value> {
+    let rt = runtime()?;
+    drop_table(&rt, o)?;
+    let guard = stogger_pg(o, "sync", 100_000)?;
+    let start = Instant::now();
+    for i in 0..o.n {
+        log_event(i);
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let failures = stogger_core::warn::delivery_failures();
+    drop(guard);
+    let (rows, avg) = rt.block_on(async {
+        let client = connect(&o.dsn).await?;
+        count_and_drop(&client, &o.table).await
+    })?;
+    check_count(rows, o.n, &o.table)?;
+    Ok(json!({
+        "secs": secs,
+        "events_per_s": o.n as f64 / secs,
+        "delivery_failures": failures,
+        "avg_data_chars": avg,
+    }))
+}
+
+/// Raw tokio-postgres: one prepared INSERT per row, autocommit, one connection.
+pub fn insert_raw(o: &Opts) -> Res<Value> {
+    let rt = runtime()?;
+    let ddl = plugin_ddl(&o.table)?;
+    rt.block_on(async {
+        let client = connect(&o.dsn).await?;
+        let q = quoted(&o.table);
+        client
+            .batch_execute(&format!("DROP TABLE IF EXISTS {q}"))
+            .await?;
+        client.batch_execute(&ddl).await?;
+        let insert = client
+            .prepare_typed(
+                &format!("INSERT INTO {q} {COLUMNS} VALUES ($1, $2, $3, $4, $5, $6)"),
+                &TYPES,
+            )
+            .await?;
+        let pid = std::process::id();
+        let mut data = String::with_capacity(256);
+        let none: Option<&str> = None;
+        let start = Instant::now();
+        for i in 0..o.n {
+            raw_data(&mut data, i, pid);
+            let ts = SystemTime::now();
+            client
+                .execute(
+                    &insert,
+                    &[&ts, &"info", &EVENT, &none, &none, &Jsonb(&data)],
+                )
+                .await?;
+        }
+        let secs = start.elapsed().as_secs_f64();
+        let (rows, avg) = count_and_drop(&client, &o.table).await?;
+        check_count(rows, o.n, &o.table)?;
+        Ok(json!({
+            "secs": secs,
+            "events_per_s": o.n as f64 / secs,
+            "avg_data_chars": avg,
+        }))
+    })
+}
+
+/// How much the GIN index on `data` costs COPY: raw COPY of N rows into the
+/// plugin's table (GIN `jsonb_path_ops`), the same with the default
+/// `jsonb_ops`, and without a GIN index; runs interleaved, medians.
+pub fn gin_cost(o: &Opts) -> Res<Value> {
+    let rt = runtime()?;
+    let table = "bench_gin";
+    let ddl = plugin_ddl(table)?;
+    if !ddl.contains("jsonb_path_ops") {
+        return Err(format!("the plugin's DDL has no jsonb_path_ops GIN index:\n{ddl}").into());
+    }
+    let variants: [(&str, String); 3] = [
+        ("gin_jsonb_path_ops", ddl.clone()),
+        ("gin_jsonb_ops", ddl.replace(" jsonb_path_ops", "")),
+        (
+            "no_gin",
+            ddl.lines()
+                .filter(|l| !l.contains("USING GIN"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ),
+    ];
+    let mut rates: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
+    rt.block_on(async {
+        let client = connect(&o.dsn).await?;
+        let q = quoted(table);
+        for _ in 0..o.runs.max(1) {
+            for (k, (_, ddl)) in variants.iter().enumerate() {
+                client
+                    .batch_execute(&format!("DROP TABLE IF EXISTS {q}"))
+                    .await?;
+                client.batch_execute(ddl).await?;
+                let secs = raw_copy(&client, &q, o.n).await?;
+                rates[k].push(o.n as f64 / secs);
+            }
+        }
+        client
+            .batch_execute(&format!("DROP TABLE IF EXISTS {q}"))
+            .await?;
+        Ok::<_, Box<dyn std::error::Error>>(())
+    })?;
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let mut out = serde_json::Map::new();
+    let mut medians = Vec::new();
+    for (k, (name, _)) in variants.iter().enumerate() {
+        let m = median(&mut rates[k]);
+        medians.push(m);
+        out.insert((*name).into(), json!({"rows_per_s": m, "runs": rates[k]}));
+    }
+    out.insert("n".into(), json!(o.n));
+    out.insert(
+        "no_gin_over_path_ops".into(),
+        json!(medians[2] / medians[0]),
+    );
+    out.insert(
+        "path_ops_over_jsonb_ops".into(),
+        json!(medians[0] / medians[1]),
+    );
+    Ok(Value::Object(out))
+}
+
+/// The calling thread's cost of one event with only the PostgreSQL target
+/// on (batch mode), call by call, while the writer drains concurrently.
+pub fn caller_ours(o: &Opts) -> Res<Value> {
+    let rt = runtime()?;
+    drop_table(&rt, o)?;
+    let guard = stogger_pg(o, "batch", o.n.max(100_000) + 1_000)?;
+    let mut out = crate::time_calls(o.n);
+    guard.flush();
+    let failures = stogger_core::warn::delivery_failures();
+    drop(guard);
+    let (rows, _) = rt.block_on(async {
+        let client = connect(&o.dsn).await?;
+        count_and_drop(&client, &o.table).await
+    })?;
+    check_count(rows, o.n, &o.table)?;
+    if let Value::Object(m) = &mut out {
+        m.insert("delivery_failures".into(), json!(failures));
+    }
+    Ok(out)
+}

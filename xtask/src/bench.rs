@@ -1,0 +1,608 @@
+//! `cargo xtask bench [--quick]`: every performance figure stogger claims,
+//! each as a ratio against a baseline measured in the same invocation.
+//!
+//! 1. Builds the runner (`stogger-bench`) and the plugin cdylib in release.
+//! 2. Starts a throwaway PostgreSQL (the test harness: fsync, synchronous
+//!    commit and full-page writes off — the same for both sides) and tunes
+//!    it for bulk writes (see [`PG_TUNING`]).
+//! 3. Runs every scenario `runs` times, interleaved (ours, baseline, ours,
+//!    baseline, ...), each side in a fresh `stogger-bench run` process that
+//!    prints one JSON line; takes the median of each side.
+//! 4. Measures once what the GIN index on `data` costs COPY (`gin-cost`).
+//! 5. Prints a table and writes `target/bench/results.json`, where `ratio`
+//!    > 1 always means stogger did better than the baseline.
+
+use crate::run::{cargo, heading, interrupted, step};
+use serde_json::{json, Map, Value};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+use stogger_tests::pg::{target_dir, Cluster};
+
+/// Server settings on top of the harness's (`fsync=off`,
+/// `synchronous_commit=off`, `full_page_writes=off`), applied with
+/// `ALTER SYSTEM` and a restart: room for the tables in memory, no
+/// checkpoint or autovacuum in the middle of a measurement.
+const PG_TUNING: [(&str, &str); 4] = [
+    ("shared_buffers", "256MB"),
+    ("max_wal_size", "4GB"),
+    ("checkpoint_timeout", "30min"),
+    ("autovacuum", "off"),
+];
+
+/// What the ratio compares.
+#[derive(Clone, Copy, PartialEq)]
+enum Better {
+    /// Throughput: ratio = ours / baseline.
+    Higher,
+    /// Time or memory: ratio = baseline / ours.
+    Lower,
+}
+
+/// Which database a scenario needs.
+#[derive(Clone, Copy, PartialEq)]
+enum Db {
+    None,
+    Live,
+    Down,
+}
+
+struct Scenario {
+    name: &'static str,
+    n_full: u64,
+    n_quick: u64,
+    db: Db,
+    /// Key of the headline figure in the runner's JSON.
+    metric: &'static str,
+    unit: &'static str,
+    better: Better,
+    baseline: &'static str,
+    /// The target, as text and as a check on (ours, ratio).
+    target: &'static str,
+    met: fn(f64, f64) -> bool,
+}
+
+const SCENARIOS: [Scenario; 6] = [
+    Scenario {
+        name: "pg_batch_vs_copy",
+        n_full: 100_000,
+        n_quick: 20_000,
+        db: Db::Live,
+        metric: "events_per_s",
+        unit: "events/s",
+        better: Better::Higher,
+        baseline: "raw tokio-postgres: one BinaryCopyInWriter COPY of the same rows, same table DDL and indexes",
+        target: "ratio >= 0.9",
+        met: |_, r| r >= 0.9,
+    },
+    Scenario {
+        name: "pg_sync_vs_insert",
+        n_full: 5_000,
+        n_quick: 2_000,
+        db: Db::Live,
+        metric: "events_per_s",
+        unit: "events/s",
+        better: Better::Higher,
+        baseline: "raw tokio-postgres: one prepared INSERT per row, autocommit, one connection",
+        target: "ratio >= 0.9",
+        met: |_, r| r >= 0.9,
+    },
+    Scenario {
+        name: "file_vs_tracing_fmt",
+        n_full: 200_000,
+        n_quick: 50_000,
+        db: Db::None,
+        metric: "events_per_s",
+        unit: "events/s",
+        better: Better::Higher,
+        baseline: "tracing-subscriber fmt layer (no ANSI) writing an Arc<File> in the same directory",
+        target: "ratio >= 1.0",
+        met: |_, r| r >= 1.0,
+    },
+    Scenario {
+        name: "caller_overhead",
+        n_full: 100_000,
+        n_quick: 50_000,
+        db: Db::Live,
+        metric: "p50_ns",
+        unit: "ns/call p50",
+        better: Better::Lower,
+        baseline: "tracing-subscriber fmt layer into tracing_appender::non_blocking (file)",
+        target: "ours p50 <= 1000 ns",
+        met: |ours, _| ours <= 1000.0,
+    },
+    Scenario {
+        name: "disabled_debug",
+        n_full: 50_000_000,
+        n_quick: 10_000_000,
+        db: Db::None,
+        metric: "ns_per_call",
+        unit: "ns/call",
+        better: Better::Lower,
+        baseline: "tracing-subscriber: LevelFilter::INFO in front of a fmt layer",
+        target: "ours <= 10 ns",
+        met: |ours, _| ours <= 10.0,
+    },
+    Scenario {
+        name: "outage_memory",
+        n_full: 1_000_000,
+        n_quick: 300_000,
+        db: Db::Down,
+        metric: "growth_mib",
+        unit: "MiB peak RSS growth",
+        better: Better::Lower,
+        baseline: "the bound: postgres_queue_capacity x measured bytes per queued row",
+        target: "growth <= bound (ratio >= 1)",
+        met: |_, r| r >= 1.0,
+    },
+];
+
+fn usage() -> String {
+    "usage: cargo xtask bench [--quick] [--only SCENARIO[,SCENARIO...]] [--runs N]".to_string()
+}
+
+/// Runs `cargo xtask bench`.
+pub fn bench(args: &[String]) -> Result<(), String> {
+    crate::run::trap_ctrl_c();
+    let mut quick = false;
+    let mut only: Option<Vec<String>> = None;
+    let mut runs: Option<u32> = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--quick" => quick = true,
+            "--only" => {
+                let v = it.next().ok_or_else(usage)?;
+                only = Some(v.split(',').map(str::to_string).collect());
+            }
+            "--runs" => {
+                let v = it.next().ok_or_else(usage)?;
+                runs = Some(v.parse().map_err(|_| usage())?);
+            }
+            _ => return Err(format!("unknown option {a}\n{}", usage())),
+        }
+    }
+    let runs = runs.unwrap_or(if quick { 3 } else { 5 }).max(1);
+    if let Some(only) = &only {
+        for name in only {
+            if !SCENARIOS.iter().any(|s| s.name == name) {
+                return Err(format!("no scenario {name}"));
+            }
+        }
+    }
+    let started = Instant::now();
+    step(
+        "release build of the runner and the plugin (stogger-bench, libstogger_postgres.so)",
+        cargo().args([
+            "build",
+            "--release",
+            "-p",
+            "stogger-bench",
+            "-p",
+            "stogger-postgres",
+        ]),
+    )?;
+    let build_secs = started.elapsed().as_secs_f64();
+    let release = target_dir().join("release");
+    let runner = release.join("stogger-bench");
+    let out_dir = target_dir().join("bench");
+    let scratch = out_dir.join(format!("tmp-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).map_err(|e| format!("{}: {e}", scratch.display()))?;
+    let ctx = Ctx {
+        runner,
+        plugin_dir: release,
+        scratch: scratch.clone(),
+    };
+    let result = run_all(&ctx, quick, runs, only.as_deref(), build_secs, started);
+    let _ = std::fs::remove_dir_all(&scratch);
+    let results = result?;
+    let path = out_dir.join("results.json");
+    let text = serde_json::to_string_pretty(&results).map_err(|e| e.to_string())?;
+    std::fs::write(&path, text + "\n").map_err(|e| format!("{}: {e}", path.display()))?;
+    println!("\nwrote {}", path.display());
+    println!(
+        "xtask bench: done in {:.0}s (release build {:.0}s)",
+        started.elapsed().as_secs_f64(),
+        build_secs
+    );
+    Ok(())
+}
+
+struct Ctx {
+    runner: PathBuf,
+    plugin_dir: PathBuf,
+    scratch: PathBuf,
+}
+
+impl Ctx {
+    /// Runs the runner with `args`; the JSON of its last stdout line and its stderr.
+    fn run(&self, args: &[String]) -> Result<(Value, String), String> {
+        if interrupted() {
+            return Err("interrupted".into());
+        }
+        let out = Command::new(&self.runner)
+            .args(args)
+            .env("STOGGER_PLUGIN_DIR", &self.plugin_dir)
+            .current_dir(&self.scratch)
+            .output()
+            .map_err(|e| format!("cannot run {}: {e}", self.runner.display()))?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        if !out.status.success() {
+            return Err(format!(
+                "stogger-bench {} failed ({}):\n{stdout}{stderr}",
+                args.join(" "),
+                out.status
+            ));
+        }
+        let line = stdout.lines().rev().find(|l| !l.trim().is_empty());
+        let value = line
+            .and_then(|l| serde_json::from_str(l).ok())
+            .ok_or_else(|| {
+                format!(
+                    "stogger-bench {}: no JSON line in {stdout:?}",
+                    args.join(" ")
+                )
+            })?;
+        Ok((value, stderr))
+    }
+}
+
+fn start_cluster() -> Result<Cluster, String> {
+    heading("throwaway PostgreSQL for the benchmark");
+    let mut pg = Cluster::start("bench")?;
+    for (key, value) in PG_TUNING {
+        pg.psql("postgres", &format!("ALTER SYSTEM SET {key} = '{value}'"))?;
+    }
+    pg.stop_server()?;
+    pg.start_server()?;
+    pg.create_user_and_db("bench", "bench")?;
+    Ok(pg)
+}
+
+/// A DSN on which nothing listens (a port just released).
+fn closed_port_dsn() -> Result<String, String> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    let port = l.local_addr().map_err(|e| e.to_string())?.port();
+    drop(l);
+    Ok(format!("postgresql://bench@127.0.0.1:{port}/bench"))
+}
+
+fn num(v: &Value, key: &str) -> Option<f64> {
+    v.get(key).and_then(Value::as_f64)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    let mid = v.len() / 2;
+    if v.len() % 2 == 1 {
+        v[mid]
+    } else {
+        (v[mid - 1] + v[mid]) / 2.0
+    }
+}
+
+/// The number in front of `what` in a close note such as
+/// `postgres: 12 events not delivered (12 dropped because the queue was full)`.
+fn count_before(text: &str, what: &str) -> Option<u64> {
+    let at = text.find(what)?;
+    text[..at]
+        .split(|c: char| !c.is_ascii_digit())
+        .rfind(|s| !s.is_empty())
+        .and_then(|s| s.parse().ok())
+}
+
+fn run_all(
+    ctx: &Ctx,
+    quick: bool,
+    runs: u32,
+    only: Option<&[String]>,
+    build_secs: f64,
+    started: Instant,
+) -> Result<Value, String> {
+    let pg = start_cluster()?;
+    let dsn = pg.socket_dsn("bench", "bench");
+    let down_dsn = closed_port_dsn()?;
+    let version = pg.version()?;
+    let mut scenarios = Vec::new();
+    for sc in SCENARIOS.iter() {
+        if only.is_some_and(|o| !o.iter().any(|n| n == sc.name)) {
+            continue;
+        }
+        heading(&format!("{} ({runs} runs, interleaved)", sc.name));
+        scenarios.push(run_scenario(ctx, sc, quick, runs, &dsn, &down_dsn)?);
+    }
+    let gin = if only.is_none() {
+        heading("gin-cost: raw COPY with and without the GIN index on data");
+        let n = if quick { 20_000 } else { 100_000 };
+        let (v, _) = ctx.run(&[
+            "gin-cost".into(),
+            "--dsn".into(),
+            dsn.clone(),
+            "--n".into(),
+            n.to_string(),
+            "--runs".into(),
+            runs.to_string(),
+        ])?;
+        print_gin(&v);
+        v
+    } else {
+        Value::Null
+    };
+    drop(pg);
+    print_table(&scenarios);
+    let settings = json!({
+        "mode": if quick { "quick" } else { "full" },
+        "runs": runs,
+        "order": "interleaved: ours, baseline, ours, baseline, ...; each side a fresh process; medians",
+        "n": SCENARIOS.iter().map(|s| (s.name.to_string(), json!(if quick { s.n_quick } else { s.n_full }))).collect::<Map<_, _>>(),
+        "postgres": {
+            "harness": "fsync=off, synchronous_commit=off, full_page_writes=off (both sides alike)",
+            "tuning": PG_TUNING.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<Map<_, _>>(),
+            "connection": "unix socket, both sides",
+        },
+        "stogger": {
+            "targets": "console off, journal off, file off (logdir=/dev/null, which cannot be a directory) unless the scenario is the file target",
+            "postgres_batch_size": "1000 (default)",
+            "postgres_queue_capacity": "n + 1000 (at least 101000) for throughput/caller scenarios; 100000 (default) for outage_memory",
+            "plugin": "libstogger_postgres.so loaded at run time from target/release (STOGGER_PLUGIN_DIR)",
+        },
+        "raw_baselines_runtime": "tokio multi-threaded runtime (the #[tokio::main] default), one connection",
+        "build_secs": build_secs,
+        "total_secs": started.elapsed().as_secs_f64(),
+    });
+    Ok(json!({
+        "machine": machine(&version),
+        "settings": settings,
+        "scenarios": scenarios,
+        "gin_cost": gin,
+    }))
+}
+
+fn run_scenario(
+    ctx: &Ctx,
+    sc: &Scenario,
+    quick: bool,
+    runs: u32,
+    dsn: &str,
+    down_dsn: &str,
+) -> Result<Value, String> {
+    let n = if quick { sc.n_quick } else { sc.n_full };
+    let scratch = ctx.scratch.display().to_string();
+    let args = |side: &str, run: u32| -> Vec<String> {
+        let db = match sc.db {
+            Db::Down => down_dsn,
+            _ => dsn,
+        };
+        let short = sc.name.split('_').next().unwrap_or("t");
+        vec![
+            "run".into(),
+            sc.name.into(),
+            side.into(),
+            "--n".into(),
+            n.to_string(),
+            "--dsn".into(),
+            db.into(),
+            "--table".into(),
+            format!("bench_{short}_{side}_{run}"),
+            "--dir".into(),
+            scratch.clone(),
+        ]
+    };
+    let mut ours_runs = Vec::new();
+    let mut base_runs = Vec::new();
+    for run in 0..runs {
+        let (mut v, stderr) = ctx.run(&args("ours", run))?;
+        if sc.db == Db::Down {
+            let dropped = count_before(&stderr, "dropped because the queue was full");
+            let growth = num(&v, "growth_bytes").unwrap_or(f64::NAN) / 1048576.0;
+            let bound = num(&v, "bound_bytes").unwrap_or(f64::NAN) / 1048576.0;
+            if let Value::Object(m) = &mut v {
+                m.insert("dropped_reported".into(), json!(dropped));
+                m.insert("growth_mib".into(), json!(growth));
+                m.insert("bound_mib".into(), json!(bound));
+            }
+        }
+        println!("    run {}: ours     {}", run + 1, brief(sc, &v));
+        ours_runs.push(v);
+        if sc.db != Db::Down {
+            let (v, _) = ctx.run(&args("baseline", run))?;
+            println!("    run {}: baseline {}", run + 1, brief(sc, &v));
+            base_runs.push(v);
+        }
+    }
+    let med = |runs: &[Value], key: &str| median(runs.iter().filter_map(|v| num(v, key)).collect());
+    let ours = med(&ours_runs, sc.metric);
+    let baseline = if sc.db == Db::Down {
+        med(&ours_runs, "bound_mib")
+    } else {
+        med(&base_runs, sc.metric)
+    };
+    let ratio = match sc.better {
+        Better::Higher => ours / baseline,
+        Better::Lower => baseline / ours,
+    };
+    let mut extra = Map::new();
+    for key in [
+        "p99_ns",
+        "p999_ns",
+        "mean_ns",
+        "clock_ns",
+        "caller_secs",
+        "avg_data_chars",
+        "bytes_per_line",
+        "empty_loop_ns",
+        "bytes_per_queued_row",
+        "refused_writes",
+        "dropped_reported",
+        "lines_written",
+    ] {
+        let o = med(&ours_runs, key);
+        let b = med(&base_runs, key);
+        if o.is_finite() || b.is_finite() {
+            extra.insert(
+                key.into(),
+                json!({"ours": finite(o), "baseline": finite(b)}),
+            );
+        }
+    }
+    Ok(json!({
+        "name": sc.name,
+        "ours": ours,
+        "baseline": baseline,
+        "unit": sc.unit,
+        "ratio": ratio,
+        "runs": runs,
+        "n": n,
+        "target": sc.target,
+        "met": (sc.met)(ours, ratio),
+        "ours_events_per_s": finite(med(&ours_runs, "events_per_s")),
+        "baseline_events_per_s": finite(med(&base_runs, "events_per_s")),
+        "baseline_is": sc.baseline,
+        "medians": extra,
+        "ours_runs": ours_runs,
+        "baseline_runs": base_runs,
+    }))
+}
+
+fn finite(x: f64) -> Value {
+    if x.is_finite() {
+        json!(x)
+    } else {
+        Value::Null
+    }
+}
+
+fn brief(sc: &Scenario, v: &Value) -> String {
+    let metric = num(v, sc.metric).map_or("?".into(), fmt_num);
+    let eps = num(v, "events_per_s").map_or("?".into(), fmt_num);
+    format!("{metric} {} ({eps} events/s)", sc.unit)
+}
+
+fn fmt_num(x: f64) -> String {
+    if !x.is_finite() {
+        "-".into()
+    } else if x >= 100.0 {
+        format!("{x:.0}")
+    } else if x >= 10.0 {
+        format!("{x:.1}")
+    } else {
+        format!("{x:.2}")
+    }
+}
+
+fn print_table(scenarios: &[Value]) {
+    println!();
+    println!(
+        "{:<20} {:>12} {:>12}  {:<20} {:>6}  {:<30} {:>4}  {:>12} {:>12}",
+        "scenario", "ours", "baseline", "unit", "ratio", "target", "met", "ours ev/s", "base ev/s"
+    );
+    for s in scenarios {
+        let f = |k: &str| s.get(k).and_then(Value::as_f64).map_or("-".into(), fmt_num);
+        let t = |k: &str| s.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+        let met = if s.get("met").and_then(Value::as_bool) == Some(true) {
+            "yes"
+        } else {
+            "NO"
+        };
+        println!(
+            "{:<20} {:>12} {:>12}  {:<20} {:>6}  {:<30} {:>4}  {:>12} {:>12}",
+            t("name"),
+            f("ours"),
+            f("baseline"),
+            t("unit"),
+            f("ratio"),
+            t("target"),
+            met,
+            f("ours_events_per_s"),
+            f("baseline_events_per_s"),
+        );
+    }
+}
+
+fn print_gin(v: &Value) {
+    let rate = |k: &str| {
+        v.get(k)
+            .and_then(|x| x.get("rows_per_s"))
+            .and_then(Value::as_f64)
+            .map_or("-".into(), fmt_num)
+    };
+    println!(
+        "    raw COPY rows/s: GIN jsonb_path_ops {}, GIN jsonb_ops {}, no GIN {}",
+        rate("gin_jsonb_path_ops"),
+        rate("gin_jsonb_ops"),
+        rate("no_gin")
+    );
+}
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+fn machine(pg_version: &str) -> Value {
+    let cpuinfo = read("/proc/cpuinfo");
+    let model = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map(|(_, m)| m.trim().to_string());
+    let mem_kb = read("/proc/meminfo")
+        .lines()
+        .find(|l| l.starts_with("MemTotal:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse::<u64>().ok());
+    let rustc = Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into()))
+        .arg("-V")
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    json!({
+        "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        "model_name": model,
+        "memory_gib": mem_kb.map(|k| (k as f64 / 1048576.0 * 10.0).round() / 10.0),
+        "kernel": read("/proc/sys/kernel/osrelease").trim(),
+        "postgres_version": pg_version,
+        "rustc": rustc,
+        "target_dir_fs": fs_type(&target_dir()),
+    })
+}
+
+/// The file system type of `path` (from /proc/mounts, longest mount prefix).
+fn fs_type(path: &Path) -> Option<String> {
+    let path = path.canonicalize().ok()?;
+    read("/proc/mounts")
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let (_, mnt, ty) = (f.next()?, f.next()?, f.next()?);
+            path.starts_with(mnt).then(|| (mnt.len(), ty.to_string()))
+        })
+        .max_by_key(|(len, _)| *len)
+        .map(|(_, ty)| ty)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn close_note_counts_are_found() {
+        let note = "stogger: postgres: 200001 events not delivered (1 still queued at the \
+                    shutdown deadline, 200000 dropped because the queue was full)";
+        assert_eq!(
+            count_before(note, "dropped because the queue was full"),
+            Some(200000)
+        );
+        assert_eq!(count_before(note, "absent"), None);
+    }
+
+    #[test]
+    fn median_of_even_and_odd() {
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert!(median(Vec::new()).is_nan());
+    }
+}
