@@ -13,24 +13,25 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::Client;
 
 /// The DSN the service connects with: `%PASSWORD%` filled in from
-/// `STOGGER_POSTGRES_PASSWORD`. Errors name what is missing.
+/// `STOGGER_POSTGRES_PASSWORD` by the library's own substitution. Errors
+/// name what is missing (the service would try an empty password instead).
 pub fn effective_dsn(cfg: &Config) -> Result<String, String> {
-    let raw = cfg
+    let password = std::env::var(dsn::PASSWORD_VAR).ok();
+    let needs_password = cfg
         .postgres_dsn
         .as_deref()
-        .map(str::trim)
-        .filter(|d| !d.is_empty())
-        .ok_or_else(|| {
-            "postgres_dsn is not set (in stogger.toml, or STOGGER_POSTGRES_DSN)".to_string()
-        })?;
-    let password = std::env::var(dsn::PASSWORD_VAR).ok();
-    dsn::substitute(raw, password.as_deref()).ok_or_else(|| {
-        format!(
+        .is_some_and(|d| d.contains(dsn::PLACEHOLDER));
+    if needs_password && password.is_none() {
+        return Err(format!(
             "postgres_dsn contains {} but {} is not set",
             dsn::PLACEHOLDER,
             dsn::PASSWORD_VAR
-        )
-    })
+        ));
+    }
+    stogger_core::output::postgres::dsn_with_password(cfg, password.as_deref().unwrap_or(""))
+        .ok_or_else(|| {
+            "postgres_dsn is not set (in stogger.toml, or STOGGER_POSTGRES_DSN)".to_string()
+        })
 }
 
 /// The plugin's connection settings for the configured DSN and table.

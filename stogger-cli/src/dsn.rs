@@ -1,4 +1,6 @@
-//! Connection strings: `%PASSWORD%` substitution and password redaction.
+//! Connection strings as the CLI shows them: the password redacted.
+//! (`%PASSWORD%` is filled in by the library's own substitution,
+//! `stogger_core::output::postgres::dsn_with_password`.)
 //!
 //! The password never reaches the output: everything the CLI prints about
 //! a DSN goes through [`redact`], and every report is passed through
@@ -16,24 +18,6 @@ pub const REDACTED: &str = "***";
 fn is_url(dsn: &str) -> bool {
     let lower = dsn.trim_start().to_ascii_lowercase();
     lower.starts_with("postgresql://") || lower.starts_with("postgres://")
-}
-
-/// The DSN with `%PASSWORD%` replaced by `password` (percent-encoded in a
-/// URL, quoted in `key=value` form). `None` when the DSN has the
-/// placeholder and no password is given.
-pub fn substitute(dsn: &str, password: Option<&str>) -> Option<String> {
-    if !dsn.contains(PLACEHOLDER) {
-        return Some(dsn.to_string());
-    }
-    let password = password?;
-    let replacement = if is_url(dsn) {
-        percent_encode(password)
-    } else if dsn.contains(&format!("'{PLACEHOLDER}'")) {
-        password.replace('\\', "\\\\").replace('\'', "\\'")
-    } else {
-        format!("'{}'", password.replace('\\', "\\\\").replace('\'', "\\'"))
-    };
-    Some(dsn.replace(PLACEHOLDER, &replacement))
 }
 
 fn percent_encode(s: &str) -> String {
@@ -239,23 +223,6 @@ mod tests {
             "host=db password = *** dbname=logs"
         );
         assert_eq!(redact("password=%PASSWORD%"), "password=%PASSWORD%");
-    }
-
-    #[test]
-    fn placeholder_is_filled_in_the_form_of_the_dsn() {
-        assert_eq!(
-            substitute("postgresql://u:%PASSWORD%@h/d", Some("p@ss/w")).unwrap(),
-            "postgresql://u:p%40ss%2Fw@h/d"
-        );
-        assert_eq!(
-            substitute("host=h password=%PASSWORD%", Some("it's")).unwrap(),
-            "host=h password='it\\'s'"
-        );
-        assert_eq!(substitute("postgresql://u:%PASSWORD%@h/d", None), None);
-        assert_eq!(
-            substitute("postgresql://u@h/d", None).unwrap(),
-            "postgresql://u@h/d"
-        );
     }
 
     #[test]

@@ -533,6 +533,23 @@ fn is_url(dsn: &str) -> bool {
     dsn.starts_with("postgresql://") || dsn.starts_with("postgres://")
 }
 
+/// `postgres_dsn` as this target connects with it: trimmed, `%PASSWORD%`
+/// replaced by `password` the way the target replaces it (percent-encoded in
+/// a URL, quoted in `key=value` form). `None` when no DSN is set. For tools
+/// that connect like the service does (`stogger doctor`, `stogger query`).
+pub fn dsn_with_password(cfg: &Config, password: &str) -> Option<String> {
+    let dsn = cfg
+        .postgres_dsn
+        .as_deref()
+        .map(str::trim)
+        .filter(|d| !d.is_empty())?;
+    Some(if dsn.contains(PASSWORD_PLACEHOLDER) {
+        substitute_password(dsn, password)
+    } else {
+        dsn.to_string()
+    })
+}
+
 /// Replaces `%PASSWORD%` in a DSN so that any password survives: percent-
 /// encoded in a URL, quoted and escaped in a `key=value` DSN.
 fn substitute_password(dsn: &str, password: &str) -> String {
