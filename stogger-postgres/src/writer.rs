@@ -164,7 +164,11 @@ impl Shared {
     }
 
     fn past_deadline(&self) -> bool {
-        self.shutting_down() && self.deadline().is_none_or(|d| Instant::now() >= d)
+        self.shutting_down()
+            && match self.deadline() {
+                Some(d) => Instant::now() >= d,
+                None => true,
+            }
     }
 
     fn progress(&self) -> std::sync::MutexGuard<'_, Progress> {
@@ -447,7 +451,7 @@ async fn run_batch(
         if sh.past_deadline() {
             break;
         }
-        if conn.as_ref().is_none_or(Conn::is_closed) {
+        if !matches!(conn.as_ref(), Some(c) if !c.is_closed()) {
             conn = None;
             sh.connected.store(false, Ordering::Release);
             match open_conn(&sh, &settings).await {
@@ -648,7 +652,7 @@ async fn sync_insert(
 ) -> Result<(), SyncFail> {
     let mut last = String::new();
     for _attempt in 0..2 {
-        if conn.as_ref().is_none_or(Conn::is_closed) {
+        if !matches!(conn.as_ref(), Some(c) if !c.is_closed()) {
             *conn = None;
             sh.connected.store(false, Ordering::Release);
             match open_conn(sh, settings).await {
