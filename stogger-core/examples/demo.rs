@@ -35,7 +35,7 @@ fn process_payment(order_id: u64, amount: f64, customer_id: u64) -> Result<(), C
         customer_id,
         "payment-started"
     );
-    if order_id % 2 == 0 {
+    if order_id.is_multiple_of(2) {
         let err = CardDeclined {
             source: std::io::Error::other("insufficient funds"),
         };
