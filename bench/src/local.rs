@@ -150,8 +150,10 @@ const OUTAGE_CAPACITY: u64 = 100_000;
 
 /// N events with the database down (`--dsn` points at a closed port): peak
 /// RSS growth against the bound `postgres_queue_capacity` × bytes per queued
-/// row, the latter measured on the first `capacity / 2` events. The
-/// plugin's drop count is in the close note on stderr.
+/// row, the latter measured on the first `capacity / 2` events; and the
+/// growth after the queue is full (every further event is dropped), which
+/// a bounded queue keeps near zero. The plugin's drop count is in the close
+/// note on stderr.
 pub fn outage_ours(o: &Opts) -> Res<Value> {
     let (dsn, table) = (o.dsn.clone(), o.table.clone());
     let guard = stogger(move |b| {
@@ -169,7 +171,13 @@ pub fn outage_ours(o: &Opts) -> Res<Value> {
         log_event(i);
     }
     let at_half = vm_hwm();
-    for i in half..o.n {
+    // The queue's first slot holds the file target's setup note.
+    let full = (OUTAGE_CAPACITY - 1).min(o.n);
+    for i in half..full {
+        log_event(i);
+    }
+    let at_full = vm_hwm();
+    for i in full..o.n {
         log_event(i);
     }
     let secs = start.elapsed().as_secs_f64();
@@ -183,7 +191,9 @@ pub fn outage_ours(o: &Opts) -> Res<Value> {
         "capacity": OUTAGE_CAPACITY,
         "hwm_before": before,
         "hwm_half": at_half,
+        "hwm_full": at_full,
         "hwm_after": after,
+        "growth_after_full_bytes": after.saturating_sub(at_full),
         "bytes_per_queued_row": per_row,
         "bound_bytes": bound,
         "growth_bytes": growth,
