@@ -81,9 +81,11 @@ pub fn target_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
         return PathBuf::from(dir);
     }
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("..")
-        .join("target")
+        .join("target");
+    // `tests/../target` works but reads badly in every path we print.
+    dir.canonicalize().unwrap_or(dir)
 }
 
 fn is_root() -> bool {
