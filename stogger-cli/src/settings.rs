@@ -18,6 +18,7 @@ pub fn value_of(cfg: &Config, key: &str) -> Option<String> {
         "verbose" => cfg.verbose.to_string(),
         "logdir" => path(&cfg.logdir),
         "log_to_console" => cfg.log_to_console.to_string(),
+        "log_to_file" => cfg.log_to_file.to_string(),
         "syslog_identifier" => cfg.syslog_identifier.clone(),
         "show_caller_info" => cfg.show_caller_info.to_string(),
         "log_format" => match cfg.log_format {

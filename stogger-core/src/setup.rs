@@ -57,9 +57,11 @@ pub(crate) fn build(cfg: &Config) -> Result<Built, Error> {
     let console_on =
         cfg.log_to_console && !(journal_target.is_some() && journal::stderr_is_journal());
 
-    let file = match FileLogger::open(cfg) {
-        Ok(f) => Some(f),
-        Err(err) => {
+    let opened = cfg.log_to_file.then(|| FileLogger::open(cfg));
+    let file = match opened {
+        None => None,
+        Some(Ok(f)) => Some(f),
+        Some(Err(err)) => {
             let path = cfg.logdir.join(format!("{}.log", cfg.syslog_identifier));
             notes.push(
                 Event::new(Level::Warning, "file-logging-setup-failed")

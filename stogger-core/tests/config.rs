@@ -137,6 +137,7 @@ fn stogger_toml_sets_every_kind_of_key() {
 verbose = true
 logdir = "var/log/app"
 log_to_console = false
+log_to_file = false
 syslog_identifier = "billing"
 show_caller_info = true
 log_format = "json"
@@ -173,6 +174,7 @@ pad_event_width = 0
     assert!(c.verbose);
     assert_eq!(c.logdir, PathBuf::from("var/log/app"));
     assert!(!c.log_to_console);
+    assert!(!c.log_to_file);
     assert_eq!(c.syslog_identifier, "billing");
     assert!(c.show_caller_info);
     assert_eq!(c.log_format, LogFormat::Json);
@@ -224,6 +226,7 @@ fn every_key_can_be_set_from_its_environment_variable() {
         ("verbose", "yes"),
         ("logdir", "/var/log/x"),
         ("log_to_console", "0"),
+        ("log_to_file", "no"),
         ("syslog_identifier", "svc"),
         ("show_caller_info", "1"),
         ("log_format", "json"),

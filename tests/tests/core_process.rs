@@ -292,3 +292,15 @@ fn json_log_format_writes_one_object_per_line() {
     assert_eq!(objects[1]["amount"], 99.99);
     assert!(out.stderr.contains("I user-login"), "console stays text");
 }
+
+#[test]
+fn log_to_file_false_creates_no_file_and_keeps_the_console() {
+    let sb = Sandbox::new();
+    let out = sb.run(
+        "readme",
+        &[("NO_COLOR", "1"), ("STOGGER_LOG_TO_FILE", "false")],
+    );
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+    assert!(out.stderr.contains("I user-login"));
+    assert!(!sb.logdir().exists(), "no log directory is created");
+}

@@ -92,6 +92,10 @@ fn human_bytes(n: u64) -> String {
 
 /// File: the directory, writability, the current size, rotation.
 pub fn file(cfg: &Config, identifier_is_default: bool) -> Section {
+    if !cfg.log_to_file {
+        return Section::new("file", Status::Off, "log_to_file = false")
+            .hint("set log_to_file = true to keep a log file in logdir");
+    }
     let path = cfg.logdir.join(format!("{}.log", cfg.syslog_identifier));
     let path = std::path::absolute(&path).unwrap_or(path);
     let rotation = match (cfg.log_rotation, cfg.log_backup_count) {

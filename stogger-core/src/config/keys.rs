@@ -89,6 +89,13 @@ pub const KEYS: &[KeyInfo] = &[
         "Write a line per event to stderr.",
     ),
     key(
+        "log_to_file",
+        "STOGGER_LOG_TO_FILE",
+        BOOL,
+        "true",
+        "Write every event to `{logdir}/{syslog_identifier}.log`.",
+    ),
+    key(
         "syslog_identifier",
         "STOGGER_SYSLOG_IDENTIFIER",
         "a non-empty name without `/`",
@@ -493,6 +500,7 @@ fn set(cfg: &mut Config, name: &str, v: &Value) -> Option<Parsed<()>> {
             "verbose" => cfg.verbose = boolean(v)?,
             "logdir" => cfg.logdir = PathBuf::from(non_empty(v)?),
             "log_to_console" => cfg.log_to_console = boolean(v)?,
+            "log_to_file" => cfg.log_to_file = boolean(v)?,
             "syslog_identifier" => cfg.syslog_identifier = identifier(v)?,
             "show_caller_info" => cfg.show_caller_info = boolean(v)?,
             "log_format" => {

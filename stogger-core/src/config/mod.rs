@@ -88,6 +88,8 @@ pub struct Config {
     pub logdir: PathBuf,
     /// Write to stderr.
     pub log_to_console: bool,
+    /// Write `{logdir}/{syslog_identifier}.log`.
+    pub log_to_file: bool,
     /// Name of the service: file name, journal identifier.
     pub syslog_identifier: String,
     /// Show `func='<module>::<function>'` in the key=value body.
@@ -153,6 +155,7 @@ impl Default for Config {
             verbose: false,
             logdir: PathBuf::from("logs"),
             log_to_console: true,
+            log_to_file: true,
             syslog_identifier: default_identifier(),
             show_caller_info: false,
             log_format: LogFormat::Simple,
