@@ -69,6 +69,9 @@ pub struct CheckReport {
     pub row_count_estimated: bool,
     /// Time of the newest row (RFC 3339).
     pub newest: Option<String>,
+    /// Events services reported as dropped (queue full) in the last 24 hours,
+    /// from the `stogger-events-dropped` rows the writer inserts.
+    pub dropped_last_24h: Option<i64>,
     /// Everything wrong, in words (empty when all is well).
     pub problems: Vec<String>,
 }
@@ -128,6 +131,7 @@ fn base_report(config: &OpenConfig) -> CheckReport {
         row_count: None,
         row_count_estimated: false,
         newest: None,
+        dropped_last_24h: None,
         problems: Vec::new(),
     }
 }
@@ -301,6 +305,20 @@ async fn inspect(
             r.row_count_estimated = true;
         }
         Err(e) => return Err(e),
+    }
+    // Loss must be visible: the writer records what a full queue dropped.
+    let dropped = client
+        .query_one(
+            &format!(
+                "SELECT coalesce(sum(CASE WHEN jsonb_typeof(data->'dropped') = 'number' \
+                 THEN (data->>'dropped')::numeric END), 0)::bigint FROM {quoted} \
+                 WHERE event = 'stogger-events-dropped' AND \"timestamp\" > now() - interval '24 hours'"
+            ),
+            &[],
+        )
+        .await;
+    if let Ok(row) = dropped {
+        r.dropped_last_24h = row.try_get(0).ok();
     }
     Ok(())
 }

@@ -306,10 +306,11 @@ async fn open_conn(sh: &Shared, settings: &ConnSettings) -> Result<Conn, String>
         let user = settings.pg.get_user().unwrap_or("?");
         return Err(format!(
             "connected to {}, but user {user:?} has no INSERT privilege on table {} \
-             (GRANT INSERT ON {} TO {user})",
+             (GRANT INSERT ON {table} TO {user}; GRANT USAGE ON SEQUENCE of its id column, \
+             e.g. {table}_id_seq, TO {user})",
             settings.display,
             sh.table,
-            sh.table.quoted()
+            table = sh.table.quoted()
         ));
     }
     Ok(c)

@@ -282,3 +282,37 @@ fn invalid_and_unknown_configuration_is_reported_and_the_rest_still_checked() {
         .clone();
     assert_eq!(ident["value"], "svc", "the file's values are still used");
 }
+
+#[test]
+fn events_dropped_by_a_full_queue_are_a_warning_with_the_count() {
+    let s = Setup::new("cli-doctor-dropped");
+    s.create_table_with_schema_command();
+    // What the writer inserts after its queue overflowed (twice), plus an
+    // old report outside the 24-hour window.
+    s.sql(
+        "INSERT INTO stogger_logs (\"timestamp\", level, event, data) VALUES \
+         (now() - interval '1 hour', 'warning', 'stogger-events-dropped', '{\"dropped\": 120}'), \
+         (now(), 'warning', 'stogger-events-dropped', '{\"dropped\": 5}'), \
+         (now() - interval '3 days', 'warning', 'stogger-events-dropped', '{\"dropped\": 1000}')",
+    );
+    let out = s.run(&["doctor", "--json"]);
+    let doc = doctor_json(&out);
+    assert_eq!(out.code, Some(0), "a warning is not a failure: {doc:#}");
+    let db = &doc["sections"]["database"];
+    assert_eq!(db["dropped_last_24h"], 125, "{db:#}");
+    assert_eq!(status(&doc, "database"), "warning");
+    assert!(
+        db["detail"]
+            .as_str()
+            .unwrap()
+            .contains("125 events dropped"),
+        "{db:#}"
+    );
+    assert!(
+        db["hint"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("postgres_queue_capacity"),
+        "{db:#}"
+    );
+}

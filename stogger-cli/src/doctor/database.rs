@@ -52,6 +52,7 @@ pub fn from_report(r: &CheckReport) -> Section {
             .fact("row_count", opt(r.row_count))
             .fact("row_count_estimated", r.row_count_estimated)
             .fact("newest", opt(r.newest.clone()))
+            .fact("dropped_last_24h", opt(r.dropped_last_24h))
             .fact(
                 "problems",
                 Json::Array(r.problems.iter().map(|p| p.clone().into()).collect()),
@@ -132,10 +133,11 @@ pub fn from_report(r: &CheckReport) -> Section {
         status = status.max(Status::Error);
         explained += 1;
         findings.push("no INSERT privilege".to_string());
+        let user = r.user.as_deref().unwrap_or("<the service's user>");
         hints.push(format!(
-            "GRANT INSERT ON {} TO {}",
-            r.table,
-            r.user.as_deref().unwrap_or("<the service's user>")
+            "GRANT INSERT ON {table} TO {user}; GRANT USAGE ON SEQUENCE {table}_id_seq TO {user} \
+             (the id column is a BIGSERIAL)",
+            table = r.table,
         ));
     }
     if r.can_select == Some(false) {
@@ -146,6 +148,18 @@ pub fn from_report(r: &CheckReport) -> Section {
             r.table,
             r.user.as_deref().unwrap_or("<the user>")
         ));
+    }
+    if let Some(n) = r.dropped_last_24h.filter(|n| *n > 0) {
+        status = status.max(Status::Warning);
+        findings.push(format!(
+            "{n} events dropped in the last 24 hours because a service's queue was full \
+             (rows with event 'stogger-events-dropped')"
+        ));
+        hints.push(
+            "raise postgres_queue_capacity, or find out why the database was slow or away \
+             (`stogger query --event stogger-events-dropped`)"
+                .to_string(),
+        );
     }
     if r.problems.len() > explained {
         status = Status::Error;
