@@ -7,8 +7,11 @@ use stogger_core::render::json::JsonRenderer;
 use stogger_core::render::template::render_template;
 use stogger_core::render::text::{ansi, TextOptions, TextRenderer};
 use stogger_core::target::Renderer;
-use stogger_core::{Event, Level, Value};
+use stogger_core::{Level, Value};
 use time::macros::datetime;
+
+mod fixtures;
+use fixtures::*;
 
 fn doc() -> String {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/output-format.md");
@@ -22,49 +25,6 @@ fn assert_documented(text: &str) {
         doc.contains(text),
         "docs/output-format.md does not show:\n{text}"
     );
-}
-
-fn event(level: Level, name: &str) -> Event {
-    Event {
-        timestamp: datetime!(2026-06-01 17:19:01.123456 UTC),
-        level,
-        name: name.to_string(),
-        fields: Vec::new(),
-        context: Vec::new(),
-        scope: None,
-        func: None,
-        pid: 4242,
-        code: CodeLocation::default(),
-        target: "shop".to_string(),
-    }
-}
-
-fn opts() -> TextOptions {
-    TextOptions {
-        color: false,
-        timestamp: TimestampPrecision::IsoSeconds,
-        pad_event_width: 30,
-        show_code_info: false,
-        show_caller_info: false,
-        log_cmd_output: true,
-        start: datetime!(2026-06-01 17:18:49.000000 UTC),
-    }
-}
-
-fn plain_with(o: TextOptions, e: &Event) -> String {
-    TextRenderer::new(o).render(e).plain
-}
-
-fn plain(e: &Event) -> String {
-    plain_with(opts(), e)
-}
-
-fn order_placed() -> Event {
-    event(Level::Info, "order-placed")
-        .with("order_id", 12345)
-        .with("customer_id", 67890)
-        .with("amount", 99.99)
-        .with("currency", "USD")
 }
 
 fn first_line(s: &str) -> &str {

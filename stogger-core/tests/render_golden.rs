@@ -11,39 +11,11 @@ use stogger_core::target::Renderer;
 use stogger_core::{Event, Level, Value};
 use time::macros::datetime;
 
-fn event(level: Level, name: &str) -> Event {
-    Event {
-        timestamp: datetime!(2026-06-01 17:19:01.123456 UTC),
-        level,
-        name: name.to_string(),
-        fields: Vec::new(),
-        context: Vec::new(),
-        scope: None,
-        func: None,
-        pid: 4242,
-        code: CodeLocation::default(),
-        target: "shop".to_string(),
-    }
-}
-
-fn opts() -> TextOptions {
-    TextOptions {
-        color: false,
-        timestamp: TimestampPrecision::IsoSeconds,
-        pad_event_width: 30,
-        show_code_info: false,
-        show_caller_info: false,
-        log_cmd_output: true,
-        start: datetime!(2026-06-01 17:18:49.000000 UTC),
-    }
-}
+mod fixtures;
+use fixtures::*;
 
 fn render_with(o: TextOptions, e: &Event) -> TextLine {
     TextRenderer::new(o).render(e)
-}
-
-fn plain(e: &Event) -> String {
-    render_with(opts(), e).plain
 }
 
 fn colored(e: &Event) -> String {
@@ -55,22 +27,6 @@ fn colored(e: &Event) -> String {
         e,
     );
     line.colored.expect("colours were asked for")
-}
-
-fn user_login() -> Event {
-    event(Level::Info, "user-login")
-        .with("user_id", 123)
-        .with("username", "alice")
-        .with("ip", "192.168.1.1")
-        .with("_replace_msg", "User {username} logged in from {ip}")
-}
-
-fn order_placed() -> Event {
-    event(Level::Info, "order-placed")
-        .with("order_id", 12345)
-        .with("customer_id", 67890)
-        .with("amount", 99.99)
-        .with("currency", "USD")
 }
 
 // ---------------------------------------------------------------- layout
