@@ -4,6 +4,7 @@
 
 use crate::dispatch;
 use crate::event::{now_micros, CodeLocation, Event, Level, Value};
+use std::cell::Cell;
 use std::fmt;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
@@ -44,10 +45,28 @@ fn event_interest(meta: &Metadata<'_>) -> bool {
 
 /// Threads stogger runs itself (the PostgreSQL writer and its driver) are
 /// named `stogger-...`; what they log would loop back into the targets.
+/// A thread's name cannot change once it runs, so the answer is kept per
+/// thread (asking `thread::current()` on every event costs two atomic
+/// reference-count updates).
 fn on_internal_thread() -> bool {
-    std::thread::current()
-        .name()
-        .is_some_and(|n| n.starts_with("stogger-"))
+    thread_local! {
+        static INTERNAL: Cell<Option<bool>> = const { Cell::new(None) };
+    }
+    let ask = || {
+        std::thread::current()
+            .name()
+            .is_some_and(|n| n.starts_with("stogger-"))
+    };
+    INTERNAL
+        .try_with(|known| match known.get() {
+            Some(internal) => internal,
+            None => {
+                let internal = ask();
+                known.set(Some(internal));
+                internal
+            }
+        })
+        .unwrap_or_else(|_| ask())
 }
 
 impl<S> tracing_subscriber::Layer<S> for StoggerLayer
@@ -119,7 +138,9 @@ where
         if level < dispatch::min_level() {
             return;
         }
-        let mut visitor = FieldCollector::default();
+        // Sized for every field up front: growing the Vec field by field
+        // costs a reallocation and a copy per event.
+        let mut visitor = FieldCollector::with_capacity(event.metadata().fields().len());
         event.record(&mut visitor);
         if level == Level::Error && visitor.critical {
             level = Level::Critical;
@@ -167,6 +188,13 @@ pub(crate) struct FieldCollector {
 }
 
 impl FieldCollector {
+    fn with_capacity(fields: usize) -> Self {
+        FieldCollector {
+            fields: Vec::with_capacity(fields),
+            ..FieldCollector::default()
+        }
+    }
+
     fn push(&mut self, field: &Field, value: Value) {
         let name = field.name();
         if name.starts_with("log.") {

@@ -6,6 +6,7 @@
 
 use std::collections::VecDeque;
 use std::ops::Range;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 /// One log row, borrowed (what callers hand in).
@@ -147,6 +148,10 @@ struct Inner {
 pub struct Queue {
     inner: Mutex<Inner>,
     capacity: usize,
+    /// `inner.rows.len()`, stored after every change under the lock, so
+    /// that asking for the length (the writer does it often, callers once
+    /// per write) does not take the lock.
+    len: AtomicUsize,
 }
 
 impl Queue {
@@ -160,6 +165,7 @@ impl Queue {
                 dropped_full: 0,
             }),
             capacity: capacity.max(1),
+            len: AtomicUsize::new(0),
         }
     }
 
@@ -177,17 +183,34 @@ impl Queue {
     /// Copies rows in until the queue is full; the rest are dropped (newest
     /// first) and counted. The copies are made before the lock is taken.
     pub fn push(&self, rows: &[RowRef<'_>]) -> Pushed {
-        // Copy outside the lock, but not more than can fit.
+        // Copy outside the lock, but not more than can fit (the length read
+        // here may be stale; the check under the lock decides).
         let room = self.capacity.saturating_sub(self.len());
-        let owned: Vec<Row> = rows.iter().take(room).map(Row::new).collect();
-        let mut g = self.lock();
-        let was_empty = g.rows.is_empty();
-        let fit = self.capacity.saturating_sub(g.rows.len()).min(owned.len());
+        let mut g;
+        let was_empty;
         let mut accepted = 0;
-        for row in owned.into_iter().take(fit) {
-            g.rows.push_back(row);
-            accepted += 1;
+        if let [row] = rows {
+            // The common case, one event: no Vec around the copy.
+            let owned = (room > 0).then(|| Row::new(row));
+            g = self.lock();
+            was_empty = g.rows.is_empty();
+            if let Some(owned) = owned {
+                if g.rows.len() < self.capacity {
+                    g.rows.push_back(owned);
+                    accepted = 1;
+                }
+            }
+        } else {
+            let owned: Vec<Row> = rows.iter().take(room).map(Row::new).collect();
+            g = self.lock();
+            was_empty = g.rows.is_empty();
+            let fit = self.capacity.saturating_sub(g.rows.len()).min(owned.len());
+            for row in owned.into_iter().take(fit) {
+                g.rows.push_back(row);
+                accepted += 1;
+            }
         }
+        self.len.store(g.rows.len(), Ordering::Release);
         let dropped = rows.len() - accepted;
         g.enqueued += accepted as u64;
         g.dropped_full += dropped as u64;
@@ -205,12 +228,14 @@ impl Queue {
         let mut g = self.lock();
         let n = max.min(g.rows.len());
         g.taken += n as u64;
-        g.rows.drain(..n).collect()
+        let taken = g.rows.drain(..n).collect();
+        self.len.store(g.rows.len(), Ordering::Release);
+        taken
     }
 
     /// Rows waiting.
     pub fn len(&self) -> usize {
-        self.lock().rows.len()
+        self.len.load(Ordering::Acquire)
     }
 
     /// Whether no row is waiting.
