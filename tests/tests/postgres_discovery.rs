@@ -111,24 +111,13 @@ fn static_feature_service_writes_rows_and_driver_logs_never_loop_back() {
 #[test]
 fn dynamic_service_loads_the_plugin_from_stogger_plugin_dir() {
     let pg = cluster("dynamic");
-    let dir = tempfile::tempdir().unwrap();
-    let exe = dynamic_service(dir.path());
-    let plugins = plugin_dir(dir.path());
+    let sb = Sandbox::new();
     let dsn = pg.socket_dsn("stogger", "stogger");
-    let out = run(
-        &exe,
-        &["seed"],
-        dir.path(),
-        &[
-            ("STOGGER_ENABLE_POSTGRES", "true"),
-            ("STOGGER_POSTGRES_DSN", &dsn),
-            ("STOGGER_PLUGIN_DIR", plugins.to_str().unwrap()),
-        ],
-    );
+    let out = sb.run_pg(&["seed"], &dsn, &[]);
     out.assert_success();
     let expected = format!(
         "loaded from {} (ABI 1)",
-        plugins.join("libstogger_postgres.so").display()
+        sb.plugins.join("libstogger_postgres.so").display()
     );
     assert_eq!(out.plugin_status(), expected, "{out:#?}");
     assert_seed_rows(&pg, false);

@@ -98,20 +98,9 @@ fn database_down_at_startup_warns_and_rows_arrive_once_it_is_up() {
 #[test]
 fn nul_nan_infinity_and_huge_values_are_stored_in_the_documented_form() {
     let pg = cluster("special");
-    let dir = tempfile::tempdir().unwrap();
-    let exe = dynamic_service(dir.path());
-    let plugins = plugin_dir(dir.path());
+    let sb = Sandbox::new();
     let dsn = pg.socket_dsn("stogger", "stogger");
-    let out = run(
-        &exe,
-        &["special"],
-        dir.path(),
-        &[
-            ("STOGGER_ENABLE_POSTGRES", "true"),
-            ("STOGGER_POSTGRES_DSN", &dsn),
-            ("STOGGER_PLUGIN_DIR", plugins.to_str().unwrap()),
-        ],
-    );
+    let out = sb.run_pg(&["special"], &dsn, &[]);
     out.assert_success();
     assert!(!out.stderr.contains("stogger: postgres"), "{}", out.stderr);
     let row = sql(
@@ -139,19 +128,13 @@ fn nul_nan_infinity_and_huge_values_are_stored_in_the_documented_form() {
 fn wrong_password_is_a_warning_that_never_shows_the_password() {
     const PASSWORD: &str = "Wr0ng-pa55-xyzzy";
     let pg = cluster("password");
-    let dir = tempfile::tempdir().unwrap();
-    let exe = dynamic_service(dir.path());
-    let plugins = plugin_dir(dir.path());
+    let sb = Sandbox::new();
     let dsn = pg.tcp_dsn("stogger", "%PASSWORD%", "stogger");
-    let out = run(
-        &exe,
+    let out = sb.run_pg(
         &["seed"],
-        dir.path(),
+        &dsn,
         &[
-            ("STOGGER_ENABLE_POSTGRES", "true"),
-            ("STOGGER_POSTGRES_DSN", &dsn),
             ("STOGGER_POSTGRES_PASSWORD", PASSWORD),
-            ("STOGGER_PLUGIN_DIR", plugins.to_str().unwrap()),
             ("STOGGER_POSTGRES_SHUTDOWN_TIMEOUT_MS", "500"),
         ],
     );
@@ -175,7 +158,7 @@ fn wrong_password_is_a_warning_that_never_shows_the_password() {
     for (what, text) in [
         ("stderr", &out.stderr),
         ("stdout", &out.stdout),
-        ("log file", &log_file(dir.path())),
+        ("log file", &log_file(sb.dir.path())),
     ] {
         assert!(!text.contains(PASSWORD), "password in {what}: {text}");
     }
@@ -184,22 +167,14 @@ fn wrong_password_is_a_warning_that_never_shows_the_password() {
 #[test]
 fn sync_mode_has_every_event_stored_when_the_process_exits() {
     let pg = cluster("sync");
-    let dir = tempfile::tempdir().unwrap();
-    let exe = dynamic_service(dir.path());
-    let plugins = plugin_dir(dir.path());
+    let sb = Sandbox::new();
     let dsn = pg.socket_dsn("stogger", "stogger");
     // The service calls process::exit right after its last log call: no
     // guard drop, no flush. Only writes done before each call returned count.
-    let out = run(
-        &exe,
+    let out = sb.run_pg(
         &["bulk-exit", "500"],
-        dir.path(),
-        &[
-            ("STOGGER_ENABLE_POSTGRES", "true"),
-            ("STOGGER_POSTGRES_DSN", &dsn),
-            ("STOGGER_POSTGRES_WRITE_MODE", "sync"),
-            ("STOGGER_PLUGIN_DIR", plugins.to_str().unwrap()),
-        ],
+        &dsn,
+        &[("STOGGER_POSTGRES_WRITE_MODE", "sync")],
     );
     out.assert_success();
     assert_eq!(
@@ -215,9 +190,7 @@ fn sync_mode_has_every_event_stored_when_the_process_exits() {
 #[test]
 fn password_placeholder_without_the_variable_warns_and_connects_without_one() {
     let pg = cluster("nopw");
-    let dir = tempfile::tempdir().unwrap();
-    let exe = dynamic_service(dir.path());
-    let plugins = plugin_dir(dir.path());
+    let sb = Sandbox::new();
     // The socket DSN in the seed's form, with the placeholder: local
     // connections use trust auth, so an empty password works.
     let dsn = format!(
@@ -225,16 +198,7 @@ fn password_placeholder_without_the_variable_warns_and_connects_without_one() {
         pg.socket_dir().display(),
         pg.port()
     );
-    let out = run(
-        &exe,
-        &["seed"],
-        dir.path(),
-        &[
-            ("STOGGER_ENABLE_POSTGRES", "true"),
-            ("STOGGER_POSTGRES_DSN", &dsn),
-            ("STOGGER_PLUGIN_DIR", plugins.to_str().unwrap()),
-        ],
-    );
+    let out = sb.run_pg(&["seed"], &dsn, &[]);
     out.assert_success();
     let warning = out
         .stderr

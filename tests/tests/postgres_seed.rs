@@ -16,21 +16,9 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
 #[test]
 fn the_seeds_five_queries_return_the_logged_events() {
     let pg = cluster("seed");
-    let dir = tempfile::tempdir().unwrap();
-    let exe = dynamic_service(dir.path());
-    let plugins = plugin_dir(dir.path());
+    let sb = Sandbox::new();
     let dsn = pg.tcp_dsn("stogger", "%PASSWORD%", "stogger");
-    let out = run(
-        &exe,
-        &["seed"],
-        dir.path(),
-        &[
-            ("STOGGER_ENABLE_POSTGRES", "true"),
-            ("STOGGER_POSTGRES_DSN", &dsn),
-            ("STOGGER_POSTGRES_PASSWORD", "secret"),
-            ("STOGGER_PLUGIN_DIR", plugins.to_str().unwrap()),
-        ],
-    );
+    let out = sb.run_pg(&["seed"], &dsn, &[("STOGGER_POSTGRES_PASSWORD", "secret")]);
     out.assert_success();
     assert!(!out.stderr.contains("stogger: postgres"), "{}", out.stderr);
 
@@ -138,20 +126,9 @@ fn the_seeds_five_queries_return_the_logged_events() {
 #[test]
 fn the_gin_index_serves_containment_but_not_text_extraction() {
     let pg = cluster("seed-index");
-    let dir = tempfile::tempdir().unwrap();
-    let exe = dynamic_service(dir.path());
-    let plugins = plugin_dir(dir.path());
+    let sb = Sandbox::new();
     let dsn = pg.socket_dsn("stogger", "stogger");
-    let out = run(
-        &exe,
-        &["seed"],
-        dir.path(),
-        &[
-            ("STOGGER_ENABLE_POSTGRES", "true"),
-            ("STOGGER_POSTGRES_DSN", &dsn),
-            ("STOGGER_PLUGIN_DIR", plugins.to_str().unwrap()),
-        ],
-    );
+    let out = sb.run_pg(&["seed"], &dsn, &[]);
     out.assert_success();
     let plan = |predicate: &str| {
         sql(

@@ -63,6 +63,41 @@ pub fn plugin_dir(dir: &Path) -> PathBuf {
     plugins
 }
 
+/// A private working directory holding a copy of the dynamic service and,
+/// beside it in `plugins/`, a copy of the plugin: the set-up of most
+/// PostgreSQL tests.
+pub struct Sandbox {
+    /// The working directory (removed on drop).
+    pub dir: tempfile::TempDir,
+    /// The service's copy.
+    pub exe: PathBuf,
+    /// The directory holding the plugin's copy.
+    pub plugins: PathBuf,
+}
+
+impl Sandbox {
+    /// Lays out a new sandbox.
+    pub fn new() -> Sandbox {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let exe = dynamic_service(dir.path());
+        let plugins = plugin_dir(dir.path());
+        Sandbox { dir, exe, plugins }
+    }
+
+    /// Runs the service with PostgreSQL enabled on `dsn`, the plugin found
+    /// through `STOGGER_PLUGIN_DIR`, and `env` on top.
+    pub fn run_pg(&self, args: &[&str], dsn: &str, env: &[(&str, &str)]) -> Outcome {
+        let plugins = self.plugins.to_str().expect("utf-8 temp path");
+        let mut all = vec![
+            ("STOGGER_ENABLE_POSTGRES", "true"),
+            ("STOGGER_POSTGRES_DSN", dsn),
+            ("STOGGER_PLUGIN_DIR", plugins),
+        ];
+        all.extend_from_slice(env);
+        run(&self.exe, args, self.dir.path(), &all)
+    }
+}
+
 /// The statically linked service, built once per test process with
 /// `cargo build --manifest-path tests/static-service/Cargo.toml` (with a
 /// copy of the workspace's `Cargo.lock`, git-ignored there) into
