@@ -541,8 +541,18 @@ fn parse_key_values(s: &str) -> Result<Vec<(String, String)>, String> {
     }
 }
 
+/// The placeholder stogger-core replaces by `STOGGER_POSTGRES_PASSWORD`. It
+/// is not a secret, so [`redact`] and [`Redactor`] leave it visible: it tells
+/// the reader where the password comes from.
+pub const PASSWORD_PLACEHOLDER: &str = "%PASSWORD%";
+
+fn is_secret(password: &str) -> bool {
+    !password.is_empty() && password != PASSWORD_PLACEHOLDER
+}
+
 /// Masks the password of a DSN (URL userinfo or `password=` parameter) and
 /// returns the rest unchanged, for messages: `postgresql://u:***@h/db`.
+/// Empty passwords and the `%PASSWORD%` placeholder stay as they are.
 pub fn redact(dsn: &str) -> String {
     let trimmed = dsn.trim();
     if let Some(scheme_len) = url_scheme_len(trimmed) {
@@ -554,7 +564,7 @@ pub fn redact(dsn: &str) -> String {
             Some(at) => {
                 let userinfo = &authority[..at];
                 match userinfo.split_once(':') {
-                    Some((user, pw)) if !pw.is_empty() => {
+                    Some((user, pw)) if is_secret(pw) => {
                         out.push_str(user);
                         out.push_str(":***");
                     }
@@ -571,7 +581,9 @@ pub fn redact(dsn: &str) -> String {
                 let parts: Vec<String> = tail[q + 1..]
                     .split('&')
                     .map(|p| match p.split_once('=') {
-                        Some((k, _)) if percent_decode(k) == "password" => format!("{k}=***"),
+                        Some((k, v)) if percent_decode(k) == "password" && is_secret(v) => {
+                            format!("{k}=***")
+                        }
                         _ => p.to_string(),
                     })
                     .collect();
@@ -585,7 +597,7 @@ pub fn redact(dsn: &str) -> String {
             Ok(pairs) => pairs
                 .into_iter()
                 .map(|(k, v)| {
-                    if k == "password" {
+                    if k == "password" && is_secret(&v) {
                         format!("{k}=***")
                     } else if v.is_empty() || v.contains(|c: char| c.is_whitespace() || c == '\'') {
                         format!("{k}='{}'", v.replace('\\', "\\\\").replace('\'', "\\'"))
@@ -631,9 +643,24 @@ impl Redactor {
         r
     }
 
-    /// Adds a secret (empty ones are ignored).
+    /// Adds a password as given and in the percent-encoded form it takes in
+    /// a URL DSN.
+    pub fn add_password(&mut self, password: &str) {
+        self.add(password);
+        let mut encoded = String::with_capacity(password.len());
+        for b in password.bytes() {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+                encoded.push(char::from(b));
+            } else {
+                encoded.push_str(&format!("%{b:02X}"));
+            }
+        }
+        self.add(&encoded);
+    }
+
+    /// Adds a secret (empty ones and the placeholder are ignored).
     pub fn add(&mut self, secret: &str) {
-        if !secret.is_empty() && !self.secrets.iter().any(|s| s == secret) {
+        if is_secret(secret) && !self.secrets.iter().any(|s| s == secret) {
             self.secrets.push(secret.to_string());
             // Longest first, so a secret containing another is masked whole.
             self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
@@ -766,6 +793,15 @@ mod tests {
         assert!(!r.contains("s3"), "{r}");
         assert!(r.contains("password=***") && r.contains("user=u"), "{r}");
         assert_eq!(redact("host=h password='unterminated"), "<unparseable DSN>");
+        // The placeholder is not a secret: it says where the password comes from.
+        assert_eq!(
+            redact("postgresql://stogger:%PASSWORD%@db/logs"),
+            "postgresql://stogger:%PASSWORD%@db/logs"
+        );
+        assert_eq!(
+            redact("password=%PASSWORD% host=h"),
+            "password=%PASSWORD% host=h"
+        );
 
         let red = Redactor::for_dsn("postgresql://u:p%40ss@h/d");
         assert_eq!(
