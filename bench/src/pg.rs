@@ -186,7 +186,20 @@ pub fn copy_raw(o: &Opts) -> Res<Value> {
             .batch_execute(&format!("DROP TABLE IF EXISTS {q}"))
             .await?;
         client.batch_execute(&ddl).await?;
-        let secs = raw_copy(&client, &q, o.n).await?;
+        let secs = match o.batch_size {
+            // Diagnostic: one autocommitted COPY per batch, as stogger commits.
+            Some(batch) => {
+                let start = Instant::now();
+                let mut from = 0;
+                while from < o.n {
+                    let to = (from + batch.max(1)).min(o.n);
+                    raw_copy_range(&client, &q, from..to).await?;
+                    from = to;
+                }
+                start.elapsed().as_secs_f64()
+            }
+            None => raw_copy(&client, &q, o.n).await?,
+        };
         let (rows, avg) = count_and_drop(&client, &o.table).await?;
         check_count(rows, o.n, &o.table)?;
         Ok(json!({
@@ -201,6 +214,16 @@ pub fn copy_raw(o: &Opts) -> Res<Value> {
 /// (autocommit: committed).
 async fn raw_copy(client: &Client, quoted_table: &str, n: u64) -> Res<f64> {
     let start = Instant::now();
+    raw_copy_range(client, quoted_table, 0..n).await?;
+    Ok(start.elapsed().as_secs_f64())
+}
+
+/// One COPY of rows `range` (autocommit).
+async fn raw_copy_range(
+    client: &Client,
+    quoted_table: &str,
+    range: std::ops::Range<u64>,
+) -> Res<()> {
     let sink = client
         .copy_in(&format!(
             "COPY {quoted_table} {COLUMNS} FROM STDIN (FORMAT binary)"
@@ -211,7 +234,7 @@ async fn raw_copy(client: &Client, quoted_table: &str, n: u64) -> Res<f64> {
     let pid = std::process::id();
     let mut data = String::with_capacity(256);
     let none: Option<&str> = None;
-    for i in 0..n {
+    for i in range {
         raw_data(&mut data, i, pid);
         let ts = SystemTime::now();
         writer
@@ -220,7 +243,7 @@ async fn raw_copy(client: &Client, quoted_table: &str, n: u64) -> Res<f64> {
             .await?;
     }
     writer.finish().await?;
-    Ok(start.elapsed().as_secs_f64())
+    Ok(())
 }
 
 /// stogger, sync mode: N events, each committed before the call returns.

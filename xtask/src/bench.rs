@@ -77,8 +77,8 @@ const SCENARIOS: [Scenario; 6] = [
     },
     Scenario {
         name: "pg_sync_vs_insert",
-        n_full: 5_000,
-        n_quick: 2_000,
+        n_full: 20_000,
+        n_quick: 5_000,
         db: Db::Live,
         metric: "events_per_s",
         unit: "events/s",
@@ -332,6 +332,12 @@ fn run_all(
     } else {
         Value::Null
     };
+    let batch = if only.is_none() {
+        heading("batch-size: stogger and raw COPY, by rows per transaction");
+        batch_size_diag(ctx, quick, runs, &dsn)?
+    } else {
+        Value::Null
+    };
     drop(pg);
     print_table(&scenarios);
     let settings = json!({
@@ -359,7 +365,56 @@ fn run_all(
         "settings": settings,
         "scenarios": scenarios,
         "gin_cost": gin,
+        "batch_size": batch,
     }))
+}
+
+/// What the rows per transaction cost: stogger in batch mode with
+/// `postgres_batch_size` 1000 (the default) and 10000, raw COPY as one
+/// transaction and in 1000-row transactions; interleaved, medians.
+fn batch_size_diag(ctx: &Ctx, quick: bool, runs: u32, dsn: &str) -> Result<Value, String> {
+    let n: u64 = if quick { 20_000 } else { 100_000 };
+    let variants: [(&str, &str, Option<u32>); 4] = [
+        ("stogger_batch_1000", "ours", Some(1000)),
+        ("stogger_batch_10000", "ours", Some(10_000)),
+        ("raw_one_copy", "baseline", None),
+        ("raw_copy_per_1000", "baseline", Some(1000)),
+    ];
+    let mut rates: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
+    for run in 0..runs {
+        for (k, (name, side, batch)) in variants.iter().enumerate() {
+            let mut args: Vec<String> = [
+                "run",
+                "pg_batch_vs_copy",
+                side,
+                "--n",
+                &n.to_string(),
+                "--dsn",
+                dsn,
+                "--table",
+                &format!("bench_bs_{k}_{run}"),
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+            if let Some(b) = batch {
+                args.extend(["--batch-size".to_string(), b.to_string()]);
+            }
+            let (v, _) = ctx.run(&args)?;
+            let rate = num(&v, "events_per_s").unwrap_or(f64::NAN);
+            println!("    run {}: {name:<20} {} rows/s", run + 1, fmt_num(rate));
+            rates[k].push(rate);
+        }
+    }
+    let mut out = Map::new();
+    for (k, (name, _, _)) in variants.iter().enumerate() {
+        out.insert(
+            (*name).into(),
+            json!({"rows_per_s": median(rates[k].clone()), "runs": rates[k]}),
+        );
+    }
+    out.insert("n".into(), json!(n));
+    Ok(Value::Object(out))
 }
 
 fn run_scenario(
