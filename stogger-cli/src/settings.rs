@@ -61,6 +61,10 @@ pub fn value_of(cfg: &Config, key: &str) -> Option<String> {
         }
         .to_string(),
         "format.min_level" => cfg.format.min_level.as_str().to_string(),
+        "console_min_level" => opt(cfg.console_min_level.map(|l| l.as_str().to_string())),
+        "file_min_level" => opt(cfg.file_min_level.map(|l| l.as_str().to_string())),
+        "journal_min_level" => opt(cfg.journal_min_level.map(|l| l.as_str().to_string())),
+        "postgres_min_level" => opt(cfg.postgres_min_level.map(|l| l.as_str().to_string())),
         "format.show_code_info" => cfg.format.show_code_info.to_string(),
         "format.pad_event_width" => cfg.format.pad_event_width.to_string(),
         _ => return None,

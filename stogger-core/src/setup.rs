@@ -49,7 +49,8 @@ pub(crate) fn build_console_only(cfg: &Config) -> Built {
 
 /// Every target the configuration enables.
 pub(crate) fn build(cfg: &Config) -> Result<Built, Error> {
-    let level = cfg.effective_min_level();
+    let console_level = cfg.target_level(cfg.console_min_level);
+    let file_level = cfg.target_level(cfg.file_min_level);
     let mut notes = Vec::new();
     let mut targets: Vec<Box<dyn Target>> = Vec::new();
 
@@ -79,14 +80,15 @@ pub(crate) fn build(cfg: &Config) -> Result<Built, Error> {
     let color = console_on && color_enabled();
     let mut text = Pair::new("text", text_renderer(cfg, color));
     if console_on {
-        text = text.logger("console", level, ConsoleLogger::new());
+        text = text.logger("console", console_level, ConsoleLogger::new());
     }
     let mut json_file = None;
     if let Some(file) = file {
         match cfg.log_format {
-            LogFormat::Simple => text = text.logger("file", level, file),
+            LogFormat::Simple => text = text.logger("file", file_level, file),
             LogFormat::Json => {
-                json_file = Some(Pair::new("json", JsonRenderer::new()).logger("file", level, file))
+                json_file =
+                    Some(Pair::new("json", JsonRenderer::new()).logger("file", file_level, file))
             }
         }
     }
@@ -105,7 +107,7 @@ pub(crate) fn build(cfg: &Config) -> Result<Built, Error> {
     Ok(Built {
         pipeline: Pipeline {
             targets,
-            min_level: level,
+            min_level: cfg.lowest_level(),
         },
         startup_events: notes,
     })

@@ -160,6 +160,10 @@ log_backup_count = 0
 translation_dir = "i18n"
 language = "de"
 log_cmd_output = false
+console_min_level = "warning"
+file_min_level = "debug"
+journal_min_level = "error"
+postgres_min_level = "critical"
 
 [format]
 timestamp_precision = "relative"
@@ -203,6 +207,10 @@ pad_event_width = 0
     assert_eq!(c.translation_dir, Some(PathBuf::from("i18n")));
     assert_eq!(c.language.as_deref(), Some("de"));
     assert!(!c.log_cmd_output);
+    assert_eq!(c.console_min_level, Some(Level::Warning));
+    assert_eq!(c.file_min_level, Some(Level::Debug));
+    assert_eq!(c.journal_min_level, Some(Level::Error));
+    assert_eq!(c.postgres_min_level, Some(Level::Critical));
     assert_eq!(c.format.timestamp_precision, TimestampPrecision::Relative);
     assert_eq!(c.format.min_level, Level::Warning);
     assert!(c.format.show_code_info);
@@ -249,6 +257,10 @@ fn every_key_can_be_set_from_its_environment_variable() {
         ("translation_dir", "tr"),
         ("language", "fr"),
         ("log_cmd_output", "no"),
+        ("console_min_level", "warn"),
+        ("file_min_level", "debug"),
+        ("journal_min_level", "error"),
+        ("postgres_min_level", "critical"),
         ("format.timestamp_precision", "iso"),
         ("format.min_level", "debug"),
         ("format.show_code_info", "TRUE"),

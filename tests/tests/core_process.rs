@@ -304,3 +304,23 @@ fn log_to_file_false_creates_no_file_and_keeps_the_console() {
     assert!(out.stderr.contains("I user-login"));
     assert!(!sb.logdir().exists(), "no log directory is created");
 }
+
+#[test]
+fn per_target_levels_keep_debug_in_the_file_and_only_warnings_on_the_console() {
+    let sb = Sandbox::new();
+    let out = sb.run(
+        "levels",
+        &[
+            ("NO_COLOR", "1"),
+            ("STOGGER_FILE_MIN_LEVEL", "debug"),
+            ("STOGGER_CONSOLE_MIN_LEVEL", "warning"),
+        ],
+    );
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+    assert!(!out.stderr.contains("info-event") && !out.stderr.contains("debug-event"));
+    assert!(out.stderr.contains("W warning-event"), "{}", out.stderr);
+    let file = sb.log("svc.log");
+    for event in ["D debug-event", "I info-event", "W warning-event"] {
+        assert!(file.contains(event), "file lacks {event}: {file}");
+    }
+}

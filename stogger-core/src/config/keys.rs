@@ -253,6 +253,34 @@ pub const KEYS: &[KeyInfo] = &[
         "Show `cmd_output_line` sections.",
     ),
     key(
+        "console_min_level",
+        "STOGGER_CONSOLE_MIN_LEVEL",
+        "debug, info, warning (or warn), error, critical; empty: the global level",
+        "the global level",
+        "Least severe level the console takes (overrides verbose and format.min_level for it).",
+    ),
+    key(
+        "file_min_level",
+        "STOGGER_FILE_MIN_LEVEL",
+        "debug, info, warning (or warn), error, critical; empty: the global level",
+        "the global level",
+        "Least severe level the file takes (overrides verbose and format.min_level for it).",
+    ),
+    key(
+        "journal_min_level",
+        "STOGGER_JOURNAL_MIN_LEVEL",
+        "debug, info, warning (or warn), error, critical; empty: the global level",
+        "the global level",
+        "Least severe level the journal takes (overrides verbose and format.min_level for it).",
+    ),
+    key(
+        "postgres_min_level",
+        "STOGGER_POSTGRES_MIN_LEVEL",
+        "debug, info, warning (or warn), error, critical; empty: the global level",
+        "the global level",
+        "Least severe level the PostgreSQL target takes (overrides verbose and format.min_level for it).",
+    ),
+    key(
         "format.timestamp_precision",
         "STOGGER_TIMESTAMP_PRECISION",
         "iso, iso_seconds, iso_no_z, relative",
@@ -459,6 +487,28 @@ fn non_empty(v: &Value) -> Parsed<&str> {
     }
 }
 
+fn level(v: &Value) -> Parsed<Level> {
+    choice(
+        v,
+        &[
+            ("debug", Level::Debug),
+            ("info", Level::Info),
+            ("warning", Level::Warning),
+            ("warn", Level::Warning),
+            ("error", Level::Error),
+            ("critical", Level::Critical),
+        ],
+    )
+}
+
+/// A level, or the empty string for "not set".
+fn optional_level(v: &Value) -> Parsed<Option<Level>> {
+    match string(v)? {
+        "" => Ok(None),
+        _ => level(v).map(Some),
+    }
+}
+
 /// An optional string: the empty string means "not set".
 fn optional(v: &Value) -> Parsed<Option<String>> {
     match string(v)? {
@@ -565,19 +615,11 @@ fn set(cfg: &mut Config, name: &str, v: &Value) -> Option<Parsed<()>> {
                     ],
                 )?
             }
-            "format.min_level" => {
-                cfg.format.min_level = choice(
-                    v,
-                    &[
-                        ("debug", Level::Debug),
-                        ("info", Level::Info),
-                        ("warning", Level::Warning),
-                        ("warn", Level::Warning),
-                        ("error", Level::Error),
-                        ("critical", Level::Critical),
-                    ],
-                )?
-            }
+            "format.min_level" => cfg.format.min_level = level(v)?,
+            "console_min_level" => cfg.console_min_level = optional_level(v)?,
+            "file_min_level" => cfg.file_min_level = optional_level(v)?,
+            "journal_min_level" => cfg.journal_min_level = optional_level(v)?,
+            "postgres_min_level" => cfg.postgres_min_level = optional_level(v)?,
             "format.show_code_info" => cfg.format.show_code_info = boolean(v)?,
             "format.pad_event_width" => {
                 cfg.format.pad_event_width =

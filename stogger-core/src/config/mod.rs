@@ -134,18 +134,44 @@ pub struct Config {
     pub language: Option<String>,
     /// Show `cmd_output_line` sections.
     pub log_cmd_output: bool,
+    /// Level of the console target; `None`: the global level.
+    pub console_min_level: Option<Level>,
+    /// Level of the file target; `None`: the global level.
+    pub file_min_level: Option<Level>,
+    /// Level of the journal target; `None`: the global level.
+    pub journal_min_level: Option<Level>,
+    /// Level of the PostgreSQL target; `None`: the global level.
+    pub postgres_min_level: Option<Level>,
     /// Console/file line format.
     pub format: FormatConfig,
 }
 
 impl Config {
-    /// The least severe level any target takes.
+    /// The global level: debug with `verbose`, else `format.min_level`.
     pub fn effective_min_level(&self) -> Level {
         if self.verbose {
             Level::Debug
         } else {
             self.format.min_level
         }
+    }
+
+    /// A target's level: its own `<target>_min_level` when set, else the global one.
+    pub fn target_level(&self, own: Option<Level>) -> Level {
+        own.unwrap_or_else(|| self.effective_min_level())
+    }
+
+    /// The least severe level any target takes (what tracing must let through).
+    pub fn lowest_level(&self) -> Level {
+        [
+            self.console_min_level,
+            self.file_min_level,
+            self.journal_min_level,
+            self.postgres_min_level,
+        ]
+        .into_iter()
+        .flatten()
+        .fold(self.effective_min_level(), Level::min)
     }
 }
 
@@ -178,6 +204,10 @@ impl Default for Config {
             translation_dir: None,
             language: None,
             log_cmd_output: true,
+            console_min_level: None,
+            file_min_level: None,
+            journal_min_level: None,
+            postgres_min_level: None,
             format: FormatConfig {
                 timestamp_precision: TimestampPrecision::IsoSeconds,
                 min_level: Level::Info,

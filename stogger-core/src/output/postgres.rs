@@ -219,7 +219,7 @@ fn start(cfg: &Config, prepared: Prepared) -> Option<Box<dyn Target>> {
         }
     };
     Some(Box::new(PostgresTarget {
-        min_level: cfg.effective_min_level(),
+        min_level: cfg.target_level(cfg.postgres_min_level),
         renderer: RowRenderer::new(),
         logger: PgLogger {
             plugin,
