@@ -18,9 +18,8 @@
 //! baseline is the configured bound).
 //!
 //! stogger is configured in code (console off, journal off, file target off
-//! by pointing `logdir` at `/dev/null`, which cannot be a directory: the file
-//! target then reports `file-logging-setup-failed` once and stays off);
-//! every `STOGGER_*` variable but `STOGGER_PLUGIN_DIR` is removed first.
+//! with `log_to_file = false`); every `STOGGER_*` variable but
+//! `STOGGER_PLUGIN_DIR` is removed first.
 
 mod local;
 mod pg;
@@ -73,7 +72,7 @@ pub fn stogger(
     let builder = stogger_core::Stogger::builder()
         .set("log_to_console", false)
         .set("systemd", "off")
-        .set("logdir", "/dev/null")
+        .set("log_to_file", false)
         .set("enable_postgres", false)
         .set("syslog_identifier", "stogger-bench");
     Ok(configure(builder).init()?)

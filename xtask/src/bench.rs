@@ -351,7 +351,7 @@ fn run_all(
             "connection": "unix socket, both sides",
         },
         "stogger": {
-            "targets": "console off, journal off, file off (logdir=/dev/null, which cannot be a directory) unless the scenario is the file target",
+            "targets": "console off, journal off, file off (log_to_file = false) unless the scenario is the file target",
             "postgres_batch_size": "1000 (default)",
             "postgres_queue_capacity": "n + 1000 (at least 101000) for throughput/caller scenarios; 100000 (default) for outage_memory",
             "plugin": "libstogger_postgres.so loaded at run time from target/release (STOGGER_PLUGIN_DIR)",
