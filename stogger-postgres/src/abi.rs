@@ -139,11 +139,19 @@ unsafe fn bytes<'a>(ptr: *const u8, len: usize) -> Option<&'a [u8]> {
 
 /// Text from the caller; invalid UTF-8 is replaced (U+FFFD), never refused.
 ///
+/// stogger-core always passes valid UTF-8, so the fast `str::from_utf8`
+/// check comes first (it validates a word at a time); the lossy conversion,
+/// which walks the text chunk by chunk, only runs when that check fails.
+///
 /// # Safety
 /// As [`bytes`].
 unsafe fn text<'a>(ptr: *const u8, len: usize) -> Option<Cow<'a, str>> {
     // SAFETY: forwarded.
-    unsafe { bytes(ptr, len) }.map(String::from_utf8_lossy)
+    let raw = unsafe { bytes(ptr, len) }?;
+    Some(match std::str::from_utf8(raw) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(raw),
+    })
 }
 
 /// Returns [`ABI_VERSION`]. Called before anything else.
@@ -428,6 +436,18 @@ mod tests {
     fn buf_string(b: &StoggerPgBuf) -> String {
         // SAFETY: filled by this library.
         String::from_utf8(unsafe { b.as_bytes() }.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn text_borrows_valid_utf8_and_replaces_invalid() {
+        let ok = "zürich";
+        let t = unsafe { text(ok.as_ptr(), ok.len()) }.unwrap();
+        assert!(matches!(t, Cow::Borrowed("zürich")));
+        let bad = b"a\xffb";
+        let t = unsafe { text(bad.as_ptr(), bad.len()) }.unwrap();
+        assert_eq!(t, "a\u{FFFD}b");
+        assert_eq!(unsafe { text(std::ptr::null(), 0) }.as_deref(), Some(""));
+        assert!(unsafe { text(std::ptr::null(), 1) }.is_none());
     }
 
     #[test]
