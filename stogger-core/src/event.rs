@@ -2,6 +2,7 @@
 //! fields in the order they were written and with their types kept.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU32, Ordering};
 use time::OffsetDateTime;
 
 /// Severity of an event. `Critical` has no tracing level of its own: it is an
@@ -284,7 +285,7 @@ impl Event {
             context: Vec::new(),
             scope: None,
             func: None,
-            pid: std::process::id(),
+            pid: pid(),
             code: CodeLocation::default(),
             target: "stogger".to_string(),
         }
@@ -335,6 +336,27 @@ impl Event {
         }
         out
     }
+}
+
+/// This process's id, cached: `std::process::id()` is a `getpid` system
+/// call, too dear to make per event. 0 means "not read yet".
+static PID: AtomicU32 = AtomicU32::new(0);
+
+/// The process id stamped on events (cached; see [`refresh_pid`]).
+pub(crate) fn pid() -> u32 {
+    match PID.load(Ordering::Relaxed) {
+        0 => refresh_pid(),
+        pid => pid,
+    }
+}
+
+/// Reads the process id again and caches it. Every `init_*` call does this,
+/// so a process that forks without exec and calls `init_logging` in the
+/// child stamps the child's pid from then on.
+pub(crate) fn refresh_pid() -> u32 {
+    let pid = std::process::id();
+    PID.store(pid, Ordering::Relaxed);
+    pid
 }
 
 /// The current time truncated to microseconds (what PostgreSQL stores).

@@ -94,6 +94,7 @@ pub fn init_logging() -> Result<LoggingGuard, Error> {
 /// where valid) for the time before the configuration is known. Replace it
 /// with [`init_logging`].
 pub fn init_early_logging() -> Result<LoggingGuard, Error> {
+    crate::event::refresh_pid();
     ensure_layer_installed()?;
     let loaded = config::load(&[]).map(|l| l.config).unwrap_or_default();
     let early = Config {
@@ -204,6 +205,7 @@ impl Builder {
 
     /// Loads the configuration (file < these values < env) and starts logging.
     pub fn init(self) -> Result<LoggingGuard, Error> {
+        crate::event::refresh_pid();
         let loaded = config::load(&self.values)?;
         ensure_layer_installed()?;
         let built = setup::build(&loaded.config)?;

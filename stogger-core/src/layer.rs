@@ -153,7 +153,7 @@ where
             context: Vec::new(),
             scope: None,
             func: None,
-            pid: std::process::id(),
+            pid: crate::event::pid(),
             code: CodeLocation {
                 file: meta.file().map(str::to_string),
                 line: meta.line(),
