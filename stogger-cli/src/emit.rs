@@ -38,17 +38,17 @@ pub fn build_event(args: &EmitArgs) -> Result<Event, String> {
         return Err("the event name is empty".to_string());
     }
     let mut event = Event::new(args.level, args.event.clone());
-    event.target = "stogger_cli::emit".to_string();
+    event.target = "stogger_cli::emit".into();
     for (key, value) in values::parse_pairs(&args.fields)? {
-        event.fields.push((key, value));
+        event.fields.push((key.into(), value));
     }
     if let Some(message) = &args.message {
         event
             .fields
-            .push(("_replace_msg".to_string(), message.clone().into()));
+            .push(("_replace_msg".into(), message.clone().into()));
     }
     if args.level == Level::Critical {
-        event.fields.push(("_critical".to_string(), true.into()));
+        event.fields.push(("_critical".into(), true.into()));
     }
     Ok(event)
 }
@@ -123,7 +123,7 @@ mod tests {
         .unwrap();
         assert_eq!(e.name, "order-paid");
         assert_eq!(e.level, Level::Warning);
-        let keys: Vec<&str> = e.fields.iter().map(|(k, _)| k.as_str()).collect();
+        let keys: Vec<&str> = e.fields.iter().map(|(k, _)| k.as_ref()).collect();
         assert_eq!(keys, ["order_id", "amount", "paid", "who", "_replace_msg"]);
         assert_eq!(e.fields[0].1, Value::I64(12346));
         assert_eq!(e.fields[1].1, Value::F64(99.99));

@@ -303,7 +303,7 @@ impl LogRow {
         event.scope = self.scope.clone();
         event.pid = 0;
         event.code = CodeLocation::default();
-        event.target = "stogger_cli::query".to_string();
+        event.target = "stogger_cli::query".into();
         if let Json::Object(map) = &self.data {
             for (k, v) in map {
                 match (k.as_str(), v) {
@@ -312,14 +312,14 @@ impl LogRow {
                     {
                         event.pid = n.as_u64().unwrap_or_default() as u32;
                     }
-                    ("code_file", Json::String(s)) => event.code.file = Some(s.clone()),
-                    ("code_module", Json::String(s)) => event.code.module = Some(s.clone()),
+                    ("code_file", Json::String(s)) => event.code.file = Some(s.clone().into()),
+                    ("code_module", Json::String(s)) => event.code.module = Some(s.clone().into()),
                     ("code_line", Json::Number(n))
                         if n.as_u64().is_some_and(|l| l <= u32::MAX as u64) =>
                     {
                         event.code.line = n.as_u64().map(|l| l as u32);
                     }
-                    _ => event.fields.push((k.clone(), value_from_json(v))),
+                    _ => event.fields.push((k.clone().into(), value_from_json(v))),
                 }
             }
         }

@@ -1,6 +1,7 @@
 //! The event model every renderer reads: one structured log event, with its
 //! fields in the order they were written and with their types kept.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::atomic::{AtomicU32, Ordering};
 use time::OffsetDateTime;
@@ -239,12 +240,13 @@ impl From<bool> for Value {
 /// Where in the source an event was written.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CodeLocation {
-    /// Source file, as the compiler names it.
-    pub file: Option<String>,
+    /// Source file, as the compiler names it (borrowed from tracing's
+    /// `'static` metadata for tracing events, owned otherwise).
+    pub file: Option<Cow<'static, str>>,
     /// Line in that file.
     pub line: Option<u32>,
-    /// Module path (`my_service::orders`).
-    pub module: Option<String>,
+    /// Module path (`my_service::orders`), borrowed or owned like `file`.
+    pub module: Option<Cow<'static, str>>,
 }
 
 /// One structured log event, as every renderer sees it.
@@ -257,10 +259,12 @@ pub struct Event {
     /// The event id: the tracing message (`"user-login"`).
     pub name: String,
     /// The event's own fields in the order written, `_`-keys included
-    /// (renderers decide what to show).
-    pub fields: Vec<(String, Value)>,
+    /// (renderers decide what to show). Names come from tracing's `'static`
+    /// metadata without a copy; dynamic names (`stogger emit`,
+    /// `LogScope::add`, [`Event::with`]) are owned.
+    pub fields: Vec<(FieldName, Value)>,
     /// Fields of the enclosing spans, outermost first (context).
-    pub context: Vec<(String, Value)>,
+    pub context: Vec<(FieldName, Value)>,
     /// Name of the innermost [`crate::log_scope`] around the event.
     pub scope: Option<String>,
     /// `<module path>::<function>` of the innermost instrumented span.
@@ -271,8 +275,12 @@ pub struct Event {
     pub code: CodeLocation,
     /// The tracing target (module path by default); used to keep stogger's
     /// own dependencies from logging into the target that runs them.
-    pub target: String,
+    pub target: Cow<'static, str>,
 }
+
+/// A field name: borrowed when it comes from tracing's `'static` metadata
+/// (no allocation per event), owned when it is made at run time.
+pub type FieldName = Cow<'static, str>;
 
 impl Event {
     /// A new event stamped with the current time and this process's id.
@@ -287,13 +295,13 @@ impl Event {
             func: None,
             pid: pid(),
             code: CodeLocation::default(),
-            target: "stogger".to_string(),
+            target: Cow::Borrowed("stogger"),
         }
     }
 
     /// Adds a field (builder style).
     pub fn with(mut self, key: impl Into<String>, value: impl Into<Value>) -> Event {
-        self.fields.push((key.into(), value.into()));
+        self.fields.push((Cow::Owned(key.into()), value.into()));
         self
     }
 
@@ -328,10 +336,10 @@ impl Event {
             if k.starts_with('_') {
                 continue;
             }
-            if let Some(slot) = out.iter_mut().find(|(key, _)| *key == k.as_str()) {
+            if let Some(slot) = out.iter_mut().find(|(key, _)| *key == k.as_ref()) {
                 slot.1 = v;
             } else {
-                out.push((k.as_str(), v));
+                out.push((k.as_ref(), v));
             }
         }
         out

@@ -138,7 +138,7 @@ fn install_panic_hook() {
             };
             let mut event = Event::new(Level::Critical, "panic").with("message", message);
             if let Some(loc) = info.location() {
-                event.code.file = Some(loc.file().to_string());
+                event.code.file = Some(loc.file().to_string().into());
                 event.code.line = Some(loc.line());
             }
             dispatch::emit(event);

@@ -3,7 +3,8 @@
 //! dispatcher.
 
 use crate::dispatch;
-use crate::event::{now_micros, CodeLocation, Event, Level, Value};
+use crate::event::{now_micros, CodeLocation, Event, FieldName, Level, Value};
+use std::borrow::Cow;
 use std::cell::Cell;
 use std::fmt;
 use tracing::field::{Field, Visit};
@@ -34,7 +35,7 @@ impl StoggerLayer {
 /// What stogger keeps of a span: its fields, and whether it is a scope or a function.
 #[derive(Debug, Default)]
 pub(crate) struct SpanData {
-    pub(crate) fields: Vec<(String, Value)>,
+    pub(crate) fields: Vec<(FieldName, Value)>,
     pub(crate) scope: Option<String>,
     pub(crate) func: Option<String>,
 }
@@ -132,8 +133,33 @@ where
         if dispatch::in_dispatch() || on_internal_thread() {
             return;
         }
+        // A `log` record's metadata is normalized into a value that lives
+        // only as long as this call: its file, module and target are copied.
+        // A tracing event's metadata is `'static`: they are borrowed.
         let normalized = event.normalized_metadata();
-        let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
+        let (meta, code, target) = match normalized.as_ref() {
+            Some(meta) => (
+                meta,
+                CodeLocation {
+                    file: meta.file().map(|f| Cow::Owned(f.to_string())),
+                    line: meta.line(),
+                    module: meta.module_path().map(|m| Cow::Owned(m.to_string())),
+                },
+                Cow::Owned(meta.target().to_string()),
+            ),
+            None => {
+                let meta: &'static Metadata<'static> = event.metadata();
+                (
+                    meta,
+                    CodeLocation {
+                        file: meta.file().map(Cow::Borrowed),
+                        line: meta.line(),
+                        module: meta.module_path().map(Cow::Borrowed),
+                    },
+                    Cow::Borrowed(meta.target()),
+                )
+            }
+        };
         let mut level = Level::from_tracing(meta.level());
         if level < dispatch::min_level() {
             return;
@@ -154,12 +180,8 @@ where
             scope: None,
             func: None,
             pid: crate::event::pid(),
-            code: CodeLocation {
-                file: meta.file().map(str::to_string),
-                line: meta.line(),
-                module: meta.module_path().map(str::to_string),
-            },
-            target: meta.target().to_string(),
+            code,
+            target,
         };
         if let Some(spans) = ctx.event_scope(event) {
             for span in spans.from_root() {
@@ -183,7 +205,7 @@ where
 #[derive(Default)]
 pub(crate) struct FieldCollector {
     pub(crate) message: Option<String>,
-    pub(crate) fields: Vec<(String, Value)>,
+    pub(crate) fields: Vec<(FieldName, Value)>,
     pub(crate) critical: bool,
 }
 
@@ -203,7 +225,7 @@ impl FieldCollector {
         if name == "_critical" {
             self.critical = matches!(value, Value::Bool(true));
         }
-        self.fields.push((name.to_string(), value));
+        self.fields.push((Cow::Borrowed(name), value));
     }
 }
 

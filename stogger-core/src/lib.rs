@@ -37,7 +37,7 @@ pub mod warn;
 pub use config::Config;
 pub use dispatch::emit;
 pub use error::Error;
-pub use event::{Event, Level, Value};
+pub use event::{Event, FieldName, Level, Value};
 pub use init::{
     init_early_logging, init_logging, layer, shutdown_logging, Builder, LoggingGuard, Stogger,
 };

@@ -2,7 +2,7 @@
 //! end is logged with its duration.
 
 use crate::dispatch;
-use crate::event::{Event, Level, Value};
+use crate::event::{Event, FieldName, Level, Value};
 use crate::layer::{SpanData, SCOPE_TARGET};
 use std::time::Instant;
 use tracing_subscriber::registry::LookupSpan;
@@ -36,7 +36,7 @@ pub fn log_scope(name: &str) -> LogScope {
 #[must_use = "the scope ends when this guard is dropped"]
 pub struct LogScope {
     name: String,
-    fields: Vec<(String, Value)>,
+    fields: Vec<(FieldName, Value)>,
     start: Instant,
     entered: Option<tracing::span::EnteredSpan>,
     error: Option<Vec<String>>,
@@ -53,13 +53,13 @@ impl LogScope {
                 if let Some(registry) = dispatch.downcast_ref::<tracing_subscriber::Registry>() {
                     if let Some(span) = registry.span(id) {
                         if let Some(data) = span.extensions_mut().get_mut::<SpanData>() {
-                            data.fields.push((key.to_string(), value.clone()));
+                            data.fields.push((key.to_string().into(), value.clone()));
                         }
                     }
                 }
             });
         }
-        self.fields.push((key.to_string(), value));
+        self.fields.push((key.to_string().into(), value));
         self
     }
 
@@ -110,7 +110,7 @@ impl LogScope {
             Event::new(Level::Debug, "scope-end")
         };
         event.scope = Some(self.name.clone());
-        event.target = SCOPE_TARGET.to_string();
+        event.target = SCOPE_TARGET.into();
         event.fields.push((
             "duration_ms".into(),
             Value::F64((duration_ms * 1000.0).round() / 1000.0),

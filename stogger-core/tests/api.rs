@@ -21,11 +21,26 @@ fn capture_sees_typed_fields_in_order() {
     assert!(!cap.has("user-login", &[("user_id", 124.into())]));
     assert_eq!(cap.count("user-login"), 1);
     let events = cap.events();
-    let keys: Vec<&str> = events[0].fields.iter().map(|(k, _)| k.as_str()).collect();
+    let keys: Vec<&str> = events[0].fields.iter().map(|(k, _)| k.as_ref()).collect();
     assert_eq!(keys, ["user_id", "username", "ratio", "ok"]);
     assert_eq!(events[0].fields[2].1, Value::F64(0.5));
     assert_eq!(events[0].level, Level::Info);
     assert!(events[0].code.line.is_some() && events[0].pid == std::process::id());
+}
+
+#[test]
+fn names_from_tracing_metadata_are_borrowed_not_copied() {
+    use std::borrow::Cow;
+    let cap = capture();
+    tracing::info!(order_id = 7, "order-placed");
+    let events = cap.events();
+    let e = &events[0];
+    assert!(matches!(e.fields[0].0, Cow::Borrowed("order_id")));
+    assert!(matches!(e.code.file, Some(Cow::Borrowed(_))));
+    assert!(matches!(e.code.module, Some(Cow::Borrowed(_))));
+    assert!(matches!(e.target, Cow::Borrowed(_)));
+    assert_eq!(e.code.module.as_deref(), Some(module_path!()));
+    assert_eq!(e.target, module_path!());
 }
 
 #[test]

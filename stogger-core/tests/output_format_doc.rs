@@ -229,7 +229,7 @@ fn template_table() {
     for (template, fields, want) in rows {
         let mut e = event(Level::Info, "t");
         for (k, v) in fields.iter() {
-            e.fields.push((k.to_string(), v.clone()));
+            e.fields.push((k.to_string().into(), v.clone()));
         }
         assert_eq!(render_template(template, &e), *want, "{template}");
         let described = if fields.is_empty() {

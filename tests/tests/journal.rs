@@ -38,7 +38,7 @@ fn target(cfg: &Config) -> Box<dyn Target> {
 }
 
 fn located(mut event: Event, line: u32) -> Event {
-    event.code.file = Some(file!().to_string());
+    event.code.file = Some(file!().into());
     event.code.line = Some(line);
     event
 }

@@ -233,8 +233,11 @@ pub fn open(cfg: &Config, notes: &mut Vec<Event>) -> Result<Option<Box<dyn Targe
     };
     let renderer = JournalRenderer::new(cfg.syslog_identifier.clone(), facility)
         .show_func(cfg.show_caller_info);
-    let target =
-        Pair::new("journal", renderer).logger("journal", cfg.target_level(cfg.journal_min_level), logger);
+    let target = Pair::new("journal", renderer).logger(
+        "journal",
+        cfg.target_level(cfg.journal_min_level),
+        logger,
+    );
     notes.push(
         Event::new(Level::Info, "systemd-journal-active")
             .with("socket", socket.display().to_string())

@@ -135,9 +135,9 @@ fn collect_fields(event: &Event, show_func: bool) -> Vec<(&str, Shown<'_>)> {
         if k.starts_with('_') || is_section_key(k) {
             continue;
         }
-        match out.iter_mut().find(|(key, _)| *key == k.as_str()) {
+        match out.iter_mut().find(|(key, _)| *key == k.as_ref()) {
             Some(slot) => slot.1 = Shown::Value(v),
-            None => out.push((k.as_str(), Shown::Value(v))),
+            None => out.push((k.as_ref(), Shown::Value(v))),
         }
     }
     if let Some(scope) = event.scope.as_deref() {
