@@ -82,7 +82,7 @@ impl OpenConfig {
             table: DEFAULT_TABLE.to_string(),
             write_mode: WriteMode::Batch,
             queue_capacity: 100_000,
-            batch_size: 1000,
+            batch_size: 5000,
             flush_interval: Duration::from_millis(200),
             connect_timeout: Duration::from_millis(5000),
             shutdown_timeout: Duration::from_millis(5000),
@@ -689,7 +689,7 @@ mod tests {
         assert_eq!(c.table, "stogger_logs");
         assert_eq!(c.write_mode, WriteMode::Batch);
         assert_eq!(c.queue_capacity, 100_000);
-        assert_eq!(c.batch_size, 1000);
+        assert_eq!(c.batch_size, 5000);
         assert_eq!(c.flush_interval, Duration::from_millis(200));
         let c = OpenConfig::from_json(
             r#"{"dsn":"host=/tmp user=u","table":"s.t","write_mode":"sync","queue_capacity":5,

@@ -352,7 +352,7 @@ fn run_all(
         },
         "stogger": {
             "targets": "console off, journal off, file off (log_to_file = false) unless the scenario is the file target",
-            "postgres_batch_size": "1000 (default)",
+            "postgres_batch_size": "5000 (default)",
             "postgres_queue_capacity": "n + 1000 (at least 101000) for throughput/caller scenarios; 100000 (default) for outage_memory",
             "plugin": "libstogger_postgres.so loaded at run time from target/release (STOGGER_PLUGIN_DIR)",
         },
@@ -370,12 +370,14 @@ fn run_all(
 }
 
 /// What the rows per transaction cost: stogger in batch mode with
-/// `postgres_batch_size` 1000 (the default) and 10000, raw COPY as one
+/// `postgres_batch_size` 1000, 2000, 5000 and 10000, raw COPY as one
 /// transaction and in 1000-row transactions; interleaved, medians.
 fn batch_size_diag(ctx: &Ctx, quick: bool, runs: u32, dsn: &str) -> Result<Value, String> {
     let n: u64 = if quick { 20_000 } else { 100_000 };
-    let variants: [(&str, &str, Option<u32>); 4] = [
+    let variants: [(&str, &str, Option<u32>); 6] = [
         ("stogger_batch_1000", "ours", Some(1000)),
+        ("stogger_batch_2000", "ours", Some(2000)),
+        ("stogger_batch_5000", "ours", Some(5000)),
         ("stogger_batch_10000", "ours", Some(10_000)),
         ("raw_one_copy", "baseline", None),
         ("raw_copy_per_1000", "baseline", Some(1000)),

@@ -185,7 +185,7 @@ pub const KEYS: &[KeyInfo] = &[
         "postgres_batch_size",
         "STOGGER_POSTGRES_BATCH_SIZE",
         "an integer >= 1",
-        "1000",
+        "5000",
         "Rows per COPY.",
     ),
     key(

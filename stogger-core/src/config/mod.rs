@@ -194,7 +194,7 @@ impl Default for Config {
             postgres_plugin: None,
             postgres_write_mode: WriteMode::Batch,
             postgres_queue_capacity: 100_000,
-            postgres_batch_size: 1_000,
+            postgres_batch_size: 5_000,
             postgres_flush_interval_ms: 200,
             postgres_shutdown_timeout_ms: 5_000,
             postgres_connect_timeout_ms: 5_000,
