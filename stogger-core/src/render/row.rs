@@ -23,6 +23,7 @@
 
 use crate::event::{non_finite_name, Event, Value};
 use crate::target::Renderer;
+use std::collections::HashMap;
 use std::io;
 
 /// The replacement for NUL characters (U+FFFD REPLACEMENT CHARACTER).
@@ -136,6 +137,10 @@ fn set_opt_text(dst: &mut Option<String>, src: Option<&str>) {
     }
 }
 
+/// Above this many entries (context and fields), [`write_data`] finds
+/// duplicate keys with a map instead of a scan per entry.
+const SMALL: usize = 16;
+
 /// Serialises the `data` object of `event` into `out` (appending).
 ///
 /// Written by hand rather than through serde: this runs once per event on
@@ -145,19 +150,36 @@ fn set_opt_text(dst: &mut Option<String>, src: Option<&str>) {
 pub fn write_data(event: &Event, out: &mut Vec<u8>) {
     let entries = || event.context.iter().chain(event.fields.iter());
     let total = event.context.len() + event.fields.len();
+    // Which entry of each key is written (the last one: a later entry with
+    // the same key overrides an earlier one). Up to `SMALL` entries a linear
+    // scan per entry is cheapest (no allocation); above that the scans
+    // would be quadratic, so the last index of each key goes into a map.
+    let last: Option<HashMap<&str, usize>> = (total > SMALL).then(|| {
+        let mut map = HashMap::with_capacity(total);
+        for (i, (k, _)) in entries().enumerate() {
+            map.insert(k.as_ref(), i);
+        }
+        map
+    });
     let mut obj = ObjectWriter::new(out);
     for (i, (key, value)) in entries().enumerate() {
         if key == "_critical" {
             continue;
         }
-        // A later entry with the same key overrides this one.
-        if i + 1 < total && entries().skip(i + 1).any(|(k, _)| k == key) {
+        let overridden = match &last {
+            Some(map) => map.get(key.as_ref()).is_some_and(|&j| j != i),
+            None => i + 1 < total && entries().skip(i + 1).any(|(k, _)| k == key),
+        };
+        if overridden {
             continue;
         }
         obj.key(key);
         write_value(value, obj.out);
     }
-    let has_key = |name: &str| entries().any(|(k, _)| k == name);
+    let has_key = |name: &str| match &last {
+        Some(map) => map.contains_key(name),
+        None => entries().any(|(k, _)| k == name),
+    };
     if !has_key("pid") {
         obj.key("pid");
         write_u64(u64::from(event.pid), obj.out);
@@ -481,6 +503,26 @@ mod tests {
         let text = RowRenderer.render(&e).data_str().to_string();
         assert_eq!(text.matches("\"request_id\"").count(), 1);
         assert_eq!(text.matches("\"pid\"").count(), 1);
+    }
+
+    #[test]
+    fn many_fields_with_duplicates_render_like_few() {
+        // Above SMALL entries the duplicate check uses a map: same output,
+        // same order (each key where its last entry is) as the linear scan.
+        let mut e = event().with("k3", "own").with("pid", "user-pid");
+        e.context = (0..20)
+            .map(|i| (format!("k{i}").into(), Value::from(i as i64)))
+            .collect();
+        e.context.push(("k7".into(), Value::from("inner")));
+        let text = RowRenderer.render(&e).data_str().to_string();
+        let mut want: Vec<String> = (0..20)
+            .filter(|i| *i != 3 && *i != 7)
+            .map(|i| format!("\"k{i}\":{i}"))
+            .collect();
+        want.push("\"k7\":\"inner\"".into());
+        want.push("\"k3\":\"own\"".into());
+        want.push("\"pid\":\"user-pid\"".into());
+        assert_eq!(text, format!("{{{}}}", want.join(",")));
     }
 
     #[test]
