@@ -163,31 +163,48 @@ impl fmt::Display for Value {
 }
 
 /// Formats a float the way a user reading Python-style logs expects:
-/// shortest round-trip digits, always with a decimal point (`1.0`, `99.99`).
+/// Python's `repr` (shortest round-trip digits, always with a decimal point
+/// or an exponent: `1.0`, `99.99`, `1e+16`, `1.5e-05`, `nan`, `inf`).
 pub fn format_float(x: f64) -> String {
+    let mut out = String::with_capacity(24);
+    write_float(&mut out, x);
+    out
+}
+
+/// [`format_float`], appended to `out` without an intermediate string.
+pub fn write_float(out: &mut String, x: f64) {
+    use std::fmt::Write;
     if !x.is_finite() {
-        return match non_finite_name(x) {
-            "NaN" => "nan".into(),
-            "Infinity" => "inf".into(),
-            _ => "-inf".into(),
-        };
+        out.push_str(match non_finite_name(x) {
+            "NaN" => "nan",
+            "Infinity" => "inf",
+            _ => "-inf",
+        });
+        return;
     }
     let abs = x.abs();
+    let start = out.len();
     if abs != 0.0 && !(1e-4..1e16).contains(&abs) {
         // Python's repr switches to exponent form here: 1e+16, 1.5e-05.
-        let s = format!("{x:e}");
-        let (mantissa, exp) = s.split_once('e').unwrap_or((&s, "0"));
+        let _ = write!(out, "{x:e}");
+        let Some(e) = out[start..].find('e').map(|i| start + i) else {
+            return;
+        };
+        let exp: String = out.split_off(e + 1);
         let (sign, digits) = match exp.strip_prefix('-') {
             Some(d) => ('-', d),
-            None => ('+', exp),
+            None => ('+', exp.as_str()),
         };
-        return format!("{mantissa}e{sign}{digits:0>2}");
+        out.push(sign);
+        if digits.len() < 2 {
+            out.push('0');
+        }
+        out.push_str(digits);
+        return;
     }
-    let s = format!("{x}");
-    if s.contains('.') {
-        s
-    } else {
-        format!("{s}.0")
+    let _ = write!(out, "{x}");
+    if !out[start..].contains('.') {
+        out.push_str(".0");
     }
 }
 

@@ -217,6 +217,27 @@ fn values_are_shown_by_type() {
 }
 
 #[test]
+fn floats_in_the_body_print_like_python_repr_and_templates() {
+    let e = event(Level::Info, "sizes")
+        .with("big", 1e16)
+        .with("tiny", 1.5e-5)
+        .with("neg", -2.5e20)
+        .with("_replace_msg", "{big} {tiny}");
+    let mut body = String::new();
+    write_body(
+        &mut body,
+        &event(Level::Info, "x")
+            .with("big", 1e16)
+            .with("tiny", 1.5e-5)
+            .with("neg", -2.5e20),
+        false,
+    );
+    assert_eq!(body, "big=1e+16 neg=-2.5e+20 tiny=1.5e-05");
+    // The template form prints what Python's str() prints: the same text.
+    assert!(plain(&e).ends_with(" 1e+16 1.5e-05\n"), "{}", plain(&e));
+}
+
+#[test]
 fn span_context_is_shown_and_own_fields_win() {
     let mut e = event(Level::Info, "step")
         .with("request_id", "own")

@@ -17,7 +17,7 @@
 //! so a value can neither start a new line nor rewrite the terminal.
 
 use crate::config::TimestampPrecision;
-use crate::event::{format_float, Event, Level, Value};
+use crate::event::{write_float, Event, Level, Value};
 use crate::target::Renderer;
 use std::fmt::Write as _;
 use time::{OffsetDateTime, UtcOffset};
@@ -488,15 +488,7 @@ pub(crate) fn push_uint(out: &mut String, n: u128) {
 
 /// [`format_float`](crate::event::format_float), written in place.
 fn push_float(out: &mut String, x: f64) {
-    if !x.is_finite() {
-        out.push_str(&format_float(x));
-        return;
-    }
-    let start = out.len();
-    let _ = write!(out, "{x}");
-    if !out[start..].contains(['.', 'e']) {
-        out.push_str(".0");
-    }
+    write_float(out, x);
 }
 
 /// `+12.345s`: a sign, whole seconds, three digits of milliseconds
