@@ -143,8 +143,26 @@ pub fn classify(e: &tokio_postgres::Error, client: &Client) -> Failure {
     Failure::Connection(text)
 }
 
-/// Connects within the configured timeout. The returned message is redacted.
+/// A connection's I/O future (tokio-postgres' `Connection`, boxed so that
+/// TLS and plain connections have one type). It must be polled for the
+/// client's requests to make progress.
+pub type Connection =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), tokio_postgres::Error>> + Send>>;
+
+/// Connects within the configured timeout and spawns the connection's I/O
+/// on the current tokio runtime. The returned message is redacted.
 pub async fn connect(s: &ConnSettings) -> Result<Client, String> {
+    let (client, conn) = connect_parts(s).await?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok(client)
+}
+
+/// Connects within the configured timeout and returns the client with its
+/// connection future, for the caller to poll (sync mode polls it on the
+/// calling thread). The returned message is redacted.
+pub async fn connect_parts(s: &ConnSettings) -> Result<(Client, Connection), String> {
     let all_unix = !s.pg.get_hosts().is_empty()
         && s.pg.get_hostaddrs().is_empty()
         && s.pg.get_hosts().iter().all(|h| !matches!(h, Host::Tcp(_)));
@@ -152,10 +170,7 @@ pub async fn connect(s: &ConnSettings) -> Result<Client, String> {
         match (&s.tls, all_unix) {
             (Some(tls), false) => {
                 let (client, conn) = s.pg.connect(tls.clone()).await?;
-                tokio::spawn(async move {
-                    let _ = conn.await;
-                });
-                Ok::<_, tokio_postgres::Error>(client)
+                Ok::<_, tokio_postgres::Error>((client, Box::pin(conn) as Connection))
             }
             _ => {
                 // PostgreSQL offers no TLS on unix sockets; libpq ignores
@@ -165,10 +180,7 @@ pub async fn connect(s: &ConnSettings) -> Result<Client, String> {
                     pg.ssl_mode(tokio_postgres::config::SslMode::Disable);
                 }
                 let (client, conn) = pg.connect(NoTls).await?;
-                tokio::spawn(async move {
-                    let _ = conn.await;
-                });
-                Ok(client)
+                Ok((client, Box::pin(conn) as Connection))
             }
         }
     };

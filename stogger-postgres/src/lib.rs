@@ -52,9 +52,11 @@
 //!   isolated by splitting the batch and only they are dropped. A full queue
 //!   drops the newest rows and says so, in a warning and in a
 //!   `stogger-events-dropped` row. See [`writer`] for the details.
-//! - **Sync mode**: one committed INSERT per row before the call returns;
-//!   one reconnect attempt on failure, then the row is dropped and the call
-//!   returns an error.
+//! - **Sync mode**: one committed INSERT per row before the call returns,
+//!   on the calling thread (one connection behind a mutex: concurrent
+//!   callers take turns; a caller inside a tokio runtime is served by the
+//!   writer's own threads); one reconnect attempt on failure, then the row
+//!   is dropped and the call returns an error.
 //! - **Close**: flushes within the deadline and reports `undelivered`.
 //!
 //! ## TLS

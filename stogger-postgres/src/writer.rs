@@ -33,14 +33,41 @@
 //! 50–100 rows and 0.4–0.9× at 250–1000 rows. No size showed a consistent
 //! win worth a second write path, so there is one.
 //!
-//! Sync mode: each write is one autocommit INSERT per row on the task's
-//! connection, and the caller waits for it. On a connection failure the
-//! task reconnects once (within `connect_timeout`) and retries the row; if
-//! that fails, the row and the rest of the call are dropped
-//! (`dropped_unavailable`) and the call returns a negative value. (An
-//! INSERT whose connection died after the server committed it but before
-//! the answer arrived can be written twice in this mode; batch mode does
-//! not have that window.)
+//! Sync mode: each write is one autocommit INSERT per row, run on the
+//! calling thread, and committed before the call returns. There is no
+//! writer task: the tokio-postgres client, its prepared INSERT and its
+//! connection future live together behind a mutex (the pattern of the
+//! blocking `postgres` crate), and the caller `block_on`s a current-thread
+//! runtime that polls the INSERT together with the connection future
+//! (`drive`), so no other thread takes part. The connection only makes
+//! progress while a write polls it; a connection that died in between is
+//! noticed by the next write.
+//!
+//! - On a connection failure the write reconnects once (connect within
+//!   `connect_timeout`, schema and statements within
+//!   `max(connect_timeout, 5 s) + connect_timeout`) and retries the row;
+//!   if that fails, the row and the rest of the call are dropped
+//!   (`dropped_unavailable`) and the call returns -2. Each INSERT is
+//!   bounded by `connect_timeout`; one that runs out is not sent again
+//!   (it may still commit). (An INSERT whose connection died after the
+//!   server committed it but before the answer arrived can be written
+//!   twice in this mode; batch mode does not have that window.)
+//! - Concurrent callers serialise on the mutex, one call (all its rows)
+//!   at a time, as they did on the single connection of the former writer
+//!   task. A caller waits for the mutex at most as long as the holder's
+//!   call is bounded by the timeouts above.
+//! - Warnings are collected while the mutex is held and sent through the
+//!   warn callback after it is released, on the calling thread (the
+//!   callback may log).
+//! - A caller that is itself inside a tokio runtime
+//!   (`Handle::try_current()` succeeds) cannot `block_on`: the same write
+//!   is handed to a thread of the writer's own runtime's blocking pool
+//!   (`spawn_blocking`, threads `stogger-pg-*`) and the caller waits for
+//!   the answer on a channel, bounded (`sync` warning and -2 when it runs
+//!   out). `block_in_place` is not used: it panics on a current-thread
+//!   runtime, and it would still park the caller's worker.
+//! - The first connection at open is made on that blocking pool too, so
+//!   that open works from inside a runtime.
 
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -255,9 +282,25 @@ impl Backoff {
     }
 }
 
-/// Connects, creates the schema and prepares the statements.
+/// Connects, creates the schema and prepares the statements (the
+/// connection's I/O runs as a task on the current runtime).
 async fn open_conn(sh: &Shared, settings: &ConnSettings) -> Result<Conn, String> {
     let client = conn::connect(settings).await?;
+    let (c, warnings) = setup_conn(sh, settings, client).await?;
+    for w in warnings {
+        sh.warner.warn("schema", &w);
+    }
+    Ok(c)
+}
+
+/// Creates the schema and prepares the statements on a connected client;
+/// returns the schema warnings for the caller to report (sync mode reports
+/// them after releasing its lock).
+async fn setup_conn(
+    sh: &Shared,
+    settings: &ConnSettings,
+    client: tokio_postgres::Client,
+) -> Result<(Conn, Vec<String>), String> {
     let red = |e: &tokio_postgres::Error| settings.redactor.apply(&conn::describe(e));
     let report = match tokio::time::timeout(
         settings.connect_timeout.max(Duration::from_secs(5)),
@@ -281,9 +324,6 @@ async fn open_conn(sh: &Shared, settings: &ConnSettings) -> Result<Conn, String>
             ))
         }
     };
-    for w in report.warnings {
-        sh.warner.warn("schema", &w);
-    }
     let c = Conn::prepare(client, &sh.table).await.map_err(|e| {
         format!(
             "connected to {}, but cannot prepare writes to {}: {}",
@@ -313,7 +353,7 @@ async fn open_conn(sh: &Shared, settings: &ConnSettings) -> Result<Conn, String>
             table = sh.table.quoted()
         ));
     }
-    Ok(c)
+    Ok((c, report.warnings))
 }
 
 /// A batch taken from the queue, with the ranges still to write.
@@ -635,115 +675,272 @@ fn report_first(
     }
 }
 
-struct SyncReq {
-    rows: Vec<Row>,
-    reply: mpsc::SyncSender<i64>,
-}
-
 enum SyncFail {
     Rejected(String),
     Unavailable(String),
 }
 
-async fn sync_insert(
-    sh: &Shared,
-    settings: &ConnSettings,
-    conn: &mut Option<Conn>,
-    row: &Row,
-) -> Result<(), SyncFail> {
-    let mut last = String::new();
-    for _attempt in 0..2 {
-        if !matches!(conn.as_ref(), Some(c) if !c.is_closed()) {
-            *conn = None;
-            sh.connected.store(false, Ordering::Release);
-            match open_conn(sh, settings).await {
-                Ok(c) => {
-                    sh.connected.store(true, Ordering::Release);
-                    *conn = Some(c);
-                }
-                Err(m) => return Err(SyncFail::Unavailable(m)),
+/// Polls `fut` together with the connection's I/O until `fut` completes, on
+/// whatever thread awaits this (sync mode: the caller's, inside
+/// [`SyncPath`]'s current-thread runtime). When the connection future
+/// finishes first (the connection is gone), it is dropped and `io` becomes
+/// None; the client's requests then fail as closed.
+async fn drive<F: std::future::Future>(io: &mut Option<conn::Connection>, fut: F) -> F::Output {
+    let mut fut = std::pin::pin!(fut);
+    std::future::poll_fn(|cx| {
+        if let Some(c) = io.as_mut() {
+            if c.as_mut().poll(cx).is_ready() {
+                *io = None;
             }
         }
-        let Some(c) = conn.as_ref() else { continue };
-        match tokio::time::timeout(settings.connect_timeout, c.insert(row)).await {
-            Ok(Ok(())) => return Ok(()),
-            Ok(Err(e)) => match conn::classify(&e, &c.client) {
-                Failure::Rows(m) => return Err(SyncFail::Rejected(m)),
-                Failure::Connection(m) => {
-                    last = m;
-                    *conn = None;
-                }
-                Failure::Blocked { message, .. } => {
-                    *conn = None;
-                    return Err(SyncFail::Unavailable(format!(
-                        "cannot write to {}: {message}",
-                        sh.table
-                    )));
-                }
-            },
-            Err(_) => {
-                // The INSERT may still commit: do not send it again.
-                *conn = None;
-                return Err(SyncFail::Unavailable(format!(
-                    "INSERT into {} did not finish within {} ms",
-                    sh.table,
-                    settings.connect_timeout.as_millis()
-                )));
-            }
-        }
-    }
-    Err(SyncFail::Unavailable(last))
+        fut.as_mut().poll(cx)
+    })
+    .await
 }
 
-/// The sync-mode task: serves write requests one after the other.
-async fn run_sync(
+/// Sync mode's connection: the client, its prepared statements, and its
+/// connection future, which only runs while a write polls it.
+struct Direct {
+    conn: Conn,
+    /// None once the connection future has finished.
+    io: Option<conn::Connection>,
+}
+
+impl Direct {
+    fn usable(&self) -> bool {
+        self.io.is_some() && !self.conn.is_closed()
+    }
+}
+
+/// What the sync-mode mutex guards.
+struct SyncState {
+    /// A current-thread runtime (I/O and timers) that writers `block_on`;
+    /// None after close.
+    rt: Option<tokio::runtime::Runtime>,
+    direct: Option<Direct>,
+}
+
+impl Drop for SyncState {
+    fn drop(&mut self) {
+        // Dropping a runtime inside an async context panics; this never
+        // blocks and is allowed anywhere.
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+/// Warnings collected under the lock, sent after it is released.
+type Notes = Vec<(&'static str, String)>;
+
+/// Sync mode: one connection behind a mutex, written on the calling thread.
+struct SyncPath {
     sh: Arc<Shared>,
     settings: ConnSettings,
-    mut rx: tokio::sync::mpsc::UnboundedReceiver<SyncReq>,
-    first: mpsc::Sender<Result<(), String>>,
-) {
-    let mut first = Some(first);
-    let mut conn = match open_conn(&sh, &settings).await {
-        Ok(c) => {
-            sh.connected.store(true, Ordering::Release);
-            report_first(&sh, &mut first, Ok(()));
-            Some(c)
+    state: Mutex<SyncState>,
+}
+
+impl SyncPath {
+    fn lock(&self) -> std::sync::MutexGuard<'_, SyncState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Connects, creates the schema and prepares the statements, within
+    /// `connect_timeout` for the connection and
+    /// `max(connect_timeout, 5 s) + connect_timeout` for the rest.
+    async fn open_direct(&self, notes: &mut Notes) -> Result<Direct, String> {
+        let settings = &self.settings;
+        let (client, io) = conn::connect_parts(settings).await?;
+        let mut io = Some(io);
+        let bound = settings.connect_timeout.max(Duration::from_secs(5)) + settings.connect_timeout;
+        match tokio::time::timeout(
+            bound,
+            drive(&mut io, setup_conn(&self.sh, settings, client)),
+        )
+        .await
+        {
+            Ok(Ok((conn, warnings))) => {
+                notes.extend(warnings.into_iter().map(|w| ("schema", w)));
+                Ok(Direct { conn, io })
+            }
+            Ok(Err(m)) => Err(m),
+            Err(_) => Err(format!(
+                "connected to {}, but preparing writes to {} did not finish within {} ms",
+                settings.display,
+                self.sh.table,
+                bound.as_millis()
+            )),
         }
-        Err(m) => {
-            report_first(&sh, &mut first, Err(m));
-            None
+    }
+
+    /// One row: at most one reconnect, the INSERT bounded by `connect_timeout`.
+    async fn insert(
+        &self,
+        direct: &mut Option<Direct>,
+        row: &Row,
+        notes: &mut Notes,
+    ) -> Result<(), SyncFail> {
+        let sh = &*self.sh;
+        let timeout = self.settings.connect_timeout;
+        let mut last = String::new();
+        for _attempt in 0..2 {
+            if !direct.as_ref().is_some_and(Direct::usable) {
+                *direct = None;
+                sh.connected.store(false, Ordering::Release);
+                match self.open_direct(notes).await {
+                    Ok(d) => {
+                        sh.connected.store(true, Ordering::Release);
+                        *direct = Some(d);
+                    }
+                    Err(m) => return Err(SyncFail::Unavailable(m)),
+                }
+            }
+            let Some(Direct { conn: c, io }) = direct.as_mut() else {
+                continue;
+            };
+            match tokio::time::timeout(timeout, drive(io, c.insert(row))).await {
+                Ok(Ok(())) => return Ok(()),
+                Ok(Err(e)) => match conn::classify(&e, &c.client) {
+                    Failure::Rows(m) => return Err(SyncFail::Rejected(m)),
+                    Failure::Connection(m) => {
+                        last = m;
+                        *direct = None;
+                    }
+                    Failure::Blocked { message, .. } => {
+                        *direct = None;
+                        return Err(SyncFail::Unavailable(format!(
+                            "cannot write to {}: {message}",
+                            sh.table
+                        )));
+                    }
+                },
+                Err(_) => {
+                    // The INSERT may still commit: do not send it again.
+                    *direct = None;
+                    return Err(SyncFail::Unavailable(format!(
+                        "INSERT into {} did not finish within {} ms",
+                        sh.table,
+                        timeout.as_millis()
+                    )));
+                }
+            }
         }
-    };
-    while let Some(req) = rx.recv().await {
+        sh.connected.store(false, Ordering::Release);
+        Err(SyncFail::Unavailable(last))
+    }
+
+    /// The rows of one call, in order; the ABI's result.
+    async fn write_all(&self, direct: &mut Option<Direct>, rows: &[Row], notes: &mut Notes) -> i64 {
+        let sh = &*self.sh;
         let mut written = 0i64;
-        let mut failed = false;
-        let total = req.rows.len();
-        for (i, row) in req.rows.iter().enumerate() {
-            match sync_insert(&sh, &settings, &mut conn, row).await {
+        for (i, row) in rows.iter().enumerate() {
+            match self.insert(direct, row, notes).await {
                 Ok(()) => {
                     written += 1;
                     sh.delivered.fetch_add(1, Ordering::AcqRel);
                 }
                 Err(SyncFail::Rejected(m)) => {
                     sh.dropped_rejected.fetch_add(1, Ordering::AcqRel);
-                    sh.warner.warn(
+                    notes.push((
                         "rejected",
-                        &format!("dropped 1 row that {} rejected: {m}", sh.table),
-                    );
+                        format!("dropped 1 row that {} rejected: {m}", sh.table),
+                    ));
                 }
                 Err(SyncFail::Unavailable(m)) => {
-                    let lost = (total - i) as u64;
+                    let lost = (rows.len() - i) as u64;
                     sh.dropped_unavailable.fetch_add(lost, Ordering::AcqRel);
-                    sh.warner.warn(
-                        "connect",
-                        &format!("{m}; dropped {lost} row(s) (sync mode)"),
-                    );
-                    failed = true;
-                    break;
+                    notes.push(("connect", format!("{m}; dropped {lost} row(s) (sync mode)")));
+                    return -2;
                 }
             }
         }
-        let _ = req.reply.send(if failed { -2 } else { written });
+        written
+    }
+
+    /// Runs `f` on the current thread under the lock with the runtime to
+    /// `block_on` (so not inside a tokio runtime), then sends the collected
+    /// warnings. None after close, or when `f` panicked.
+    fn run<T>(
+        &self,
+        f: impl FnOnce(&tokio::runtime::Runtime, &mut Option<Direct>, &mut Notes) -> T,
+    ) -> Option<T> {
+        let mut notes = Notes::new();
+        let out = {
+            let mut st = self.lock();
+            let SyncState { rt, direct } = &mut *st;
+            let rt = rt.as_ref()?;
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                f(rt, &mut *direct, &mut notes)
+            }));
+            if r.is_err() {
+                *direct = None;
+                self.sh.connected.store(false, Ordering::Release);
+                notes.push(("panic", "the PostgreSQL sync write panicked".to_string()));
+            }
+            r.ok()
+        };
+        // After the lock is released (the callback may log).
+        for (kind, m) in notes {
+            self.sh.warner.warn(kind, &m);
+        }
+        out
+    }
+
+    /// Writes `rows` on the current thread (see [`SyncPath::run`]).
+    fn write(&self, rows: &[Row]) -> i64 {
+        self.run(|rt, d, n| rt.block_on(self.write_all(d, rows, n)))
+            .unwrap_or(-2)
+    }
+
+    /// The first connection (at open).
+    fn connect_first(&self) -> Result<(), String> {
+        let r = self.run(|rt, d, n| {
+            let c = rt.block_on(self.open_direct(n))?;
+            *d = Some(c);
+            Ok(())
+        });
+        match r {
+            Some(Ok(())) => {
+                self.sh.connected.store(true, Ordering::Release);
+                Ok(())
+            }
+            Some(Err(m)) => Err(m),
+            None => Err(
+                "the first connection attempt did not complete (closed, or it panicked)"
+                    .to_string(),
+            ),
+        }
+    }
+
+    /// Stops: the runtime and the connection are dropped, waiting for a
+    /// write in progress at most until `deadline`.
+    fn close(&self, deadline: Instant) {
+        loop {
+            match self.state.try_lock() {
+                Ok(mut st) => {
+                    st.direct = None;
+                    if let Some(rt) = st.rt.take() {
+                        rt.shutdown_background();
+                    }
+                    return;
+                }
+                Err(std::sync::TryLockError::Poisoned(p)) => {
+                    let mut st = p.into_inner();
+                    st.direct = None;
+                    if let Some(rt) = st.rt.take() {
+                        rt.shutdown_background();
+                    }
+                    return;
+                }
+                Err(std::sync::TryLockError::WouldBlock) => {
+                    if Instant::now() >= deadline {
+                        // The writer holding it drops both with the last reference.
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            }
+        }
     }
 }
 
@@ -751,7 +948,7 @@ async fn run_sync(
 pub struct Writer {
     shared: Arc<Shared>,
     runtime: Option<tokio::runtime::Runtime>,
-    sync_tx: Option<tokio::sync::mpsc::UnboundedSender<SyncReq>>,
+    sync: Option<Arc<SyncPath>>,
     mode: WriteMode,
     connect_timeout: Duration,
     shutdown_timeout: Duration,
@@ -815,7 +1012,7 @@ impl Writer {
             cv: Condvar::new(),
         });
         let (first_tx, first_rx) = mpsc::channel();
-        let mut sync_tx = None;
+        let mut sync = None;
         let task_shared = shared.clone();
         let guarded = |fut: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>| {
             let sh = task_shared.clone();
@@ -842,14 +1039,26 @@ impl Writer {
                 ))));
             }
             WriteMode::Sync => {
-                let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-                sync_tx = Some(tx);
-                runtime.spawn(guarded(Box::pin(run_sync(
-                    shared.clone(),
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| OpenError::Runtime(e.to_string()))?;
+                let path = Arc::new(SyncPath {
+                    sh: shared.clone(),
                     settings,
-                    rx,
-                    first_tx,
-                ))));
+                    state: Mutex::new(SyncState {
+                        rt: Some(rt),
+                        direct: None,
+                    }),
+                });
+                sync = Some(path.clone());
+                // On the writer's blocking pool, so that open works inside a
+                // tokio runtime too.
+                let sh = shared.clone();
+                runtime.spawn_blocking(move || {
+                    let r = path.connect_first();
+                    report_first(&sh, &mut Some(first_tx), r);
+                });
             }
         }
         let wait = config.connect_timeout * 2 + Duration::from_millis(100);
@@ -868,7 +1077,7 @@ impl Writer {
             writer: Writer {
                 shared,
                 runtime: Some(runtime),
-                sync_tx,
+                sync,
                 mode: config.write_mode,
                 connect_timeout: config.connect_timeout,
                 shutdown_timeout: config.shutdown_timeout,
@@ -895,7 +1104,7 @@ impl Writer {
         if self.closed || self.shared.shutting_down() {
             return -1;
         }
-        match &self.sync_tx {
+        match &self.sync {
             None => {
                 let p = self.shared.queue.push(rows);
                 if p.was_empty && p.accepted > 0 || p.len >= self.shared.batch_size {
@@ -916,16 +1125,28 @@ impl Writer {
                 }
                 p.accepted as i64
             }
-            Some(tx) => {
+            Some(path) => {
                 let owned: Vec<Row> = rows.iter().map(Row::new).collect();
+                if tokio::runtime::Handle::try_current().is_err() {
+                    // The common case: the INSERT runs on this thread.
+                    return path.write(&owned);
+                }
+                // Inside a tokio runtime `block_on` is not allowed: a
+                // thread of the writer's blocking pool does the same write
+                // and this thread waits for it, boundedly.
+                let Some(runtime) = self.runtime.as_ref() else {
+                    return -1;
+                };
                 let n = u32::try_from(owned.len()).unwrap_or(u32::MAX);
                 let (reply, answer) = mpsc::sync_channel(1);
-                if tx.send(SyncReq { rows: owned, reply }).is_err() {
-                    return -2;
-                }
+                let p = path.clone();
+                runtime.spawn_blocking(move || {
+                    let _ = reply.send(p.write(&owned));
+                });
                 let bound = self
                     .connect_timeout
-                    .saturating_mul(n.saturating_mul(3).saturating_add(3));
+                    .max(Duration::from_secs(5))
+                    .saturating_mul(n.saturating_mul(4).saturating_add(4));
                 match answer.recv_timeout(bound) {
                     Ok(v) => v,
                     Err(_) => {
@@ -947,7 +1168,7 @@ impl Writer {
     /// Waits until every row accepted before the call is committed (or
     /// dropped as rejected), at most `timeout`. True when drained.
     pub fn flush(&self, timeout: Duration) -> bool {
-        if self.sync_tx.is_some() {
+        if self.sync.is_some() {
             return true;
         }
         let target = self.shared.queue.enqueued();
@@ -991,8 +1212,11 @@ impl Writer {
                 *d = Some(deadline_after(timeout));
             }
             sh.shutdown.store(true, Ordering::Release);
-            // Sync mode: closing the channel ends the task.
-            self.sync_tx = None;
+            if let Some(path) = self.sync.take() {
+                // Sync mode has no task: nothing is queued.
+                path.close(deadline_after(timeout));
+                sh.finish();
+            }
             sh.wake.notify_one();
             sh.stop.notify_one();
             sh.wait(timeout, |p| p.finished);
