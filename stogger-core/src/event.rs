@@ -183,8 +183,8 @@ pub fn write_float(out: &mut String, x: f64) {
         return;
     }
     let abs = x.abs();
-    let start = out.len();
     if abs != 0.0 && !(1e-4..1e16).contains(&abs) {
+        let start = out.len();
         // Python's repr switches to exponent form here: 1e+16, 1.5e-05.
         let _ = write!(out, "{x:e}");
         let Some(e) = out[start..].find('e').map(|i| start + i) else {
@@ -202,10 +202,31 @@ pub fn write_float(out: &mut String, x: f64) {
         out.push_str(digits);
         return;
     }
+    // Fixed notation. zmij writes it for every |x| in [1e-5, 1e16), zero
+    // included, with the `.0` Python adds to whole numbers, at a fraction of
+    // `core::fmt`'s cost. Its digits are the shortest that round-trip; with
+    // at most 15 significant digits that shortest form is unique (15-digit
+    // decimals are spaced wider than a double's rounding interval), so it
+    // is what `{x}` prints. With 16 or 17 digits two algorithms may pick
+    // different last digits: those go through `core::fmt` as before.
+    let mut buf = zmij::Buffer::new();
+    let fast = buf.format_finite(x);
+    if significant_digits(fast) <= 15 {
+        out.push_str(fast);
+        return;
+    }
+    let start = out.len();
     let _ = write!(out, "{x}");
     if !out[start..].contains('.') {
         out.push_str(".0");
     }
+}
+
+/// Digits of a fixed-notation number after its leading zeros (trailing
+/// zeros are counted too: an over-count only sends a number to the slow path).
+fn significant_digits(s: &str) -> usize {
+    let digits = s.bytes().filter(u8::is_ascii_digit);
+    digits.skip_while(|&b| b == b'0').count()
 }
 
 impl From<&str> for Value {
@@ -410,8 +431,42 @@ mod tests {
             (0.0, "0.0"),
             (f64::NAN, "nan"),
             (f64::NEG_INFINITY, "-inf"),
+            (-0.0, "-0.0"),
+            (0.1, "0.1"),
+            (1e15, "1000000000000000.0"),
+            (9999999999999998.0, "9999999999999998.0"),
+            (0.00012, "0.00012"),
         ] {
             assert_eq!(format_float(x), want, "{x:?}");
         }
+    }
+
+    /// The fixed-notation path gives what `core::fmt` gave before it (plus
+    /// `.0` on whole numbers), over a spread of bit patterns in its range.
+    #[test]
+    fn fixed_notation_matches_core_fmt() {
+        let mut bits: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut checked = 0;
+        for i in 0..200_000u64 {
+            bits = bits
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let x = match i % 3 {
+                0 => f64::from_bits(bits),
+                1 => (bits >> 11) as f64 / (1u64 << (bits % 53)) as f64,
+                _ => (bits % 100_000) as f64 * 0.25 / 10f64.powi((bits % 9) as i32),
+            };
+            let abs = x.abs();
+            if !x.is_finite() || (abs != 0.0 && !(1e-4..1e16).contains(&abs)) {
+                continue;
+            }
+            let mut want = format!("{x}");
+            if !want.contains('.') {
+                want.push_str(".0");
+            }
+            assert_eq!(format_float(x), want, "{x:?}");
+            checked += 1;
+        }
+        assert!(checked > 100_000);
     }
 }
