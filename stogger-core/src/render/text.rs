@@ -546,10 +546,36 @@ pub fn push_quoted(out: &mut String, s: &str) {
     out.push('\'');
 }
 
+/// Length of the leading run of `bytes` that [`push_escaped_with`] copies as
+/// it is, found eight bytes at a time (a lower bound: it stops at the first
+/// chunk holding a control byte, DEL, a non-ASCII byte or, when `quoted`, a
+/// backslash or quote; the byte loop takes it from there).
+fn plain_prefix_len(bytes: &[u8], quoted: bool) -> usize {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    const LOW7: u64 = u64::from_ne_bytes([0x7f; 8]);
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH != 0;
+    let mut i = 0;
+    for chunk in bytes.chunks_exact(8) {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(chunk);
+        let w = u64::from_ne_bytes(b);
+        let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGH != 0;
+        let del_or_high = ((w & LOW7).wrapping_add(ONES) | w) & HIGH != 0;
+        let special = quoted
+            && (has_zero(w ^ (ONES * u64::from(b'\\'))) || has_zero(w ^ (ONES * u64::from(b'\''))));
+        if below_space || del_or_high || special {
+            break;
+        }
+        i += 8;
+    }
+    i
+}
+
 fn push_escaped_with(out: &mut String, s: &str, quoted: bool, keep_tab: bool) {
     let bytes = s.as_bytes();
     let mut start = 0;
-    let mut i = 0;
+    let mut i = plain_prefix_len(bytes, quoted);
     while i < bytes.len() {
         let b = bytes[i];
         if (0x20..0x7f).contains(&b) && !(quoted && (b == b'\\' || b == b'\'')) {
@@ -675,5 +701,39 @@ fn escape_sequence_end(bytes: &[u8], i: usize) -> usize {
         }
         0x30..=0x7e => i + 2,
         _ => i + 1, // ESC followed by something else: drop the ESC alone
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plain_prefix_len;
+
+    /// The chunked scan never skips a byte the byte loop would escape.
+    #[test]
+    fn plain_prefix_stops_before_every_byte_that_needs_escaping() {
+        let plain = "abcdefghijklmnopqrstuvwxyz ABC~!@#$%^&*()0123456789";
+        for special in [
+            "\n", "\t", "\x1b", "\x7f", "\u{a0}", "é", "\\", "'", "\0", "\x1f",
+        ] {
+            for at in 0..plain.len() {
+                let s = format!("{}{special}{}", &plain[..at], &plain[at..]);
+                for quoted in [false, true] {
+                    let n = plain_prefix_len(s.as_bytes(), quoted);
+                    let needs = |b: u8| {
+                        !(0x20..0x7f).contains(&b) || (quoted && (b == b'\\' || b == b'\''))
+                    };
+                    let first = s.bytes().position(needs).unwrap_or(s.len());
+                    assert!(n <= first, "{s:?} quoted={quoted}: {n} > {first}");
+                    assert!(
+                        n + 8 > first || n + 8 > s.len(),
+                        "{s:?}: stopped early at {n}"
+                    );
+                }
+            }
+        }
+        assert_eq!(
+            plain_prefix_len(plain.as_bytes(), true),
+            plain.len() / 8 * 8
+        );
     }
 }
