@@ -364,15 +364,11 @@ fn renderer(cfg: &Config) -> TextRenderer {
         std::env::var("TERM").ok(),
         std::io::stdout().is_terminal(),
     );
-    TextRenderer::new(TextOptions {
+    TextRenderer::new(TextOptions::from_config(
+        cfg,
         color,
-        timestamp: cfg.format.timestamp_precision,
-        pad_event_width: cfg.format.pad_event_width,
-        show_code_info: cfg.format.show_code_info,
-        show_caller_info: cfg.show_caller_info,
-        log_cmd_output: cfg.log_cmd_output,
-        start: OffsetDateTime::now_utc(),
-    })
+        OffsetDateTime::now_utc(),
+    ))
 }
 
 /// Prints rows; `Err` when stdout is gone (a closed pipe ends the query quietly).

@@ -19,15 +19,7 @@ pub(crate) struct Built {
 }
 
 fn text_renderer(cfg: &Config, color: bool) -> TextRenderer {
-    TextRenderer::new(TextOptions {
-        color,
-        timestamp: cfg.format.timestamp_precision,
-        pad_event_width: cfg.format.pad_event_width,
-        show_code_info: cfg.format.show_code_info,
-        show_caller_info: cfg.show_caller_info,
-        log_cmd_output: cfg.log_cmd_output,
-        start: now_micros(),
-    })
+    TextRenderer::new(TextOptions::from_config(cfg, color, now_micros()))
 }
 
 /// Console only: the early pipeline.

@@ -44,6 +44,23 @@ pub struct TextOptions {
     pub start: OffsetDateTime,
 }
 
+impl TextOptions {
+    /// The layout a configuration asks for (`format.*`, `show_caller_info`,
+    /// `log_cmd_output`), with colours as decided by the caller and relative
+    /// timestamps counted from `start`.
+    pub fn from_config(cfg: &crate::Config, color: bool, start: OffsetDateTime) -> TextOptions {
+        TextOptions {
+            color,
+            timestamp: cfg.format.timestamp_precision,
+            pad_event_width: cfg.format.pad_event_width,
+            show_code_info: cfg.format.show_code_info,
+            show_caller_info: cfg.show_caller_info,
+            log_cmd_output: cfg.log_cmd_output,
+            start,
+        }
+    }
+}
+
 /// One rendered event: the coloured console form (when colours are on) and
 /// the plain form for the file. Both end with a newline.
 #[derive(Debug, Clone, PartialEq, Eq)]
