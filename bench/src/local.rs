@@ -46,14 +46,20 @@ pub fn file_ours(o: &Opts) -> Res<Value> {
     guard.flush();
     let secs = start.elapsed().as_secs_f64();
     drop(guard);
-    let (lines, bytes) = lines_in(&path)?;
-    if lines != o.n {
-        return Err(format!("{} has {lines} lines, expected {}", path.display(), o.n).into());
+    verified_file(&path, o.n, secs)
+}
+
+/// Ends a file run that took `secs`: checks the file holds one line per
+/// event, removes it, and reports the figures.
+fn verified_file(path: &Path, n: u64, secs: f64) -> Res<Value> {
+    let (lines, bytes) = lines_in(path)?;
+    if lines != n {
+        return Err(format!("{} has {lines} lines, expected {n}", path.display()).into());
     }
-    let _ = std::fs::remove_file(&path);
+    let _ = std::fs::remove_file(path);
     Ok(json!({
         "secs": secs,
-        "events_per_s": o.n as f64 / secs,
+        "events_per_s": n as f64 / secs,
         "bytes_per_line": bytes as f64 / lines as f64,
     }))
 }
@@ -74,16 +80,7 @@ pub fn file_fmt(o: &Opts) -> Res<Value> {
         log_event(i);
     }
     let secs = start.elapsed().as_secs_f64();
-    let (lines, bytes) = lines_in(&path)?;
-    if lines != o.n {
-        return Err(format!("{} has {lines} lines, expected {}", path.display(), o.n).into());
-    }
-    let _ = std::fs::remove_file(&path);
-    Ok(json!({
-        "secs": secs,
-        "events_per_s": o.n as f64 / secs,
-        "bytes_per_line": bytes as f64 / lines as f64,
-    }))
+    verified_file(&path, o.n, secs)
 }
 
 /// The baseline of `caller_overhead`: fmt layer formatting on the caller's

@@ -135,6 +135,16 @@ fn stogger_pg(o: &Opts, mode: &'static str, capacity: u64) -> Res<stogger_core::
     })
 }
 
+/// Drops `table` and creates it anew with `ddl`; returns its quoted name.
+async fn fresh_table(client: &Client, table: &str, ddl: &str) -> Res<String> {
+    let q = quoted(table);
+    client
+        .batch_execute(&format!("DROP TABLE IF EXISTS {q}"))
+        .await?;
+    client.batch_execute(ddl).await?;
+    Ok(q)
+}
+
 fn drop_table(rt: &tokio::runtime::Runtime, o: &Opts) -> Res<()> {
     rt.block_on(async {
         let client = connect(&o.dsn).await?;
@@ -158,20 +168,9 @@ pub fn batch_ours(o: &Opts) -> Res<Value> {
     let caller = start.elapsed().as_secs_f64();
     guard.flush();
     let secs = start.elapsed().as_secs_f64();
-    let failures = stogger_core::warn::delivery_failures();
-    drop(guard);
-    let (rows, avg) = rt.block_on(async {
-        let client = connect(&o.dsn).await?;
-        count_and_drop(&client, &o.table).await
-    })?;
-    check_count(rows, o.n, &o.table)?;
-    Ok(json!({
-        "secs": secs,
-        "events_per_s": o.n as f64 / secs,
-        "caller_secs": caller,
-        "delivery_failures": failures,
-        "avg_data_chars": avg,
-    }))
+    let mut result = verified_run(&rt, o, guard, secs)?;
+    result["caller_secs"] = json!(caller);
+    Ok(result)
 }
 
 /// Raw tokio-postgres: one binary COPY of the same N rows, in one
@@ -181,11 +180,7 @@ pub fn copy_raw(o: &Opts) -> Res<Value> {
     let ddl = plugin_ddl(&o.table)?;
     rt.block_on(async {
         let client = connect(&o.dsn).await?;
-        let q = quoted(&o.table);
-        client
-            .batch_execute(&format!("DROP TABLE IF EXISTS {q}"))
-            .await?;
-        client.batch_execute(&ddl).await?;
+        let q = fresh_table(&client, &o.table, &ddl).await?;
         let secs = match o.batch_size {
             // Diagnostic: one autocommitted COPY per batch, as stogger commits.
             Some(batch) => {
@@ -256,6 +251,17 @@ pub fn sync_ours(o: &Opts) -> Res<Value> {
         log_event(i);
     }
     let secs = start.elapsed().as_secs_f64();
+    verified_run(&rt, o, guard, secs)
+}
+
+/// Ends a stogger run that took `secs`: shuts logging down, checks by SQL
+/// that every row arrived (and drops the table), and reports the figures.
+fn verified_run(
+    rt: &tokio::runtime::Runtime,
+    o: &Opts,
+    guard: stogger_core::LoggingGuard,
+    secs: f64,
+) -> Res<Value> {
     let failures = stogger_core::warn::delivery_failures();
     drop(guard);
     let (rows, avg) = rt.block_on(async {
@@ -277,11 +283,7 @@ pub fn insert_raw(o: &Opts) -> Res<Value> {
     let ddl = plugin_ddl(&o.table)?;
     rt.block_on(async {
         let client = connect(&o.dsn).await?;
-        let q = quoted(&o.table);
-        client
-            .batch_execute(&format!("DROP TABLE IF EXISTS {q}"))
-            .await?;
-        client.batch_execute(&ddl).await?;
+        let q = fresh_table(&client, &o.table, &ddl).await?;
         let insert = client
             .prepare_typed(
                 &format!("INSERT INTO {q} {COLUMNS} VALUES ($1, $2, $3, $4, $5, $6)"),

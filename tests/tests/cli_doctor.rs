@@ -3,7 +3,7 @@
 
 mod cli_support;
 
-use cli_support::{doctor_json, status, stogger, Setup, PASSWORD};
+use cli_support::{config_entry, doctor_json, status, stogger, Setup, PASSWORD};
 use std::process::Command;
 
 #[test]
@@ -65,15 +65,11 @@ fn healthy_setup_reports_every_section_and_exits_0() {
         .ends_with("libstogger_postgres.so"));
 
     // Where each value came from.
-    let values = doc["sections"]["configuration"]["values"]
-        .as_array()
-        .unwrap();
     let from = |key: &str| {
-        values
-            .iter()
-            .find(|v| v["key"] == key)
-            .map(|v| v["from"].as_str().unwrap().to_string())
+        config_entry(&doc, key)["from"]
+            .as_str()
             .unwrap()
+            .to_string()
     };
     assert_eq!(from("postgres_dsn"), "env STOGGER_POSTGRES_DSN");
     assert_eq!(from("postgres_table"), "default");
@@ -244,13 +240,7 @@ fn invalid_and_unknown_configuration_is_reported_and_the_rest_still_checked() {
         "{warnings}"
     );
     assert!(cfg["file"].as_str().unwrap().ends_with("stogger.toml"));
-    let from_file = cfg["values"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|v| v["key"] == "syslog_identifier")
-        .unwrap()
-        .clone();
+    let from_file = config_entry(&doc, "syslog_identifier");
     assert_eq!(from_file["value"], "svc");
     assert!(from_file["from"]
         .as_str()
@@ -273,13 +263,7 @@ fn invalid_and_unknown_configuration_is_reported_and_the_rest_still_checked() {
     );
     assert_eq!(status(&doc, "console"), "ok");
     assert_eq!(status(&doc, "postgres"), "off");
-    let ident = cfg["values"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|v| v["key"] == "syslog_identifier")
-        .unwrap()
-        .clone();
+    let ident = config_entry(&doc, "syslog_identifier");
     assert_eq!(ident["value"], "svc", "the file's values are still used");
 }
 

@@ -131,6 +131,15 @@ pub fn doctor_json(out: &Outcome) -> serde_json::Value {
 }
 
 /// The status of a doctor section.
+/// The configuration section's entry for `key`: `{"key", "value", "from"}`.
+#[allow(dead_code)] // not every test file uses it
+pub fn config_entry<'a>(doc: &'a serde_json::Value, key: &str) -> &'a serde_json::Value {
+    doc["sections"]["configuration"]["values"]
+        .as_array()
+        .and_then(|values| values.iter().find(|v| v["key"] == key))
+        .unwrap_or_else(|| panic!("no configuration value {key} in {doc:#}"))
+}
+
 pub fn status<'a>(doc: &'a serde_json::Value, section: &str) -> &'a str {
     doc["sections"][section]["status"]
         .as_str()
