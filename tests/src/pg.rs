@@ -100,6 +100,26 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
+/// Creates `dir` afresh, owned by `user` when one is given.
+fn make_dir_for(dir: &Path, user: Option<&str>) -> Result<(), String> {
+    let _ = fs::remove_dir_all(dir);
+    fs::create_dir_all(dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
+    if let Some(user) = user {
+        check("chown", Command::new("chown").arg(user).arg(dir).output())?;
+    }
+    Ok(())
+}
+
+/// Whether `user` can reach and write `dir` (every parent must be searchable).
+fn user_can_write(user: &str, dir: &Path) -> bool {
+    Command::new("runuser")
+        .args(["-u", user, "--", "test", "-w"])
+        .arg(dir)
+        .current_dir("/")
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
 fn free_port() -> Result<u16, String> {
     let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no free port: {e}"))?;
     listener
@@ -129,21 +149,23 @@ impl Cluster {
         let bindir = find_bindir()?;
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let id = format!("{name}-{}-{n}", std::process::id());
-        let base = target_dir().join("pg").join(&id);
-        let _ = fs::remove_dir_all(&base);
-        fs::create_dir_all(&base).map_err(|e| format!("create {}: {e}", base.display()))?;
+        let run_as = is_root().then(|| "postgres".to_string());
+        let mut base = target_dir().join("pg").join(&id);
+        make_dir_for(&base, run_as.as_deref())?;
+        if let Some(user) = run_as.as_deref() {
+            if !user_can_write(user, &base) {
+                // The checkout lies below a directory the postgres user
+                // cannot enter (e.g. a 0700 temp dir): keep the data in the
+                // shared temp directory instead of target/.
+                let _ = fs::remove_dir_all(&base);
+                base = std::env::temp_dir().join(format!("stogger-pg-data-{id}"));
+                make_dir_for(&base, run_as.as_deref())?;
+            }
+        }
         let base = base.canonicalize().map_err(|e| e.to_string())?;
         // Unix socket paths are limited to ~107 bytes: keep the directory short.
         let socket_dir = std::env::temp_dir().join(format!("stogger-pg-{id}"));
-        let _ = fs::remove_dir_all(&socket_dir);
-        fs::create_dir_all(&socket_dir)
-            .map_err(|e| format!("create {}: {e}", socket_dir.display()))?;
-        let run_as = is_root().then(|| "postgres".to_string());
-        if let Some(user) = &run_as {
-            for dir in [&base, &socket_dir] {
-                check("chown", Command::new("chown").arg(user).arg(dir).output())?;
-            }
-        }
+        make_dir_for(&socket_dir, run_as.as_deref())?;
         let mut cluster = Cluster {
             bindir,
             data: base.join("data"),
@@ -163,7 +185,8 @@ impl Cluster {
         match &self.run_as {
             Some(user) => {
                 let mut c = Command::new("runuser");
-                c.arg("-u").arg(user).arg("--").arg(exe);
+                // The caller's working directory may be closed to that user.
+                c.arg("-u").arg(user).arg("--").arg(exe).current_dir("/");
                 c
             }
             None => Command::new(exe),
