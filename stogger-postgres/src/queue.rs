@@ -3,6 +3,11 @@
 //! A [`Row`] is one allocation: all its text in one buffer plus offsets. The
 //! queue holds at most `capacity` rows; when it is full the newest rows are
 //! dropped (never the ones already waiting) and counted.
+//!
+//! The writer hands the buffers of committed rows back ([`Queue::recycle`])
+//! and callers copy their next rows into them: without that, every log call
+//! pays a `malloc` on its own thread and the writer a `free` on another,
+//! and the allocator keeps returning and re-faulting the same pages.
 
 use std::collections::VecDeque;
 use std::ops::Range;
@@ -67,12 +72,18 @@ fn push_text(buf: &mut String, s: &str) {
 impl Row {
     /// Copies a borrowed row (one allocation).
     pub fn new(r: &RowRef<'_>) -> Row {
+        Row::new_in(String::new(), r)
+    }
+
+    /// Copies a borrowed row into `text`, reusing its allocation.
+    pub fn new_in(mut text: String, r: &RowRef<'_>) -> Row {
         let len = r.level.len()
             + r.event.len()
             + r.func.map_or(0, str::len)
             + r.scope.map_or(0, str::len)
             + r.data.len();
-        let mut text = String::with_capacity(len);
+        text.clear();
+        text.reserve(len);
         let mut ends = [0; 4];
         push_text(&mut text, r.level);
         ends[0] = text.len();
@@ -120,7 +131,19 @@ impl Row {
     pub fn size(&self) -> usize {
         self.text.len()
     }
+
+    /// The row's buffer, for reuse.
+    fn into_buffer(self) -> String {
+        self.text
+    }
 }
+
+/// Buffers above this capacity are freed rather than kept for reuse: one
+/// large row must not pin its memory in the spare list.
+pub const SPARE_MAX_BYTES: usize = 2048;
+/// At most this many spare buffers are kept (with [`SPARE_MAX_BYTES`], at
+/// most 8 MiB; typically a few hundred bytes each).
+pub const SPARE_MAX_COUNT: usize = 4096;
 
 /// What [`Queue::push`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,6 +175,9 @@ pub struct Queue {
     /// that asking for the length (the writer does it often, callers once
     /// per write) does not take the lock.
     len: AtomicUsize,
+    /// Buffers of written rows, for the next rows to copy into. A lock of
+    /// its own: the writer refilling it never holds up the queue itself.
+    spare: Mutex<Vec<String>>,
 }
 
 impl Queue {
@@ -166,7 +192,45 @@ impl Queue {
             }),
             capacity: capacity.max(1),
             len: AtomicUsize::new(0),
+            spare: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Hands the buffers of rows that are done with (written or given up)
+    /// back for reuse; beyond [`SPARE_MAX_COUNT`] they are freed.
+    pub fn recycle(&self, rows: Vec<Row>) {
+        let mut buffers: Vec<String> = rows
+            .into_iter()
+            .map(Row::into_buffer)
+            .filter(|b| b.capacity() <= SPARE_MAX_BYTES)
+            .take(SPARE_MAX_COUNT)
+            .collect();
+        let mut spare = self.spare.lock().unwrap_or_else(|p| p.into_inner());
+        if spare.is_empty() {
+            // The usual case: callers used up the last batch's buffers.
+            std::mem::swap(&mut *spare, &mut buffers);
+        } else {
+            let room = SPARE_MAX_COUNT.saturating_sub(spare.len());
+            spare.extend(buffers.drain(..room.min(buffers.len())));
+        }
+        // `buffers` (what did not fit) is freed here, outside the lock.
+        drop(spare);
+    }
+
+    /// A copy of `row`, in a recycled buffer when there is one.
+    fn own(&self, row: &RowRef<'_>) -> Row {
+        let buffer = self
+            .spare
+            .lock()
+            .map(|mut s| s.pop())
+            .unwrap_or_else(|mut p| p.get_mut().pop())
+            .unwrap_or_default();
+        Row::new_in(buffer, row)
+    }
+
+    /// Spare buffers held (for tests and diagnostics).
+    pub fn spare_buffers(&self) -> usize {
+        self.spare.lock().map_or(0, |s| s.len())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -191,7 +255,7 @@ impl Queue {
         let mut accepted = 0;
         if let [row] = rows {
             // The common case, one event: no Vec around the copy.
-            let owned = (room > 0).then(|| Row::new(row));
+            let owned = (room > 0).then(|| self.own(row));
             g = self.lock();
             was_empty = g.rows.is_empty();
             if let Some(owned) = owned {
@@ -201,7 +265,7 @@ impl Queue {
                 }
             }
         } else {
-            let owned: Vec<Row> = rows.iter().take(room).map(Row::new).collect();
+            let owned: Vec<Row> = rows.iter().take(room).map(|r| self.own(r)).collect();
             g = self.lock();
             was_empty = g.rows.is_empty();
             let fit = self.capacity.saturating_sub(g.rows.len()).min(owned.len());
@@ -332,6 +396,52 @@ mod tests {
         assert_eq!((p.accepted, p.was_empty), (1, true));
         assert_eq!(q.take(0).len(), 0);
         assert_eq!(q.take(5)[0].event(), "f");
+    }
+
+    #[test]
+    fn written_rows_lend_their_buffers_to_the_next_ones() {
+        let q = Queue::new(10);
+        let long = "x".repeat(300);
+        q.push(&[row(&long), row("b")]);
+        assert_eq!(q.spare_buffers(), 0);
+        q.recycle(q.take(10));
+        assert_eq!(q.spare_buffers(), 2);
+        q.push(&[RowRef {
+            ts_micros: 7,
+            level: "error",
+            event: "short",
+            func: Some("f"),
+            scope: None,
+            data: r#"{"a":1}"#,
+        }]);
+        assert_eq!(q.spare_buffers(), 1, "the push took a spare buffer");
+        let got = q.take(1).remove(0);
+        assert_eq!(
+            (
+                got.ts_micros(),
+                got.level(),
+                got.event(),
+                got.func(),
+                got.scope(),
+                got.data()
+            ),
+            (7, "error", "short", Some("f"), None, r#"{"a":1}"#),
+            "nothing of the buffer's previous row shows"
+        );
+    }
+
+    #[test]
+    fn spare_buffers_are_bounded_in_size_and_number() {
+        let q = Queue::new(SPARE_MAX_COUNT * 2);
+        let huge = "y".repeat(SPARE_MAX_BYTES + 1);
+        q.push(&[row(&huge)]);
+        q.recycle(q.take(1));
+        assert_eq!(q.spare_buffers(), 0, "a large buffer is freed, not kept");
+        let rows: Vec<RowRef<'_>> = (0..SPARE_MAX_COUNT + 10).map(|_| row("e")).collect();
+        q.push(&rows);
+        q.recycle(q.take(SPARE_MAX_COUNT / 2));
+        q.recycle(q.take(SPARE_MAX_COUNT));
+        assert_eq!(q.spare_buffers(), SPARE_MAX_COUNT);
     }
 
     #[test]

@@ -431,7 +431,9 @@ fn settle(sh: &Shared, batch: &mut Option<Batch>, delivered: u64, rejected: u64,
                     ),
                 );
             }
-            *batch = None;
+            if let Some(done) = batch.take() {
+                sh.queue.recycle(done.rows);
+            }
         }
     }
     sh.resolve(delivered, rejected, uncertain);
@@ -1107,7 +1109,12 @@ impl Writer {
         match &self.sync {
             None => {
                 let p = self.shared.queue.push(rows);
-                if p.was_empty && p.accepted > 0 || p.len >= self.shared.batch_size {
+                // Wake the writer when it may be idle (the queue was empty)
+                // or a full batch is ready; a push past that point needs no
+                // wake-up (the writer looks at the queue before it waits).
+                let batch = self.shared.batch_size;
+                let crossed = p.len >= batch && p.len - p.accepted < batch;
+                if p.was_empty && p.accepted > 0 || crossed {
                     self.shared.wake.notify_one();
                 }
                 if p.dropped > 0 {
