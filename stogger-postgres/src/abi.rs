@@ -154,6 +154,55 @@ unsafe fn text<'a>(ptr: *const u8, len: usize) -> Option<Cow<'a, str>> {
     })
 }
 
+/// The texts of one [`StoggerPgRow`], checked (see [`text`]).
+struct RowTexts<'a> {
+    ts_micros: i64,
+    level: Cow<'a, str>,
+    event: Cow<'a, str>,
+    func: Option<Cow<'a, str>>,
+    scope: Option<Cow<'a, str>>,
+    data: Cow<'a, str>,
+}
+
+impl<'a> RowTexts<'a> {
+    /// None when a required pointer is null.
+    ///
+    /// # Safety
+    /// Every pointer/length pair of `r` as [`bytes`] requires.
+    unsafe fn read(r: &StoggerPgRow) -> Option<RowTexts<'a>> {
+        // SAFETY: forwarded.
+        unsafe {
+            Some(RowTexts {
+                ts_micros: r.ts_micros,
+                level: text(r.level_ptr, r.level_len)?,
+                event: text(r.event_ptr, r.event_len)?,
+                func: (!r.func_ptr.is_null())
+                    .then(|| text(r.func_ptr, r.func_len))
+                    .flatten(),
+                scope: (!r.scope_ptr.is_null())
+                    .then(|| text(r.scope_ptr, r.scope_len))
+                    .flatten(),
+                data: if r.data_ptr.is_null() && r.data_len == 0 {
+                    Cow::Borrowed("{}")
+                } else {
+                    text(r.data_ptr, r.data_len)?
+                },
+            })
+        }
+    }
+
+    fn as_row(&self) -> RowRef<'_> {
+        RowRef {
+            ts_micros: self.ts_micros,
+            level: &self.level,
+            event: &self.event,
+            func: self.func.as_deref(),
+            scope: self.scope.as_deref(),
+            data: &self.data,
+        }
+    }
+}
+
 /// Returns [`ABI_VERSION`]. Called before anything else.
 #[no_mangle]
 pub extern "C" fn stogger_pg_abi_version() -> u32 {
@@ -252,45 +301,23 @@ pub unsafe extern "C" fn stogger_pg_write(
         let writer = unsafe { &*(handle as *const Writer) };
         // SAFETY: rows valid for n (caller contract).
         let rows = unsafe { std::slice::from_raw_parts(rows, n) };
+        if let [r] = rows {
+            // The common case, one event per log call: no Vec around it.
+            // SAFETY: caller contract on every pointer/length pair.
+            return match unsafe { RowTexts::read(r) } {
+                Some(t) => writer.write(&[t.as_row()]),
+                None => i64::from(ERR_INVALID),
+            };
+        }
         let mut texts = Vec::with_capacity(n);
         for r in rows {
             // SAFETY: caller contract on every pointer/length pair.
-            let (level, event, func, scope, data) = unsafe {
-                (
-                    text(r.level_ptr, r.level_len),
-                    text(r.event_ptr, r.event_len),
-                    (!r.func_ptr.is_null()).then(|| text(r.func_ptr, r.func_len)),
-                    (!r.scope_ptr.is_null()).then(|| text(r.scope_ptr, r.scope_len)),
-                    if r.data_ptr.is_null() && r.data_len == 0 {
-                        Some(Cow::Borrowed("{}"))
-                    } else {
-                        text(r.data_ptr, r.data_len)
-                    },
-                )
-            };
-            let (Some(level), Some(event), Some(data)) = (level, event, data) else {
-                return i64::from(ERR_INVALID);
-            };
-            texts.push((
-                r.ts_micros,
-                level,
-                event,
-                func.flatten(),
-                scope.flatten(),
-                data,
-            ));
+            match unsafe { RowTexts::read(r) } {
+                Some(t) => texts.push(t),
+                None => return i64::from(ERR_INVALID),
+            }
         }
-        let refs: Vec<RowRef<'_>> = texts
-            .iter()
-            .map(|(ts, level, event, func, scope, data)| RowRef {
-                ts_micros: *ts,
-                level,
-                event,
-                func: func.as_deref(),
-                scope: scope.as_deref(),
-                data,
-            })
-            .collect();
+        let refs: Vec<RowRef<'_>> = texts.iter().map(RowTexts::as_row).collect();
         writer.write(&refs)
     })
 }
