@@ -164,19 +164,27 @@ where
         if level < dispatch::min_level() {
             return;
         }
-        // Sized for every field up front: growing the Vec field by field
-        // costs a reallocation and a copy per event.
-        let mut visitor = FieldCollector::with_capacity(event.metadata().fields().len());
+        // The collector starts from this thread's recycled buffers (see
+        // `Scratch`), sized for every field up front.
+        let mut visitor = FieldCollector::from_scratch(take_scratch());
+        visitor.fields.reserve(event.metadata().fields().len());
         event.record(&mut visitor);
         if level == Level::Error && visitor.critical {
             level = Level::Critical;
         }
+        let FieldCollector {
+            message,
+            fields,
+            context,
+            strings,
+            ..
+        } = visitor;
         let mut out = Event {
             timestamp: now_micros(),
             level,
-            name: visitor.message.unwrap_or_default(),
-            fields: visitor.fields,
-            context: Vec::new(),
+            name: message,
+            fields,
+            context,
             scope: None,
             func: None,
             pid: crate::event::pid(),
@@ -198,23 +206,105 @@ where
             }
         }
         dispatch::dispatch(&out);
+        put_back_scratch(Scratch::recycle(out, strings));
     }
+}
+
+/// The allocations of the last event this thread logged, kept for the next
+/// one: without them every event pays a `malloc`/`free` pair for its field
+/// list, its message and each string value. Taken out of the thread-local
+/// slot for the duration of an event, so an event logged while another is
+/// being collected (a `Debug` impl that logs) simply starts empty.
+#[derive(Default)]
+struct Scratch {
+    message: String,
+    fields: Vec<(FieldName, Value)>,
+    context: Vec<(FieldName, Value)>,
+    /// Cleared strings for the next string values.
+    strings: Vec<String>,
+}
+
+/// Buffers larger than this are freed rather than kept by [`Scratch`].
+const SCRATCH_KEEP_BYTES: usize = 4096;
+/// At most this many spare strings are kept by [`Scratch`].
+const SCRATCH_KEEP_STRINGS: usize = 32;
+
+impl Scratch {
+    /// Takes an event apart into reusable buffers.
+    fn recycle(event: Event, mut strings: Vec<String>) -> Scratch {
+        let Event {
+            name: mut message,
+            mut fields,
+            mut context,
+            ..
+        } = event;
+        for (_, value) in fields.drain(..).chain(context.drain(..)) {
+            if let Value::Str(mut s) | Value::Debug(mut s) = value {
+                if strings.len() < SCRATCH_KEEP_STRINGS && s.capacity() <= SCRATCH_KEEP_BYTES {
+                    s.clear();
+                    strings.push(s);
+                }
+            }
+        }
+        message.clear();
+        if message.capacity() > SCRATCH_KEEP_BYTES {
+            message = String::new();
+        }
+        Scratch {
+            message,
+            fields,
+            context,
+            strings,
+        }
+    }
+}
+
+thread_local! {
+    static SCRATCH: Cell<Option<Scratch>> = const { Cell::new(None) };
+}
+
+fn take_scratch() -> Scratch {
+    SCRATCH
+        .try_with(Cell::take)
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+}
+
+fn put_back_scratch(scratch: Scratch) {
+    // Fails only while the thread is exiting; the buffers are freed then.
+    let _ = SCRATCH.try_with(|slot| slot.set(Some(scratch)));
 }
 
 /// Collects tracing fields into typed [`Value`]s, keeping their order.
 #[derive(Default)]
 pub(crate) struct FieldCollector {
-    pub(crate) message: Option<String>,
+    /// The `message` field (the event name); empty when there was none.
+    pub(crate) message: String,
     pub(crate) fields: Vec<(FieldName, Value)>,
     pub(crate) critical: bool,
+    /// Passed through to the event (span fields are added after collection).
+    context: Vec<(FieldName, Value)>,
+    /// Cleared strings to fill instead of allocating new ones.
+    strings: Vec<String>,
 }
 
 impl FieldCollector {
-    fn with_capacity(fields: usize) -> Self {
+    fn from_scratch(scratch: Scratch) -> Self {
         FieldCollector {
-            fields: Vec::with_capacity(fields),
-            ..FieldCollector::default()
+            message: scratch.message,
+            fields: scratch.fields,
+            critical: false,
+            context: scratch.context,
+            strings: scratch.strings,
         }
+    }
+
+    /// A string holding `value`, reusing a spare allocation when there is one.
+    fn string(&mut self, value: &str) -> String {
+        let mut s = self.strings.pop().unwrap_or_default();
+        s.push_str(value);
+        s
     }
 
     fn push(&mut self, field: &Field, value: Value) {
@@ -256,9 +346,11 @@ impl Visit for FieldCollector {
     }
     fn record_str(&mut self, field: &Field, value: &str) {
         if field.name() == "message" {
-            self.message = Some(value.to_string());
+            self.message.clear();
+            self.message.push_str(value);
         } else {
-            self.push(field, Value::Str(value.to_string()));
+            let s = self.string(value);
+            self.push(field, Value::Str(s));
         }
     }
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
@@ -271,10 +363,16 @@ impl Visit for FieldCollector {
         self.push(field, Value::Error(chain));
     }
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        use std::fmt::Write as _;
         if field.name() == "message" {
-            self.message = Some(format!("{value:?}"));
+            self.message.clear();
+            // Writing into a String cannot fail; a Debug impl that errs
+            // leaves what it wrote so far.
+            let _ = write!(self.message, "{value:?}");
         } else {
-            self.push(field, Value::Debug(format!("{value:?}")));
+            let mut s = self.strings.pop().unwrap_or_default();
+            let _ = write!(s, "{value:?}");
+            self.push(field, Value::Debug(s));
         }
     }
 }

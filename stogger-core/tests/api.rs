@@ -187,3 +187,58 @@ fn debug_events_are_captured_even_below_the_configured_level() {
     tracing::debug!(step = 1, "detail");
     assert_eq!(cap.count("detail"), 1);
 }
+
+/// Each thread reuses the buffers of its previous event; nothing of one
+/// event may show in the next.
+#[test]
+fn consecutive_events_share_nothing() {
+    let cap = capture();
+    tracing::info!(
+        note = "a rather long first value",
+        detail = ?vec![1, 2, 3],
+        "first-event"
+    );
+    tracing::info!(count = 2);
+    tracing::info!(note = "x", "third");
+    let events = cap.events();
+    assert_eq!(events.len(), 3);
+    assert_eq!(events[0].name, "first-event");
+    assert_eq!(
+        events[0].fields[0].1,
+        Value::Str("a rather long first value".into())
+    );
+    assert_eq!(events[0].fields[1].1, Value::Debug("[1, 2, 3]".into()));
+    assert_eq!(events[1].name, "", "an event without a message has no name");
+    assert_eq!(events[1].fields, vec![("count".into(), Value::I64(2))]);
+    assert_eq!(events[2].name, "third");
+    assert_eq!(
+        events[2].fields,
+        vec![("note".into(), Value::Str("x".into()))]
+    );
+}
+
+/// A value whose `Debug` logs an event of its own while the outer event is
+/// being collected: both events arrive whole.
+#[test]
+fn an_event_logged_while_collecting_another_arrives_whole() {
+    struct Chatty;
+    impl std::fmt::Debug for Chatty {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            tracing::info!(inner_field = "from debug", "inner-event");
+            f.write_str("chatty")
+        }
+    }
+    let cap = capture();
+    tracing::info!(before = "b", value = ?Chatty, after = 3, "outer-event");
+    assert!(cap.has("inner-event", &[("inner_field", "from debug".into())]));
+    let events = cap.events();
+    let outer = events.iter().find(|e| e.name == "outer-event").unwrap();
+    assert_eq!(
+        outer.fields,
+        vec![
+            ("before".into(), Value::Str("b".into())),
+            ("value".into(), Value::Debug("chatty".into())),
+            ("after".into(), Value::I64(3)),
+        ]
+    );
+}
