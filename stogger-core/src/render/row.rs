@@ -23,6 +23,8 @@
 
 use crate::event::{non_finite_name, Event, Value};
 use crate::target::Renderer;
+use std::borrow::Cow;
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io;
 
@@ -162,9 +164,16 @@ pub fn write_data(event: &Event, out: &mut Vec<u8>) {
         map
     });
     let mut obj = ObjectWriter::new(out);
+    // Which of the code tail's keys a field already has (that field wins).
+    let mut overridden = [false; 4];
     for (i, (key, value)) in entries().enumerate() {
-        if key == "_critical" {
-            continue;
+        match key.as_ref() {
+            "_critical" => continue,
+            "pid" => overridden[0] = true,
+            "code_file" => overridden[1] = true,
+            "code_line" => overridden[2] = true,
+            "code_module" => overridden[3] = true,
+            _ => {}
         }
         let overridden = match &last {
             Some(map) => map.get(key.as_ref()).is_some_and(|&j| j != i),
@@ -176,33 +185,104 @@ pub fn write_data(event: &Event, out: &mut Vec<u8>) {
         obj.key(key);
         write_value(value, obj.out);
     }
-    let has_key = |name: &str| match &last {
-        Some(map) => map.contains_key(name),
-        None => entries().any(|(k, _)| k == name),
-    };
-    if !has_key("pid") {
+    match TailKey::of(event).filter(|_| overridden == [false; 4]) {
+        Some(key) => write_code_tail_cached(key, event, &mut obj),
+        None => write_code_tail(event, overridden, &mut obj),
+    }
+    obj.end();
+}
+
+/// Writes the entries `pid`, `code_file`, `code_line` and `code_module`
+/// (those not `overridden` by a field of the same name).
+fn write_code_tail(event: &Event, overridden: [bool; 4], obj: &mut ObjectWriter<'_>) {
+    if !overridden[0] {
         obj.key("pid");
         write_u64(u64::from(event.pid), obj.out);
     }
-    if let Some(file) = &event.code.file {
-        if !has_key("code_file") {
-            obj.key("code_file");
-            write_str(file, obj.out);
-        }
+    if let (Some(file), false) = (&event.code.file, overridden[1]) {
+        obj.key("code_file");
+        write_str(file, obj.out);
     }
-    if let Some(line) = event.code.line {
-        if !has_key("code_line") {
-            obj.key("code_line");
-            write_u64(u64::from(line), obj.out);
-        }
+    if let (Some(line), false) = (event.code.line, overridden[2]) {
+        obj.key("code_line");
+        write_u64(u64::from(line), obj.out);
     }
-    if let Some(module) = &event.code.module {
-        if !has_key("code_module") {
-            obj.key("code_module");
-            write_str(module, obj.out);
-        }
+    if let (Some(module), false) = (&event.code.module, overridden[3]) {
+        obj.key("code_module");
+        write_str(module, obj.out);
     }
-    obj.end();
+}
+
+/// What the code tail of an event depends on, when it can be cached: the
+/// addresses of its `'static` file and module names (never freed, never
+/// changed, so the address stands for the text), the line and the pid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct TailKey {
+    file: (usize, usize),
+    module: (usize, usize),
+    line: Option<u32>,
+    pid: u32,
+}
+
+impl TailKey {
+    /// The key of `event`'s tail; None when its file or module name is
+    /// owned (from a `log` record), as an owned string's address may be
+    /// reused for other text.
+    fn of(event: &Event) -> Option<TailKey> {
+        fn addr(name: &Option<Cow<'static, str>>) -> Option<(usize, usize)> {
+            match name {
+                None => Some((0, 0)),
+                Some(Cow::Borrowed(s)) => Some((s.as_ptr() as usize, s.len())),
+                Some(Cow::Owned(_)) => None,
+            }
+        }
+        Some(TailKey {
+            file: addr(&event.code.file)?,
+            module: addr(&event.code.module)?,
+            line: event.code.line,
+            pid: event.pid,
+        })
+    }
+
+    fn slot(&self) -> usize {
+        let h = (self.file.0 as u64)
+            ^ (u64::from(self.line.unwrap_or(0)) << 40)
+            ^ (self.module.0 as u64).rotate_left(21);
+        (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - TAIL_SLOTS.trailing_zeros())) as usize
+    }
+}
+
+/// Slots of the per-thread code tail cache (a power of two).
+const TAIL_SLOTS: usize = 64;
+
+thread_local! {
+    /// Rendered code tails by callsite, direct-mapped: a tail is the same
+    /// bytes for every event of one callsite, and writing it (four keys,
+    /// two escaped strings, two numbers) was a fifth of a row's cost.
+    static TAILS: RefCell<Vec<(Option<TailKey>, Vec<u8>)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// [`write_code_tail`] through the per-thread cache.
+fn write_code_tail_cached(key: TailKey, event: &Event, obj: &mut ObjectWriter<'_>) {
+    let cached = TAILS.try_with(|cell| {
+        let Ok(mut tails) = cell.try_borrow_mut() else {
+            return false;
+        };
+        if tails.is_empty() {
+            tails.resize_with(TAIL_SLOTS, || (None, Vec::new()));
+        }
+        let (slot_key, bytes) = &mut tails[key.slot()];
+        if *slot_key != Some(key) {
+            bytes.clear();
+            write_code_tail(event, [false; 4], &mut ObjectWriter::entries(bytes));
+            *slot_key = Some(key);
+        }
+        obj.raw_entries(bytes);
+        true
+    });
+    if cached != Ok(true) {
+        write_code_tail(event, [false; 4], obj);
+    }
 }
 
 /// Writes `{`, then `"key":` with commas between entries, then `}`.
@@ -217,13 +297,32 @@ impl<'a> ObjectWriter<'a> {
         ObjectWriter { out, first: true }
     }
 
+    /// A writer of entries only (no braces), for a fragment to splice in
+    /// with [`ObjectWriter::raw_entries`].
+    fn entries(out: &'a mut Vec<u8>) -> Self {
+        ObjectWriter { out, first: true }
+    }
+
     fn key(&mut self, key: &str) {
+        self.out.reserve(key.len() + 4);
         if !self.first {
             self.out.push(b',');
         }
         self.first = false;
         write_str(key, self.out);
         self.out.push(b':');
+    }
+
+    /// Appends entries rendered by an [`ObjectWriter::entries`] writer.
+    fn raw_entries(&mut self, entries: &[u8]) {
+        if entries.is_empty() {
+            return;
+        }
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        self.out.extend_from_slice(entries);
     }
 
     fn end(self) {
@@ -306,29 +405,14 @@ fn write_str(s: &str, out: &mut Vec<u8>) {
 
 /// The inside of a JSON string. Only `"`, `\` and control characters need
 /// escapes (all of them ASCII, so slicing at them keeps UTF-8 intact); NUL,
-/// which JSONB refuses even escaped, becomes U+FFFD. Runs of plain bytes are
-/// skipped eight at a time.
+/// which JSONB refuses even escaped, becomes U+FFFD. Most strings (keys,
+/// names, paths) need none: they are one search and one copy.
 fn write_str_body(s: &str, out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let bytes = s.as_bytes();
-    let mut start = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        if let Some(chunk) = bytes.get(i..i + 8) {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            if !any_needs_escape(u64::from_le_bytes(word)) {
-                i += 8;
-                continue;
-            }
-        }
-        let b = bytes[i];
-        if !NEEDS_ESCAPE[usize::from(b)] {
-            i += 1;
-            continue;
-        }
-        out.extend_from_slice(&bytes[start..i]);
-        match b {
+    let mut rest = s.as_bytes();
+    while let Some(i) = first_escape(rest) {
+        out.extend_from_slice(&rest[..i]);
+        match rest[i] {
             b'"' => out.extend_from_slice(b"\\\""),
             b'\\' => out.extend_from_slice(b"\\\\"),
             b'\n' => out.extend_from_slice(b"\\n"),
@@ -346,10 +430,27 @@ fn write_str_body(s: &str, out: &mut Vec<u8>) {
                 HEX[usize::from(b & 0xF)],
             ]),
         }
-        i += 1;
-        start = i;
+        rest = &rest[i + 1..];
     }
-    out.extend_from_slice(&bytes[start..]);
+    out.extend_from_slice(rest);
+}
+
+/// Index of the first byte of `bytes` that needs an escape. Skips eight
+/// bytes at a time while none of them does.
+fn first_escape(bytes: &[u8]) -> Option<usize> {
+    let mut words = bytes.chunks_exact(8);
+    let mut skipped = 0;
+    for chunk in words.by_ref() {
+        let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+        if any_needs_escape(word) {
+            break;
+        }
+        skipped += 8;
+    }
+    bytes[skipped..]
+        .iter()
+        .position(|&b| NEEDS_ESCAPE[usize::from(b)])
+        .map(|i| skipped + i)
 }
 
 /// Bytes that need an escape in a JSON string: controls, `"` and `\`.
@@ -486,6 +587,58 @@ mod tests {
                 "pid": 4242, "code_file": "src/main.rs", "code_line": 7, "code_module": "shop"
             })
         );
+    }
+
+    /// The code tail is cached per callsite; every part of its key must
+    /// count, and a field overriding a tail key must still win.
+    #[test]
+    fn cached_code_tails_follow_line_pid_names_and_overrides() {
+        static FILE: &str = "src/orders.rs";
+        let at = |line: u32, pid: u32, module: Cow<'static, str>| {
+            let mut e = event();
+            e.pid = pid;
+            e.code.file = Some(Cow::Borrowed(FILE));
+            e.code.line = Some(line);
+            e.code.module = Some(module);
+            e
+        };
+        let tail = |e: &Event| {
+            let d = data(&RowRenderer.render(e));
+            (
+                d["pid"].clone(),
+                d["code_line"].clone(),
+                d["code_module"].clone(),
+            )
+        };
+        let m = || Cow::Borrowed("orders");
+        for _ in 0..2 {
+            assert_eq!(
+                tail(&at(10, 1, m())),
+                (json!(1), json!(10), json!("orders"))
+            );
+            assert_eq!(
+                tail(&at(11, 1, m())),
+                (json!(1), json!(11), json!("orders"))
+            );
+            assert_eq!(
+                tail(&at(10, 2, m())),
+                (json!(2), json!(10), json!("orders"))
+            );
+            let owned = at(10, 1, Cow::Owned("log_module".to_string()));
+            assert_eq!(tail(&owned), (json!(1), json!(10), json!("log_module")));
+            let overriding = at(10, 1, m()).with("code_line", "mine");
+            assert_eq!(
+                tail(&overriding),
+                (json!(1), json!("mine"), json!("orders"))
+            );
+            let text = RowRenderer.render(&overriding).data_str().to_string();
+            assert_eq!(text.matches("\"code_line\"").count(), 1, "{text}");
+        }
+        // No location at all: only the pid.
+        let mut bare = event();
+        bare.code = Default::default();
+        assert_eq!(RowRenderer.render(&bare).data_str(), r#"{"pid":4242}"#);
+        assert_eq!(RowRenderer.render(&bare).data_str(), r#"{"pid":4242}"#);
     }
 
     #[test]
