@@ -238,13 +238,16 @@ impl Scratch {
             mut context,
             ..
         } = event;
-        for (_, value) in fields.drain(..).chain(context.drain(..)) {
-            if let Value::Str(mut s) | Value::Debug(mut s) = value {
-                if strings.len() < SCRATCH_KEEP_STRINGS && s.capacity() <= SCRATCH_KEEP_BYTES {
-                    s.clear();
-                    strings.push(s);
+        for list in [&mut fields, &mut context] {
+            for (_, value) in list.iter_mut() {
+                if let Value::Str(s) | Value::Debug(s) = value {
+                    if strings.len() < SCRATCH_KEEP_STRINGS && s.capacity() <= SCRATCH_KEEP_BYTES {
+                        s.clear();
+                        strings.push(std::mem::take(s));
+                    }
                 }
             }
+            list.clear();
         }
         message.clear();
         if message.capacity() > SCRATCH_KEEP_BYTES {

@@ -175,11 +175,11 @@ pub fn write_data(event: &Event, out: &mut Vec<u8>) {
             "code_module" => overridden[3] = true,
             _ => {}
         }
-        let overridden = match &last {
+        let superseded = match &last {
             Some(map) => map.get(key.as_ref()).is_some_and(|&j| j != i),
             None => i + 1 < total && entries().skip(i + 1).any(|(k, _)| k == key),
         };
-        if overridden {
+        if superseded {
             continue;
         }
         obj.key(key);
@@ -285,6 +285,10 @@ fn write_code_tail_cached(key: TailKey, event: &Event, obj: &mut ObjectWriter<'_
     }
 }
 
+/// Keys up to this length without characters to escape are written from a
+/// stack buffer in one copy.
+const PLAIN_KEY_MAX: usize = 60;
+
 /// Writes `{`, then `"key":` with commas between entries, then `}`.
 struct ObjectWriter<'a> {
     out: &'a mut Vec<u8>,
@@ -304,13 +308,24 @@ impl<'a> ObjectWriter<'a> {
     }
 
     fn key(&mut self, key: &str) {
-        self.out.reserve(key.len() + 4);
-        if !self.first {
-            self.out.push(b',');
+        let bytes = key.as_bytes();
+        // Keys are nearly always plain names: `,"name":` in one copy.
+        if bytes.len() <= PLAIN_KEY_MAX && first_escape(bytes).is_none() {
+            let mut buf = [0u8; PLAIN_KEY_MAX + 4];
+            let start = usize::from(self.first);
+            buf[0] = b',';
+            buf[1] = b'"';
+            buf[2..2 + bytes.len()].copy_from_slice(bytes);
+            buf[2 + bytes.len()..4 + bytes.len()].copy_from_slice(b"\":");
+            self.out.extend_from_slice(&buf[start..4 + bytes.len()]);
+        } else {
+            if !self.first {
+                self.out.push(b',');
+            }
+            write_str(key, self.out);
+            self.out.push(b':');
         }
         self.first = false;
-        write_str(key, self.out);
-        self.out.push(b':');
     }
 
     /// Appends entries rendered by an [`ObjectWriter::entries`] writer.
@@ -362,25 +377,11 @@ fn write_value(value: &Value, out: &mut Vec<u8>) {
 }
 
 fn write_u64(n: u64, out: &mut Vec<u8>) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    let mut n = n;
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[i..]);
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
 fn write_i64(n: i64, out: &mut Vec<u8>) {
-    if n < 0 {
-        out.push(b'-');
-    }
-    write_u64(n.unsigned_abs(), out);
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
 fn write_f64(x: f64, out: &mut Vec<u8>) {
