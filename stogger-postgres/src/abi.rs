@@ -5,7 +5,6 @@
 //! with [`stogger_pg_buf_free`]; rows passed to [`stogger_pg_write`] are
 //! copied before it returns.
 
-use std::borrow::Cow;
 use std::ffi::c_void;
 use std::mem::ManuallyDrop;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -14,7 +13,7 @@ use std::time::Duration;
 
 use crate::config::OpenConfig;
 use crate::diag::WarnSink;
-use crate::queue::RowRef;
+use crate::queue::RowBytes;
 use crate::writer::{OpenError, OpenStatus, Writer};
 
 /// The ABI version this library implements.
@@ -137,69 +136,30 @@ unsafe fn bytes<'a>(ptr: *const u8, len: usize) -> Option<&'a [u8]> {
     Some(unsafe { std::slice::from_raw_parts(ptr, len) })
 }
 
-/// Text from the caller; invalid UTF-8 is replaced (U+FFFD), never refused.
-///
-/// stogger-core always passes valid UTF-8, so the fast `str::from_utf8`
-/// check comes first (it validates a word at a time); the lossy conversion,
-/// which walks the text chunk by chunk, only runs when that check fails.
+/// The byte ranges of one [`StoggerPgRow`]; None when a required pointer
+/// is null. The bytes are checked later (see [`RowBytes`]).
 ///
 /// # Safety
-/// As [`bytes`].
-unsafe fn text<'a>(ptr: *const u8, len: usize) -> Option<Cow<'a, str>> {
+/// Every pointer/length pair of `r` as [`bytes`] requires.
+unsafe fn row_bytes<'a>(r: &StoggerPgRow) -> Option<RowBytes<'a>> {
     // SAFETY: forwarded.
-    let raw = unsafe { bytes(ptr, len) }?;
-    Some(match std::str::from_utf8(raw) {
-        Ok(s) => Cow::Borrowed(s),
-        Err(_) => String::from_utf8_lossy(raw),
-    })
-}
-
-/// The texts of one [`StoggerPgRow`], checked (see [`text`]).
-struct RowTexts<'a> {
-    ts_micros: i64,
-    level: Cow<'a, str>,
-    event: Cow<'a, str>,
-    func: Option<Cow<'a, str>>,
-    scope: Option<Cow<'a, str>>,
-    data: Cow<'a, str>,
-}
-
-impl<'a> RowTexts<'a> {
-    /// None when a required pointer is null.
-    ///
-    /// # Safety
-    /// Every pointer/length pair of `r` as [`bytes`] requires.
-    unsafe fn read(r: &StoggerPgRow) -> Option<RowTexts<'a>> {
-        // SAFETY: forwarded.
-        unsafe {
-            Some(RowTexts {
-                ts_micros: r.ts_micros,
-                level: text(r.level_ptr, r.level_len)?,
-                event: text(r.event_ptr, r.event_len)?,
-                func: (!r.func_ptr.is_null())
-                    .then(|| text(r.func_ptr, r.func_len))
-                    .flatten(),
-                scope: (!r.scope_ptr.is_null())
-                    .then(|| text(r.scope_ptr, r.scope_len))
-                    .flatten(),
-                data: if r.data_ptr.is_null() && r.data_len == 0 {
-                    Cow::Borrowed("{}")
-                } else {
-                    text(r.data_ptr, r.data_len)?
-                },
-            })
-        }
-    }
-
-    fn as_row(&self) -> RowRef<'_> {
-        RowRef {
-            ts_micros: self.ts_micros,
-            level: &self.level,
-            event: &self.event,
-            func: self.func.as_deref(),
-            scope: self.scope.as_deref(),
-            data: &self.data,
-        }
+    unsafe {
+        Some(RowBytes {
+            ts_micros: r.ts_micros,
+            level: bytes(r.level_ptr, r.level_len)?,
+            event: bytes(r.event_ptr, r.event_len)?,
+            func: (!r.func_ptr.is_null())
+                .then(|| bytes(r.func_ptr, r.func_len))
+                .flatten(),
+            scope: (!r.scope_ptr.is_null())
+                .then(|| bytes(r.scope_ptr, r.scope_len))
+                .flatten(),
+            data: if r.data_ptr.is_null() && r.data_len == 0 {
+                b"{}"
+            } else {
+                bytes(r.data_ptr, r.data_len)?
+            },
+        })
     }
 }
 
@@ -304,21 +264,20 @@ pub unsafe extern "C" fn stogger_pg_write(
         if let [r] = rows {
             // The common case, one event per log call: no Vec around it.
             // SAFETY: caller contract on every pointer/length pair.
-            return match unsafe { RowTexts::read(r) } {
-                Some(t) => writer.write(&[t.as_row()]),
+            return match unsafe { row_bytes(r) } {
+                Some(row) => writer.write_bytes(&[row]),
                 None => i64::from(ERR_INVALID),
             };
         }
-        let mut texts = Vec::with_capacity(n);
+        let mut parsed = Vec::with_capacity(n);
         for r in rows {
             // SAFETY: caller contract on every pointer/length pair.
-            match unsafe { RowTexts::read(r) } {
-                Some(t) => texts.push(t),
+            match unsafe { row_bytes(r) } {
+                Some(row) => parsed.push(row),
                 None => return i64::from(ERR_INVALID),
             }
         }
-        let refs: Vec<RowRef<'_>> = texts.iter().map(RowTexts::as_row).collect();
-        writer.write(&refs)
+        writer.write_bytes(&parsed)
     })
 }
 
@@ -466,15 +425,33 @@ mod tests {
     }
 
     #[test]
-    fn text_borrows_valid_utf8_and_replaces_invalid() {
-        let ok = "zürich";
-        let t = unsafe { text(ok.as_ptr(), ok.len()) }.unwrap();
-        assert!(matches!(t, Cow::Borrowed("zürich")));
-        let bad = b"a\xffb";
-        let t = unsafe { text(bad.as_ptr(), bad.len()) }.unwrap();
-        assert_eq!(t, "a\u{FFFD}b");
-        assert_eq!(unsafe { text(std::ptr::null(), 0) }.as_deref(), Some(""));
-        assert!(unsafe { text(std::ptr::null(), 1) }.is_none());
+    fn null_pointers_are_empty_only_with_length_zero() {
+        assert_eq!(unsafe { bytes(std::ptr::null(), 0) }, Some(&[][..]));
+        assert!(unsafe { bytes(std::ptr::null(), 1) }.is_none());
+        let null_event = StoggerPgRow {
+            ts_micros: 0,
+            level_ptr: b"info".as_ptr(),
+            level_len: 4,
+            event_ptr: std::ptr::null(),
+            event_len: 3,
+            func_ptr: std::ptr::null(),
+            func_len: 0,
+            scope_ptr: std::ptr::null(),
+            scope_len: 0,
+            data_ptr: std::ptr::null(),
+            data_len: 0,
+        };
+        assert!(unsafe { row_bytes(&null_event) }.is_none());
+        let fine = StoggerPgRow {
+            event_ptr: b"ev".as_ptr(),
+            event_len: 2,
+            ..null_event
+        };
+        let row = unsafe { row_bytes(&fine) }.unwrap();
+        assert_eq!(
+            (row.event, row.func, row.data),
+            (&b"ev"[..], None, &b"{}"[..])
+        );
     }
 
     #[test]

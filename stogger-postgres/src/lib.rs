@@ -79,7 +79,7 @@ pub mod writer;
 pub use check::{check, check_async, CheckReport, ColumnCheck, IndexCheck};
 pub use config::{redact, ConfigError, OpenConfig, WriteMode, DEFAULT_TABLE};
 pub use diag::WarnSink;
-pub use queue::RowRef;
+pub use queue::{RowBytes, RowRef};
 pub use schema::{schema_sql, SchemaError, TableName};
 pub use tls::SslMode;
 pub use writer::{OpenError, OpenStatus, Opened, Stats, Writer};

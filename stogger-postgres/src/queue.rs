@@ -4,6 +4,10 @@
 //! queue holds at most `capacity` rows; when it is full the newest rows are
 //! dropped (never the ones already waiting) and counted.
 //!
+//! A log call only copies bytes into the queue ([`RowBytes`]); checking
+//! them (valid UTF-8, no NUL in the text columns) is the writer's job when
+//! it takes rows out, so that cost is off the caller's thread.
+//!
 //! The writer hands the buffers of committed rows back ([`Queue::recycle`])
 //! and callers copy their next rows into them: without that, every log call
 //! pays a `malloc` on its own thread and the writer a `free` on another,
@@ -31,6 +35,70 @@ pub struct RowRef<'a> {
     /// Text that is not valid JSON makes the server reject the row (it is
     /// then dropped and counted in `dropped_rejected`).
     pub data: &'a str,
+}
+
+/// One log row as raw bytes, borrowed: what the plugin's C entry point
+/// hands in, unchecked. Text that is not UTF-8 is replaced (U+FFFD) and NUL
+/// in the text columns becomes U+FFFD, on the writer's thread.
+#[derive(Debug, Clone, Copy)]
+pub struct RowBytes<'a> {
+    /// Event time, microseconds since the Unix epoch (UTC).
+    pub ts_micros: i64,
+    /// The level.
+    pub level: &'a [u8],
+    /// The event name.
+    pub event: &'a [u8],
+    /// The function (None = SQL NULL).
+    pub func: Option<&'a [u8]>,
+    /// The scope (None = SQL NULL).
+    pub scope: Option<&'a [u8]>,
+    /// The `data` column (JSON object text).
+    pub data: &'a [u8],
+}
+
+impl<'a> From<&RowRef<'a>> for RowBytes<'a> {
+    fn from(r: &RowRef<'a>) -> RowBytes<'a> {
+        RowBytes {
+            ts_micros: r.ts_micros,
+            level: r.level.as_bytes(),
+            event: r.event.as_bytes(),
+            func: r.func.map(str::as_bytes),
+            scope: r.scope.map(str::as_bytes),
+            data: r.data.as_bytes(),
+        }
+    }
+}
+
+/// A row as the queue holds it: the caller's bytes, copied, not yet checked.
+struct Pending {
+    ts_micros: i64,
+    bytes: Vec<u8>,
+    ends: [usize; 4],
+    func_null: bool,
+    scope_null: bool,
+}
+
+impl Pending {
+    /// Copies `r` into `bytes` (cleared first, its allocation reused).
+    fn new_in(mut bytes: Vec<u8>, r: &RowBytes<'_>) -> Pending {
+        let func = r.func.unwrap_or_default();
+        let scope = r.scope.unwrap_or_default();
+        bytes.clear();
+        bytes.reserve(r.level.len() + r.event.len() + func.len() + scope.len() + r.data.len());
+        let mut ends = [0; 4];
+        for (end, part) in ends.iter_mut().zip([r.level, r.event, func, scope]) {
+            bytes.extend_from_slice(part);
+            *end = bytes.len();
+        }
+        bytes.extend_from_slice(r.data);
+        Pending {
+            ts_micros: r.ts_micros,
+            bytes,
+            ends,
+            func_null: r.func.is_none(),
+            scope_null: r.scope.is_none(),
+        }
+    }
 }
 
 /// One log row, owned (what the queue holds).
@@ -72,18 +140,12 @@ fn push_text(buf: &mut String, s: &str) {
 impl Row {
     /// Copies a borrowed row (one allocation).
     pub fn new(r: &RowRef<'_>) -> Row {
-        Row::new_in(String::new(), r)
-    }
-
-    /// Copies a borrowed row into `text`, reusing its allocation.
-    pub fn new_in(mut text: String, r: &RowRef<'_>) -> Row {
         let len = r.level.len()
             + r.event.len()
             + r.func.map_or(0, str::len)
             + r.scope.map_or(0, str::len)
             + r.data.len();
-        text.clear();
-        text.reserve(len);
+        let mut text = String::with_capacity(len);
         let mut ends = [0; 4];
         push_text(&mut text, r.level);
         ends[0] = text.len();
@@ -133,8 +195,54 @@ impl Row {
     }
 
     /// The row's buffer, for reuse.
-    fn into_buffer(self) -> String {
-        self.text
+    fn into_buffer(self) -> Vec<u8> {
+        self.text.into_bytes()
+    }
+
+    /// A row from bytes a caller handed in: checked, and repaired where
+    /// needed (invalid UTF-8 and NUL in text columns become U+FFFD).
+    pub fn from_bytes(r: &RowBytes<'_>) -> Row {
+        Row::checked(Pending::new_in(Vec::new(), r))
+    }
+
+    /// Checks a pending row. The usual case (valid UTF-8 split at character
+    /// boundaries, no NUL in the text columns) keeps its buffer as is.
+    fn checked(p: Pending) -> Row {
+        let Pending {
+            ts_micros,
+            bytes,
+            ends,
+            func_null,
+            scope_null,
+        } = p;
+        let bytes = match String::from_utf8(bytes) {
+            Ok(text)
+                if ends.iter().all(|&e| text.is_char_boundary(e))
+                    && !text.as_bytes()[..ends[3]].contains(&0) =>
+            {
+                return Row {
+                    ts_micros,
+                    text,
+                    ends,
+                    func_null,
+                    scope_null,
+                };
+            }
+            Ok(text) => text.into_bytes(),
+            Err(e) => e.into_bytes(),
+        };
+        let part = |r: Range<usize>| String::from_utf8_lossy(&bytes[r]);
+        let (level, event) = (part(0..ends[0]), part(ends[0]..ends[1]));
+        let (func, scope) = (part(ends[1]..ends[2]), part(ends[2]..ends[3]));
+        let data = part(ends[3]..bytes.len());
+        Row::new(&RowRef {
+            ts_micros,
+            level: &level,
+            event: &event,
+            func: (!func_null).then_some(&*func),
+            scope: (!scope_null).then_some(&*scope),
+            data: &data,
+        })
     }
 }
 
@@ -161,7 +269,7 @@ pub struct Pushed {
 }
 
 struct Inner {
-    rows: VecDeque<Row>,
+    rows: VecDeque<Pending>,
     enqueued: u64,
     taken: u64,
     dropped_full: u64,
@@ -177,7 +285,7 @@ pub struct Queue {
     len: AtomicUsize,
     /// Buffers of written rows, for the next rows to copy into. A lock of
     /// its own: the writer refilling it never holds up the queue itself.
-    spare: Mutex<Vec<String>>,
+    spare: Mutex<Vec<Vec<u8>>>,
 }
 
 impl Queue {
@@ -199,7 +307,7 @@ impl Queue {
     /// Hands the buffers of rows that are done with (written or given up)
     /// back for reuse; beyond [`SPARE_MAX_COUNT`] they are freed.
     pub fn recycle(&self, rows: Vec<Row>) {
-        let mut buffers: Vec<String> = rows
+        let mut buffers: Vec<Vec<u8>> = rows
             .into_iter()
             .map(Row::into_buffer)
             .filter(|b| b.capacity() <= SPARE_MAX_BYTES)
@@ -218,14 +326,14 @@ impl Queue {
     }
 
     /// A copy of `row`, in a recycled buffer when there is one.
-    fn own(&self, row: &RowRef<'_>) -> Row {
+    fn own(&self, row: &RowBytes<'_>) -> Pending {
         let buffer = self
             .spare
             .lock()
             .map(|mut s| s.pop())
             .unwrap_or_else(|mut p| p.get_mut().pop())
             .unwrap_or_default();
-        Row::new_in(buffer, row)
+        Pending::new_in(buffer, row)
     }
 
     /// Spare buffers held (for tests and diagnostics).
@@ -246,7 +354,7 @@ impl Queue {
 
     /// Copies rows in until the queue is full; the rest are dropped (newest
     /// first) and counted. The copies are made before the lock is taken.
-    pub fn push(&self, rows: &[RowRef<'_>]) -> Pushed {
+    pub fn push(&self, rows: &[RowBytes<'_>]) -> Pushed {
         // Copy outside the lock, but not more than can fit (the length read
         // here may be stale; the check under the lock decides).
         let room = self.capacity.saturating_sub(self.len());
@@ -265,7 +373,7 @@ impl Queue {
                 }
             }
         } else {
-            let owned: Vec<Row> = rows.iter().take(room).map(|r| self.own(r)).collect();
+            let owned: Vec<Pending> = rows.iter().take(room).map(|r| self.own(r)).collect();
             g = self.lock();
             was_empty = g.rows.is_empty();
             let fit = self.capacity.saturating_sub(g.rows.len()).min(owned.len());
@@ -288,13 +396,17 @@ impl Queue {
     }
 
     /// Takes up to `max` rows from the front.
+    /// Rows are checked (see [`RowBytes`]) after the lock is released.
     pub fn take(&self, max: usize) -> Vec<Row> {
-        let mut g = self.lock();
-        let n = max.min(g.rows.len());
-        g.taken += n as u64;
-        let taken = g.rows.drain(..n).collect();
-        self.len.store(g.rows.len(), Ordering::Release);
-        taken
+        let taken: Vec<Pending> = {
+            let mut g = self.lock();
+            let n = max.min(g.rows.len());
+            g.taken += n as u64;
+            let taken = g.rows.drain(..n).collect();
+            self.len.store(g.rows.len(), Ordering::Release);
+            taken
+        };
+        taken.into_iter().map(Row::checked).collect()
     }
 
     /// Rows waiting.
@@ -333,14 +445,14 @@ pub fn halves(r: &Range<usize>) -> (Range<usize>, Range<usize>) {
 mod tests {
     use super::*;
 
-    fn row(event: &str) -> RowRef<'_> {
-        RowRef {
+    fn row(event: &str) -> RowBytes<'_> {
+        RowBytes {
             ts_micros: 1,
-            level: "info",
-            event,
+            level: b"info",
+            event: event.as_bytes(),
             func: None,
-            scope: Some("s"),
-            data: "{}",
+            scope: Some(b"s"),
+            data: b"{}",
         }
     }
 
@@ -378,6 +490,41 @@ mod tests {
     }
 
     #[test]
+    fn bytes_are_checked_and_repaired_when_taken() {
+        let q = Queue::new(10);
+        let e_acute = "é".as_bytes();
+        q.push(&[
+            RowBytes {
+                ts_micros: 3,
+                level: b"info",
+                event: b"a\xffb",
+                func: Some(b"f\0"),
+                scope: Some(b"ok"),
+                data: b"{\"k\":\"\xff\"}",
+            },
+            // Valid as a whole, but split inside a character.
+            RowBytes {
+                ts_micros: 4,
+                level: &e_acute[..1],
+                event: &e_acute[1..],
+                func: None,
+                scope: None,
+                data: b"{}",
+            },
+            row("plain \u{e9}v\u{e9}nement"),
+        ]);
+        let got = q.take(10);
+        assert_eq!(got[0].event(), "a\u{FFFD}b");
+        assert_eq!(got[0].func(), Some("f\u{FFFD}"));
+        assert_eq!(got[0].scope(), Some("ok"));
+        assert_eq!(got[0].data(), "{\"k\":\"\u{FFFD}\"}");
+        assert_eq!((got[1].level(), got[1].event()), ("\u{FFFD}", "\u{FFFD}"));
+        assert_eq!((got[1].func(), got[1].scope()), (None, None));
+        assert_eq!(got[2].event(), "plain \u{e9}v\u{e9}nement");
+        assert_eq!(got[2].scope(), Some("s"));
+    }
+
+    #[test]
     fn full_queue_drops_newest_and_counts() {
         let q = Queue::new(3);
         let p = q.push(&[row("a"), row("b")]);
@@ -406,13 +553,13 @@ mod tests {
         assert_eq!(q.spare_buffers(), 0);
         q.recycle(q.take(10));
         assert_eq!(q.spare_buffers(), 2);
-        q.push(&[RowRef {
+        q.push(&[RowBytes {
             ts_micros: 7,
-            level: "error",
-            event: "short",
-            func: Some("f"),
+            level: b"error",
+            event: b"short",
+            func: Some(b"f"),
             scope: None,
-            data: r#"{"a":1}"#,
+            data: br#"{"a":1}"#,
         }]);
         assert_eq!(q.spare_buffers(), 1, "the push took a spare buffer");
         let got = q.take(1).remove(0);
@@ -437,7 +584,7 @@ mod tests {
         q.push(&[row(&huge)]);
         q.recycle(q.take(1));
         assert_eq!(q.spare_buffers(), 0, "a large buffer is freed, not kept");
-        let rows: Vec<RowRef<'_>> = (0..SPARE_MAX_COUNT + 10).map(|_| row("e")).collect();
+        let rows: Vec<RowBytes<'_>> = (0..SPARE_MAX_COUNT + 10).map(|_| row("e")).collect();
         q.push(&rows);
         q.recycle(q.take(SPARE_MAX_COUNT / 2));
         q.recycle(q.take(SPARE_MAX_COUNT));

@@ -80,7 +80,7 @@ use tokio::sync::Notify;
 use crate::config::{ConfigError, ConnSettings, OpenConfig, WriteMode};
 use crate::conn::{self, Conn, Failure, TxStatus, WriteError};
 use crate::diag::{WarnSink, Warner};
-use crate::queue::{halves, Queue, Row, RowRef};
+use crate::queue::{halves, Queue, Row, RowBytes, RowRef};
 use crate::schema::TableName;
 
 const BACKOFF_START: Duration = Duration::from_millis(100);
@@ -1100,6 +1100,16 @@ impl Writer {
     /// number written (rows the server rejected are not counted), or -2
     /// when the database could not be reached (the rows are dropped).
     pub fn write(&self, rows: &[RowRef<'_>]) -> i64 {
+        match rows {
+            [row] => self.write_bytes(&[row.into()]),
+            _ => self.write_bytes(&rows.iter().map(RowBytes::from).collect::<Vec<_>>()),
+        }
+    }
+
+    /// [`Writer::write`] for rows as raw bytes (what the C entry point
+    /// gets): invalid UTF-8 and NUL in text columns become U+FFFD; in batch
+    /// mode that check runs on the writer's thread, not the caller's.
+    pub fn write_bytes(&self, rows: &[RowBytes<'_>]) -> i64 {
         if rows.is_empty() {
             return 0;
         }
@@ -1133,7 +1143,7 @@ impl Writer {
                 p.accepted as i64
             }
             Some(path) => {
-                let owned: Vec<Row> = rows.iter().map(Row::new).collect();
+                let owned: Vec<Row> = rows.iter().map(Row::from_bytes).collect();
                 if tokio::runtime::Handle::try_current().is_err() {
                     // The common case: the INSERT runs on this thread.
                     return path.write(&owned);
