@@ -107,8 +107,11 @@ impl Renderer for RowRenderer {
 }
 
 fn micros(event: &Event) -> i64 {
-    let micros = event.timestamp.unix_timestamp_nanos().div_euclid(1_000);
-    i64::try_from(micros).unwrap_or(if micros < 0 { i64::MIN } else { i64::MAX })
+    // Seconds and microseconds apart: no 128-bit division per event.
+    let t = event.timestamp;
+    t.unix_timestamp()
+        .saturating_mul(1_000_000)
+        .saturating_add(i64::from(t.microsecond()))
 }
 
 /// Replaces every NUL character of `s` by U+FFFD.
@@ -386,10 +389,9 @@ fn write_i64(n: i64, out: &mut Vec<u8>) {
 
 fn write_f64(x: f64, out: &mut Vec<u8>) {
     if x.is_finite() {
-        // serde_json's float form (shortest round-trip digits, `1.0` for integral values).
-        if serde_json::to_writer(&mut *out, &x).is_err() {
-            out.extend_from_slice(b"null");
-        }
+        // Shortest round-trip digits, `1.0` for integral values: what
+        // serde_json writes (it formats finite floats with zmij too).
+        out.extend_from_slice(zmij::Buffer::new().format_finite(x).as_bytes());
     } else {
         out.push(b'"');
         out.extend_from_slice(non_finite_name(x).as_bytes());
@@ -757,6 +759,35 @@ mod tests {
         let text = "a long value with a \"quote\" and a\ttab and \\ backslash, 8+ bytes";
         let row = RowRenderer.render(&event().with("k", text));
         assert_eq!(data(&row)["k"], text);
+    }
+
+    #[test]
+    fn finite_floats_are_written_as_serde_json_writes_them() {
+        for x in [
+            0.0,
+            -0.0,
+            1.0,
+            0.25,
+            1e21,
+            1.5e-7,
+            123456789.125,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+        ] {
+            let mut out = Vec::new();
+            write_f64(x, &mut out);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                serde_json::to_string(&x).unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn timestamps_before_1970_round_down_to_the_microsecond() {
+        let mut e = event();
+        e.timestamp = datetime!(1969-12-31 23:59:59.999999 UTC);
+        assert_eq!(RowRenderer.render(&e).ts_micros, -1);
     }
 
     #[test]
