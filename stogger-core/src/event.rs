@@ -406,15 +406,63 @@ pub(crate) fn refresh_pid() -> u32 {
 }
 
 /// The current time truncated to microseconds (what PostgreSQL stores).
+///
+/// Turning a clock reading into a calendar date and time of day is most of
+/// the cost; each thread keeps the whole second it converted last and only
+/// sets the sub-second part while the second lasts.
 pub fn now_micros() -> OffsetDateTime {
-    let now = OffsetDateTime::now_utc();
-    let nanos = now.nanosecond();
-    now.replace_nanosecond(nanos - nanos % 1_000).unwrap_or(now)
+    thread_local! {
+        static LAST_SECOND: std::cell::Cell<Option<(u64, OffsetDateTime)>> =
+            const { std::cell::Cell::new(None) };
+    }
+    let Ok(since_epoch) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) else {
+        // A clock before 1970: no cache for such a machine.
+        let now = OffsetDateTime::now_utc();
+        let nanos = now.nanosecond();
+        return now.replace_nanosecond(nanos - nanos % 1_000).unwrap_or(now);
+    };
+    let (secs, nanos) = (since_epoch.as_secs(), since_epoch.subsec_nanos());
+    let micro_nanos = nanos - nanos % 1_000;
+    let whole = LAST_SECOND
+        .try_with(|last| match last.get() {
+            Some((s, at)) if s == secs => at,
+            _ => {
+                let at = whole_second(secs);
+                last.set(Some((secs, at)));
+                at
+            }
+        })
+        .unwrap_or_else(|_| whole_second(secs));
+    whole.replace_nanosecond(micro_nanos).unwrap_or(whole)
+}
+
+/// `secs` after the Unix epoch as a UTC date and time.
+fn whole_second(secs: u64) -> OffsetDateTime {
+    i64::try_from(secs)
+        .ok()
+        .and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok())
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 #[cfg(test)]
 mod tests {
     use super::format_float;
+
+    #[test]
+    fn now_micros_matches_the_clock_to_the_microsecond() {
+        for _ in 0..3 {
+            let before = time::OffsetDateTime::now_utc();
+            let now = super::now_micros();
+            let after = time::OffsetDateTime::now_utc();
+            assert_eq!(now.nanosecond() % 1_000, 0, "truncated to microseconds");
+            let floor = before
+                .replace_nanosecond(before.nanosecond() / 1_000 * 1_000)
+                .unwrap();
+            assert!(floor <= now && now <= after, "{before} <= {now} <= {after}");
+            assert_eq!(now.offset(), time::UtcOffset::UTC);
+            std::thread::sleep(std::time::Duration::from_millis(400));
+        }
+    }
 
     #[test]
     fn floats_print_like_python_repr() {
