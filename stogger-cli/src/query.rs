@@ -284,7 +284,7 @@ fn value_from_json(v: &Json) -> Value {
                 Value::F64(n.as_f64().unwrap_or(f64::NAN))
             }
         }
-        other => Value::Json(other.clone()),
+        other => Value::Json(Box::new(other.clone())),
     }
 }
 

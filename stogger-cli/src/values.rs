@@ -39,7 +39,7 @@ pub fn parse_value(raw: &str) -> Value {
     if structured || quoted {
         match serde_json::from_str::<Json>(trimmed) {
             Ok(Json::String(s)) => return Value::Str(s),
-            Ok(v @ (Json::Object(_) | Json::Array(_))) => return Value::Json(v),
+            Ok(v @ (Json::Object(_) | Json::Array(_))) => return Value::Json(Box::new(v)),
             _ => {}
         }
     }
@@ -90,11 +90,11 @@ mod tests {
         assert_eq!(parse_value("false"), Value::Bool(false));
         assert_eq!(
             parse_value(r#"{"a":[1,2]}"#),
-            Value::Json(serde_json::json!({"a": [1, 2]}))
+            Value::Json(Box::new(serde_json::json!({"a": [1, 2]})))
         );
         assert_eq!(
             parse_value("[1,\"x\"]"),
-            Value::Json(serde_json::json!([1, "x"]))
+            Value::Json(Box::new(serde_json::json!([1, "x"])))
         );
     }
 

@@ -103,8 +103,10 @@ pub enum Value {
     Error(Vec<String>),
     /// A value recorded with `?value`: its `Debug` form.
     Debug(String),
-    /// A structured JSON value (objects and arrays from `stogger emit`, for example).
-    Json(serde_json::Value),
+    /// A structured JSON value (objects and arrays from `stogger emit`, for
+    /// example). Boxed: it is rare, and unboxed it would make every value
+    /// (and every field an event collects) more than twice as large.
+    Json(Box<serde_json::Value>),
 }
 
 impl Value {
@@ -122,7 +124,7 @@ impl Value {
             },
             Value::Bool(b) => (*b).into(),
             Value::Error(chain) => serde_json::Value::String(chain.join(": ")),
-            Value::Json(v) => v.clone(),
+            Value::Json(v) => (**v).clone(),
         }
     }
 

@@ -62,7 +62,10 @@ fn value_table() {
             Value::Error(vec!["connect failed".into(), "connection refused".into()]),
         )
         .with("dbg", Value::Debug("Some(User { id: 1 })".into()))
-        .with("js", Value::Json(serde_json::json!({"a": [1, "x"]})));
+        .with(
+            "js",
+            Value::Json(Box::new(serde_json::json!({"a": [1, "x"]}))),
+        );
     let line = plain(&e);
     for shown in [
         "s='it\\'s a \\\\ path'",

@@ -206,7 +206,10 @@ fn values_are_shown_by_type() {
             Value::Error(vec!["connect failed".into(), "connection refused".into()]),
         )
         .with("dbg", Value::Debug("Some(User { id: 1 })".into()))
-        .with("js", Value::Json(serde_json::json!({"a": [1, "x"]})));
+        .with(
+            "js",
+            Value::Json(Box::new(serde_json::json!({"a": [1, "x"]}))),
+        );
     assert_eq!(
         plain(&e),
         "2026-06-01T17:19:01Z I types                          dbg=Some(User { id: 1 }) \
@@ -768,9 +771,9 @@ fn other_value_kinds_in_templates() {
         .with("ok", true)
         .with("err", Value::Error(vec!["outer".into(), "inner".into()]))
         .with("dbg", Value::Debug("[1, 2]".into()))
-        .with("js", Value::Json(serde_json::json!({"a": 1})))
-        .with("jn", Value::Json(serde_json::json!(2.5)))
-        .with("jstr", Value::Json(serde_json::json!("text")))
+        .with("js", Value::Json(Box::new(serde_json::json!({"a": 1}))))
+        .with("jn", Value::Json(Box::new(serde_json::json!(2.5))))
+        .with("jstr", Value::Json(Box::new(serde_json::json!("text"))))
         .with("big", 1e16)
         .with("tiny", 1e-7);
     assert_eq!(
@@ -813,7 +816,10 @@ fn json_keeps_types_and_never_writes_invalid_numbers() {
         .with("t", false)
         .with("err", Value::Error(vec!["a".into(), "b".into()]))
         .with("dbg", Value::Debug("Some(1)".into()))
-        .with("js", Value::Json(serde_json::json!([1, {"k": null}])))
+        .with(
+            "js",
+            Value::Json(Box::new(serde_json::json!([1, {"k": null}]))),
+        )
         .with("_critical", true);
     let line = JsonRenderer::new().render(&e);
     assert_eq!(

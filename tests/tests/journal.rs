@@ -154,7 +154,10 @@ fn multi_line_and_reserved_fields_arrive_unchanged() {
             .with("code_line", 99)
             .with("2fa", true)
             .with("http.status", 502)
-            .with("details", Value::Json(serde_json::json!({"retry": [1, 2]}))),
+            .with(
+                "details",
+                Value::Json(Box::new(serde_json::json!({"retry": [1, 2]}))),
+            ),
     );
     target.flush();
 

@@ -472,7 +472,10 @@ mod tests {
             .with("nan", f64::NAN)
             .with("neg", -5)
             .with("flag", false)
-            .with("obj", Value::Json(serde_json::json!({"a": [1, 2]})))
+            .with(
+                "obj",
+                Value::Json(Box::new(serde_json::json!({"a": [1, 2]}))),
+            )
             .with("err", Value::Error(vec!["outer".into(), "inner".into()]));
         let f = fields(&event);
         assert_eq!(one(&f, "NAN"), "NaN");

@@ -575,8 +575,10 @@ mod tests {
             .with("_critical", true);
         e.fields
             .push(("shape".into(), Value::Debug("Point { x: 1 }".into())));
-        e.fields
-            .push(("extra".into(), Value::Json(json!({"a": [1, "b"]}))));
+        e.fields.push((
+            "extra".into(),
+            Value::Json(Box::new(json!({"a": [1, "b"]}))),
+        ));
         e.code.file = Some("src/main.rs".into());
         e.code.line = Some(7);
         e.code.module = Some("shop".into());
@@ -700,8 +702,10 @@ mod tests {
         e.name = "ev\0nt".into();
         e.func = Some("f\0".into());
         e.scope = Some("\0s".into());
-        e.fields
-            .push(("nested".into(), Value::Json(json!({"k\u{0}": ["x\u{0}"]}))));
+        e.fields.push((
+            "nested".into(),
+            Value::Json(Box::new(json!({"k\u{0}": ["x\u{0}"]}))),
+        ));
         let row = RowRenderer.render(&e);
         assert_eq!(row.event, "ev\u{FFFD}nt");
         assert_eq!(row.func.as_deref(), Some("f\u{FFFD}"));

@@ -283,7 +283,7 @@ impl<'a> Arg<'a> {
             Value::F64(x) => Arg::Float(*x),
             Value::Bool(b) => Arg::Bool(*b),
             Value::Error(chain) => Arg::Str(Cow::Owned(chain.join(": "))),
-            Value::Json(j) => match j {
+            Value::Json(j) => match j.as_ref() {
                 serde_json::Value::String(s) => Arg::Str(Cow::Borrowed(s)),
                 serde_json::Value::Number(n) => {
                     if let Some(i) = n.as_i64() {
