@@ -19,6 +19,7 @@
 use crate::config::TimestampPrecision;
 use crate::event::{write_float, Event, Level, Value};
 use crate::target::Renderer;
+use std::cell::Cell;
 use std::fmt::Write as _;
 use time::{OffsetDateTime, UtcOffset};
 
@@ -432,32 +433,68 @@ pub fn write_iso(out: &mut String, ts: OffsetDateTime, micros: bool, zulu: bool)
     } else {
         ts.checked_to_offset(UtcOffset::UTC).unwrap_or(ts)
     };
+    if (0..=9999).contains(&ts.year()) {
+        // `2026-06-01T17:19:01` is the same for a whole second: each thread
+        // keeps the last one it wrote.
+        thread_local! {
+            static LAST_SECOND: Cell<(i64, [u8; 19])> = const { Cell::new((i64::MIN, [0; 19])) };
+        }
+        let second = ts.unix_timestamp();
+        let cached = LAST_SECOND.try_with(|last| {
+            let (s, text) = last.get();
+            if s == second {
+                text
+            } else {
+                let text = iso_second(ts);
+                last.set((second, text));
+                text
+            }
+        });
+        push_ascii(out, &cached.unwrap_or_else(|_| iso_second(ts)));
+        if micros {
+            let mut frac = *b".000000";
+            let mut n = ts.microsecond();
+            for digit in frac[1..].iter_mut().rev() {
+                *digit = b'0' + (n % 10) as u8;
+                n /= 10;
+            }
+            push_ascii(out, &frac);
+        }
+    } else {
+        let (year, month, day) = ts.to_calendar_date();
+        let (hour, minute, second, micro) = ts.to_hms_micro();
+        let _ = write!(
+            out,
+            "{year:04}-{:02}-{day:02}T{hour:02}:{minute:02}:{second:02}",
+            u8::from(month)
+        );
+        if micros {
+            let _ = write!(out, ".{micro:06}");
+        }
+    }
+    if zulu {
+        out.push('Z');
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` of a UTC time in the years 0..=9999.
+fn iso_second(ts: OffsetDateTime) -> [u8; 19] {
     let (year, month, day) = ts.to_calendar_date();
-    let (hour, minute, second, micro) = ts.to_hms_micro();
-    let mut b = *b"0000-00-00T00:00:00.000000";
+    let (hour, minute, second) = ts.to_hms();
+    let mut b = *b"0000-00-00T00:00:00";
     let mut put = |at: usize, width: usize, mut n: u32| {
         for i in (at..at + width).rev() {
             b[i] = b'0' + (n % 10) as u8;
             n /= 10;
         }
     };
-    put(0, 4, year.unsigned_abs() % 10_000);
+    put(0, 4, year.unsigned_abs());
     put(5, 2, u32::from(u8::from(month)));
     put(8, 2, u32::from(day));
     put(11, 2, u32::from(hour));
     put(14, 2, u32::from(minute));
     put(17, 2, u32::from(second));
-    put(20, 6, micro);
-    let end = if micros { 26 } else { 19 };
-    if (0..=9999).contains(&year) {
-        push_ascii(out, &b[..end]);
-    } else {
-        let _ = write!(out, "{year:04}");
-        push_ascii(out, &b[4..end]);
-    }
-    if zulu {
-        out.push('Z');
-    }
+    b
 }
 
 /// Appends bytes known to be ASCII (digits, signs).
@@ -469,38 +506,19 @@ fn push_ascii(out: &mut String, bytes: &[u8]) {
 
 /// Appends an integer in decimal without going through `core::fmt`.
 pub(crate) fn push_int(out: &mut String, n: i128) {
-    if n < 0 {
-        out.push('-');
+    match i64::try_from(n) {
+        Ok(n) => out.push_str(itoa::Buffer::new().format(n)),
+        Err(_) => out.push_str(itoa::Buffer::new().format(n)),
     }
-    push_uint(out, n.unsigned_abs());
 }
 
 /// Appends an unsigned integer in decimal.
 pub(crate) fn push_uint(out: &mut String, n: u128) {
-    let mut buf = [0u8; 40];
-    let mut i = buf.len();
-    if let Ok(mut m) = u64::try_from(n) {
+    match u64::try_from(n) {
         // The common case, without 128-bit division.
-        loop {
-            i -= 1;
-            buf[i] = b'0' + (m % 10) as u8;
-            m /= 10;
-            if m == 0 {
-                break;
-            }
-        }
-        return push_ascii(out, &buf[i..]);
+        Ok(n) => out.push_str(itoa::Buffer::new().format(n)),
+        Err(_) => out.push_str(itoa::Buffer::new().format(n)),
     }
-    let mut m = n;
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (m % 10) as u8;
-        m /= 10;
-        if m == 0 {
-            break;
-        }
-    }
-    push_ascii(out, &buf[i..]);
 }
 
 /// [`format_float`](crate::event::format_float), written in place.
@@ -752,5 +770,33 @@ mod tests {
             plain_prefix_len(plain.as_bytes(), true),
             plain.len() / 8 * 8
         );
+    }
+
+    #[test]
+    fn iso_timestamps_follow_every_second_and_offset() {
+        use super::write_iso;
+        use time::macros::datetime;
+        use time::OffsetDateTime;
+        let iso = |ts: OffsetDateTime, micros: bool, zulu: bool| {
+            let mut out = String::new();
+            write_iso(&mut out, ts, micros, zulu);
+            out
+        };
+        let t = datetime!(2026-06-01 17:19:01.123456 UTC);
+        assert_eq!(iso(t, true, true), "2026-06-01T17:19:01.123456Z");
+        assert_eq!(
+            iso(t.replace_microsecond(7).unwrap(), true, false),
+            "2026-06-01T17:19:01.000007"
+        );
+        assert_eq!(
+            iso(t + time::Duration::SECOND, false, true),
+            "2026-06-01T17:19:02Z"
+        );
+        assert_eq!(iso(t, false, false), "2026-06-01T17:19:01");
+        let elsewhere = datetime!(2026-06-01 19:19:01.5 +02:00);
+        assert_eq!(iso(elsewhere, true, true), "2026-06-01T17:19:01.500000Z");
+        let before = datetime!(-0005-01-02 03:04:05 UTC);
+        assert_eq!(iso(before, false, true), "-005-01-02T03:04:05Z");
+        assert_eq!(iso(t, true, true), "2026-06-01T17:19:01.123456Z");
     }
 }
