@@ -21,7 +21,7 @@
 //!   U+FFFD (`�`); non-finite floats become the strings `"NaN"`,
 //!   `"Infinity"` and `"-Infinity"`. No value can make a row fail.
 
-use crate::event::{non_finite_name, Event, Value};
+use crate::event::{non_finite_name, Event, FieldName, Value};
 use crate::target::Renderer;
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -153,12 +153,35 @@ const SMALL: usize = 16;
 /// serde_json's serializer here. Only structured [`Value::Json`] values go
 /// through serde_json (with a formatter that also turns NUL into U+FFFD).
 pub fn write_data(event: &Event, out: &mut Vec<u8>) {
+    let mut obj = ObjectWriter::new(out);
+    let overridden = match write_fields_planned(event, &mut obj) {
+        Some(overridden) => overridden,
+        None => for_each_written(event, |_, key, value| {
+            obj.key(key);
+            write_value(value, obj.out);
+        }),
+    };
+    match TailKey::of(event).filter(|_| overridden == [false; 4]) {
+        Some(key) => write_code_tail_cached(key, event, &mut obj),
+        None => write_code_tail(event, overridden, &mut obj),
+    }
+    obj.end();
+}
+
+/// Calls `write(index, key, value)` for every entry of `data` in order
+/// (span context first, then the event's fields), skipping `_critical` and
+/// every entry a later one with the same key overrides. Returns which of
+/// the code tail's keys (`pid`, `code_file`, `code_line`, `code_module`) an
+/// entry already has (that entry wins).
+fn for_each_written<'e>(
+    event: &'e Event,
+    mut write: impl FnMut(usize, &'e str, &'e Value),
+) -> [bool; 4] {
     let entries = || event.context.iter().chain(event.fields.iter());
     let total = event.context.len() + event.fields.len();
-    // Which entry of each key is written (the last one: a later entry with
-    // the same key overrides an earlier one). Up to `SMALL` entries a linear
-    // scan per entry is cheapest (no allocation); above that the scans
-    // would be quadratic, so the last index of each key goes into a map.
+    // Up to `SMALL` entries a linear scan per entry is cheapest (no
+    // allocation); above that the scans would be quadratic, so the last
+    // index of each key goes into a map.
     let last: Option<HashMap<&str, usize>> = (total > SMALL).then(|| {
         let mut map = HashMap::with_capacity(total);
         for (i, (k, _)) in entries().enumerate() {
@@ -166,8 +189,6 @@ pub fn write_data(event: &Event, out: &mut Vec<u8>) {
         }
         map
     });
-    let mut obj = ObjectWriter::new(out);
-    // Which of the code tail's keys a field already has (that field wins).
     let mut overridden = [false; 4];
     for (i, (key, value)) in entries().enumerate() {
         match key.as_ref() {
@@ -182,17 +203,109 @@ pub fn write_data(event: &Event, out: &mut Vec<u8>) {
             Some(map) => map.get(key.as_ref()).is_some_and(|&j| j != i),
             None => i + 1 < total && entries().skip(i + 1).any(|(k, _)| k == key),
         };
-        if superseded {
-            continue;
+        if !superseded {
+            write(i, key, value);
         }
-        obj.key(key);
-        write_value(value, obj.out);
     }
-    match TailKey::of(event).filter(|_| overridden == [false; 4]) {
-        Some(key) => write_code_tail_cached(key, event, &mut obj),
-        None => write_code_tail(event, overridden, &mut obj),
+    overridden
+}
+
+/// The keys of one callsite's fields, rendered once: which fields are
+/// written and each one's `"key":` text. Every event of a callsite has the
+/// same field names (tracing's `'static` names, identified by address), so
+/// which are skipped and how each key is escaped never changes.
+struct KeyPlan {
+    /// Address and length of each field name.
+    names: Vec<(usize, usize)>,
+    /// The `"key":` texts, back to back.
+    keys: Vec<u8>,
+    /// Per field, its text in `keys`; None for a field not written.
+    spans: Vec<Option<(usize, usize)>>,
+    overridden: [bool; 4],
+}
+
+/// Address and length of a `'static` field name; None for an owned name
+/// (its address may be reused for other text).
+fn static_name(name: &FieldName) -> Option<(usize, usize)> {
+    match name {
+        Cow::Borrowed(s) => Some((s.as_ptr() as usize, s.len())),
+        Cow::Owned(_) => None,
     }
-    obj.end();
+}
+
+impl KeyPlan {
+    fn of(event: &Event) -> Option<KeyPlan> {
+        let names = event
+            .fields
+            .iter()
+            .map(|(k, _)| static_name(k))
+            .collect::<Option<Vec<_>>>()?;
+        let mut keys = Vec::new();
+        let mut spans = vec![None; event.fields.len()];
+        let overridden = for_each_written(event, |i, key, _| {
+            let start = keys.len();
+            let mut obj = ObjectWriter::entries(&mut keys);
+            obj.key(key);
+            spans[i] = Some((start, keys.len()));
+        });
+        Some(KeyPlan {
+            names,
+            keys,
+            spans,
+            overridden,
+        })
+    }
+
+    fn fits(&self, event: &Event) -> bool {
+        self.names.len() == event.fields.len()
+            && self
+                .names
+                .iter()
+                .zip(&event.fields)
+                .all(|(name, (k, _))| static_name(k) == Some(*name))
+    }
+}
+
+/// Slots of the per-thread key plan cache (a power of two).
+const PLAN_SLOTS: usize = 64;
+
+thread_local! {
+    /// Key plans by callsite, direct-mapped by the first field name.
+    static PLANS: RefCell<Vec<Option<KeyPlan>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Writes the fields of an event without span context through its
+/// callsite's [`KeyPlan`]; None (nothing written) when the event has
+/// context, owned field names or more than `SMALL` fields.
+fn write_fields_planned(event: &Event, obj: &mut ObjectWriter<'_>) -> Option<[bool; 4]> {
+    if !event.context.is_empty() || event.fields.is_empty() || event.fields.len() > SMALL {
+        return None;
+    }
+    let (addr, len) = static_name(&event.fields[0].0)?;
+    let h = (addr as u64 ^ (len as u64) << 48 ^ event.fields.len() as u64)
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let slot = (h >> (64 - PLAN_SLOTS.trailing_zeros())) as usize;
+    PLANS
+        .try_with(|cell| {
+            let mut plans = cell.try_borrow_mut().ok()?;
+            if plans.is_empty() {
+                plans.resize_with(PLAN_SLOTS, || None);
+            }
+            let plan = &mut plans[slot];
+            if !plan.as_ref().is_some_and(|p| p.fits(event)) {
+                *plan = Some(KeyPlan::of(event)?);
+            }
+            let plan = plan.as_ref()?;
+            for ((_, value), span) in event.fields.iter().zip(&plan.spans) {
+                if let Some((start, end)) = *span {
+                    obj.raw_key(&plan.keys[start..end]);
+                    write_value(value, obj.out);
+                }
+            }
+            Some(plan.overridden)
+        })
+        .ok()
+        .flatten()
 }
 
 /// Writes the entries `pid`, `code_file`, `code_line` and `code_module`
@@ -329,6 +442,17 @@ impl<'a> ObjectWriter<'a> {
             self.out.push(b':');
         }
         self.first = false;
+    }
+
+    /// Writes a key rendered by [`ObjectWriter::key`] on an
+    /// [`ObjectWriter::entries`] writer that wrote nothing before it (so
+    /// without a leading comma).
+    fn raw_key(&mut self, key: &[u8]) {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        self.out.extend_from_slice(key);
     }
 
     /// Appends entries rendered by an [`ObjectWriter::entries`] writer.
@@ -644,6 +768,64 @@ mod tests {
         bare.code = Default::default();
         assert_eq!(RowRenderer.render(&bare).data_str(), r#"{"pid":4242}"#);
         assert_eq!(RowRenderer.render(&bare).data_str(), r#"{"pid":4242}"#);
+    }
+
+    /// Events whose field names are tracing's `'static` names go through a
+    /// per-callsite key plan; the result must be exactly what the plain
+    /// path writes for the same event with owned names.
+    #[test]
+    fn key_plans_write_exactly_what_the_plain_path_writes() {
+        fn borrowed(names: &[&'static str], values: &[Value]) -> Event {
+            let mut e = event();
+            e.fields = names
+                .iter()
+                .zip(values)
+                .map(|(n, v)| (Cow::Borrowed(*n), v.clone()))
+                .collect();
+            e
+        }
+        fn owned(e: &Event) -> Event {
+            let mut o = e.clone();
+            for (k, _) in &mut o.fields {
+                *k = Cow::Owned(k.to_string());
+            }
+            o
+        }
+        // Same first name (one address), same count: the same cache slot,
+        // so the plan of one must not be taken for the other.
+        static FIRST: &str = "user_id";
+        let callsites: [&[&'static str]; 7] = [
+            &[FIRST, "username", "amount"],
+            &[FIRST, "username"],
+            &[FIRST, "order_id"],
+            &["a", "b", "a"],
+            &["_critical", "pid", "code_line", "x"],
+            &["quo\"te", "back\\slash", "tab\tkey", "nul\0"],
+            &["_replace_msg", "n"],
+        ];
+        for round in 0..3 {
+            for names in callsites {
+                let values: Vec<Value> = (0..names.len())
+                    .map(|i| match (i + round) % 3 {
+                        0 => Value::I64(i as i64 * 7 - round as i64),
+                        1 => Value::Str(format!("v{round}\"{i}")),
+                        _ => Value::Bool(round % 2 == 0),
+                    })
+                    .collect();
+                let e = borrowed(names, &values);
+                let planned = RowRenderer.render(&e).data_str().to_string();
+                let plain = RowRenderer.render(&owned(&e)).data_str().to_string();
+                assert_eq!(planned, plain, "{names:?} round {round}");
+                serde_json::from_str::<serde_json::Value>(&planned).expect("valid JSON");
+            }
+        }
+        // A field that overrides a code-tail key wins through the plan too.
+        let e = borrowed(&["code_line", "x"], &[Value::from("mine"), Value::I64(1)]);
+        let d = data(&RowRenderer.render(&e));
+        assert_eq!(
+            (d["code_line"].clone(), d["x"].clone()),
+            (json!("mine"), json!(1))
+        );
     }
 
     #[test]
