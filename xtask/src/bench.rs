@@ -7,7 +7,9 @@
 //!    it for bulk writes (see [`PG_TUNING`]).
 //! 3. Runs every scenario `runs` times, interleaved (ours, baseline, ours,
 //!    baseline, ...), each side in a fresh `stogger-bench run` process that
-//!    prints one JSON line; takes the median of each side.
+//!    prints one JSON line; takes the median of each side, and as the
+//!    ratio the median of the per-run ratios (each run of ours against the
+//!    baseline run right after it).
 //! 4. Measures once what the GIN index on `data` costs COPY (`gin-cost`).
 //! 5. Prints a table and writes `target/bench/results.json`, where `ratio`
 //!    > 1 always means stogger did better than the baseline.
@@ -162,7 +164,7 @@ pub fn bench(args: &[String]) -> Result<(), String> {
             _ => return Err(format!("unknown option {a}\n{}", usage())),
         }
     }
-    let runs = runs.unwrap_or(if quick { 3 } else { 5 }).max(1);
+    let runs = runs.unwrap_or(if quick { 3 } else { 7 }).max(1);
     if let Some(only) = &only {
         for name in only {
             if !SCENARIOS.iter().any(|s| s.name == name) {
@@ -467,7 +469,13 @@ fn run_scenario(
         ours_runs.push(v);
         if sc.db != Db::Down {
             let (v, _) = ctx.run(&args("baseline", run))?;
-            println!("    run {}: baseline {}", run + 1, brief(sc, &v));
+            let pair = pair_ratio(sc, &ours_runs[ours_runs.len() - 1], &v);
+            println!(
+                "    run {}: baseline {}   pair ratio {}",
+                run + 1,
+                brief(sc, &v),
+                pair.map_or("?".into(), |r| format!("{r:.2}"))
+            );
             base_runs.push(v);
         }
     }
@@ -478,9 +486,24 @@ fn run_scenario(
     } else {
         med(&base_runs, sc.metric)
     };
-    let ratio = match sc.better {
+    let ratio_of_medians = match sc.better {
         Better::Higher => ours / baseline,
         Better::Lower => baseline / ours,
+    };
+    // The headline ratio is the median of the per-run ratios: each run of
+    // ours is paired with the baseline run right after it, so a slow spell
+    // of the machine (minutes long on a shared VM) hits both sides of a
+    // pair alike and cancels out, where the ratio of the two medians can
+    // pair a fast median with a slow one.
+    let pair_ratios: Vec<f64> = ours_runs
+        .iter()
+        .zip(&base_runs)
+        .filter_map(|(o, b)| pair_ratio(sc, o, b))
+        .collect();
+    let ratio = if pair_ratios.is_empty() {
+        ratio_of_medians
+    } else {
+        median(pair_ratios.clone())
     };
     let mut extra = Map::new();
     for key in [
@@ -513,6 +536,8 @@ fn run_scenario(
         "baseline": baseline,
         "unit": sc.unit,
         "ratio": ratio,
+        "ratio_of_medians": finite(ratio_of_medians),
+        "pair_ratios": pair_ratios,
         "runs": runs,
         "n": n,
         "target": sc.target,
@@ -524,6 +549,16 @@ fn run_scenario(
         "ours_runs": ours_runs,
         "baseline_runs": base_runs,
     }))
+}
+
+/// ours ÷ baseline of one run pair, oriented so that > 1 means ours did better.
+fn pair_ratio(sc: &Scenario, ours: &Value, baseline: &Value) -> Option<f64> {
+    let (o, b) = (num(ours, sc.metric)?, num(baseline, sc.metric)?);
+    let r = match sc.better {
+        Better::Higher => o / b,
+        Better::Lower => b / o,
+    };
+    r.is_finite().then_some(r)
 }
 
 fn finite(x: f64) -> Value {
