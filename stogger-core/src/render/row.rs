@@ -21,7 +21,8 @@
 //!   U+FFFD (`�`); non-finite floats become the strings `"NaN"`,
 //!   `"Infinity"` and `"-Infinity"`. No value can make a row fail.
 
-use crate::event::{non_finite_name, Event, FieldName, Value};
+use super::callsite::CallsiteCache;
+use crate::event::{non_finite_name, Event, Value};
 use crate::target::Renderer;
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -210,13 +211,10 @@ fn for_each_written<'e>(
     overridden
 }
 
-/// The keys of one callsite's fields, rendered once: which fields are
-/// written and each one's `"key":` text. Every event of a callsite has the
-/// same field names (tracing's `'static` names, identified by address), so
-/// which are skipped and how each key is escaped never changes.
+/// The keys of one callsite's fields, rendered once (see
+/// [`super::callsite`]): which fields are written (duplicates and
+/// `_critical` are not) and each one's `"key":` text.
 struct KeyPlan {
-    /// Address and length of each field name.
-    names: Vec<(usize, usize)>,
     /// The `"key":` texts, back to back.
     keys: Vec<u8>,
     /// Per field, its text in `keys`; None for a field not written.
@@ -224,78 +222,37 @@ struct KeyPlan {
     overridden: [bool; 4],
 }
 
-/// Address and length of a `'static` field name; None for an owned name
-/// (its address may be reused for other text).
-fn static_name(name: &FieldName) -> Option<(usize, usize)> {
-    match name {
-        Cow::Borrowed(s) => Some((s.as_ptr() as usize, s.len())),
-        Cow::Owned(_) => None,
-    }
-}
-
 impl KeyPlan {
-    fn of(event: &Event) -> Option<KeyPlan> {
-        let names = event
-            .fields
-            .iter()
-            .map(|(k, _)| static_name(k))
-            .collect::<Option<Vec<_>>>()?;
+    fn of(event: &Event) -> KeyPlan {
         let mut keys = Vec::new();
         let mut spans = vec![None; event.fields.len()];
         let overridden = for_each_written(event, |i, key, _| {
             let start = keys.len();
-            let mut obj = ObjectWriter::entries(&mut keys);
-            obj.key(key);
+            ObjectWriter::entries(&mut keys).key(key);
             spans[i] = Some((start, keys.len()));
         });
-        Some(KeyPlan {
-            names,
+        KeyPlan {
             keys,
             spans,
             overridden,
-        })
-    }
-
-    fn fits(&self, event: &Event) -> bool {
-        self.names.len() == event.fields.len()
-            && self
-                .names
-                .iter()
-                .zip(&event.fields)
-                .all(|(name, (k, _))| static_name(k) == Some(*name))
+        }
     }
 }
 
-/// Slots of the per-thread key plan cache (a power of two).
-const PLAN_SLOTS: usize = 64;
-
 thread_local! {
-    /// Key plans by callsite, direct-mapped by the first field name.
-    static PLANS: RefCell<Vec<Option<KeyPlan>>> = const { RefCell::new(Vec::new()) };
+    static KEY_PLANS: RefCell<CallsiteCache<KeyPlan>> = const { RefCell::new(CallsiteCache::new()) };
 }
 
 /// Writes the fields of an event without span context through its
-/// callsite's [`KeyPlan`]; None (nothing written) when the event has
-/// context, owned field names or more than `SMALL` fields.
+/// callsite's [`KeyPlan`]; None (nothing written) when there is none.
 fn write_fields_planned(event: &Event, obj: &mut ObjectWriter<'_>) -> Option<[bool; 4]> {
-    if !event.context.is_empty() || event.fields.is_empty() || event.fields.len() > SMALL {
+    if !event.context.is_empty() {
         return None;
     }
-    let (addr, len) = static_name(&event.fields[0].0)?;
-    let h = (addr as u64 ^ (len as u64) << 48 ^ event.fields.len() as u64)
-        .wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    let slot = (h >> (64 - PLAN_SLOTS.trailing_zeros())) as usize;
-    PLANS
+    KEY_PLANS
         .try_with(|cell| {
             let mut plans = cell.try_borrow_mut().ok()?;
-            if plans.is_empty() {
-                plans.resize_with(PLAN_SLOTS, || None);
-            }
-            let plan = &mut plans[slot];
-            if !plan.as_ref().is_some_and(|p| p.fits(event)) {
-                *plan = Some(KeyPlan::of(event)?);
-            }
-            let plan = plan.as_ref()?;
+            let plan = plans.plan(event, || KeyPlan::of(event))?;
             for ((_, value), span) in event.fields.iter().zip(&plan.spans) {
                 if let Some((start, end)) = *span {
                     obj.raw_key(&plan.keys[start..end]);

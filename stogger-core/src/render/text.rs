@@ -16,10 +16,11 @@
 //! and terminal escape sequences in them are escaped (ESC is written `\x1b`),
 //! so a value can neither start a new line nor rewrite the terminal.
 
+use super::callsite::CallsiteCache;
 use crate::config::TimestampPrecision;
 use crate::event::{write_float, Event, Level, Value};
 use crate::target::Renderer;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::fmt::Write as _;
 use time::{OffsetDateTime, UtcOffset};
 
@@ -146,7 +147,59 @@ enum Body<'a> {
     Fields(Vec<(&'a str, Shown<'a>)>),
 }
 
+/// The fields the body shows, sorted by key: the `_`-keys and section keys
+/// left out, and of a key given twice the last value. Events without span
+/// context, scope or shown function take their callsite's cached order
+/// (see [`super::callsite`]).
 fn collect_fields(event: &Event, show_func: bool) -> Vec<(&str, Shown<'_>)> {
+    let only_fields =
+        event.context.is_empty() && event.scope.is_none() && !(show_func && event.func.is_some());
+    if only_fields {
+        if let Some(shown) = collect_fields_planned(event) {
+            return shown;
+        }
+    }
+    collect_fields_plain(event, show_func)
+}
+
+thread_local! {
+    /// Per callsite: the indices of the shown fields, in the order shown.
+    static SHOWN_ORDER: RefCell<CallsiteCache<Vec<usize>>> = const { RefCell::new(CallsiteCache::new()) };
+}
+
+/// [`collect_fields`] for an event whose body is its own fields only. The
+/// order is made once per callsite by [`collect_fields_plain`] itself, so
+/// both paths show the same.
+fn collect_fields_planned(event: &Event) -> Option<Vec<(&str, Shown<'_>)>> {
+    SHOWN_ORDER
+        .try_with(|cell| {
+            let mut plans = cell.try_borrow_mut().ok()?;
+            let order = plans.plan(event, || {
+                collect_fields_plain(event, false)
+                    .iter()
+                    .filter_map(|(_, shown)| match shown {
+                        Shown::Value(v) => {
+                            event.fields.iter().position(|(_, f)| std::ptr::eq(f, *v))
+                        }
+                        Shown::Text(_) => None,
+                    })
+                    .collect()
+            })?;
+            Some(
+                order
+                    .iter()
+                    .map(|&i| {
+                        let (key, value) = &event.fields[i];
+                        (key.as_ref(), Shown::Value(value))
+                    })
+                    .collect(),
+            )
+        })
+        .ok()
+        .flatten()
+}
+
+fn collect_fields_plain(event: &Event, show_func: bool) -> Vec<(&str, Shown<'_>)> {
     let mut out: Vec<(&str, Shown<'_>)> =
         Vec::with_capacity(event.fields.len() + event.context.len() + 2);
     for (k, v) in event.context.iter().chain(event.fields.iter()) {
@@ -798,5 +851,58 @@ mod tests {
         let before = datetime!(-0005-01-02 03:04:05 UTC);
         assert_eq!(iso(before, false, true), "-005-01-02T03:04:05Z");
         assert_eq!(iso(t, true, true), "2026-06-01T17:19:01.123456Z");
+    }
+
+    /// Events with only their own `'static`-named fields take a cached
+    /// order per callsite; the line must be exactly the plain path's.
+    #[test]
+    fn cached_field_order_shows_exactly_what_the_plain_path_shows() {
+        use super::{TextOptions, TextRenderer, TimestampPrecision};
+        use crate::event::{Event, Level, Value};
+        use crate::target::Renderer;
+        use std::borrow::Cow;
+        let renderer = TextRenderer::new(TextOptions {
+            color: true,
+            timestamp: TimestampPrecision::Iso,
+            pad_event_width: 10,
+            show_code_info: true,
+            show_caller_info: true,
+            log_cmd_output: true,
+            start: time::OffsetDateTime::UNIX_EPOCH,
+        });
+        static FIRST: &str = "user_id";
+        let callsites: [&[&'static str]; 6] = [
+            &[FIRST, "username", "amount", "active"],
+            // Same slot as the one before, shown in the other order.
+            &[FIRST, "amount"],
+            &[FIRST, "zone"],
+            &["b", "a", "b", "_hidden", "stdout"],
+            &["z\u{e9}", "Z", "a b", "_critical"],
+            &["stack", "x"],
+        ];
+        for round in 0..3_i64 {
+            for names in callsites {
+                let mut e = Event::new(Level::Info, "ev");
+                e.fields = names
+                    .iter()
+                    .enumerate()
+                    .map(|(i, n)| {
+                        let v = match (i as i64 + round) % 3 {
+                            0 => Value::I64(round * 10 + i as i64),
+                            1 => Value::Str(format!("s{round} {i}")),
+                            _ => Value::F64(round as f64 + 0.5),
+                        };
+                        (Cow::Borrowed(*n), v)
+                    })
+                    .collect();
+                let mut owned = e.clone();
+                for (k, _) in &mut owned.fields {
+                    *k = Cow::Owned(k.to_string());
+                }
+                let (planned, plain) = (renderer.render(&e), renderer.render(&owned));
+                assert_eq!(planned.plain, plain.plain, "{names:?} round {round}");
+                assert_eq!(planned.colored, plain.colored);
+            }
+        }
     }
 }
