@@ -270,9 +270,28 @@ pub struct Pushed {
 
 struct Inner {
     rows: VecDeque<Pending>,
+    /// Buffers of written rows for the next rows to copy into, as the
+    /// batches the writer handed back (so handing one back is O(1) under
+    /// the lock); `spare_count` buffers in all.
+    spare: Vec<Vec<Vec<u8>>>,
+    spare_count: usize,
     enqueued: u64,
     taken: u64,
     dropped_full: u64,
+}
+
+impl Inner {
+    /// A spare buffer, or a new empty one.
+    fn take_spare(&mut self) -> Vec<u8> {
+        while let Some(batch) = self.spare.last_mut() {
+            if let Some(buffer) = batch.pop() {
+                self.spare_count -= 1;
+                return buffer;
+            }
+            self.spare.pop();
+        }
+        Vec::new()
+    }
 }
 
 /// A bounded FIFO of rows, safe to share between threads.
@@ -283,9 +302,6 @@ pub struct Queue {
     /// that asking for the length (the writer does it often, callers once
     /// per write) does not take the lock.
     len: AtomicUsize,
-    /// Buffers of written rows, for the next rows to copy into. A lock of
-    /// its own: the writer refilling it never holds up the queue itself.
-    spare: Mutex<Vec<Vec<u8>>>,
 }
 
 impl Queue {
@@ -297,10 +313,11 @@ impl Queue {
                 enqueued: 0,
                 taken: 0,
                 dropped_full: 0,
+                spare: Vec::new(),
+                spare_count: 0,
             }),
             capacity: capacity.max(1),
             len: AtomicUsize::new(0),
-            spare: Mutex::new(Vec::new()),
         }
     }
 
@@ -313,32 +330,23 @@ impl Queue {
             .filter(|b| b.capacity() <= SPARE_MAX_BYTES)
             .take(SPARE_MAX_COUNT)
             .collect();
-        let mut spare = self.spare.lock().unwrap_or_else(|p| p.into_inner());
-        if spare.is_empty() {
-            // The usual case: callers used up the last batch's buffers.
-            std::mem::swap(&mut *spare, &mut buffers);
-        } else {
-            let room = SPARE_MAX_COUNT.saturating_sub(spare.len());
-            spare.extend(buffers.drain(..room.min(buffers.len())));
-        }
-        // `buffers` (what did not fit) is freed here, outside the lock.
-        drop(spare);
-    }
-
-    /// A copy of `row`, in a recycled buffer when there is one.
-    fn own(&self, row: &RowBytes<'_>) -> Pending {
-        let buffer = self
-            .spare
-            .lock()
-            .map(|mut s| s.pop())
-            .unwrap_or_else(|mut p| p.get_mut().pop())
-            .unwrap_or_default();
-        Pending::new_in(buffer, row)
+        let excess = {
+            let mut g = self.lock();
+            let room = SPARE_MAX_COUNT.saturating_sub(g.spare_count);
+            let excess = buffers.split_off(room.min(buffers.len()));
+            if !buffers.is_empty() {
+                g.spare_count += buffers.len();
+                g.spare.push(buffers);
+            }
+            excess
+        };
+        // What did not fit is freed here, outside the lock.
+        drop(excess);
     }
 
     /// Spare buffers held (for tests and diagnostics).
     pub fn spare_buffers(&self) -> usize {
-        self.spare.lock().map_or(0, |s| s.len())
+        self.lock().spare_count
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -353,27 +361,36 @@ impl Queue {
     }
 
     /// Copies rows in until the queue is full; the rest are dropped (newest
-    /// first) and counted. The copies are made before the lock is taken.
+    /// first) and counted.
     pub fn push(&self, rows: &[RowBytes<'_>]) -> Pushed {
-        // Copy outside the lock, but not more than can fit (the length read
-        // here may be stale; the check under the lock decides).
+        // Several rows are copied outside the lock, but not more than can
+        // fit (the length read here may be stale; the check under the lock
+        // decides).
         let room = self.capacity.saturating_sub(self.len());
         let mut g;
         let was_empty;
         let mut accepted = 0;
         if let [row] = rows {
-            // The common case, one event: no Vec around the copy.
-            let owned = (room > 0).then(|| self.own(row));
+            // The common case, one event: the row (a few hundred bytes) is
+            // copied under the lock, into a spare buffer when there is one,
+            // so a log call takes one lock and allocates nothing.
             g = self.lock();
             was_empty = g.rows.is_empty();
-            if let Some(owned) = owned {
-                if g.rows.len() < self.capacity {
-                    g.rows.push_back(owned);
-                    accepted = 1;
-                }
+            if g.rows.len() < self.capacity {
+                let buffer = g.take_spare();
+                g.rows.push_back(Pending::new_in(buffer, row));
+                accepted = 1;
             }
         } else {
-            let owned: Vec<Pending> = rows.iter().take(room).map(|r| self.own(r)).collect();
+            let mut buffers: Vec<Vec<u8>> = {
+                let mut g = self.lock();
+                (0..room.min(rows.len())).map(|_| g.take_spare()).collect()
+            };
+            let owned: Vec<Pending> = rows
+                .iter()
+                .take(room)
+                .map(|r| Pending::new_in(buffers.pop().unwrap_or_default(), r))
+                .collect();
             g = self.lock();
             was_empty = g.rows.is_empty();
             let fit = self.capacity.saturating_sub(g.rows.len()).min(owned.len());
