@@ -228,6 +228,9 @@ struct Scratch {
 const SCRATCH_KEEP_BYTES: usize = 4096;
 /// At most this many spare strings are kept by [`Scratch`].
 const SCRATCH_KEEP_STRINGS: usize = 32;
+/// Field lists with room for more than this many fields are freed rather
+/// than kept (one event with thousands of fields must not pin its list).
+const SCRATCH_KEEP_FIELDS: usize = 64;
 
 impl Scratch {
     /// Takes an event apart into reusable buffers.
@@ -248,6 +251,9 @@ impl Scratch {
                 }
             }
             list.clear();
+            if list.capacity() > SCRATCH_KEEP_FIELDS {
+                *list = Vec::new();
+            }
         }
         message.clear();
         if message.capacity() > SCRATCH_KEEP_BYTES {
