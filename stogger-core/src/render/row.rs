@@ -492,7 +492,6 @@ fn write_str(s: &str, out: &mut Vec<u8>) {
 /// which JSONB refuses even escaped, becomes U+FFFD. Most strings (keys,
 /// names, paths) need none: they are one search and one copy.
 fn write_str_body(s: &str, out: &mut Vec<u8>) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut rest = s.as_bytes();
     while let Some(i) = first_escape(rest) {
         out.extend_from_slice(&rest[..i]);
@@ -505,18 +504,24 @@ fn write_str_body(s: &str, out: &mut Vec<u8>) {
             0x08 => out.extend_from_slice(b"\\b"),
             0x0c => out.extend_from_slice(b"\\f"),
             0 => out.extend_from_slice(NUL_REPLACEMENT_UTF8),
-            b => out.extend_from_slice(&[
-                b'\\',
-                b'u',
-                b'0',
-                b'0',
-                HEX[usize::from(b >> 4)],
-                HEX[usize::from(b & 0xF)],
-            ]),
+            b => out.extend_from_slice(&control_escape(b)),
         }
         rest = &rest[i + 1..];
     }
     out.extend_from_slice(rest);
+}
+
+/// `\u00XX` for an ASCII control byte.
+fn control_escape(b: u8) -> [u8; 6] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    [
+        b'\\',
+        b'u',
+        b'0',
+        b'0',
+        HEX[usize::from(b >> 4)],
+        HEX[usize::from(b & 0xF)],
+    ]
 }
 
 /// Index of the first byte of `bytes` that needs an escape. Skips eight
@@ -590,16 +595,7 @@ impl serde_json::ser::Formatter for NulSafe {
             CharEscape::Tab => b"\\t",
             CharEscape::AsciiControl(0) => NUL_REPLACEMENT_UTF8,
             CharEscape::AsciiControl(byte) => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                let bytes = [
-                    b'\\',
-                    b'u',
-                    b'0',
-                    b'0',
-                    HEX[usize::from(byte >> 4)],
-                    HEX[usize::from(byte & 0xF)],
-                ];
-                return writer.write_all(&bytes);
+                return writer.write_all(&control_escape(byte));
             }
         };
         writer.write_all(s)
