@@ -262,6 +262,23 @@ fn verified_run(
     guard: stogger_core::LoggingGuard,
     secs: f64,
 ) -> Res<Value> {
+    let (failures, avg) = verified_rows(rt, o, guard)?;
+    Ok(json!({
+        "secs": secs,
+        "events_per_s": o.n as f64 / secs,
+        "delivery_failures": failures,
+        "avg_data_chars": avg,
+    }))
+}
+
+/// Shuts logging down and checks by SQL that every row arrived (dropping
+/// the table); returns the delivery failures stogger counted and the mean
+/// `data` length.
+fn verified_rows(
+    rt: &tokio::runtime::Runtime,
+    o: &Opts,
+    guard: stogger_core::LoggingGuard,
+) -> Res<(u64, f64)> {
     let failures = stogger_core::warn::delivery_failures();
     drop(guard);
     let (rows, avg) = rt.block_on(async {
@@ -269,12 +286,7 @@ fn verified_run(
         count_and_drop(&client, &o.table).await
     })?;
     check_count(rows, o.n, &o.table)?;
-    Ok(json!({
-        "secs": secs,
-        "events_per_s": o.n as f64 / secs,
-        "delivery_failures": failures,
-        "avg_data_chars": avg,
-    }))
+    Ok((failures, avg))
 }
 
 /// Raw tokio-postgres: one prepared INSERT per row, autocommit, one connection.
@@ -386,13 +398,7 @@ pub fn caller_ours(o: &Opts) -> Res<Value> {
     let guard = stogger_pg(o, "batch", o.n.max(100_000) + 1_000)?;
     let mut out = crate::time_calls(o.n);
     guard.flush();
-    let failures = stogger_core::warn::delivery_failures();
-    drop(guard);
-    let (rows, _) = rt.block_on(async {
-        let client = connect(&o.dsn).await?;
-        count_and_drop(&client, &o.table).await
-    })?;
-    check_count(rows, o.n, &o.table)?;
+    let (failures, _) = verified_rows(&rt, o, guard)?;
     if let Value::Object(m) = &mut out {
         m.insert("delivery_failures".into(), json!(failures));
     }
