@@ -147,17 +147,11 @@ impl Filter {
         };
         Ok(Filter {
             levels: args.level.map(|min| {
-                [
-                    Level::Debug,
-                    Level::Info,
-                    Level::Warning,
-                    Level::Error,
-                    Level::Critical,
-                ]
-                .into_iter()
-                .filter(|l| *l >= min)
-                .map(|l| l.as_str().to_string())
-                .collect()
+                Level::ALL
+                    .into_iter()
+                    .filter(|l| *l >= min)
+                    .map(|l| l.as_str().to_string())
+                    .collect()
             }),
             event: args.event.clone(),
             scope: args.scope.clone(),

@@ -105,13 +105,11 @@ pub(crate) fn min_level() -> Level {
     if testing::active() {
         return Level::Debug;
     }
-    match MIN_LEVEL.load(Ordering::Relaxed) {
-        0 => Level::Debug,
-        1 => Level::Info,
-        2 => Level::Warning,
-        3 => Level::Error,
-        _ => Level::Critical,
-    }
+    // `install` stores `level as u8`, its index in `Level::ALL`.
+    Level::ALL
+        .get(usize::from(MIN_LEVEL.load(Ordering::Relaxed)))
+        .copied()
+        .unwrap_or(Level::Critical)
 }
 
 /// Whether the calling thread is inside a target right now.

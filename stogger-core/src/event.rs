@@ -23,6 +23,15 @@ pub enum Level {
 }
 
 impl Level {
+    /// Every level, least severe first.
+    pub const ALL: [Level; 5] = [
+        Level::Debug,
+        Level::Info,
+        Level::Warning,
+        Level::Error,
+        Level::Critical,
+    ];
+
     /// Lowercase name as stored in PostgreSQL and JSON (`warning`, not `warn`).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -464,6 +473,14 @@ mod tests {
             assert_eq!(now.offset(), time::UtcOffset::UTC);
             std::thread::sleep(std::time::Duration::from_millis(400));
         }
+    }
+
+    #[test]
+    fn all_levels_are_listed_by_their_discriminant() {
+        for (i, level) in super::Level::ALL.iter().enumerate() {
+            assert_eq!(*level as usize, i);
+        }
+        assert!(super::Level::ALL.windows(2).all(|w| w[0] < w[1]));
     }
 
     #[test]
