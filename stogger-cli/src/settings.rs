@@ -50,6 +50,7 @@ pub fn value_of(cfg: &Config, key: &str) -> Option<String> {
         .to_string(),
         "log_max_bytes" => cfg.log_max_bytes.to_string(),
         "log_backup_count" => cfg.log_backup_count.to_string(),
+        "log_file_mode" => format!("{:04o}", cfg.log_file_mode),
         "translation_dir" => opt(cfg.translation_dir.as_deref().map(path)),
         "language" => opt(cfg.language.clone()),
         "log_cmd_output" => cfg.log_cmd_output.to_string(),

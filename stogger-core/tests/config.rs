@@ -157,6 +157,7 @@ postgres_connect_timeout_ms = 750
 log_rotation = "size"
 log_max_bytes = 4096
 log_backup_count = 0
+log_file_mode = "0600"
 translation_dir = "i18n"
 language = "de"
 log_cmd_output = false
@@ -204,6 +205,7 @@ pad_event_width = 0
     assert_eq!(c.log_rotation, Rotation::Size);
     assert_eq!(c.log_max_bytes, 4096);
     assert_eq!(c.log_backup_count, 0);
+    assert_eq!(c.log_file_mode, 0o600);
     assert_eq!(c.translation_dir, Some(PathBuf::from("i18n")));
     assert_eq!(c.language.as_deref(), Some("de"));
     assert!(!c.log_cmd_output);
@@ -254,6 +256,7 @@ fn every_key_can_be_set_from_its_environment_variable() {
         ("log_rotation", "size"),
         ("log_max_bytes", "2KiB"),
         ("log_backup_count", "2"),
+        ("log_file_mode", "600"),
         ("translation_dir", "tr"),
         ("language", "fr"),
         ("log_cmd_output", "no"),

@@ -300,3 +300,36 @@ fn events_dropped_by_a_full_queue_are_a_warning_with_the_count() {
         "{db:#}"
     );
 }
+
+#[test]
+fn a_world_readable_log_file_is_a_warning_with_a_fix() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let file = logs.join("clitest.log");
+    std::fs::write(&file, "a line from an earlier run\n").unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let logdir = logs.display().to_string();
+    let env = [
+        ("STOGGER_SYSLOG_IDENTIFIER", "clitest"),
+        ("STOGGER_LOGDIR", logdir.as_str()),
+    ];
+    let doctor = || {
+        let out = stogger_tests::service::run(&stogger(), &["doctor", "--json"], dir.path(), &env);
+        assert_eq!(out.code, Some(0), "a warning keeps exit 0: {}", out.stderr);
+        doctor_json(&out)
+    };
+
+    let doc = doctor();
+    let section = &doc["sections"]["file"];
+    assert_eq!(status(&doc, "file"), "warning", "{section:#}");
+    assert_eq!(section["mode"], "0644");
+    let hint = section["hint"].as_str().unwrap();
+    assert!(hint.contains("chmod o-r"), "{hint}");
+
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let doc = doctor();
+    assert_eq!(status(&doc, "file"), "ok", "{:#}", doc["sections"]["file"]);
+    assert_eq!(doc["sections"]["file"]["mode"], "0640");
+}

@@ -90,6 +90,46 @@ fn human_bytes(n: u64) -> String {
     }
 }
 
+/// The permission bits of `path`, when it exists.
+fn file_mode(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .ok()
+        .map(|m| m.permissions().mode() & 0o7777)
+}
+
+/// Warns when the log file, or the files stogger will create, can be read
+/// by every user of the machine (logs carry user ids, addresses, tokens).
+fn permissions(mut section: Section, path: &Path, mode: Option<u32>, configured: u32) -> Section {
+    let world_readable = |m: u32| m & 0o004 != 0;
+    if mode.is_some_and(world_readable) {
+        section.raise(Status::Warning);
+        section = section.note(format!(
+            "{} is readable by every user (mode {:04o})",
+            path.display(),
+            mode.unwrap_or_default()
+        ));
+        if section.hint.is_none() {
+            section = section.hint(format!(
+                "run `chmod o-r {}` (stogger never changes the mode of an existing file; \
+                 files it creates get log_file_mode, {:04o})",
+                path.display(),
+                configured
+            ));
+        }
+    }
+    if world_readable(configured) {
+        section.raise(Status::Warning);
+        section = section.note(format!(
+            "log_file_mode = \"{configured:04o}\" makes new log files readable by every user"
+        ));
+        if section.hint.is_none() {
+            section = section.hint("set log_file_mode = \"0640\" (the default) or stricter");
+        }
+    }
+    section
+}
+
 /// File: the directory, writability, the current size, rotation.
 pub fn file(cfg: &Config, identifier_is_default: bool) -> Section {
     if !cfg.log_to_file {
@@ -165,6 +205,11 @@ pub fn file(cfg: &Config, identifier_is_default: bool) -> Section {
             cfg.syslog_identifier
         ));
     }
+    let mode = file_mode(&path);
+    if let Some(mode) = mode {
+        section = section.fact("mode", format!("{mode:04o}"));
+    }
+    section = permissions(section, &path, mode, cfg.log_file_mode);
     let backups = (1..=cfg.log_backup_count.min(1000))
         .filter(|n| {
             let mut p = path.as_os_str().to_os_string();

@@ -232,6 +232,14 @@ pub const KEYS: &[KeyInfo] = &[
         "Rotated files kept (`.1` is the newest); 0 disables rotation.",
     ),
     key(
+        "log_file_mode",
+        "STOGGER_LOG_FILE_MODE",
+        "an octal permission string of 3 or 4 digits that lets the owner write, at most \"0777\" \
+         (e.g. \"0640\", \"0600\")",
+        "0640",
+        "Permissions of a log file stogger creates (the umask still applies); existing files keep theirs.",
+    ),
+    key(
         "translation_dir",
         "STOGGER_TRANSLATION_DIR",
         "a path; empty for none",
@@ -526,6 +534,25 @@ fn identifier(v: &Value) -> Parsed<String> {
     Ok(s.to_string())
 }
 
+/// File permission bits written in octal (`"0640"`, `"600"`). Only a
+/// string: a TOML integer `640` would be decimal, a silent surprise.
+fn file_mode(v: &Value) -> Parsed<u32> {
+    let s = word(v).ok_or(Invalid)?;
+    let digits = match s.len() {
+        3 => s,
+        4 if s.starts_with('0') => &s[1..],
+        _ => return Err(Invalid),
+    };
+    if !digits.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
+        return Err(Invalid);
+    }
+    let mode = u32::from_str_radix(digits, 8).map_err(|_| Invalid)?;
+    if mode & 0o200 == 0 {
+        return Err(Invalid); // stogger could not append to its own file after a restart
+    }
+    Ok(mode)
+}
+
 fn table_name(v: &Value) -> Parsed<String> {
     let s = non_empty(v)?;
     let parts: Vec<&str> = s.split('.').collect();
@@ -601,6 +628,7 @@ fn set(cfg: &mut Config, name: &str, v: &Value) -> Option<Parsed<()>> {
                 cfg.log_backup_count =
                     u32::try_from(integer(v, 0, u64::from(u32::MAX))?).map_err(|_| Invalid)?
             }
+            "log_file_mode" => cfg.log_file_mode = file_mode(v)?,
             "translation_dir" => cfg.translation_dir = optional(v)?.map(PathBuf::from),
             "language" => cfg.language = optional(v)?,
             "log_cmd_output" => cfg.log_cmd_output = boolean(v)?,
@@ -673,6 +701,18 @@ mod tests {
         assert_eq!(parse_size("lots"), Err(Invalid));
         assert_eq!(parse_size("1.5MB"), Err(Invalid));
         assert_eq!(parse_size("99999999999TiB"), Err(Invalid));
+    }
+
+    #[test]
+    fn file_modes_are_octal_strings_that_let_the_owner_write() {
+        let s = |t: &str| Value::String(t.to_string());
+        assert_eq!(file_mode(&s("0640")), Ok(0o640));
+        assert_eq!(file_mode(&s("600")), Ok(0o600));
+        assert_eq!(file_mode(&s(" 0644 ")), Ok(0o644));
+        for bad in ["0400", "0999", "rw-r-----", "1640", "06400", "64", ""] {
+            assert_eq!(file_mode(&s(bad)), Err(Invalid), "{bad}");
+        }
+        assert_eq!(file_mode(&Value::Integer(640)), Err(Invalid));
     }
 
     #[test]

@@ -128,6 +128,9 @@ pub struct Config {
     pub log_max_bytes: u64,
     /// Rotated files kept (`.1` newest); 0 disables rotation.
     pub log_backup_count: u32,
+    /// Permission bits of a log file stogger creates (`0o640`); the
+    /// process umask still applies. An existing file keeps its mode.
+    pub log_file_mode: u32,
     /// Accepted for parity with the original; not used yet.
     pub translation_dir: Option<PathBuf>,
     /// Accepted for parity with the original; not used yet.
@@ -201,6 +204,7 @@ impl Default for Config {
             log_rotation: Rotation::None,
             log_max_bytes: 10 * 1024 * 1024,
             log_backup_count: 5,
+            log_file_mode: 0o640,
             translation_dir: None,
             language: None,
             log_cmd_output: true,

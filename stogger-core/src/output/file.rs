@@ -5,6 +5,13 @@
 //! counting from the real size, and the limit is checked before every write:
 //! a line that would take the file past `log_max_bytes` goes into a fresh file.
 //! A single line larger than the limit is still written (into an empty file).
+//!
+//! Permissions: a file stogger creates (the log file, and after a rotation
+//! its fresh successor) gets `log_file_mode` (`0640` by default: logs carry
+//! user ids, addresses and tokens, so not world-readable), minus the
+//! process umask like any file a process creates. An existing file keeps
+//! its mode: stogger never changes permissions someone set. A backup is the
+//! renamed log file, so it has the mode that file had.
 
 use crate::config::{Config, Rotation};
 use crate::event::Event;
@@ -15,12 +22,16 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+/// `log_file_mode`'s default: owner read/write, group read, others nothing.
+pub const DEFAULT_FILE_MODE: u32 = 0o640;
+
 /// Appends lines to the log file; rotates by size when configured.
 #[derive(Debug)]
 pub struct FileLogger {
     path: PathBuf,
     max_bytes: Option<u64>,
     backups: u32,
+    mode: u32,
     state: Mutex<State>,
 }
 
@@ -35,26 +46,40 @@ impl FileLogger {
     pub fn open(cfg: &Config) -> io::Result<FileLogger> {
         let path = cfg.logdir.join(format!("{}.log", cfg.syslog_identifier));
         let rotate = cfg.log_rotation == Rotation::Size && cfg.log_backup_count > 0;
-        FileLogger::open_path(
+        FileLogger::open_path_with_mode(
             &path,
             rotate.then_some(cfg.log_max_bytes),
             cfg.log_backup_count,
+            cfg.log_file_mode,
         )
     }
 
-    /// Opens `path`; `max_bytes = None` never rotates.
+    /// Opens `path`; `max_bytes = None` never rotates. A file it creates
+    /// gets [`DEFAULT_FILE_MODE`].
     pub fn open_path(path: &Path, max_bytes: Option<u64>, backups: u32) -> io::Result<FileLogger> {
+        FileLogger::open_path_with_mode(path, max_bytes, backups, DEFAULT_FILE_MODE)
+    }
+
+    /// [`FileLogger::open_path`], creating files with permission bits `mode`
+    /// (the umask still applies; an existing file keeps its mode).
+    pub fn open_path_with_mode(
+        path: &Path,
+        max_bytes: Option<u64>,
+        backups: u32,
+        mode: u32,
+    ) -> io::Result<FileLogger> {
         if let Some(dir) = path.parent() {
             if !dir.as_os_str().is_empty() {
                 fs::create_dir_all(dir)?;
             }
         }
-        let file = open_append(path)?;
+        let file = open_append(path, mode)?;
         let size = file.metadata()?.len();
         Ok(FileLogger {
             path: path.to_path_buf(),
             max_bytes,
             backups,
+            mode,
             state: Mutex::new(State {
                 file: Some(file),
                 size,
@@ -76,7 +101,7 @@ impl FileLogger {
             if state.size > 0 && state.size + bytes.len() as u64 > max {
                 state.file = None;
                 self.rotate()?;
-                state.file = Some(open_append(&self.path)?);
+                state.file = Some(open_append(&self.path, self.mode)?);
                 state.size = 0;
             }
         }
@@ -101,8 +126,14 @@ impl FileLogger {
     }
 }
 
-fn open_append(path: &Path) -> io::Result<File> {
-    OpenOptions::new().create(true).append(true).open(path)
+fn open_append(path: &Path, mode: u32) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, mode);
+    #[cfg(not(unix))]
+    let _ = mode;
+    options.open(path)
 }
 
 /// `x.log` + `.n`.
@@ -190,6 +221,44 @@ mod tests {
             fs::read_to_string(backup_path(&path, 1)).unwrap(),
             "0123456789012345\n"
         );
+    }
+
+    #[cfg(unix)]
+    fn mode_of(path: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    /// The process umask, from `/proc` (setting it to read it would race
+    /// with the other tests creating files).
+    #[cfg(target_os = "linux")]
+    fn umask() -> u32 {
+        let status = fs::read_to_string("/proc/self/status").unwrap();
+        let line = status.lines().find(|l| l.starts_with("Umask:")).unwrap();
+        u32::from_str_radix(line["Umask:".len()..].trim(), 8).unwrap()
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn created_files_get_the_mode_and_existing_ones_keep_theirs() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("svc.log");
+        let logger = FileLogger::open_path_with_mode(&path, Some(20), 2, 0o600).unwrap();
+        assert_eq!(mode_of(&path), 0o600 & !umask());
+        for i in 0..3 {
+            logger
+                .write(&line(&format!("line-{i}-xxxxx\n")), &ev())
+                .unwrap();
+        }
+        for p in [path.clone(), backup_path(&path, 1), backup_path(&path, 2)] {
+            assert_eq!(mode_of(&p), 0o600 & !umask(), "{}", p.display());
+        }
+        let existing = dir.path().join("old.log");
+        fs::write(&existing, "x\n").unwrap();
+        fs::set_permissions(&existing, fs::Permissions::from_mode(0o604)).unwrap();
+        FileLogger::open_path_with_mode(&existing, None, 0, 0o600).unwrap();
+        assert_eq!(mode_of(&existing), 0o604);
     }
 
     #[test]
