@@ -4,37 +4,79 @@
 //! installs its layer once and keeps the configurable part here, behind a
 //! lock written on (re)initialisation. Each thread keeps its own `Arc` of
 //! the pipeline and reads the lock again only after a re-initialisation
-//! (a generation counter says when), so an event costs no lock.
+//! (a generation number says when), so an event costs no lock.
+//!
+//! The generation lives in [`fork`]'s wipe-on-fork page: in a child forked
+//! without exec it reads 0, so the child's threads never touch the
+//! pipeline inherited from the parent (whose writer threads are gone);
+//! the first event there is dropped with one warning, and `init_logging()`
+//! in the child installs a pipeline of its own.
 
 use crate::event::{Event, Level};
+use crate::fork::{self, PerProcess};
 use crate::target::Target;
 use crate::testing;
 use crate::warn;
 use std::cell::{Cell, RefCell};
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, RwLock, RwLockWriteGuard};
+use std::time::Duration;
 
 /// The active targets and the level they take.
 pub(crate) struct Pipeline {
     pub(crate) targets: Vec<Box<dyn Target>>,
     pub(crate) min_level: Level,
+    /// How long the panic hook waits for slow targets (`panic_flush_timeout_ms`).
+    pub(crate) panic_flush_timeout: Duration,
 }
 
 impl Pipeline {
-    /// Flushes and closes every target.
+    /// Flushes and closes every target. A target that panics while closing
+    /// is reported (what it still held has an unknown fate) and the others
+    /// are closed all the same.
     pub(crate) fn close(&self) {
+        let _reentry = ReentryGuard::enter();
         for t in &self.targets {
-            t.close();
+            if std::panic::catch_unwind(AssertUnwindSafe(|| t.close())).is_err() {
+                warn::target_lost(
+                    t.name(),
+                    "closing the target panicked; whether the events it still held were \
+                     written is unknown",
+                );
+            }
+        }
+    }
+
+    /// Flushes every target, waiting at most `timeout` for slow ones when
+    /// one is given.
+    fn flush(&self, timeout: Option<Duration>) {
+        let _reentry = ReentryGuard::enter();
+        for t in &self.targets {
+            let flushed = std::panic::catch_unwind(AssertUnwindSafe(|| match timeout {
+                Some(timeout) => t.flush_within(timeout),
+                None => t.flush(),
+            }));
+            if flushed.is_err() {
+                warn::target_failed(t.name(), "flush", &"the target panicked");
+            }
         }
     }
 }
 
-static CURRENT: RwLock<Option<Arc<Pipeline>>> = RwLock::new(None);
+/// The slot of the current pipeline, one per process: a forked child gets
+/// an empty one (the parent's, with its pipeline, is leaked: closing it
+/// there could wait for threads that do not exist).
+static CURRENT: PerProcess<RwLock<Option<Arc<Pipeline>>>> = PerProcess::new(|| RwLock::new(None));
 
-/// Bumped by every [`install`]; a thread's cached pipeline (see
-/// [`with_current`]) is current while its generation matches.
-static GENERATION: AtomicU64 = AtomicU64::new(0);
+/// Where generations come from. In ordinary memory (a child continues the
+/// parent's count), so a generation is never reused within a process's
+/// line of forks; 0 is never handed out.
+static NEXT_GENERATION: AtomicU64 = AtomicU64::new(1);
+
+/// Whether the last install left a pipeline: in a forked child, whether it
+/// inherited one (and gets a warning when it logs).
+static INHERITABLE: AtomicBool = AtomicBool::new(false);
 
 /// Least severe level of the current pipeline, as `Level as u8`; read by the
 /// layer when tracing asks which callsites are interesting.
@@ -46,58 +88,146 @@ thread_local! {
     static IN_DISPATCH: Cell<bool> = const { Cell::new(false) };
 }
 
+/// A pipeline was installed: its generation (what a guard remembers) and
+/// the pipeline it replaced (not yet closed).
+pub(crate) struct Installed {
+    pub(crate) generation: u64,
+    pub(crate) replaced: Option<Arc<Pipeline>>,
+}
+
+fn lock_current() -> RwLockWriteGuard<'static, Option<Arc<Pipeline>>> {
+    CURRENT.get().write().unwrap_or_else(|p| p.into_inner())
+}
+
 /// Replaces the pipeline, returning the previous one (not yet closed).
-pub(crate) fn install(pipeline: Option<Pipeline>) -> Option<Arc<Pipeline>> {
+pub(crate) fn install(pipeline: Option<Pipeline>) -> Installed {
+    let installed = install_locked(&mut lock_current(), pipeline);
+    tracing_core::callsite::rebuild_interest_cache();
+    installed
+}
+
+/// Removes the pipeline of `generation` if it is still the current one,
+/// returning it (not yet closed); `None` when another has replaced it since.
+pub(crate) fn uninstall(generation: u64) -> Option<Arc<Pipeline>> {
+    // Without the lock first: a replaced guard's drop (and every drop in a
+    // forked child, where the generation reads 0) ends here.
+    if fork::marks_now().generation.load(Ordering::Acquire) != generation {
+        return None;
+    }
+    let replaced = {
+        let mut slot = lock_current();
+        if fork::marks().generation.load(Ordering::Acquire) != generation {
+            return None;
+        }
+        install_locked(&mut slot, None).replaced
+    };
+    tracing_core::callsite::rebuild_interest_cache();
+    replaced
+}
+
+/// The part of an install done under the slot's lock; the caller rebuilds
+/// tracing's interest cache after releasing it.
+fn install_locked(slot: &mut Option<Arc<Pipeline>>, pipeline: Option<Pipeline>) -> Installed {
     let level = pipeline
         .as_ref()
         .map(|p| p.min_level)
         .unwrap_or(Level::Critical);
     MIN_LEVEL.store(level as u8, Ordering::Relaxed);
-    let old = match CURRENT.write() {
-        Ok(mut slot) => std::mem::replace(&mut *slot, pipeline.map(Arc::new)),
-        Err(poisoned) => poisoned.into_inner().take(),
-    };
-    GENERATION.fetch_add(1, Ordering::AcqRel);
-    tracing_core::callsite::rebuild_interest_cache();
-    old
+    INHERITABLE.store(pipeline.is_some(), Ordering::Relaxed);
+    let replaced = std::mem::replace(slot, pipeline.map(Arc::new));
+    let generation = NEXT_GENERATION.fetch_add(1, Ordering::Relaxed);
+    // Under the slot's lock, so `uninstall` compares against a settled value.
+    fork::marks()
+        .generation
+        .store(generation, Ordering::Release);
+    Installed {
+        generation,
+        replaced,
+    }
 }
 
 fn current() -> Option<Arc<Pipeline>> {
-    match CURRENT.read() {
+    match CURRENT.get().read() {
         Ok(slot) => slot.clone(),
         Err(poisoned) => poisoned.into_inner().clone(),
     }
 }
 
+/// A thread's copy of the current pipeline: the generation it belongs to,
+/// the process that took it, and the pipeline.
+type Cached = (u64, u32, Option<Arc<Pipeline>>);
+
 thread_local! {
-    /// This thread's copy of the current pipeline and its generation.
-    static CACHED: RefCell<(u64, Option<Arc<Pipeline>>)> = const { RefCell::new((u64::MAX, None)) };
+    /// This thread's copy of the current pipeline.
+    static CACHED: RefCell<Cached> = const { RefCell::new((u64::MAX, 0, None)) };
 }
 
-/// Runs `f` with the current pipeline. Per event this is one atomic load:
-/// the thread keeps its own `Arc` of the pipeline and takes the lock (and
-/// a new `Arc`) only after an [`install`]. The lock and the two reference
-/// count updates per event were a tenth of a log call's cost. A replaced
-/// pipeline is closed by `install` at once; a thread that still holds it
-/// drops its copy when it next logs (or exits).
+/// Runs `f` with the current pipeline. Per event this is two loads (the
+/// page holding the generation, then the generation): the thread keeps its
+/// own `Arc` of the pipeline and takes the lock (and a new `Arc`) only
+/// after an [`install`]. The lock and the two reference count updates per
+/// event were a tenth of a log call's cost. A replaced pipeline is closed
+/// by `install`'s caller at once; a thread that still holds it drops its
+/// copy when it next logs (or exits).
 fn with_current(f: impl FnOnce(Option<&Pipeline>)) {
-    let generation = GENERATION.load(Ordering::Acquire);
+    let generation = fork::marks_now().generation.load(Ordering::Acquire);
     let mut f = Some(f);
     let _ = CACHED.try_with(|cell| {
         let Ok(mut cached) = cell.try_borrow_mut() else {
             return;
         };
         if cached.0 != generation {
-            *cached = (generation, current());
+            refresh(&mut cached, generation);
         }
         if let Some(f) = f.take() {
-            f(cached.1.as_deref());
+            f(cached.2.as_deref());
         }
     });
     // The thread is exiting, or this is a nested call: the shared copy.
     if let Some(f) = f.take() {
-        f(current().as_deref());
+        if generation == 0 {
+            f(None);
+        } else {
+            f(current().as_deref());
+        }
     }
+}
+
+/// Takes the pipeline of `generation` into this thread's copy.
+#[cold]
+#[inline(never)]
+fn refresh(cached: &mut Cached, generation: u64) {
+    let pid = fork::pid();
+    let fresh = if generation == 0 {
+        // Nothing installed in this process: before the first `init_*`, or
+        // a forked child that has not called it (yet).
+        if INHERITABLE.load(Ordering::Relaxed) {
+            warn_forked_child();
+        }
+        None
+    } else {
+        current()
+    };
+    let old = std::mem::replace(cached, (generation, pid, fresh));
+    if old.1 != pid {
+        // Taken by the parent before a fork: dropping it could be the last
+        // reference and close targets whose threads are gone here.
+        std::mem::forget(old);
+    }
+}
+
+/// Once per forked child that logs before it calls `init_logging()`.
+fn warn_forked_child() {
+    if fork::marks().fork_warned.swap(true, Ordering::Relaxed) {
+        return;
+    }
+    // `warn::warn` takes no lock, so this cannot hang on one held at fork.
+    warn::warn(&format!(
+        "process {} was forked without exec: logging is off in it until it calls \
+         init_logging() (the targets' writer threads do not survive a fork); \
+         events are dropped until then",
+        std::process::id()
+    ));
 }
 
 /// The least severe level that reaches any target or an active capture.
@@ -153,30 +283,84 @@ pub(crate) fn dispatch(event: &Event) {
     });
 }
 
+/// Hands an event that met a closed target (its pipeline was replaced, or
+/// shut down, while the event was on its way) to the current pipeline's
+/// target of the same name. `false` when there is none (logging was shut
+/// down, or the new configuration has no such target), or when this is
+/// already a second attempt: the caller counts and reports the loss.
+pub(crate) fn redeliver(from: &dyn Target, event: &Event) -> bool {
+    thread_local! {
+        static REDELIVERING: Cell<bool> = const { Cell::new(false) };
+    }
+    if REDELIVERING.with(Cell::get) || fork::marks_now().generation.load(Ordering::Acquire) == 0 {
+        return false;
+    }
+    let Some(pipeline) = current() else {
+        return false;
+    };
+    let successor = pipeline.targets.iter().find(|t| {
+        t.name() == from.name() && !std::ptr::addr_eq(t.as_ref() as *const dyn Target, from)
+    });
+    let Some(successor) = successor else {
+        return false;
+    };
+    if event.level >= pipeline.min_level && event.level >= successor.min_level() {
+        REDELIVERING.with(|r| r.set(true));
+        let handled = std::panic::catch_unwind(AssertUnwindSafe(|| successor.handle(event)));
+        REDELIVERING.with(|r| r.set(false));
+        if handled.is_err() {
+            warn::target_failed(successor.name(), "write", &"the target panicked");
+        }
+    }
+    true
+}
+
 /// Marks the thread as dispatching until dropped (also when a target panics).
-struct ReentryGuard;
+/// Restores the flag it found, so a close or flush nested in a target
+/// leaves the thread marked.
+struct ReentryGuard {
+    was: bool,
+}
 
 impl ReentryGuard {
     fn enter() -> ReentryGuard {
-        IN_DISPATCH.with(|f| f.set(true));
-        ReentryGuard
+        ReentryGuard {
+            was: IN_DISPATCH.with(|f| f.replace(true)),
+        }
     }
 }
 
 impl Drop for ReentryGuard {
     fn drop(&mut self) {
-        IN_DISPATCH.with(|f| f.set(false));
+        IN_DISPATCH.with(|f| f.set(self.was));
     }
 }
 
 /// Flushes every target of the current pipeline.
 pub(crate) fn flush() {
     if let Some(p) = current() {
-        for t in &p.targets {
-            t.flush();
-        }
+        p.flush(None);
     }
 }
+
+/// After a panic was logged: flushes the calling thread's pipeline, waiting
+/// at most its `panic_flush_timeout` for slow targets (what does not make
+/// it stays queued for the normal shutdown). Nothing when the thread is
+/// inside a target: a panic raised there must not re-enter the targets.
+pub(crate) fn flush_after_panic() {
+    if in_dispatch() {
+        return;
+    }
+    with_current(|pipeline| {
+        if let Some(p) = pipeline {
+            p.flush(Some(p.panic_flush_timeout));
+        }
+    });
+}
+
+/// Serialises the unit tests that install pipelines (the dispatcher is global).
+#[cfg(test)]
+pub(crate) static TEST_INSTALLS: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 #[cfg(test)]
 mod tests {
@@ -203,16 +387,25 @@ mod tests {
         fn close(&self) {}
     }
 
+    fn counting(seen: &Arc<AtomicUsize>) -> Pipeline {
+        Pipeline {
+            targets: vec![Box::new(Counting(seen.clone()))],
+            min_level: Level::Debug,
+            panic_flush_timeout: Duration::from_millis(100),
+        }
+    }
+
+    fn lock() -> std::sync::MutexGuard<'static, ()> {
+        TEST_INSTALLS.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Threads keep their own copy of the pipeline; one that logged before
     /// a re-initialisation must log into the new pipeline afterwards.
     #[test]
     fn a_thread_that_logged_before_a_reinstall_logs_into_the_new_pipeline() {
-        let pipeline = |seen: &Arc<AtomicUsize>| Pipeline {
-            targets: vec![Box::new(Counting(seen.clone()))],
-            min_level: Level::Debug,
-        };
+        let _serial = lock();
         let (old, new) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-        install(Some(pipeline(&old)));
+        install(Some(counting(&old)));
         let (go, wait) = mpsc::channel::<()>();
         let (done, finished) = mpsc::channel::<()>();
         let worker = std::thread::spawn(move || {
@@ -226,7 +419,7 @@ mod tests {
             finished.recv().unwrap();
         };
         log_once();
-        install(Some(pipeline(&new)));
+        install(Some(counting(&new)));
         log_once();
         drop(go);
         worker.join().unwrap();
@@ -241,5 +434,23 @@ mod tests {
             1,
             "the second, into the new one"
         );
+    }
+
+    /// What a guard relies on: only the generation that is still current
+    /// can be removed, so an old guard's drop leaves its successor alone.
+    #[test]
+    fn only_the_current_generation_can_be_uninstalled() {
+        let _serial = lock();
+        let (a, b) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let first = install(Some(counting(&a))).generation;
+        let second = install(Some(counting(&b))).generation;
+        assert_ne!(first, second);
+        assert!(uninstall(first).is_none(), "replaced: nothing to remove");
+        dispatch(&Event::new(Level::Info, "generation-test"));
+        assert_eq!(b.load(Ordering::SeqCst), 1, "the second stays current");
+        assert!(uninstall(second).is_some());
+        dispatch(&Event::new(Level::Info, "generation-test"));
+        assert_eq!(b.load(Ordering::SeqCst), 1, "nothing is current now");
+        assert!(uninstall(second).is_none(), "removed once only");
     }
 }

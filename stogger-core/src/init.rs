@@ -9,14 +9,14 @@ use crate::dispatch;
 use crate::error::Error;
 use crate::event::{Event, Level};
 use crate::layer::StoggerLayer;
+use crate::panic_hook;
 use crate::setup;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, Once};
+use std::sync::Mutex;
 
 static LAYER_REGISTERED: AtomicBool = AtomicBool::new(false);
 static INSTALL: Mutex<()> = Mutex::new(());
-static PANIC_HOOK: Once = Once::new();
 
 pub(crate) fn mark_layer_registered() {
     LAYER_REGISTERED.store(true, Ordering::Relaxed);
@@ -59,16 +59,41 @@ pub(crate) fn ensure_layer_installed() -> Result<(), Error> {
     Ok(())
 }
 
-/// Keeps stogger's targets open; dropping it flushes and closes them
-/// (the PostgreSQL queue is drained within `postgres_shutdown_timeout_ms`).
+/// Keeps the targets of one `init_*` call open; dropping it flushes and
+/// closes them (the PostgreSQL queue is drained within
+/// `postgres_shutdown_timeout_ms`).
+///
+/// **A guard owns the pipeline its own call installed, nothing else.**
+/// Dropping it closes that pipeline only while it is still the current
+/// one. A later `init_*` call replaces (and closes) the pipeline at once,
+/// and the earlier guard is left with nothing to close: dropping it then
+/// does nothing. So every way of writing a two-phase start works:
+///
+/// ```no_run
+/// # fn parse_args() {}
+/// fn setup() -> Result<stogger_core::LoggingGuard, stogger_core::Error> {
+///     let _early = stogger_core::init_early_logging()?;
+///     parse_args();
+///     stogger_core::init_logging() // `_early` drops after this: no effect
+/// }
+/// let guard = setup()?;
+///
+/// let mut guard = stogger_core::init_early_logging()?;
+/// guard = stogger_core::init_logging()?; // the early guard drops: no effect
+/// # drop(guard);
+/// # Ok::<(), stogger_core::Error>(())
+/// ```
+///
+/// [`shutdown_logging`] stops whatever is current, whoever installed it.
 #[must_use = "logging stops when the guard is dropped"]
 #[derive(Debug)]
 pub struct LoggingGuard {
-    _private: (),
+    /// The generation of the pipeline this guard's call installed.
+    generation: u64,
 }
 
 impl LoggingGuard {
-    /// Flushes every target now without closing it.
+    /// Flushes every target of the current pipeline now without closing it.
     pub fn flush(&self) {
         dispatch::flush();
     }
@@ -76,7 +101,9 @@ impl LoggingGuard {
 
 impl Drop for LoggingGuard {
     fn drop(&mut self) {
-        shutdown_logging();
+        if let Some(own) = dispatch::uninstall(self.generation) {
+            own.close();
+        }
     }
 }
 
@@ -104,48 +131,30 @@ pub fn init_early_logging() -> Result<LoggingGuard, Error> {
         ..loaded
     };
     let built = setup::build_console_only(&early);
-    swap(built.pipeline, Vec::new());
-    Ok(LoggingGuard { _private: () })
+    Ok(swap(built.pipeline, Vec::new()))
 }
 
-/// Flushes and closes every target. Events logged afterwards go nowhere
-/// until the next `init_*` call.
+/// Flushes and closes every target, whichever call installed them. Events
+/// logged afterwards go nowhere until the next `init_*` call; guards alive
+/// now have nothing left to close.
 pub fn shutdown_logging() {
-    if let Some(old) = dispatch::install(None) {
+    if let Some(old) = dispatch::install(None).replaced {
         old.close();
     }
 }
 
-fn swap(pipeline: dispatch::Pipeline, startup_events: Vec<Event>) {
-    if let Some(old) = dispatch::install(Some(pipeline)) {
+/// Installs `pipeline`, closes the one it replaces, logs the start-up notes.
+fn swap(pipeline: dispatch::Pipeline, startup_events: Vec<Event>) -> LoggingGuard {
+    let installed = dispatch::install(Some(pipeline));
+    if let Some(old) = installed.replaced {
         old.close();
     }
     for event in startup_events {
         dispatch::emit(event);
     }
-}
-
-fn install_panic_hook() {
-    PANIC_HOOK.call_once(|| {
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            let message = if let Some(s) = info.payload().downcast_ref::<&str>() {
-                (*s).to_string()
-            } else if let Some(s) = info.payload().downcast_ref::<String>() {
-                s.clone()
-            } else {
-                "panic".to_string()
-            };
-            let mut event = Event::new(Level::Critical, "panic").with("message", message);
-            if let Some(loc) = info.location() {
-                event.code.file = Some(loc.file().to_string().into());
-                event.code.line = Some(loc.line());
-            }
-            dispatch::emit(event);
-            dispatch::flush();
-            previous(info);
-        }));
-    });
+    LoggingGuard {
+        generation: installed.generation,
+    }
 }
 
 /// Entry point of the builder: `Stogger::builder().verbose(true).init()`.
@@ -215,8 +224,8 @@ impl Builder {
                 .push(Event::new(Level::Warning, "config-warning").with("detail", warning.clone()));
         }
         startup.extend(built.startup_events);
-        swap(built.pipeline, startup);
-        install_panic_hook();
-        Ok(LoggingGuard { _private: () })
+        let guard = swap(built.pipeline, startup);
+        panic_hook::install();
+        Ok(guard)
     }
 }

@@ -34,6 +34,7 @@ pub(crate) fn build_console_only(cfg: &Config) -> Built {
         pipeline: Pipeline {
             targets: vec![Box::new(text)],
             min_level: level,
+            panic_flush_timeout: cfg.panic_flush_timeout(),
         },
         startup_events: Vec::new(),
     }
@@ -100,6 +101,7 @@ pub(crate) fn build(cfg: &Config) -> Result<Built, Error> {
         pipeline: Pipeline {
             targets,
             min_level: cfg.lowest_level(),
+            panic_flush_timeout: cfg.panic_flush_timeout(),
         },
         startup_events: notes,
     })

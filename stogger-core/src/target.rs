@@ -6,6 +6,7 @@
 use crate::event::{Event, Level};
 use crate::warn;
 use std::io;
+use std::time::Duration;
 
 /// Turns an event into a target's representation. Pure: no I/O, no global state.
 pub trait Renderer: Send + Sync + 'static {
@@ -43,8 +44,27 @@ pub trait Target: Send + Sync {
     fn handle(&self, event: &Event);
     /// Flushes buffered output.
     fn flush(&self);
+    /// Flushes, waiting at most `timeout` for a slow destination; what does
+    /// not make it in time stays buffered for a later flush or the close.
+    /// The panic hook uses it, so a caught panic costs a short, bounded
+    /// wait. The default is [`Target::flush`], for targets that never wait.
+    fn flush_within(&self, timeout: Duration) {
+        let _ = timeout;
+        self.flush();
+    }
     /// Flushes and releases resources.
     fn close(&self);
+}
+
+/// What a logger returns for a write that arrives after its `close`: an
+/// event racing with `init_logging()` (or `shutdown_logging()`) on another
+/// thread met the pipeline being replaced. The target reports it like any
+/// failed write, so the loss is counted and shown, never silent.
+pub(crate) fn closed_error() -> io::Error {
+    io::Error::other(
+        "the target was already closed (logging was re-initialised or shut down while the \
+         event was being logged); event dropped",
+    )
 }
 
 /// A named renderer feeding one or more loggers (console text and the file

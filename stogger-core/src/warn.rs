@@ -5,9 +5,15 @@
 //! kind of failure is rate-limited: the first occurrence is printed at once,
 //! later ones at most once per [`INTERVAL`] with a count of what was
 //! suppressed in between.
+//!
+//! Lines are written straight to file descriptor 2, one `write` each,
+//! without the standard library's stderr lock: a forked child must be able
+//! to warn even if another thread of its parent held that lock at the
+//! moment of the fork.
 
+use crate::fork::PerProcess;
+use crate::output::console::write_stderr;
 use std::collections::HashMap;
-use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -20,12 +26,13 @@ struct Slot {
     suppressed: u64,
 }
 
-static SLOTS: Mutex<Option<HashMap<String, Slot>>> = Mutex::new(None);
+/// What was printed when, per kind; per process (see [`PerProcess`]).
+static SLOTS: PerProcess<Mutex<Option<HashMap<String, Slot>>>> =
+    PerProcess::new(|| Mutex::new(None));
 
 /// Prints `stogger: <message>` on stderr, unconditionally.
 pub fn warn(message: &str) {
-    let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "stogger: {message}");
+    let _ = write_stderr(format!("stogger: {message}\n").as_bytes());
 }
 
 /// Prints `stogger: <message>` unless a line of the same `kind` was printed
@@ -33,7 +40,7 @@ pub fn warn(message: &str) {
 pub fn warn_limited(kind: &str, message: &str) -> bool {
     let now = Instant::now();
     let suppressed = {
-        let Ok(mut guard) = SLOTS.lock() else {
+        let Ok(mut guard) = SLOTS.get().lock() else {
             return false;
         };
         let slots = guard.get_or_insert_with(HashMap::new);

@@ -154,6 +154,7 @@ postgres_batch_size = 10
 postgres_flush_interval_ms = 50
 postgres_shutdown_timeout_ms = 0
 postgres_connect_timeout_ms = 750
+panic_flush_timeout_ms = 25
 log_rotation = "size"
 log_max_bytes = 4096
 log_backup_count = 0
@@ -202,6 +203,7 @@ pad_event_width = 0
     assert_eq!(c.postgres_flush_interval_ms, 50);
     assert_eq!(c.postgres_shutdown_timeout_ms, 0);
     assert_eq!(c.postgres_connect_timeout_ms, 750);
+    assert_eq!(c.panic_flush_timeout_ms, 25);
     assert_eq!(c.log_rotation, Rotation::Size);
     assert_eq!(c.log_max_bytes, 4096);
     assert_eq!(c.log_backup_count, 0);
@@ -253,6 +255,7 @@ fn every_key_can_be_set_from_its_environment_variable() {
         ("postgres_flush_interval_ms", "9"),
         ("postgres_shutdown_timeout_ms", "11"),
         ("postgres_connect_timeout_ms", "13"),
+        ("panic_flush_timeout_ms", "0"),
         ("log_rotation", "size"),
         ("log_max_bytes", "2KiB"),
         ("log_backup_count", "2"),

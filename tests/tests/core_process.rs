@@ -191,9 +191,8 @@ fn second_init_replaces_the_first_configuration() {
         "second: {second}"
     );
     assert!(
-        !out.stderr.contains("after-shutdown"),
-        "nothing after shutdown: {}",
-        out.stderr
+        second.contains("after-first-guard-dropped"),
+        "dropping the replaced guard leaves the second configuration on: {second}"
     );
 }
 

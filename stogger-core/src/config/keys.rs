@@ -203,6 +203,13 @@ pub const KEYS: &[KeyInfo] = &[
         "How long dropping the guard waits for the queue to drain.",
     ),
     key(
+        "panic_flush_timeout_ms",
+        "STOGGER_PANIC_FLUSH_TIMEOUT_MS",
+        "an integer >= 0 (milliseconds)",
+        "100",
+        "How long logging a panic waits for slow targets (rows not written by then stay queued).",
+    ),
+    key(
         "postgres_connect_timeout_ms",
         "STOGGER_POSTGRES_CONNECT_TIMEOUT_MS",
         "an integer >= 1 (milliseconds)",
@@ -620,6 +627,7 @@ fn set(cfg: &mut Config, name: &str, v: &Value) -> Option<Parsed<()>> {
             "postgres_connect_timeout_ms" => {
                 cfg.postgres_connect_timeout_ms = integer(v, 1, u64::MAX)?
             }
+            "panic_flush_timeout_ms" => cfg.panic_flush_timeout_ms = integer(v, 0, u64::MAX)?,
             "log_rotation" => {
                 cfg.log_rotation = choice(v, &[("none", Rotation::None), ("size", Rotation::Size)])?
             }

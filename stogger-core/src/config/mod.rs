@@ -120,6 +120,8 @@ pub struct Config {
     pub postgres_flush_interval_ms: u64,
     /// How long dropping the guard waits for the queue to drain.
     pub postgres_shutdown_timeout_ms: u64,
+    /// How long the panic hook waits for slow targets after logging a panic.
+    pub panic_flush_timeout_ms: u64,
     /// Connect timeout.
     pub postgres_connect_timeout_ms: u64,
     /// File rotation.
@@ -164,6 +166,11 @@ impl Config {
         own.unwrap_or_else(|| self.effective_min_level())
     }
 
+    /// `panic_flush_timeout_ms` as a duration.
+    pub(crate) fn panic_flush_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.panic_flush_timeout_ms)
+    }
+
     /// The least severe level any target takes (what tracing must let through).
     pub fn lowest_level(&self) -> Level {
         [
@@ -200,6 +207,7 @@ impl Default for Config {
             postgres_batch_size: 5_000,
             postgres_flush_interval_ms: 200,
             postgres_shutdown_timeout_ms: 5_000,
+            panic_flush_timeout_ms: 100,
             postgres_connect_timeout_ms: 5_000,
             log_rotation: Rotation::None,
             log_max_bytes: 10 * 1024 * 1024,

@@ -8,7 +8,8 @@
 use crate::event::Event;
 use crate::render::text::TextLine;
 use crate::target::Logger;
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, IsTerminal};
+use std::sync::Mutex;
 
 /// Decides colours from the environment and stderr (see module docs).
 pub fn color_enabled() -> bool {
@@ -36,26 +37,48 @@ pub fn color_rule(
     tty && term.as_deref() != Some("dumb")
 }
 
-/// Writes each line to stderr with one `write_all` under stderr's lock, so
-/// lines from different threads never interleave.
+/// Writes each line to stderr under the logger's own lock, so lines from
+/// different threads never interleave.
+///
+/// Not under the standard library's stderr lock: a child forked while
+/// another thread of its parent held that lock could never take it again.
+/// The logger's lock is new with every pipeline, so a child that calls
+/// `init_logging()` gets a fresh one. Each line is one `write` call, which
+/// keeps it whole next to the process's other stderr output too (for
+/// lines up to the pipe buffer size).
 #[derive(Debug, Default)]
-pub struct ConsoleLogger;
+pub struct ConsoleLogger {
+    lock: Mutex<()>,
+}
 
 impl ConsoleLogger {
     /// A logger writing to this process's stderr.
     pub fn new() -> Self {
-        ConsoleLogger
+        ConsoleLogger::default()
     }
 }
 
 impl Logger<TextLine> for ConsoleLogger {
     fn write(&self, line: &TextLine, _event: &Event) -> io::Result<()> {
-        io::stderr().lock().write_all(line.console().as_bytes())
+        let _serial = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        write_stderr(line.console().as_bytes())
     }
+}
 
-    fn flush(&self) -> io::Result<()> {
-        io::stderr().lock().flush()
+/// Writes all of `bytes` to file descriptor 2 (no buffering, no lock).
+pub(crate) fn write_stderr(mut bytes: &[u8]) -> io::Result<()> {
+    // SAFETY: descriptor 2 stays open for the life of the process (it is
+    // only borrowed for the calls below).
+    let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(2) };
+    while !bytes.is_empty() {
+        match rustix::io::write(fd, bytes) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => bytes = &bytes[n..],
+            Err(rustix::io::Errno::INTR) => {}
+            Err(err) => return Err(err.into()),
+        }
     }
+    Ok(())
 }
 
 #[cfg(test)]

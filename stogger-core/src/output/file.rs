@@ -16,7 +16,7 @@
 use crate::config::{Config, Rotation};
 use crate::event::Event;
 use crate::render::text::TextLine;
-use crate::target::Logger;
+use crate::target::{self, Logger};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -37,8 +37,13 @@ pub struct FileLogger {
 
 #[derive(Debug)]
 struct State {
+    /// `None` after a failed rotation (the next write opens the file again).
     file: Option<File>,
     size: u64,
+    /// Set by `close`. The file stays open until the logger is dropped, so
+    /// an event that was on its way while the pipeline was replaced still
+    /// lands in it (appended, never rotating: the new logger owns the name).
+    closed: bool,
 }
 
 impl FileLogger {
@@ -83,6 +88,7 @@ impl FileLogger {
             state: Mutex::new(State {
                 file: Some(file),
                 size,
+                closed: false,
             }),
         })
     }
@@ -97,6 +103,11 @@ impl FileLogger {
             .state
             .lock()
             .map_err(|_| io::Error::other("file logger lock poisoned"))?;
+        if state.closed {
+            let file = state.file.as_mut().ok_or_else(target::closed_error)?;
+            file.write_all(bytes)?;
+            return Ok(());
+        }
         if let Some(max) = self.max_bytes {
             if state.size > 0 && state.size + bytes.len() as u64 > max {
                 state.file = None;
@@ -105,8 +116,14 @@ impl FileLogger {
                 state.size = 0;
             }
         }
-        let Some(file) = state.file.as_mut() else {
-            return Ok(()); // closed: events after shutdown are dropped
+        let file = match &mut state.file {
+            Some(file) => file,
+            None => {
+                // The last rotation failed half-way: write to the file again.
+                let file = open_append(&self.path, self.mode)?;
+                state.size = file.metadata()?.len();
+                state.file.insert(file)
+            }
         };
         file.write_all(bytes)?;
         state.size += bytes.len() as u64;
@@ -164,10 +181,13 @@ impl Logger<String> for FileLogger {
 }
 
 fn close(logger: &FileLogger) -> io::Result<Option<String>> {
-    if let Ok(mut state) = logger.state.lock() {
-        if let Some(file) = state.file.take() {
-            file.sync_data()?;
-        }
+    let mut state = logger
+        .state
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    state.closed = true;
+    if let Some(file) = &state.file {
+        file.sync_data()?;
     }
     Ok(None)
 }
@@ -221,6 +241,24 @@ mod tests {
             fs::read_to_string(backup_path(&path, 1)).unwrap(),
             "0123456789012345\n"
         );
+    }
+
+    /// An event racing a re-initialisation can reach the old logger after
+    /// its close: it still lands in the file, and never rotates it.
+    #[test]
+    fn a_write_after_close_is_appended_without_rotating() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("svc.log");
+        let logger = FileLogger::open_path(&path, Some(10), 2).unwrap();
+        logger.write(&line("before\n"), &ev()).unwrap();
+        Logger::<TextLine>::close(&logger).unwrap();
+        logger.write(&line("late-1\n"), &ev()).unwrap();
+        logger.write(&line("late-2\n"), &ev()).unwrap();
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            "before\nlate-1\nlate-2\n"
+        );
+        assert!(!backup_path(&path, 1).exists());
     }
 
     #[cfg(unix)]

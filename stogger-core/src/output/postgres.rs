@@ -19,15 +19,18 @@
 //! from the plugin is scrubbed of it once more here.
 
 use crate::config::{Config, WriteMode};
+use crate::dispatch;
 use crate::event::{Event, Level};
+use crate::fork::PerProcess;
 use crate::plugin::{self, Handle, Opened, Plugin, PluginStatus, StoggerPgRow};
 use crate::render::row::{Row, RowRenderer};
-use crate::target::{Logger, Renderer, Target};
+use crate::target::{self, Logger, Renderer, Target};
 use crate::warn;
 use std::cell::RefCell;
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::RwLock;
+use std::time::Duration;
 
 /// Name of the target in warnings.
 const NAME: &str = "postgres";
@@ -245,9 +248,13 @@ struct PostgresTarget {
 }
 
 impl PostgresTarget {
+    /// Hands the row to the writer. An event that arrives after this target
+    /// was closed (its pipeline was replaced while the event was on its
+    /// way) goes to the current pipeline's PostgreSQL target instead; when
+    /// there is none, it is counted and reported as lost.
     fn write(&self, row: &Row, event: &Event) {
-        if let Err(err) = self.logger.write(row, event) {
-            warn::target_failed(NAME, "write", &err);
+        if !self.logger.offer(row) && !dispatch::redeliver(self, event) {
+            warn::target_failed(NAME, "write", &target::closed_error());
         }
     }
 }
@@ -284,6 +291,19 @@ impl Target for PostgresTarget {
     fn flush(&self) {
         if let Err(err) = self.logger.flush() {
             warn::target_failed(NAME, "flush", &err);
+        }
+    }
+
+    /// After a panic: rows not committed within `timeout` stay queued (the
+    /// writer goes on, and the shutdown drains or reports them), so running
+    /// out of time is no failure here; any other result is reported.
+    fn flush_within(&self, timeout: Duration) {
+        let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+        match self.logger.flush_for(ms) {
+            Err(err) if err.kind() != io::ErrorKind::TimedOut => {
+                warn::target_failed(NAME, "flush", &err)
+            }
+            _ => {}
         }
     }
 
@@ -343,36 +363,98 @@ impl PgLogger {
     }
 }
 
+impl PgLogger {
+    /// Waits at most `timeout_ms` for the queue to drain, with every result
+    /// code of `stogger_pg_flush` turned into what it means.
+    fn flush_for(&self, timeout_ms: u64) -> io::Result<()> {
+        let guard = self.handle.read().unwrap_or_else(|p| p.into_inner());
+        match guard.as_ref() {
+            Some(handle) => flush_result(self.plugin.flush(handle, timeout_ms), timeout_ms),
+            None => Ok(()), // closed: nothing left to flush
+        }
+    }
+}
+
+/// What a `stogger_pg_flush` result code means (`docs/plugin-abi.md`).
+fn flush_result(code: i32, timeout_ms: u64) -> io::Result<()> {
+    match code {
+        0 => Ok(()),
+        1 => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("events still queued after {timeout_ms} ms (is the database reachable?)"),
+        )),
+        -1 => Err(io::Error::other(
+            "the plugin refused the writer handle (code -1)",
+        )),
+        -2 => Err(io::Error::other(
+            "database error while flushing (code -2); the events stay queued",
+        )),
+        -3 => Err(io::Error::other(
+            "the plugin panicked while flushing (code -3); whether the queued events were \
+             written is unknown",
+        )),
+        code => Err(io::Error::other(format!(
+            "unknown result {code} from stogger_pg_flush; whether the queued events were \
+             written is unknown"
+        ))),
+    }
+}
+
+/// The note for the user from `stogger_pg_close`'s code and report:
+/// `None` only when the plugin says everything was delivered and nothing
+/// was dropped. `queued` is the queue length just before closing, for when
+/// the report is missing.
+fn close_note(code: i32, report: &str, queued: Option<u64>) -> Option<String> {
+    let up_to = match queued {
+        Some(n) => format!("up to {n} queued events"),
+        None => "the queued events".to_string(),
+    };
+    match code {
+        0 | 1 => match undelivered_note(report) {
+            Some(note) => Some(note),
+            None if code == 0 => None,
+            None => Some(format!(
+                "events not delivered ({up_to}; the plugin's report was unreadable)"
+            )),
+        },
+        -3 => Some(format!(
+            "closing the writer panicked (code -3): whether {up_to} were written is unknown"
+        )),
+        code => Some(format!(
+            "closing the writer failed with code {code}: whether {up_to} were written is unknown"
+        )),
+    }
+}
+
+impl PgLogger {
+    /// Passes one row to the writer; `false` when the logger is closed.
+    fn offer(&self, row: &Row) -> bool {
+        let guard = self.handle.read().unwrap_or_else(|p| p.into_inner());
+        let Some(handle) = guard.as_ref() else {
+            return false;
+        };
+        // Batch mode: a short count means a full queue; sync mode: < 0
+        // is a failed write. The plugin counts both and warns itself.
+        let accepted = self.plugin.write(handle, &[ffi_row(row)]);
+        if accepted < 1 {
+            // Reported by the plugin; counted here for `stogger emit`.
+            warn::count_delivery_failures(1);
+        }
+        true
+    }
+}
+
 impl Logger<Row> for PgLogger {
     fn write(&self, row: &Row, _event: &Event) -> io::Result<()> {
-        let guard = self.handle.read().unwrap_or_else(|p| p.into_inner());
-        if let Some(handle) = guard.as_ref() {
-            // Batch mode: a short count means a full queue; sync mode: < 0
-            // is a failed write. The plugin counts both and warns itself.
-            let accepted = self.plugin.write(handle, &[ffi_row(row)]);
-            if accepted < 1 {
-                // Reported by the plugin; counted here for `stogger emit`.
-                warn::count_delivery_failures(1);
-            }
+        if self.offer(row) {
+            Ok(())
+        } else {
+            Err(target::closed_error())
         }
-        Ok(())
     }
 
     fn flush(&self) -> io::Result<()> {
-        let guard = self.handle.read().unwrap_or_else(|p| p.into_inner());
-        match guard
-            .as_ref()
-            .map(|h| self.plugin.flush(h, self.timeout_ms))
-        {
-            Some(1) => Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                format!(
-                    "events still queued after {} ms (is the database reachable?)",
-                    self.timeout_ms
-                ),
-            )),
-            _ => Ok(()),
-        }
+        self.flush_for(self.timeout_ms)
     }
 
     fn close(&self) -> io::Result<Option<String>> {
@@ -383,8 +465,13 @@ impl Logger<Row> for PgLogger {
         let Some(handle) = handle else {
             return Ok(None);
         };
-        let (_code, report) = self.plugin.close(handle, self.timeout_ms);
-        Ok(undelivered_note(&report))
+        // For the note when the close goes wrong and reports nothing.
+        let queued = self.plugin.stats(&handle).and_then(|stats| {
+            let stats: serde_json::Value = serde_json::from_str(&stats).ok()?;
+            stats.get("queued")?.as_u64()
+        });
+        let (code, report) = self.plugin.close(handle, self.timeout_ms);
+        Ok(close_note(code, &report, queued))
     }
 }
 
@@ -469,13 +556,16 @@ unsafe fn text_from(ptr: *const u8, len: usize) -> String {
 }
 
 /// Passwords stogger knows of; scrubbed from every message the plugin sends.
-static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
+/// Per process: a forked child starts with none (a lock a parent's thread
+/// held at fork would never be released) and learns its own on
+/// `init_logging()`.
+static SECRETS: PerProcess<RwLock<Vec<String>>> = PerProcess::new(|| RwLock::new(Vec::new()));
 
 fn add_secret(secret: &str) {
     if secret.is_empty() {
         return;
     }
-    let mut secrets = SECRETS.write().unwrap_or_else(|p| p.into_inner());
+    let mut secrets = SECRETS.get().write().unwrap_or_else(|p| p.into_inner());
     for form in [secret.to_string(), percent_encode(secret)] {
         if !secrets.contains(&form) {
             secrets.push(form);
@@ -487,7 +577,7 @@ fn add_secret(secret: &str) {
 
 /// Replaces every known password in `message` by `***`.
 fn scrub(message: &str) -> String {
-    let secrets = SECRETS.read().unwrap_or_else(|p| p.into_inner());
+    let secrets = SECRETS.get().read().unwrap_or_else(|p| p.into_inner());
     let mut out = message.to_string();
     for secret in secrets.iter() {
         if out.contains(secret.as_str()) {
@@ -806,6 +896,48 @@ mod tests {
         assert!(!msg.contains("hunter2-scrub-test"), "{msg}");
         assert!(!msg.contains("p%40ss-scrub"), "{msg}");
         assert!(msg.contains("***"));
+    }
+
+    #[test]
+    fn every_flush_code_means_something() {
+        assert!(flush_result(0, 100).is_ok());
+        let timed_out = flush_result(1, 100).unwrap_err();
+        assert_eq!(timed_out.kind(), io::ErrorKind::TimedOut);
+        assert!(timed_out.to_string().contains("100 ms"), "{timed_out}");
+        for code in [-1, -2, -3, 2, 42] {
+            let err = flush_result(code, 100).unwrap_err();
+            assert_ne!(err.kind(), io::ErrorKind::TimedOut, "{code}");
+        }
+        assert!(flush_result(-3, 1)
+            .unwrap_err()
+            .to_string()
+            .contains("unknown"));
+        assert!(flush_result(7, 1)
+            .unwrap_err()
+            .to_string()
+            .contains("unknown"));
+    }
+
+    #[test]
+    fn a_close_that_ends_badly_is_reported_as_unknown_never_as_nothing() {
+        let clean = r#"{"undelivered": 0, "delivered": 5}"#;
+        assert_eq!(close_note(0, clean, Some(0)), None);
+        assert!(close_note(1, clean, Some(3))
+            .unwrap()
+            .contains("report was unreadable"));
+        let panicked = close_note(-3, "", Some(12)).unwrap();
+        assert!(
+            panicked.contains("panicked")
+                && panicked.contains("up to 12")
+                && panicked.contains("unknown"),
+            "{panicked}"
+        );
+        let odd = close_note(9, "", None).unwrap();
+        assert!(odd.contains("code 9") && odd.contains("unknown"), "{odd}");
+        assert_eq!(
+            close_note(1, r#"{"undelivered": 2}"#, Some(2)).as_deref(),
+            Some("2 events not delivered (2 still queued at the shutdown deadline)")
+        );
     }
 
     #[test]
