@@ -193,7 +193,7 @@ pub fn run(target: &Path, require_pg: bool) -> Result<(), String> {
 /// be unified into the demo service). Target flags apply to every package
 /// of a run (`--example demo` alone would build only the example), hence
 /// `--lib` for the plugin's cdylib.
-fn build(target: &Path) -> Result<(), String> {
+pub fn build(target: &Path) -> Result<(), String> {
     step(
         "building the demo service and the PostgreSQL plugin (libstogger_postgres.so)",
         cargo()

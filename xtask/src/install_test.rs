@@ -15,7 +15,7 @@
 //! refuses to run when a `stogger` package is already installed (it would
 //! replace and then remove it).
 
-use crate::run::{capture, cargo, clean_command, expect, heading, step, Captured};
+use crate::run::{capture, clean_command, expect, heading, step, Captured};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use stogger_tests::pg::{is_root, Cluster};
@@ -39,19 +39,11 @@ pub fn install_test() -> Result<(), String> {
         );
     }
     let packages = crate::dist::dist()?;
-    // The featureless service: the demo service of the fresh-clone check,
-    // built into the same target directory (nothing to do after `fresh`).
+    // The featureless service: the demo service, built by the demo's own
+    // build step into the fresh-clone check's target directory (nothing to
+    // do after `cargo xtask fresh`).
     let target = crate::fresh::fresh_target();
-    step(
-        "the demo service, without stogger-core's postgres feature",
-        cargo().env("CARGO_TARGET_DIR", &target).args([
-            "build",
-            "-p",
-            "stogger-core",
-            "--example",
-            "demo",
-        ]),
-    )?;
+    crate::demo::build(&target)?;
     let work = target.join("install-test");
     let _ = std::fs::remove_dir_all(&work);
     let bin = work.join("bin");
