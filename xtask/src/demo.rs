@@ -96,27 +96,23 @@ pub fn run(target: &Path, require_pg: bool) -> Result<(), String> {
     let mut doctor = Command::new(&stogger);
     doctor.arg("doctor");
     configure(&mut doctor);
-    if let Err(e) = step(
-        "stogger doctor: what is configured, found and reachable (exit 0 = healthy)",
-        &mut doctor,
-    ) {
-        if interrupted() {
-            return Err(e);
-        }
-        failures.push(e);
-    }
+    keep_going(
+        step(
+            "stogger doctor: what is configured, found and reachable (exit 0 = healthy)",
+            &mut doctor,
+        ),
+        &mut failures,
+    )?;
     let mut doctor_service = Command::new(&stogger);
     doctor_service.arg("doctor").arg("--service").arg(&demo_exe);
     configure(&mut doctor_service);
-    if let Err(e) = step(
-        "stogger doctor --service: the plugin as the demo service finds it (the line above was the CLI's own)",
-        &mut doctor_service,
-    ) {
-        if interrupted() {
-            return Err(e);
-        }
-        failures.push(e);
-    }
+    keep_going(
+        step(
+            "stogger doctor --service: the plugin as the demo service finds it (the line above was the CLI's own)",
+            &mut doctor_service,
+        ),
+        &mut failures,
+    )?;
     if let Some(pg) = &cluster {
         let mut emit = Command::new(&stogger);
         emit.args([
@@ -156,12 +152,7 @@ pub fn run(target: &Path, require_pg: bool) -> Result<(), String> {
                 &mut errors,
             ),
         ] {
-            if let Err(e) = step(name, cmd) {
-                if interrupted() {
-                    return Err(e);
-                }
-                failures.push(e);
-            }
+            keep_going(step(name, cmd), &mut failures)?;
         }
         if let Err(e) = check_rows(pg) {
             failures.push(e);
@@ -184,6 +175,18 @@ pub fn run(target: &Path, require_pg: bool) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!("demo steps failed: {}", failures.join("; ")))
+    }
+}
+
+/// A failed step is noted and the demo goes on; Ctrl-C stops it.
+fn keep_going(result: Result<(), String>, failures: &mut Vec<String>) -> Result<(), String> {
+    match result {
+        Err(e) if interrupted() => Err(e),
+        Err(e) => {
+            failures.push(e);
+            Ok(())
+        }
+        Ok(()) => Ok(()),
     }
 }
 
