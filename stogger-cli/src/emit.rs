@@ -90,6 +90,14 @@ pub fn run(args: &EmitArgs) -> u8 {
     if !missing.is_empty() {
         why.push(format!("not started: {}", missing.join(", ")));
     }
+    if !cfg!(feature = "postgres") && missing.iter().any(|m| m.starts_with("stogger-postgres-")) {
+        why.push(
+            "this stogger was built without its `postgres` feature, so it loads \
+             libstogger_postgres.so like a service does; install the plugin, or rebuild \
+             stogger with default features to link it in"
+                .to_string(),
+        );
+    }
     if failed > 0 {
         why.push(format!("{failed} delivery failure(s)"));
     }

@@ -1,9 +1,12 @@
 //! `stogger`: the command-line companion of the stogger logging library.
 //!
-//! - `stogger doctor [--json]`: what is configured, found, reachable and wrong;
+//! - `stogger doctor [--json] [--service PATH]`: what is configured, found,
+//!   reachable and wrong;
 //! - `stogger emit EVENT [KEY=VALUE ...]`: one event through the configured targets;
 //! - `stogger query [filters]`: rows back from the PostgreSQL table;
-//! - `stogger schema`: the DDL the PostgreSQL plugin runs.
+//! - `stogger schema`: the DDL the PostgreSQL plugin runs;
+//! - `stogger completions SHELL`, `stogger man-pages DIR`: generated from
+//!   the same clap definitions as the parser.
 //!
 //! Configuration is read exactly as the library reads it (same files in
 //! the working directory, same `STOGGER_*` variables, same errors).
@@ -13,6 +16,7 @@ mod db;
 mod doctor;
 mod dsn;
 mod emit;
+mod generate;
 mod query;
 mod schema;
 mod settings;
@@ -28,6 +32,7 @@ const EXIT_USAGE: u8 = 2;
 #[command(
     name = "stogger",
     version,
+    propagate_version = true,
     about = "Check, feed and query stogger's log targets",
     long_about = "Check, feed and query stogger's log targets.\n\n\
         Configuration is read like the library reads it: STOGGER_CONFIG or the first of \
@@ -48,6 +53,11 @@ enum Command {
         /// Print one JSON document instead of text.
         #[arg(long)]
         json: bool,
+        /// Report the plugin as the service executable at PATH would find it
+        /// (its directory, ../lib/stogger/, the system places, STOGGER_PLUGIN_DIR,
+        /// postgres_plugin), instead of what this command itself uses.
+        #[arg(long, value_name = "PATH")]
+        service: Option<std::path::PathBuf>,
     },
     /// Send one event through the configured targets.
     ///
@@ -59,15 +69,33 @@ enum Command {
     Query(query::QueryArgs),
     /// Print the DDL the PostgreSQL plugin runs for the configured table.
     Schema,
+    /// Print a shell completion script on stdout.
+    ///
+    /// bash: `stogger completions bash > ~/.local/share/bash-completion/completions/stogger`;
+    /// zsh: into a directory on $fpath as `_stogger`; fish: `~/.config/fish/completions/stogger.fish`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages (stogger.1 and one per command) into DIR.
+    ///
+    /// The packages ship them; after `cargo install`, e.g.
+    /// `stogger man-pages ~/.local/share/man/man1`.
+    ManPages {
+        /// The directory (created when missing).
+        dir: std::path::PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
-        Command::Doctor { json } => doctor::run(json),
+        Command::Doctor { json, service } => doctor::run(json, service.as_deref()),
         Command::Emit(args) => emit::run(&args),
         Command::Query(args) => query::run(&args),
         Command::Schema => schema::run(),
+        Command::Completions { shell } => generate::completions(shell),
+        Command::ManPages { dir } => generate::man_pages(&dir),
     };
     ExitCode::from(code)
 }

@@ -24,6 +24,9 @@
 //! configuration), and it is loaded once even when `init_logging` runs again.
 //! Failed searches are not cached, so a later `init_logging` can find a
 //! plugin installed in the meantime.
+//!
+//! [`status_for_executable`] runs the same search for another executable
+//! (`stogger doctor --service PATH`), with or without the `postgres` feature.
 
 use crate::config::Config;
 use std::ffi::{c_void, OsString};
@@ -89,7 +92,6 @@ pub struct StoggerPgRow {
 pub type StoggerPgWarnFn =
     extern "C" fn(kind: *const u8, kind_len: usize, msg: *const u8, msg_len: usize);
 
-#[cfg(not(feature = "postgres"))]
 type AbiVersionFn = unsafe extern "C" fn() -> u32;
 type OpenFn = unsafe extern "C" fn(
     *const u8,
@@ -376,9 +378,22 @@ fn discover(_cfg: &Config) -> Result<Plugin, PluginStatus> {
 
 #[cfg(not(feature = "postgres"))]
 fn discover(cfg: &Config) -> Result<Plugin, PluginStatus> {
-    let env = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
     let exe = std::env::current_exe().ok();
-    let searched = search_path_with(cfg.postgres_plugin.as_deref(), &env, exe.as_deref());
+    load_first(search_path_with(
+        cfg.postgres_plugin.as_deref(),
+        &env_var,
+        exe.as_deref(),
+    ))
+}
+
+/// A set, non-empty environment variable.
+fn env_var(name: &str) -> Option<OsString> {
+    std::env::var_os(name).filter(|v| !v.is_empty())
+}
+
+/// Loads the first candidate that exists (see the module docs: that file
+/// decides, whether or not it loads).
+fn load_first(searched: Vec<PathBuf>) -> Result<Plugin, PluginStatus> {
     for candidate in &searched {
         if is_bare(candidate) {
             // The platform's own search: failing here means "not found".
@@ -401,13 +416,44 @@ fn discover(cfg: &Config) -> Result<Plugin, PluginStatus> {
     Err(PluginStatus::NotFound { searched })
 }
 
+/// What a service at `exe` built **without** the `postgres` feature would
+/// find: the search of [`search_path`] run as if `exe` were the running
+/// executable (its directory and `<its dir>/../lib/stogger/` instead of
+/// this process's), with this process's configuration `cfg`, environment
+/// (`STOGGER_PLUGIN_DIR`, `STOGGER_POSTGRES_PLUGIN`) and platform search.
+///
+/// The file found is loaded to read its ABI version and to check its entry
+/// points, so the answer is what the service would get: `Loaded`,
+/// `AbiMismatch`, `LoadError` or `NotFound` (never `Static`). Like every
+/// loaded plugin, the file stays loaded for the life of this process; no
+/// writer is started. `exe` is resolved like the kernel reports a running
+/// executable (symlinks followed); a path that does not exist gives an error.
+///
+/// This is what `stogger doctor --service PATH` reports; it works whether or
+/// not this stogger-core links the plugin itself.
+pub fn status_for_executable(cfg: &Config, exe: &Path) -> Result<PluginStatus, String> {
+    let exe = std::fs::canonicalize(exe).map_err(|e| format!("{}: {e}", exe.display()))?;
+    if !exe.is_file() {
+        return Err(format!("{} is not a file", exe.display()));
+    }
+    let searched = search_path_with(cfg.postgres_plugin.as_deref(), &env_var, Some(&exe));
+    Ok(match load_first(searched) {
+        Ok(plugin) => {
+            let status = plugin.status.clone();
+            // Never unloaded (see the module docs).
+            std::mem::forget(plugin);
+            status
+        }
+        Err(status) => status,
+    })
+}
+
 /// The places the plugin is looked for, in order (see the module docs); the
 /// last, a bare file name, is the platform's own search. With the `postgres`
 /// feature nothing is searched, but the list is still what it would be.
 pub fn search_path(cfg: &Config) -> Vec<PathBuf> {
-    let env = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
     let exe = std::env::current_exe().ok();
-    search_path_with(cfg.postgres_plugin.as_deref(), &env, exe.as_deref())
+    search_path_with(cfg.postgres_plugin.as_deref(), &env_var, exe.as_deref())
 }
 
 fn search_path_with(
@@ -440,7 +486,6 @@ fn search_path_with(
 }
 
 /// Checks the ABI version, then looks the other symbols up.
-#[cfg(not(feature = "postgres"))]
 fn from_library(library: libloading::Library, path: &Path) -> Result<Plugin, PluginStatus> {
     let load_error = |error: String| PluginStatus::LoadError {
         path: path.to_path_buf(),
@@ -491,7 +536,6 @@ fn from_library(library: libloading::Library, path: &Path) -> Result<Plugin, Plu
 ///
 /// # Safety
 /// `T` must be the symbol's real type.
-#[cfg(not(feature = "postgres"))]
 unsafe fn symbol<'l, T>(
     library: &'l libloading::Library,
     name: &str,
@@ -502,7 +546,6 @@ unsafe fn symbol<'l, T>(
 }
 
 /// A loader error with its causes (`dlopen failed: <dlerror text>`).
-#[cfg(not(feature = "postgres"))]
 fn error_chain(err: &libloading::Error) -> String {
     let mut text = err.to_string();
     let mut source = std::error::Error::source(err);
@@ -661,7 +704,6 @@ mod tests {
         assert!(text.contains("999") && text.contains("version 1"), "{text}");
     }
 
-    #[cfg(not(feature = "postgres"))]
     #[test]
     fn a_file_that_is_no_library_is_a_load_error_not_a_silent_skip() {
         let dir = tempfile::tempdir().unwrap();
@@ -671,13 +713,45 @@ mod tests {
             postgres_plugin: Some(file.clone()),
             ..Config::default()
         };
-        match discover(&cfg) {
-            Err(PluginStatus::LoadError { path, error }) => {
+        // The same search and checks as a service's, whatever this build links.
+        let exe = std::env::current_exe().unwrap();
+        match status_for_executable(&cfg, &exe) {
+            Ok(PluginStatus::LoadError { path, error }) => {
                 assert_eq!(path, file);
                 assert!(!error.is_empty());
             }
-            Err(other) => panic!("expected a load error, got {other:?}"),
-            Ok(_) => panic!("expected a load error, got a plugin"),
+            other => panic!("expected a load error, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn the_search_for_another_executable_starts_where_it_really_lives() {
+        let dir = tempfile::tempdir().unwrap();
+        let prefix = dir.path().canonicalize().unwrap().join("opt");
+        std::fs::create_dir_all(prefix.join("bin")).unwrap();
+        std::fs::create_dir_all(prefix.join("lib/stogger")).unwrap();
+        let exe = prefix.join("bin/service");
+        std::fs::write(&exe, b"").unwrap();
+        // Not a library: the file decides anyway, and its path shows which one was found.
+        let plugin = prefix.join("lib/stogger").join(library_file_name());
+        std::fs::write(&plugin, b"not an ELF file").unwrap();
+        // Started through a symlink elsewhere, the service still searches from
+        // its real directory (as `current_exe` reports it).
+        let link = dir.path().join("service-link");
+        std::os::unix::fs::symlink(&exe, &link).unwrap();
+        let cfg = Config::default();
+        for path in [&exe, &link] {
+            match status_for_executable(&cfg, path) {
+                Ok(PluginStatus::LoadError { path, .. }) => {
+                    assert_eq!(
+                        path,
+                        prefix.join("bin/../lib/stogger").join(library_file_name())
+                    )
+                }
+                other => panic!("expected {} to be found, got {other:?}", plugin.display()),
+            }
+        }
+        let missing = status_for_executable(&cfg, &dir.path().join("missing")).unwrap_err();
+        assert!(missing.contains("missing"), "{missing}");
     }
 }

@@ -88,7 +88,8 @@ pub fn target_dir() -> PathBuf {
     dir.canonicalize().unwrap_or(dir)
 }
 
-fn is_root() -> bool {
+/// Whether this process runs as root.
+pub fn is_root() -> bool {
     // SAFETY-free check: the effective uid is in /proc/self/status.
     fs::read_to_string("/proc/self/status")
         .ok()

@@ -1,10 +1,10 @@
 //! `stogger doctor` against a real throwaway PostgreSQL: healthy, database
-//! down, plugin absent, a table of the wrong shape, bad configuration.
+//! down, a table of the wrong shape, bad configuration. (`--service`, the
+//! plugin search of a service: cli_doctor_service.rs.)
 
 mod cli_support;
 
 use cli_support::{config_entry, doctor_json, status, stogger, Setup, PASSWORD};
-use std::process::Command;
 
 #[test]
 fn healthy_setup_reports_every_section_and_exits_0() {
@@ -55,14 +55,12 @@ fn healthy_setup_reports_every_section_and_exits_0() {
         .iter()
         .all(|i| i["present"] == true));
 
+    // The command links the plugin in (default feature `postgres`), and
+    // says that this line is about itself, not a service.
     let plugin = &doc["sections"]["plugin"];
     assert_eq!(status(&doc, "plugin"), "ok");
-    assert_eq!(plugin["how"], "dynamic");
-    assert_eq!(plugin["abi_version"], 1);
-    assert!(plugin["path"]
-        .as_str()
-        .unwrap()
-        .ends_with("libstogger_postgres.so"));
+    assert_eq!(plugin["how"], "static", "{plugin:#}");
+    assert_eq!(plugin["for"], "cli");
 
     // Where each value came from.
     let from = |key: &str| {
@@ -85,6 +83,12 @@ fn healthy_setup_reports_every_section_and_exits_0() {
     assert!(text.stdout.contains("database"), "{}", text.stdout);
     assert!(
         text.stdout.contains("everything enabled works"),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout.contains("this stogger command: linked in")
+            && text.stdout.contains("--service PATH"),
         "{}",
         text.stdout
     );
@@ -131,57 +135,6 @@ fn database_down_is_an_error_with_a_fix_and_never_shows_the_password() {
     let out = s.run(&["doctor", "--json"]);
     assert_eq!(out.code, Some(1));
     assert!(!out.stdout.contains(PASSWORD) && !out.stderr.contains(PASSWORD));
-}
-
-#[test]
-fn absent_plugin_is_an_error_naming_every_place_searched() {
-    let s = Setup::new("cli-doctor-noplugin");
-    // target/debug holds the plugin next to `stogger`: run a copy from a
-    // directory without it, and keep the platform's search away from it.
-    let bin_dir = tempfile::tempdir().unwrap();
-    let copy = bin_dir.path().join("stogger");
-    std::fs::copy(stogger(), &copy).unwrap();
-    let empty = tempfile::tempdir().unwrap();
-    let mut cmd = Command::new(&copy);
-    cmd.args(["doctor", "--json"])
-        .current_dir(s.dir.path())
-        .env_remove("LD_LIBRARY_PATH")
-        .env_remove("STOGGER_POSTGRES_PLUGIN")
-        .env("STOGGER_SYSTEMD", "off")
-        .env("STOGGER_PLUGIN_DIR", empty.path());
-    for (k, v) in &s.env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-    assert_eq!(out.status.code(), Some(1), "{doc:#}");
-    let plugin = &doc["sections"]["plugin"];
-    assert_eq!(plugin["status"], "error", "{plugin:#}");
-    assert_eq!(plugin["how"], "absent");
-    let searched: Vec<&str> = plugin["searched"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p.as_str().unwrap())
-        .collect();
-    let in_empty = empty.path().join("libstogger_postgres.so");
-    let next_to_exe = bin_dir.path().join("libstogger_postgres.so");
-    assert!(
-        searched.contains(&in_empty.to_str().unwrap()),
-        "{searched:?}"
-    );
-    assert!(
-        searched.contains(&next_to_exe.to_str().unwrap()),
-        "{searched:?}"
-    );
-    assert!(searched.contains(&"/usr/lib/stogger/libstogger_postgres.so"));
-    assert!(plugin["hint"]
-        .as_str()
-        .unwrap()
-        .contains("STOGGER_PLUGIN_DIR"));
-    // The database itself is still checked (the CLI has the driver built in).
-    assert_eq!(doc["sections"]["database"]["connected"], true);
 }
 
 #[test]

@@ -7,7 +7,6 @@
 mod postgres_support;
 
 use postgres_support::*;
-use std::path::Path;
 use stogger_tests::pg::Cluster;
 
 /// The events of the `seed` scenario, sorted (`scope-end` is debug: verbose only).
@@ -44,7 +43,7 @@ fn assert_seed_rows(pg: &Cluster, verbose: bool) {
         "SELECT level, func IS NULL, scope IS NULL, jsonb_typeof(data->'user_id'), \
                 data->>'username', data->>'_replace_msg', jsonb_typeof(data->'pid'), \
                 jsonb_typeof(data->'code_line'), \
-                data->>'code_file' LIKE '%src/bin/stogger-pg-service.rs' \
+                data->>'code_file' LIKE '%main.rs' \
          FROM stogger_logs WHERE event = 'user-login' AND data @> '{\"user_id\": 123}'",
     );
     assert_eq!(
@@ -175,32 +174,6 @@ fn absent_plugin_is_one_info_line_and_console_and_file_keep_working() {
     );
 }
 
-/// Compiles a cdylib named like the plugin whose ABI version is 999.
-fn wrong_abi_plugin(dir: &Path) -> std::path::PathBuf {
-    let plugins = dir.join("wrong-abi");
-    std::fs::create_dir_all(&plugins).unwrap();
-    let src = dir.join("wrong_abi.rs");
-    std::fs::write(
-        &src,
-        "#[no_mangle]\npub extern \"C\" fn stogger_pg_abi_version() -> u32 { 999 }\n",
-    )
-    .unwrap();
-    let so = plugins.join("libstogger_postgres.so");
-    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
-    let out = std::process::Command::new(rustc)
-        .args(["--edition", "2021", "--crate-type", "cdylib", "-o"])
-        .arg(&so)
-        .arg(&src)
-        .output()
-        .expect("run rustc");
-    assert!(
-        out.status.success(),
-        "rustc: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    plugins
-}
-
 #[test]
 fn wrong_abi_plugin_is_a_warning_naming_both_versions_and_the_file() {
     let dir = tempfile::tempdir().unwrap();
@@ -231,9 +204,14 @@ fn wrong_abi_plugin_is_a_warning_naming_both_versions_and_the_file() {
         warning.contains("version 999") && warning.contains("needs version 1"),
         "{warning}"
     );
+    assert!(
+        warning.contains("to fix:") && warning.contains("same stogger release"),
+        "the warning says what to do: {warning}"
+    );
     assert_eq!(occurrences(&out.stderr, "stogger-postgres-abi-mismatch"), 1);
     assert!(!out.stderr.contains("stogger-postgres-not-available"));
     assert!(out.stderr.contains("user-login"), "console still works");
+    assert!(log_file(dir.path()).contains("user-login"), "the file too");
 }
 
 #[test]

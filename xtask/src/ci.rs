@@ -3,7 +3,8 @@
 use crate::run::{cargo, step};
 use std::time::Instant;
 
-/// fmt, clippy, plugin build, all tests: exactly what CI runs.
+/// fmt, clippy, plugin build, all tests, then the fresh-clone checks and
+/// the package installed for real: exactly what CI runs.
 pub fn ci() -> Result<(), String> {
     crate::run::trap_ctrl_c();
     let start = Instant::now();
@@ -23,6 +24,8 @@ pub fn ci() -> Result<(), String> {
         ]),
     )?;
     test(&[])?;
+    crate::fresh::fresh()?;
+    crate::install_test::install_test()?;
     println!(
         "\nxtask ci: all checks passed in {:.0}s",
         start.elapsed().as_secs_f64()

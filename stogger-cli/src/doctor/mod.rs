@@ -3,6 +3,7 @@
 //! database — each with a status, a detail and a fix.
 
 mod database;
+mod plugin;
 pub mod report;
 mod targets;
 
@@ -13,12 +14,12 @@ use serde_json::Value as Json;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use stogger_core::config::{self, ConfigError, Loaded, Origin, KEYS};
-use stogger_core::plugin::{self, PluginStatus};
 
 /// Runs the doctor; returns the exit code (0 healthy, 1 otherwise).
-pub fn run(json: bool) -> u8 {
+/// `service`: report the plugin search of that executable instead of the CLI's.
+pub fn run(json: bool, service: Option<&Path>) -> u8 {
     let (loaded, errors) = load_config();
-    let report = diagnose(loaded.as_ref(), &errors);
+    let report = diagnose(loaded.as_ref(), &errors, service);
     let secrets = Secrets::new(
         loaded
             .as_ref()
@@ -48,7 +49,7 @@ pub fn run(json: bool) -> u8 {
 }
 
 /// Builds the whole report.
-pub fn diagnose(loaded: Option<&Loaded>, errors: &[ConfigError]) -> Report {
+pub fn diagnose(loaded: Option<&Loaded>, errors: &[ConfigError], service: Option<&Path>) -> Report {
     let mut report = Report::default();
     report.sections.push(configuration(loaded, errors));
     let default_cfg = config::Config::default();
@@ -67,7 +68,10 @@ pub fn diagnose(loaded: Option<&Loaded>, errors: &[ConfigError]) -> Report {
         .push(targets::file(cfg, identifier_is_default));
     report.sections.push(targets::journal(cfg));
     report.sections.push(targets::postgres(cfg));
-    report.sections.push(plugin_section(cfg));
+    report.sections.push(match service {
+        Some(exe) => plugin::for_service(cfg, exe),
+        None => plugin::for_cli(cfg),
+    });
     report.sections.push(database::section(cfg));
     report
 }
@@ -205,83 +209,6 @@ fn configuration(loaded: Option<&Loaded>, errors: &[ConfigError]) -> Section {
         rows,
         in_text: true,
     })
-}
-
-fn plugin_section(cfg: &config::Config) -> Section {
-    let searched = |list: &[PathBuf]| {
-        Json::Array(
-            list.iter()
-                .map(|p| Json::String(p.display().to_string()))
-                .collect(),
-        )
-    };
-    let status = plugin::plugin_status(cfg);
-    let needed = cfg.enable_postgres;
-    let missing_status = if needed { Status::Error } else { Status::Off };
-    match &status {
-        PluginStatus::Static => {
-            Section::new("plugin", Status::Ok, status.to_string()).fact("how", "static")
-        }
-        PluginStatus::Loaded { path, abi } => {
-            let mut s = Section::new(
-                "plugin",
-                if needed { Status::Ok } else { Status::Off },
-                status.to_string(),
-            )
-            .fact("how", "dynamic")
-            .fact("path", path.display().to_string())
-            .fact("abi_version", *abi);
-            if !needed {
-                s = s.hint("found but unused: set enable_postgres = true to log to PostgreSQL");
-            }
-            s
-        }
-        PluginStatus::NotFound { searched: list } => Section::new(
-            "plugin",
-            missing_status,
-            format!(
-                "{} not found{}",
-                plugin::library_file_name().to_string_lossy(),
-                if needed {
-                    ""
-                } else {
-                    " (not needed: enable_postgres = false)"
-                }
-            ),
-        )
-        .fact("how", "absent")
-        .fact("searched", searched(list))
-        .note(format!("searched: {}", plugin::describe_searched(list)))
-        .hint(format!(
-            "install {} into one of the places searched (e.g. next to the service's \
-             executable), or point STOGGER_PLUGIN_DIR at its directory or postgres_plugin at \
-             the file",
-            plugin::library_file_name().to_string_lossy()
-        )),
-        PluginStatus::AbiMismatch {
-            path,
-            found,
-            expected,
-        } => Section::new("plugin", missing_status, status.to_string())
-            .fact("how", "abi-mismatch")
-            .fact("path", path.display().to_string())
-            .fact("abi_version", *found)
-            .fact("abi_expected", *expected)
-            .hint(format!(
-                "install the stogger-postgres plugin built for ABI version {expected} (the same \
-                 stogger release as the service)"
-            )),
-        PluginStatus::LoadError { path, error } => {
-            Section::new("plugin", missing_status, status.to_string())
-                .fact("how", "load-error")
-                .fact("path", path.display().to_string())
-                .fact("error", error.clone())
-                .hint(format!(
-                    "replace {} with a stogger-postgres plugin built for this machine",
-                    path.display()
-                ))
-        }
-    }
 }
 
 /// Whether a path exists as a unix socket.

@@ -173,9 +173,17 @@ fn unavailable_note(status: &PluginStatus, not_available_reported: &AtomicBool) 
                 .with("found", *found)
                 .with("expected", *expected)
                 .with(
+                    "fix",
+                    format!(
+                        "replace {file} with the one from the same stogger release as this \
+                         service (plugin ABI version {expected}), or build the service with \
+                         stogger-core's `postgres` feature"
+                    ),
+                )
+                .with(
                     "_replace_msg",
                     "{path} has plugin ABI version {found}, this stogger needs version \
-                     {expected}; PostgreSQL logging is off",
+                     {expected}; PostgreSQL logging is off; to fix: {fix}",
                 ),
         ),
         PluginStatus::LoadError { path, error } => Some(
@@ -817,6 +825,11 @@ mod tests {
         assert_eq!(
             notes[0].get("path"),
             Some(&"/p/libstogger_postgres.so".into())
+        );
+        let fix = notes[0].get("fix").and_then(|v| v.as_str()).unwrap();
+        assert!(
+            fix.contains("same stogger release") && fix.contains("version 1"),
+            "{fix}"
         );
     }
 

@@ -1,12 +1,12 @@
-//! Shared by the `postgres_*` end-to-end tests: the service binaries (the
-//! dynamic one copied away from the workspace's plugin, the static one
-//! built outside the workspace), the plugin file, and running a service.
+//! Shared by the `postgres_*` end-to-end tests: the service binaries (both
+//! built outside the workspace, the dynamic one copied away from any
+//! plugin), the plugin file, and running a service.
 
 #![allow(dead_code)] // each test file uses a part
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use stogger_tests::pg::{target_dir, Cluster};
 
 /// The workspace root.
@@ -43,15 +43,41 @@ pub fn plugin_so() -> PathBuf {
 }
 
 /// A private copy of the dynamic service in `dir/bin/`, so that its
-/// executable directory holds no plugin (cargo puts one next to the
-/// original in target/debug).
+/// executable directory holds no plugin.
 pub fn dynamic_service(dir: &Path) -> PathBuf {
-    let original = PathBuf::from(env!("CARGO_BIN_EXE_stogger-pg-service"));
+    let original = pg_service(Flavour::Dynamic);
     let bin = dir.join("bin");
     std::fs::create_dir_all(&bin).expect("create bin dir");
     let copy = bin.join("stogger-pg-service");
     std::fs::copy(&original, &copy).expect("copy the service binary");
     copy
+}
+
+/// Compiles a cdylib named like the plugin whose ABI version is 999, in
+/// `dir/wrong-abi/`; returns that directory.
+pub fn wrong_abi_plugin(dir: &Path) -> PathBuf {
+    let plugins = dir.join("wrong-abi");
+    std::fs::create_dir_all(&plugins).unwrap();
+    let src = dir.join("wrong_abi.rs");
+    std::fs::write(
+        &src,
+        "#[no_mangle]\npub extern \"C\" fn stogger_pg_abi_version() -> u32 { 999 }\n",
+    )
+    .unwrap();
+    let so = plugins.join("libstogger_postgres.so");
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let out = std::process::Command::new(rustc)
+        .args(["--edition", "2021", "--crate-type", "cdylib", "-o"])
+        .arg(&so)
+        .arg(&src)
+        .output()
+        .expect("run rustc");
+    assert!(
+        out.status.success(),
+        "rustc: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    plugins
 }
 
 /// A directory holding a copy of the workspace's plugin.
@@ -98,41 +124,67 @@ impl Sandbox {
     }
 }
 
-/// The statically linked service, built once per test process with
-/// `cargo build --manifest-path tests/static-service/Cargo.toml` (with a
-/// copy of the workspace's `Cargo.lock`, git-ignored there) into
-/// `target/static-service` (its own target directory: no lock contention
-/// with the cargo running the tests, and no feature unification with the
-/// workspace).
+/// The statically linked service (stogger-core's `postgres` feature).
 pub fn static_service() -> PathBuf {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-            let package = workspace().join("tests/static-service");
-            let manifest = package.join("Cargo.toml");
-            let target = target_dir().join("static-service");
-            // The workspace's lock file, so the static build uses the same
-            // dependency versions (cargo prunes what the service does not use).
-            std::fs::copy(workspace().join("Cargo.lock"), package.join("Cargo.lock"))
-                .expect("copy Cargo.lock for the static service");
-            let out = Command::new(cargo)
-                .arg("build")
-                .arg("--manifest-path")
-                .arg(&manifest)
-                .env("CARGO_TARGET_DIR", &target)
-                .stdin(Stdio::null())
-                .output()
-                .expect("run cargo build for the static service");
-            assert!(
-                out.status.success(),
-                "building {} failed:\n{}",
-                manifest.display(),
-                String::from_utf8_lossy(&out.stderr)
-            );
-            target.join("debug").join("stogger-static-service")
-        })
-        .clone()
+    pg_service(Flavour::Static)
+}
+
+/// How a test service gets the plugin.
+#[derive(Debug, Clone, Copy)]
+pub enum Flavour {
+    /// Loads `libstogger_postgres.so` at run time (no features).
+    Dynamic,
+    /// Links it in (feature `postgres`).
+    Static,
+}
+
+/// The test service of `flavour`, built once per test process from
+/// `tests/pg-service` (outside the workspace, with a copy of the
+/// workspace's `Cargo.lock`, git-ignored there) into `target/pg-service`:
+/// its own target directory, so no lock contention with the cargo running
+/// the tests, and no feature unification with the workspace, where the
+/// `stogger` command turns stogger-core's `postgres` feature on.
+pub fn pg_service(flavour: Flavour) -> PathBuf {
+    static BUILT: [OnceLock<PathBuf>; 2] = [OnceLock::new(), OnceLock::new()];
+    let (slot, bin, features): (_, _, &[&str]) = match flavour {
+        Flavour::Dynamic => (&BUILT[0], "stogger-pg-service", &[]),
+        Flavour::Static => (
+            &BUILT[1],
+            "stogger-static-service",
+            &["--features", "postgres"],
+        ),
+    };
+    // One build at a time: both write the package's Cargo.lock.
+    static BUILDING: Mutex<()> = Mutex::new(());
+    slot.get_or_init(|| {
+        let _one = BUILDING.lock().unwrap_or_else(|p| p.into_inner());
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let package = workspace().join("tests/pg-service");
+        let manifest = package.join("Cargo.toml");
+        let target = target_dir().join("pg-service");
+        // The workspace's lock file, so the service uses the same dependency
+        // versions (cargo prunes what the service does not use).
+        std::fs::copy(workspace().join("Cargo.lock"), package.join("Cargo.lock"))
+            .expect("copy Cargo.lock for the test service");
+        let out = Command::new(cargo)
+            .arg("build")
+            .arg("--manifest-path")
+            .arg(&manifest)
+            .args(["--bin", bin])
+            .args(features)
+            .env("CARGO_TARGET_DIR", &target)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run cargo build for the test service");
+        assert!(
+            out.status.success(),
+            "building {bin} from {} failed:\n{}",
+            manifest.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        target.join("debug").join(bin)
+    })
+    .clone()
 }
 
 /// What a finished service left behind.

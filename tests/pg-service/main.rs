@@ -1,8 +1,9 @@
 //! The service the PostgreSQL end-to-end tests run as a child process.
 //!
-//! Built twice: as a bin of the tests package (no `postgres` feature: the
-//! plugin is loaded from `libstogger_postgres.so` at run time) and by the
-//! `tests/static-service` package (feature `postgres`: linked in).
+//! Built twice by its package (tests/pg-service, outside the workspace):
+//! `stogger-pg-service` without features (the plugin is loaded from
+//! `libstogger_postgres.so` at run time) and `stogger-static-service` with
+//! feature `postgres` (linked in).
 //! Configuration comes from the environment like any service.
 //!
 //! Usage: `stogger-pg-service <scenario> [n]`. Every scenario first prints
@@ -117,7 +118,7 @@ fn run(scenario: &str, arg: Option<&str>) -> Result<(), Box<dyn std::error::Erro
     Ok(())
 }
 
-fn main() -> ExitCode {
+pub fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let scenario = args.next().unwrap_or_default();
     let arg = args.next();
