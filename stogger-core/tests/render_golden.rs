@@ -133,7 +133,7 @@ fn each_timestamp_precision() {
     );
     assert_eq!(
         with_precision(TimestampPrecision::IsoNoZ, &e),
-        "2026-06-01T17:19:01.123456 I tick\n"
+        "2026-06-01T17:19:01 I tick\n"
     );
     assert_eq!(
         with_precision(TimestampPrecision::Relative, &e),
@@ -797,7 +797,7 @@ fn json_line_is_exact_and_ordered() {
         "{\"timestamp\":\"2026-06-01T17:19:01.123456Z\",\"level\":\"info\",\"event\":\"user-login\",\
          \"message\":\"User alice logged in from 192.168.1.1\",\"scope\":\"auth\",\"func\":\"shop::login\",\
          \"request_id\":\"r-1\",\"user_id\":123,\"username\":\"alice\",\"ip\":\"192.168.1.1\",\
-         \"pid\":4242,\"code_file\":\"src/main.rs\",\"code_line\":7,\"code_module\":\"shop\"}\n"
+         \"pid\":4242,\"code_file\":\"src/main.rs\",\"code_lineno\":7,\"code_module\":\"shop\"}\n"
     );
 }
 

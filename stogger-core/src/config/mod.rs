@@ -51,7 +51,7 @@ pub enum TimestampPrecision {
     Iso,
     /// `2026-06-01T17:19:01Z` (the default).
     IsoSeconds,
-    /// `2026-06-01T17:19:01.123456` (microseconds, no zone letter).
+    /// `2026-06-01T17:19:01` (seconds, no zone letter, as Python stogger).
     IsoNoZ,
     /// Seconds since logging started: `+12.345s`.
     Relative,
@@ -199,7 +199,7 @@ impl Default for Config {
             postgres_shutdown_timeout_ms: 5_000,
             postgres_connect_timeout_ms: 5_000,
             log_rotation: Rotation::None,
-            log_max_bytes: 10 * 1024 * 1024,
+            log_max_bytes: 10_000_000,
             log_backup_count: 5,
             translation_dir: None,
             language: None,

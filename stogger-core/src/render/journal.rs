@@ -15,7 +15,9 @@
 //! | `SYSLOG_PID` | the process id |
 //! | `CODE_FILE`, `CODE_LINE` | source location, when known |
 //! | `CODE_FUNC` | `<module path>::<function>` of the instrumented function, when known |
-//! | `STOGGER_EVENT`, `STOGGER_LEVEL` | event name, level name (`warning`) |
+//! | `CODE_MODULE` | the module path, when known |
+//! | `EVENT`, `LEVEL` | event name, level name (`warning`): the names Python stogger writes |
+//! | `STOGGER_EVENT`, `STOGGER_LEVEL` | the same again, under the names earlier versions wrote |
 //! | `SCOPE`, `FUNC` | the event's log scope and function, when known |
 //! | one per field | every visible field (span context and the event's own fields) |
 //!
@@ -70,7 +72,10 @@ pub const RESERVED: &[&str] = &[
     "CODE_FILE",
     "CODE_LINE",
     "CODE_FUNC",
+    "CODE_MODULE",
     "OBJECT_PID",
+    "EVENT",
+    "LEVEL",
     "STOGGER_EVENT",
     "STOGGER_LEVEL",
     "SCOPE",
@@ -206,6 +211,11 @@ impl Renderer for JournalRenderer {
         if let Some(func) = &event.func {
             encode_field(&mut out, "CODE_FUNC", func.as_bytes());
         }
+        if let Some(module) = &event.code.module {
+            encode_field(&mut out, "CODE_MODULE", module.as_bytes());
+        }
+        encode_field(&mut out, "EVENT", event.name.as_bytes());
+        encode_field(&mut out, "LEVEL", event.level.as_str().as_bytes());
         encode_field(&mut out, "STOGGER_EVENT", event.name.as_bytes());
         encode_field(&mut out, "STOGGER_LEVEL", event.level.as_str().as_bytes());
         if let Some(scope) = &event.scope {
@@ -319,9 +329,15 @@ mod tests {
             .with("priority", 1)
             .with("code_file", "fake.rs")
             .with("syslog_identifier", "impostor")
-            .with("stogger_event", "other");
+            .with("stogger_event", "other")
+            .with("event", "user's")
+            .with("level", "high");
         let f = fields(&event);
-        assert_eq!(one(&f, "MESSAGE"), "clash: code_file='fake.rs' message='user text' priority=1 stogger_event='other' syslog_identifier='impostor'");
+        assert_eq!(one(&f, "MESSAGE"), "clash: code_file='fake.rs' event='user\\'s' level='high' message='user text' priority=1 stogger_event='other' syslog_identifier='impostor'");
+        assert_eq!(one(&f, "EVENT"), "clash");
+        assert_eq!(one(&f, "LEVEL"), "info");
+        assert_eq!(one(&f, "F_EVENT"), "user's");
+        assert_eq!(one(&f, "F_LEVEL"), "high");
         assert_eq!(one(&f, "PRIORITY"), "6");
         assert_eq!(one(&f, "SYSLOG_IDENTIFIER"), "billing");
         assert_eq!(one(&f, "STOGGER_EVENT"), "clash");
@@ -444,6 +460,7 @@ mod tests {
             let f = fields(&Event::new(level, "e"));
             assert_eq!(one(&f, "PRIORITY"), want, "{level:?}");
             assert_eq!(one(&f, "STOGGER_LEVEL"), level.as_str());
+            assert_eq!(one(&f, "LEVEL"), level.as_str());
         }
     }
 
@@ -454,7 +471,10 @@ mod tests {
         event.code.file = Some("src/disk.rs".into());
         event.code.line = Some(17);
         event.func = Some("svc::disk::check".into());
+        event.code.module = Some("svc::disk".into());
         let f = fields(&event);
+        assert_eq!(one(&f, "CODE_MODULE"), "svc::disk");
+        assert_eq!(one(&f, "EVENT"), "disk-low");
         assert_eq!(one(&f, "SYSLOG_IDENTIFIER"), "billing");
         assert_eq!(one(&f, "SYSLOG_FACILITY"), "16");
         assert_eq!(one(&f, "SYSLOG_PID"), "4242");

@@ -1,7 +1,7 @@
 //! `log_format = "json"`: one compact JSON object per event, one per line.
 //!
 //! ```text
-//! {"timestamp":"2026-06-01T17:19:01.123456Z","level":"info","event":"user-login","message":"User alice logged in","user_id":123,"username":"alice","pid":4242,"code_file":"src/main.rs","code_line":7,"code_module":"shop"}
+//! {"timestamp":"2026-06-01T17:19:01.123456Z","level":"info","event":"user-login","message":"User alice logged in","user_id":123,"username":"alice","pid":4242,"code_file":"src/main.rs","code_lineno":7,"code_module":"shop"}
 //! ```
 //!
 //! Keys, in this order:
@@ -14,7 +14,7 @@
 //! | `message` | the event has `_replace_msg` | the rendered template |
 //! | `scope`, `func` | the event has one | the log scope, the instrumented function |
 //! | every visible field | | span context, then the event's own fields (an own field overrides a span field of the same name, in the span field's place), with their JSON types |
-//! | `pid`, `code_file`, `code_line`, `code_module` | known, and no field has that name | process id and source location |
+//! | `pid`, `code_file`, `code_lineno`, `code_module` | known, and no field has that name | process id and source location |
 //!
 //! Field values keep their types: integers and floats are JSON numbers,
 //! booleans are `true`/`false`, JSON values are written as they are; NaN
@@ -110,7 +110,7 @@ impl Serialize for JsonValue<'_> {
     }
 }
 
-const SYSTEM_KEYS: [&str; 4] = ["pid", "code_file", "code_line", "code_module"];
+const SYSTEM_KEYS: [&str; 4] = ["pid", "code_file", "code_lineno", "code_module"];
 
 impl Serialize for JsonEvent<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {

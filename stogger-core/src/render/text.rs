@@ -388,7 +388,7 @@ impl TextRenderer {
             TimestampPrecision::Relative => write_relative(out, ts - self.opts.start),
             TimestampPrecision::Iso => write_iso(out, ts, true, true),
             TimestampPrecision::IsoSeconds => write_iso(out, ts, false, true),
-            TimestampPrecision::IsoNoZ => write_iso(out, ts, true, false),
+            TimestampPrecision::IsoNoZ => write_iso(out, ts, false, false),
         }
     }
 
