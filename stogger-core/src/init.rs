@@ -129,14 +129,11 @@ fn install_panic_hook() {
     PANIC_HOOK.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            let message = if let Some(s) = info.payload().downcast_ref::<&str>() {
-                (*s).to_string()
-            } else if let Some(s) = info.payload().downcast_ref::<String>() {
-                s.clone()
-            } else {
-                "panic".to_string()
-            };
+            let message = crate::exception::panic_message(info.payload());
             let mut event = Event::new(Level::Critical, "panic").with("message", message);
+            if let Some(backtrace) = crate::exception::panic_backtrace() {
+                event = event.with("exception_traceback", backtrace);
+            }
             if let Some(loc) = info.location() {
                 event.code.file = Some(loc.file().to_string().into());
                 event.code.line = Some(loc.line());

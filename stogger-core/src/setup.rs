@@ -45,6 +45,7 @@ pub(crate) fn build(cfg: &Config) -> Result<Built, Error> {
     let file_level = cfg.target_level(cfg.file_min_level);
     let mut notes = Vec::new();
     let mut targets: Vec<Box<dyn Target>> = Vec::new();
+    crate::exception::set_capture_backtrace(cfg.capture_backtrace);
 
     let journal_target = journal::build(cfg, &mut notes)?;
     let console_on =

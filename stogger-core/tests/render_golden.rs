@@ -423,19 +423,6 @@ fn sections_in_order_with_their_prefixes() {
 }
 
 #[test]
-fn cmd_output_line_needs_log_cmd_output() {
-    let e = event(Level::Info, "cmd").with("cmd_output_line", "make all");
-    let line = render_with(
-        TextOptions {
-            log_cmd_output: false,
-            ..opts()
-        },
-        &e,
-    );
-    assert_eq!(line.plain, "2026-06-01T17:19:01Z I cmd\n");
-}
-
-#[test]
 fn cmd_output_line_is_dim_on_the_console() {
     let e = event(Level::Info, "cmd").with("cmd_output_line", "make all");
     assert!(colored(&e).ends_with("\n\x1b[2m> make all\x1b[0m\n"));

@@ -238,21 +238,28 @@ pub const KEYS: &[KeyInfo] = &[
         "STOGGER_TRANSLATION_DIR",
         "a path; empty for none",
         "none",
-        "Accepted for parity with the original; not used yet.",
+        "Directory of `{language}.toml` files: event id or `_msg_key` -> message template.",
     ),
     key(
         "language",
         "STOGGER_LANGUAGE",
-        "a string; empty for none",
-        "none",
-        "Accepted for parity with the original; not used yet.",
+        "a language name (the file name without `.toml`, no `/`); empty for the default",
+        "en",
+        "Which translation file of translation_dir console, file and journal show.",
     ),
     key(
         "log_cmd_output",
         "STOGGER_LOG_CMD_OUTPUT",
         BOOL,
-        "true",
-        "Show `cmd_output_line` sections.",
+        "false",
+        "Also write every `cmd_output_line` to `{logdir}/build-output.log` (init_command_logging).",
+    ),
+    key(
+        "capture_backtrace",
+        "STOGGER_CAPTURE_BACKTRACE",
+        BOOL,
+        "false",
+        "stogger_core::exception(&e) adds a backtrace of the log call to exception_traceback.",
     ),
     key(
         "console_min_level",
@@ -630,8 +637,14 @@ fn set(cfg: &mut Config, name: &str, v: &Value) -> Option<Parsed<()>> {
                     u32::try_from(integer(v, 0, u64::from(u32::MAX))?).map_err(|_| Invalid)?
             }
             "translation_dir" => cfg.translation_dir = optional(v)?.map(PathBuf::from),
-            "language" => cfg.language = optional(v)?,
+            "language" => {
+                cfg.language = optional(v)?;
+                if cfg.language.as_deref().is_some_and(|l| l.contains('/')) {
+                    return Err(Invalid);
+                }
+            }
             "log_cmd_output" => cfg.log_cmd_output = boolean(v)?,
+            "capture_backtrace" => cfg.capture_backtrace = boolean(v)?,
             "format.timestamp_precision" => {
                 cfg.format.timestamp_precision = choice(
                     v,

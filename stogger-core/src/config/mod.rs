@@ -128,12 +128,15 @@ pub struct Config {
     pub log_max_bytes: u64,
     /// Rotated files kept (`.1` newest); 0 disables rotation.
     pub log_backup_count: u32,
-    /// Accepted for parity with the original; not used yet.
+    /// Directory of the translation files `{language}.toml`.
     pub translation_dir: Option<PathBuf>,
-    /// Accepted for parity with the original; not used yet.
+    /// The translation file to use; `None` is `en` (Python stogger's default).
     pub language: Option<String>,
-    /// Show `cmd_output_line` sections.
+    /// Open `{logdir}/build-output.log` for command output at start
+    /// (see [`crate::command::init_command_logging`]).
     pub log_cmd_output: bool,
+    /// [`crate::exception`] adds a backtrace of the log call.
+    pub capture_backtrace: bool,
     /// Level of the console target; `None`: the global level.
     pub console_min_level: Option<Level>,
     /// Level of the file target; `None`: the global level.
@@ -203,7 +206,8 @@ impl Default for Config {
             log_backup_count: 5,
             translation_dir: None,
             language: None,
-            log_cmd_output: true,
+            log_cmd_output: false,
+            capture_backtrace: false,
             console_min_level: None,
             file_min_level: None,
             journal_min_level: None,

@@ -40,15 +40,13 @@ pub struct TextOptions {
     /// Show the event's function (`func='my_service::orders::process'`,
     /// from the innermost `#[instrument]`ed span) among the `key=value` fields.
     pub show_caller_info: bool,
-    /// Show `cmd_output_line` sections.
-    pub log_cmd_output: bool,
     /// Start of logging, for relative timestamps.
     pub start: OffsetDateTime,
 }
 
 impl TextOptions {
-    /// The layout a configuration asks for (`format.*`, `show_caller_info`,
-    /// `log_cmd_output`), with colours as decided by the caller and relative
+    /// The layout a configuration asks for (`format.*`, `show_caller_info`),
+    /// with colours as decided by the caller and relative
     /// timestamps counted from `start`.
     pub fn from_config(cfg: &crate::Config, color: bool, start: OffsetDateTime) -> TextOptions {
         TextOptions {
@@ -57,7 +55,6 @@ impl TextOptions {
             pad_event_width: cfg.format.pad_event_width,
             show_code_info: cfg.format.show_code_info,
             show_caller_info: cfg.show_caller_info,
-            log_cmd_output: cfg.log_cmd_output,
             start,
         }
     }
@@ -394,9 +391,6 @@ impl TextRenderer {
 
     fn write_sections(&self, out: &mut String, event: &Event, color: bool) {
         for key in SECTION_KEYS {
-            if *key == "cmd_output_line" && !self.opts.log_cmd_output {
-                continue;
-            }
             let Some(value) = event.get(key) else {
                 continue;
             };
@@ -867,7 +861,6 @@ mod tests {
             pad_event_width: 10,
             show_code_info: true,
             show_caller_info: true,
-            log_cmd_output: true,
             start: time::OffsetDateTime::UNIX_EPOCH,
         });
         static FIRST: &str = "user_id";

@@ -1,0 +1,1 @@
+//! Running commands with their output logged.
