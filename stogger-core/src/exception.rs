@@ -148,14 +148,16 @@ pub(crate) fn panic_backtrace() -> Option<String> {
 }
 
 /// Symbols of the frames a backtrace starts with that belong to the
-/// capture itself: the standard library's backtrace code, stogger, and
-/// the `tracing` machinery between the log call and stogger's layer.
+/// capture itself: the standard library (its backtrace and panic code),
+/// stogger, and the `tracing` machinery between the log call and
+/// stogger's layer. Only leading frames are left out.
 const OWN_FRAMES: &[&str] = &[
-    "std::backtrace",
-    "std::panicking",
-    "std::panic::",
-    "core::panicking",
-    "core::ops::function",
+    "std::",
+    "<std::",
+    "core::",
+    "<core::",
+    "alloc::",
+    "<alloc::",
     "stogger_core::",
     "<stogger_core::",
     "tracing::",
@@ -164,7 +166,6 @@ const OWN_FRAMES: &[&str] = &[
     "<tracing_core::",
     "tracing_subscriber::",
     "<tracing_subscriber::",
-    "<alloc::boxed::Box<F,A> as core::ops::function::Fn",
 ];
 
 /// A backtrace as text, starting at the first frame of the caller (the
@@ -403,7 +404,8 @@ mod tests {
         assert!(text.starts_with("stack backtrace:"), "{text}");
         let first = text.lines().nth(1).unwrap_or_default();
         assert!(
-            !first.contains("std::backtrace") && !first.contains("stogger_core::exception::trimmed"),
+            !first.contains("std::backtrace")
+                && !first.contains("stogger_core::exception::trimmed"),
             "{text}"
         );
     }

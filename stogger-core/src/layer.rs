@@ -182,7 +182,10 @@ where
             ..
         } = visitor;
         if stack_info {
-            fields.push((Cow::Borrowed("stack"), Value::Str(crate::exception::stack())));
+            fields.push((
+                Cow::Borrowed("stack"),
+                Value::Str(crate::exception::stack()),
+            ));
         }
         let mut out = Event {
             timestamp: now_micros(),

@@ -19,6 +19,8 @@
 //! steer rendering and never appear as data.
 #![warn(missing_docs)]
 
+mod call;
+pub mod command;
 pub mod config;
 mod dispatch;
 mod error;
@@ -29,8 +31,6 @@ mod layer;
 pub mod output;
 pub mod plugin;
 pub mod render;
-mod call;
-pub mod command;
 mod scope;
 mod setup;
 pub mod target;

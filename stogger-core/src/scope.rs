@@ -237,8 +237,12 @@ impl ScopeCore {
         ));
         event.fields.extend(self.fields.iter().cloned());
         if let Some(f) = failure {
-            event.fields.push(("exc_type".into(), Value::Str(f.exc_type.clone())));
-            event.fields.push(("exc_msg".into(), Value::Str(f.msg.clone())));
+            event
+                .fields
+                .push(("exc_type".into(), Value::Str(f.exc_type.clone())));
+            event
+                .fields
+                .push(("exc_msg".into(), Value::Str(f.msg.clone())));
             if !f.causes.is_empty() {
                 event.fields.push(("exc_causes".into(), f.causes_json()));
             }

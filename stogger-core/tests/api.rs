@@ -143,14 +143,16 @@ fn scope_failed_on_panic() {
 #[test]
 fn scope_run_sees_err_ok_and_panics() {
     let cap = capture();
-    let parsed: Result<u32, std::num::ParseIntError> = log_scope("parse")
-        .with("input", "12x")
-        .run(|| {
+    let parsed: Result<u32, std::num::ParseIntError> =
+        log_scope("parse").with("input", "12x").run(|| {
             tracing::info!("parsing");
             "12x".parse()
         });
     assert!(parsed.is_err());
-    assert!(cap.has("parsing", &[("scope", "parse".into()), ("input", "12x".into())]));
+    assert!(cap.has(
+        "parsing",
+        &[("scope", "parse".into()), ("input", "12x".into())]
+    ));
     assert!(cap.has(
         "scope-failed",
         &[

@@ -102,7 +102,10 @@ fn log_call_logs_typed_arguments_before_the_body() {
         Some(serde_json::json!({"id": 7, "items": ["tea", "cake"]}))
     );
     assert_eq!(called.get("rush"), Some(&Value::Bool(true)));
-    assert_eq!(called.get("note"), Some(&Value::Debug("OnlyDebug(9)".into())));
+    assert_eq!(
+        called.get("note"),
+        Some(&Value::Debug("OnlyDebug(9)".into()))
+    );
     assert_eq!(called.get("weight"), Some(&Value::F64(1.5)));
     assert_eq!(cap.count("returned"), 0, "log_call logs no result");
 }
@@ -149,15 +152,28 @@ fn log_result_logs_returned_or_failed_and_passes_the_outcome_on() {
     assert_eq!(returned.level, Level::Debug);
     assert_eq!(returned.get("result"), Some(&Value::U64(42)));
     assert!(matches!(returned.get("duration_ms"), Some(Value::F64(ms)) if *ms >= 0.0));
-    assert!(returned.get("amount").is_none(), "log_result logs no arguments");
+    assert!(
+        returned.get("amount").is_none(),
+        "log_result logs no arguments"
+    );
 
     cap.clear();
     let err = charge(500).expect_err("declined");
-    assert_eq!(err.to_string(), "payment declined", "the error goes on unchanged");
+    assert_eq!(
+        err.to_string(),
+        "payment declined",
+        "the error goes on unchanged"
+    );
     let failed = only(&cap.events(), "failed");
     assert_eq!(failed.level, Level::Warning);
-    assert_eq!(failed.get("exc_type"), Some(&Value::Str("PaymentError".into())));
-    assert_eq!(failed.get("exc_msg"), Some(&Value::Str("payment declined".into())));
+    assert_eq!(
+        failed.get("exc_type"),
+        Some(&Value::Str("PaymentError".into()))
+    );
+    assert_eq!(
+        failed.get("exc_msg"),
+        Some(&Value::Str("payment declined".into()))
+    );
     assert_eq!(
         failed.get("exc_causes").map(Value::to_json),
         Some(serde_json::json!(["gateway reset"]))
@@ -180,7 +196,10 @@ fn log_result_logs_returned_or_failed_and_passes_the_outcome_on() {
     cap.clear();
     let panicked = std::panic::catch_unwind(|| explode(3));
     let payload = panicked.expect_err("the panic propagates");
-    assert_eq!(payload.downcast_ref::<String>().map(String::as_str), Some("boom 3"));
+    assert_eq!(
+        payload.downcast_ref::<String>().map(String::as_str),
+        Some("boom 3")
+    );
     let failed = only(&cap.events(), "failed");
     assert_eq!(failed.level, Level::Error);
     assert_eq!(failed.get("exc_type"), Some(&Value::Str("panic".into())));
@@ -247,7 +266,10 @@ fn methods_leave_self_out_and_name_their_type() {
     let failed = only(&cap.events(), "failed");
     assert_eq!(failed.get("count"), Some(&Value::U64(9)));
     assert_eq!(failed.get("exc_type"), Some(&Value::Str("String".into())));
-    assert_eq!(failed.get("exc_msg"), Some(&Value::Str("only 3 left".into())));
+    assert_eq!(
+        failed.get("exc_msg"),
+        Some(&Value::Str("only 3 left".into()))
+    );
     assert!(failed.get("exc_causes").is_none());
 
     cap.clear();
@@ -333,7 +355,10 @@ fn scope_attribute_sees_the_result() {
     let events = cap.events();
     let started = only(&events, "import-started");
     assert_eq!(started.scope.as_deref(), Some("import"));
-    assert_eq!(started.get("source"), Some(&Value::Str("orders.csv".into())));
+    assert_eq!(
+        started.get("source"),
+        Some(&Value::Str("orders.csv".into()))
+    );
     let end = only(&events, "scope-end");
     assert_eq!(end.get("source"), Some(&Value::Str("orders.csv".into())));
 
@@ -343,7 +368,10 @@ fn scope_attribute_sees_the_result() {
     assert_eq!(cap.count("scope-end"), 0, "an early `?` is not a success");
     let failed = only(&events, "scope-failed");
     assert_eq!(failed.level, Level::Warning);
-    assert_eq!(failed.get("exc_type"), Some(&Value::Str("ParseIntError".into())));
+    assert_eq!(
+        failed.get("exc_type"),
+        Some(&Value::Str("ParseIntError".into()))
+    );
     assert_eq!(
         failed.get("exc_msg"),
         Some(&Value::Str("invalid digit found in string".into()))
@@ -356,9 +384,15 @@ fn scope_attribute_sees_the_result() {
     cap.clear();
     assert!(block_on(sync_job(true)).is_err());
     let events = cap.events();
-    assert_eq!(only(&events, "sync-step").scope.as_deref(), Some("sync-job"));
+    assert_eq!(
+        only(&events, "sync-step").scope.as_deref(),
+        Some("sync-job")
+    );
     let failed = only(&events, "scope-failed");
-    assert_eq!(failed.get("exc_msg"), Some(&Value::Str("remote gone".into())));
+    assert_eq!(
+        failed.get("exc_msg"),
+        Some(&Value::Str("remote gone".into()))
+    );
     assert_eq!(failed.get("exc_type"), Some(&Value::Str("Error".into())));
 
     cap.clear();

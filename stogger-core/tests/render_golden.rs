@@ -415,8 +415,9 @@ fn sections_in_order_with_their_prefixes() {
          out:\n\
          out: world\n\
          err: warning: x\n\
-         frame 0\n\
-         frame 1\n\
+         stack: frame 0\n\
+         stack: frame 1\n\
+         ===============================================================================\n\
          exception: Traceback:\n\
          exception:   line 1\n"
     );

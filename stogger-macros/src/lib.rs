@@ -152,8 +152,7 @@ fn logged_args(f: &ItemFn, options: &Options) -> syn::Result<(Vec<ArgInfo>, bool
         }
     }
     let listed = |list: &Option<Vec<(String, Span)>>, name: &str| {
-        list.as_ref()
-            .map(|l| l.iter().any(|(n, _)| n == name))
+        list.as_ref().map(|l| l.iter().any(|(n, _)| n == name))
     };
     let args = all
         .into_iter()
@@ -342,10 +341,7 @@ fn try_expand(kind: Kind, attr: TokenStream2, item: TokenStream2) -> syn::Result
                 let ident = &a.ident;
                 let value = value_of(quote!(&#ident), &a.ident);
                 let key = &a.key;
-                (
-                    quote!(let #var = #value;),
-                    quote!(#key = #var,),
-                )
+                (quote!(let #var = #value;), quote!(#key = #var,))
             })
             .unzip()
     } else {
@@ -438,7 +434,10 @@ struct ScopeArgs {
 impl Parse for ScopeArgs {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
         let name: LitStr = input.parse().map_err(|e| {
-            syn::Error::new(e.span(), "expected the scope's name: #[log_scope(\"name\")]")
+            syn::Error::new(
+                e.span(),
+                "expected the scope's name: #[log_scope(\"name\")]",
+            )
         })?;
         let mut fields = Vec::new();
         while input.parse::<Option<Token![,]>>()?.is_some() {

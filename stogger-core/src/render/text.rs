@@ -123,6 +123,11 @@ pub const SECTION_KEYS: &[&str] = &[
     "exception_traceback",
 ];
 
+/// The line between a `stack` and an `exception_traceback` section: 79
+/// `=`, as Python stogger writes it.
+const STACK_SEPARATOR: &str =
+    "===============================================================================";
+
 fn is_section_key(key: &str) -> bool {
     matches!(
         key,
@@ -420,7 +425,15 @@ impl TextRenderer {
                         "cmd_output_line" => ("> ", true),
                         "stdout" => ("out: ", false),
                         "stderr" => ("err: ", false),
-                        "exception_traceback" => ("exception: ", false),
+                        "stack" => ("stack: ", false),
+                        "exception_traceback" => {
+                            // Python's separator between the two blocks.
+                            if event.get("stack").is_some() {
+                                out.push_str(STACK_SEPARATOR);
+                                out.push('\n');
+                            }
+                            ("exception: ", false)
+                        }
                         _ => ("", false),
                     };
                     for line in text.lines() {
