@@ -214,6 +214,11 @@ impl Builder {
         startup.extend(built.startup_events);
         swap(built.pipeline, startup);
         install_panic_hook();
+        if loaded.config.log_cmd_output {
+            // Like Python's init_logging(log_cmd_output=True); a failure
+            // is a warning event, logging goes on.
+            let _ = crate::command::init_command_logging();
+        }
         Ok(LoggingGuard { _private: () })
     }
 }

@@ -97,6 +97,8 @@ pub(crate) fn build(cfg: &Config) -> Result<Built, Error> {
     if let Some(pg) = postgres::build(cfg, &mut notes) {
         targets.push(pg);
     }
+    crate::command::set_logdir(&cfg.logdir);
+    targets.push(Box::new(crate::command::CmdOutputTarget));
     Ok(Built {
         pipeline: Pipeline {
             targets,
