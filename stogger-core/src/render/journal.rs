@@ -51,8 +51,10 @@
 //! `NAME\n<length as u64 little-endian><value>\n`.
 
 use crate::event::{Event, Value};
-use crate::render::text::write_body;
+use crate::render::text::write_body_translated;
+use crate::render::translate::Translations;
 use crate::target::Renderer;
+use std::sync::Arc;
 
 /// Longest field name journald accepts.
 pub const MAX_FIELD_NAME: usize = 64;
@@ -145,6 +147,7 @@ pub struct JournalRenderer {
     identifier: String,
     facility: u8,
     show_func: bool,
+    translations: Option<Arc<Translations>>,
 }
 
 impl JournalRenderer {
@@ -156,7 +159,15 @@ impl JournalRenderer {
             identifier: identifier.into(),
             facility,
             show_func: false,
+            translations: None,
         }
+    }
+
+    /// `MESSAGE` shows the translated sentence of events the translations
+    /// have one for (see [`crate::render::translate`]).
+    pub fn with_translations(mut self, translations: Option<Arc<Translations>>) -> Self {
+        self.translations = translations;
+        self
     }
 
     /// Also show the event's function (`func='...'`) in the `k=v` body of
@@ -176,7 +187,12 @@ impl JournalRenderer {
         msg.push_str(&event.name);
         msg.push_str(": ");
         let head = msg.len();
-        write_body(&mut msg, event, self.show_func);
+        write_body_translated(
+            &mut msg,
+            event,
+            self.show_func,
+            self.translations.as_deref(),
+        );
         if msg.len() == head {
             msg.truncate(event.name.len());
         }

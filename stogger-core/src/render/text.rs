@@ -25,6 +25,8 @@ use std::fmt::Write as _;
 use time::{OffsetDateTime, UtcOffset};
 
 use super::template::{push_python_escape, render_template_escaped_into};
+use super::translate::{template_of, Translations};
+use std::sync::Arc;
 
 /// How lines are laid out.
 #[derive(Debug, Clone)]
@@ -81,12 +83,23 @@ impl TextLine {
 #[derive(Debug, Clone)]
 pub struct TextRenderer {
     opts: TextOptions,
+    translations: Option<Arc<Translations>>,
 }
 
 impl TextRenderer {
     /// A renderer with these options.
     pub fn new(opts: TextOptions) -> Self {
-        TextRenderer { opts }
+        TextRenderer {
+            opts,
+            translations: None,
+        }
+    }
+
+    /// Shows the translated message of events the translations have one
+    /// for (see [`crate::render::translate`]).
+    pub fn with_translations(mut self, translations: Option<Arc<Translations>>) -> Self {
+        self.translations = translations;
+        self
     }
 }
 
@@ -229,8 +242,8 @@ fn collect_fields_plain(event: &Event, show_func: bool) -> Vec<(&str, Shown<'_>)
     out
 }
 
-fn body_of(event: &Event, show_func: bool) -> Body<'_> {
-    match event.template() {
+fn body_of<'a>(event: &'a Event, show_func: bool, template: Option<&str>) -> Body<'a> {
+    match template {
         Some(template) => {
             let mut msg = String::with_capacity(template.len() + 32);
             render_template_escaped_into(&mut msg, template, event);
@@ -245,7 +258,18 @@ fn body_of(event: &Event, show_func: bool) -> Body<'_> {
 /// spaces, with `scope` and (when `show_func`) `func` among them. The
 /// journal's `MESSAGE` and other one-line forms can reuse it.
 pub fn write_body(out: &mut String, event: &Event, show_func: bool) {
-    match body_of(event, show_func) {
+    write_body_translated(out, event, show_func, None);
+}
+
+/// [`write_body`] with the translated message, when `translations` has one
+/// for the event, in place of `_replace_msg`.
+pub fn write_body_translated(
+    out: &mut String,
+    event: &Event,
+    show_func: bool,
+    translations: Option<&Translations>,
+) {
+    match body_of(event, show_func, template_of(event, translations)) {
         Body::Message(msg) => out.push_str(&msg),
         Body::Fields(fields) => write_fields(out, &fields, false),
     }
@@ -302,7 +326,8 @@ fn write_value(out: &mut String, value: Shown<'_>) {
 impl Renderer for TextRenderer {
     type Output = TextLine;
     fn render(&self, event: &Event) -> TextLine {
-        let body = body_of(event, self.opts.show_caller_info);
+        let template = template_of(event, self.translations.as_deref());
+        let body = body_of(event, self.opts.show_caller_info, template);
         let mut plain = String::with_capacity(128);
         self.write_line(&mut plain, event, &body, false);
         let colored = self.opts.color.then(|| {
