@@ -81,7 +81,10 @@ impl Translations {
         };
         let mut templates = HashMap::new();
         let mut warnings = Vec::new();
-        for (key, value) in doc.get_ref() {
+        // In file order, so the warnings are too.
+        let mut entries: Vec<_> = doc.get_ref().iter().collect();
+        entries.sort_by_key(|(key, _)| key.span().start);
+        for (key, value) in entries {
             let name = key.get_ref().to_string();
             let place = at(key.span().start);
             let Some(template) = value.get_ref().as_str() else {
@@ -152,7 +155,7 @@ mod tests {
         let text = "user-login = \"Hallo {username}\"\n\nbad = \"{unclosed\"\nnum = 5\nempty = \"x {} y\"\nok = \"{n:,}\"\n";
         let (t, warnings) = Translations::parse(text, Path::new("/t/de.toml"));
         let t = t.expect("parsed");
-        assert_eq!(t.len(), 2);
+        assert_eq!(t.len(), 2, "{t:?}");
         assert_eq!(
             warnings,
             [
@@ -172,7 +175,10 @@ mod tests {
     #[test]
     fn msg_key_wins_over_the_event_id() {
         let (t, _) = Translations::parse("a = \"by id\"\nb = \"by key\"\n", Path::new("x.toml"));
-        let t = t.expect("parsed");
+        let t = Translations {
+            file: PathBuf::from("x.toml"),
+            templates: t.expect("parsed"),
+        };
         let e = Event::new(Level::Info, "a");
         assert_eq!(t.lookup(&e), Some("by id"));
         assert_eq!(t.lookup(&e.clone().with("_msg_key", "b")), Some("by key"));
