@@ -152,6 +152,7 @@ pub(crate) fn panic_backtrace() -> Option<String> {
 /// stogger, and the `tracing` machinery between the log call and
 /// stogger's layer. Only leading frames are left out.
 const OWN_FRAMES: &[&str] = &[
+    "__rustc::",
     "std::",
     "<std::",
     "core::",
