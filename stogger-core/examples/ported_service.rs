@@ -25,13 +25,12 @@ fn charge(order_id: u64, amount: f64, card: &str) -> Result<f64, PaymentError> {
 #[log_scope("order-processing", order_id = order_id)]
 fn process(order_id: u64, amount: f64) -> Result<(), PaymentError> {
     tracing::info!(items = 3, "order-received");
-    charge(order_id, amount, "4111").map_err(|e| {
+    charge(order_id, amount, "4111").inspect_err(|e| {
         tracing::error!(
             order_id,
-            exception = stogger_core::exception(&e),
+            exception = stogger_core::exception(e),
             "payment-failed"
         );
-        e
     })?;
     Ok(())
 }

@@ -208,7 +208,7 @@ fn log_result_logs_returned_or_failed_and_passes_the_outcome_on() {
 
 #[log_operation(include_args = [query])]
 fn authenticate(query: String, password: Secret) -> bool {
-    drop(password);
+    let _ = password;
     // The body consumes `query`: the event still has its value.
     query.len() > 3
 }
@@ -284,7 +284,7 @@ fn methods_leave_self_out_and_name_their_type() {
 
 #[log_call(include_args = ["id"])]
 async fn fetch(id: u64, token: Secret) -> Option<u64> {
-    drop(token);
+    let _ = token;
     YieldOnce(false).await;
     Some(id)
 }

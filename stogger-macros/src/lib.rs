@@ -176,7 +176,7 @@ fn logged_args(f: &ItemFn, options: &Options) -> syn::Result<(Vec<ArgInfo>, bool
 /// `name`), as a `tracing` field value.
 fn value_of(expr: TokenStream2, name: &Ident) -> TokenStream2 {
     let span = name.span();
-    let marker = Ident::new(&format!("{}", unraw(name)), span);
+    let marker = name.clone();
     quote_spanned! {span=>
         {
             #[allow(non_camel_case_types, dead_code)]

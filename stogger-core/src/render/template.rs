@@ -955,40 +955,6 @@ pub(crate) fn write_float_repr(out: &mut String, x: f64) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::event::Level;
-
-    fn fmt(v: impl Into<Value>, spec: &str) -> String {
-        let event = Event::new(Level::Info, "t").with("v", v.into());
-        render_template(&format!("{{v:{spec}}}"), &event)
-    }
-
-    #[test]
-    fn zero_padding_with_grouping_never_leads_with_a_separator() {
-        assert_eq!(fmt(1234, "08,"), "0,001,234");
-        assert_eq!(fmt(1234, "0=10,"), "00,001,234");
-        assert_eq!(fmt(-1234, "08,d"), "-001,234");
-    }
-
-    #[test]
-    fn repr_of_floats_switches_to_exponent_like_python() {
-        let mut s = String::new();
-        for x in [1e16, 1e15, 1e-5, 0.0001, -0.0, 1.0] {
-            write_float_repr(&mut s, x);
-            s.push(' ');
-        }
-        assert_eq!(s, "1e+16 1000000000000000.0 1e-05 0.0001 -0.0 1.0 ");
-    }
-
-    #[test]
-    fn huge_width_is_refused_not_allocated() {
-        assert_eq!(fmt(1, "99999999999999999999999"), BAD_FORMAT);
-        assert_eq!(fmt(1.5, ".10001f"), BAD_FORMAT);
-    }
-}
-
 /// Checks a template for what makes Python's `str.format` reject the whole
 /// string: an unclosed `{`, a single `}`, an empty or malformed field name,
 /// a conversion other than `!r`, `!s`, `!a`, a format spec that cannot be
@@ -1075,5 +1041,39 @@ fn check_field(field: &str, depth: u8) -> Result<(), String> {
         Spec::parse(spec)
             .map(|_| ())
             .map_err(|_| format!("invalid format spec `{spec}` for `{name}`"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Level;
+
+    fn fmt(v: impl Into<Value>, spec: &str) -> String {
+        let event = Event::new(Level::Info, "t").with("v", v.into());
+        render_template(&format!("{{v:{spec}}}"), &event)
+    }
+
+    #[test]
+    fn zero_padding_with_grouping_never_leads_with_a_separator() {
+        assert_eq!(fmt(1234, "08,"), "0,001,234");
+        assert_eq!(fmt(1234, "0=10,"), "00,001,234");
+        assert_eq!(fmt(-1234, "08,d"), "-001,234");
+    }
+
+    #[test]
+    fn repr_of_floats_switches_to_exponent_like_python() {
+        let mut s = String::new();
+        for x in [1e16, 1e15, 1e-5, 0.0001, -0.0, 1.0] {
+            write_float_repr(&mut s, x);
+            s.push(' ');
+        }
+        assert_eq!(s, "1e+16 1000000000000000.0 1e-05 0.0001 -0.0 1.0 ");
+    }
+
+    #[test]
+    fn huge_width_is_refused_not_allocated() {
+        assert_eq!(fmt(1, "99999999999999999999999"), BAD_FORMAT);
+        assert_eq!(fmt(1.5, ".10001f"), BAD_FORMAT);
     }
 }
