@@ -119,24 +119,15 @@ impl<'a> Runner<'a> {
         let mut tail: VecDeque<String> = VecDeque::new();
         for (stream, line) in rx {
             log_line(self.level, &name, stream, &line);
-            if stream == Stream::Stderr && self.tail > 0 {
-                if tail.len() == self.tail {
-                    tail.pop_front();
-                }
-                tail.push_back(line);
+            if stream == Stream::Stderr {
+                push_tail(&mut tail, self.tail, line);
             }
         }
         for reader in readers {
             let _ = reader.join();
         }
         let status = child.wait()?;
-        let finished = Finished {
-            status,
-            duration: start.elapsed(),
-            stderr_tail: tail.into(),
-        };
-        log_finished(&name, &finished);
-        Ok(finished)
+        Ok(finish(&name, status, start, tail))
     }
 }
 
@@ -228,6 +219,28 @@ fn log_line(level: Level, cmd: &str, stream: Stream, line: &str) {
     }
 }
 
+/// Keeps the last `keep` lines of stderr.
+fn push_tail(tail: &mut VecDeque<String>, keep: usize, line: String) {
+    if keep == 0 {
+        return;
+    }
+    if tail.len() == keep {
+        tail.pop_front();
+    }
+    tail.push_back(line);
+}
+
+/// What a child left, logged as `command-finished` or `command-failed`.
+fn finish(cmd: &str, status: ExitStatus, start: Instant, tail: VecDeque<String>) -> Finished {
+    let finished = Finished {
+        status,
+        duration: start.elapsed(),
+        stderr_tail: tail.into(),
+    };
+    log_finished(cmd, &finished);
+    finished
+}
+
 fn log_finished(cmd: &str, done: &Finished) {
     use std::os::unix::process::ExitStatusExt;
     let duration_ms = (done.duration.as_secs_f64() * 1_000_000.0).round() / 1000.0;
@@ -280,8 +293,12 @@ pub async fn run_async(
         match read {
             Some(0) | None => {
                 if !buf.is_empty() {
-                    log_line(level, &name, stream, &line_text(buf));
+                    let line = line_text(buf);
                     buf.clear();
+                    log_line(level, &name, stream, &line);
+                    if stream == Stream::Stderr {
+                        push_tail(&mut tail, tail_lines, line);
+                    }
                 }
                 match stream {
                     Stream::Stdout => out = None,
@@ -293,24 +310,15 @@ pub async fn run_async(
                     let line = line_text(buf);
                     buf.clear();
                     log_line(level, &name, stream, &line);
-                    if stream == Stream::Stderr && tail_lines > 0 {
-                        if tail.len() == tail_lines {
-                            tail.pop_front();
-                        }
-                        tail.push_back(line);
+                    if stream == Stream::Stderr {
+                        push_tail(&mut tail, tail_lines, line);
                     }
                 }
             }
         }
     }
     let status = child.wait().await?;
-    let finished = Finished {
-        status,
-        duration: start.elapsed(),
-        stderr_tail: tail.into(),
-    };
-    log_finished(&name, &finished);
-    Ok(finished)
+    Ok(finish(&name, status, start, tail))
 }
 
 // ------------------------------------------------------ command output file

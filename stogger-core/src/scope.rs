@@ -139,16 +139,10 @@ impl LogScope {
         F: FnOnce() -> Result<T, E>,
         E: Display,
     {
-        match std::panic::catch_unwind(AssertUnwindSafe(f)) {
-            Ok(result) => {
-                self.end_with(result.as_ref().err().map(message_failure));
-                result
-            }
-            Err(payload) => {
-                self.end_with(Some(Failure::of_panic(payload.as_ref())));
-                std::panic::resume_unwind(payload)
-            }
-        }
+        let outcome = std::panic::catch_unwind(AssertUnwindSafe(f));
+        // Leave the span first so the closing event is not nested in itself.
+        self.entered = None;
+        self.core.end_by(outcome)
     }
 
     /// [`LogScope::run`] for a future: the scope's span follows the future
@@ -162,16 +156,8 @@ impl LogScope {
     {
         let (mut core, span) = self.detach();
         async move {
-            match crate::call::catch_unwind(fut.instrument(span)).await {
-                Ok(result) => {
-                    core.end_with(result.as_ref().err().map(message_failure));
-                    result
-                }
-                Err(payload) => {
-                    core.end_with(Some(Failure::of_panic(payload.as_ref())));
-                    std::panic::resume_unwind(payload)
-                }
-            }
+            let outcome = crate::call::catch_unwind(fut.instrument(span)).await;
+            core.end_by(outcome)
         }
     }
 
@@ -205,6 +191,25 @@ impl LogScope {
 }
 
 impl ScopeCore {
+    /// Ends the scope by the outcome of a closure or future run in it
+    /// (`Err` of the outer result: a panic) and passes the outcome on:
+    /// returns the result, or resumes the panic.
+    fn end_by<T, E: Display>(
+        &mut self,
+        outcome: std::thread::Result<Result<T, E>>,
+    ) -> Result<T, E> {
+        match outcome {
+            Ok(result) => {
+                self.end_with(result.as_ref().err().map(message_failure));
+                result
+            }
+            Err(payload) => {
+                self.end_with(Some(Failure::of_panic(payload.as_ref())));
+                std::panic::resume_unwind(payload)
+            }
+        }
+    }
+
     /// Ends the scope: `scope-end`, or `scope-failed` with `failure`.
     pub fn end_with(&mut self, failure: Option<Failure>) {
         self.failure = failure;

@@ -271,24 +271,34 @@ fn func_expr(f: &ItemFn, has_self: bool) -> TokenStream2 {
     }
 }
 
+/// For an `async` body: a `return` of the declared type that never runs,
+/// which gives `?` in the block a known error type.
+fn fake_return(ret: &Returns) -> Option<TokenStream2> {
+    ret.nameable.as_ref().map(|ty| {
+        quote! {
+            #[allow(unreachable_code, clippy::diverging_sub_expression, clippy::let_unit_value)]
+            if false {
+                let __stogger_fake: #ty = loop {};
+                return __stogger_fake;
+            }
+        }
+    })
+}
+
+/// The body of an `async fn` as an `async move` block.
+fn async_body(f: &ItemFn, ret: &Returns) -> TokenStream2 {
+    let fake = fake_return(ret);
+    let block = &f.block;
+    quote!(async move { #fake #block })
+}
+
 /// The body turned into an expression of type `Result<R, panic payload>`.
 fn caught_body(f: &ItemFn, ret: &Returns) -> TokenStream2 {
-    let block = &f.block;
     if f.sig.asyncness.is_some() {
-        // The fake return gives `?` in the block a known error type.
-        let fake = ret.nameable.as_ref().map(|ty| {
-            quote! {
-                #[allow(unreachable_code, clippy::diverging_sub_expression, clippy::let_unit_value)]
-                if false {
-                    let __stogger_fake: #ty = loop {};
-                    return __stogger_fake;
-                }
-            }
-        });
-        quote! {
-            ::stogger_core::__private::catch_unwind(async move { #fake #block }).await
-        }
+        let body = async_body(f, ret);
+        quote!(::stogger_core::__private::catch_unwind(#body).await)
     } else {
+        let block = &f.block;
         let annotation = ret.nameable.as_ref().map(|ty| quote!(-> #ty));
         quote! {
             ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(|| #annotation #block))
@@ -474,57 +484,38 @@ fn expand_scope(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStre
         }
         None => quote!(::std::option::Option::None),
     };
-    let block = &f.block;
-    let new_block: syn::Block = if f.sig.asyncness.is_some() {
-        let fake = ret.nameable.as_ref().map(|ty| {
-            quote! {
-                #[allow(unreachable_code, clippy::diverging_sub_expression, clippy::let_unit_value)]
-                if false {
-                    let __stogger_fake: #ty = loop {};
-                    return __stogger_fake;
-                }
+    // Ends the scope by the outcome and passes the outcome on.
+    let end = quote! {
+        match __stogger_outcome {
+            ::std::result::Result::Ok(__stogger_ret) => {
+                __stogger_scope.end_with(#classify);
+                __stogger_ret
             }
-        });
+            ::std::result::Result::Err(__stogger_panic) => {
+                __stogger_scope.end_with(::std::option::Option::Some(
+                    ::stogger_core::__private::panic_failure(&*__stogger_panic),
+                ));
+                ::std::panic::resume_unwind(__stogger_panic)
+            }
+        }
+    };
+    let new_block: syn::Block = if f.sig.asyncness.is_some() {
+        let body = async_body(&f, &ret);
         syn::parse_quote!({
             let (mut __stogger_scope, __stogger_span) =
                 ::stogger_core::log_scope(#name)#(#with)*.detach();
             let __stogger_outcome = ::stogger_core::__private::catch_unwind(
-                ::stogger_core::__private::tracing::Instrument::instrument(
-                    async move { #fake #block },
-                    __stogger_span,
-                ),
+                ::stogger_core::__private::tracing::Instrument::instrument(#body, __stogger_span),
             )
             .await;
-            match __stogger_outcome {
-                ::std::result::Result::Ok(__stogger_ret) => {
-                    __stogger_scope.end_with(#classify);
-                    __stogger_ret
-                }
-                ::std::result::Result::Err(__stogger_panic) => {
-                    __stogger_scope.end_with(::std::option::Option::Some(
-                        ::stogger_core::__private::panic_failure(&*__stogger_panic),
-                    ));
-                    ::std::panic::resume_unwind(__stogger_panic)
-                }
-            }
+            #end
         })
     } else {
         let caught = caught_body(&f, &ret);
         syn::parse_quote!({
             let mut __stogger_scope = ::stogger_core::log_scope(#name)#(#with)*;
             let __stogger_outcome = #caught;
-            match __stogger_outcome {
-                ::std::result::Result::Ok(__stogger_ret) => {
-                    __stogger_scope.end_with(#classify);
-                    __stogger_ret
-                }
-                ::std::result::Result::Err(__stogger_panic) => {
-                    __stogger_scope.end_with(::std::option::Option::Some(
-                        ::stogger_core::__private::panic_failure(&*__stogger_panic),
-                    ));
-                    ::std::panic::resume_unwind(__stogger_panic)
-                }
-            }
+            #end
         })
     };
     *f.block = new_block;
