@@ -1,6 +1,9 @@
 //! `#[log_call]`, `#[log_result]`, `#[log_operation]` and `#[log_scope]`
 //! on plain, async and method functions, observed through the capture API.
 
+mod fixtures;
+
+use fixtures::PaymentError;
 use serde::Serialize;
 use std::future::Future;
 use std::sync::Arc;
@@ -110,23 +113,10 @@ fn log_call_logs_typed_arguments_before_the_body() {
     assert_eq!(cap.count("returned"), 0, "log_call logs no result");
 }
 
-#[derive(Debug)]
-struct PaymentError(std::io::Error);
-impl std::fmt::Display for PaymentError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("payment declined")
-    }
-}
-impl std::error::Error for PaymentError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.0)
-    }
-}
-
 #[log_result]
 fn charge(amount: u32) -> Result<u32, PaymentError> {
     if amount > 100 {
-        return Err(PaymentError(std::io::Error::other("gateway reset")));
+        return Err(PaymentError::caused_by("gateway reset"));
     }
     Ok(amount * 2)
 }

@@ -1,25 +1,15 @@
 //! `stogger_core::exception(&e)` and `stack_info = true`, through a real
 //! pipeline into a real log file (one test: logging is process-global).
 
+mod fixtures;
+
+use fixtures::PaymentError;
 use stogger_core::testing::capture;
 use stogger_core::{Stogger, Value};
 
-#[derive(Debug)]
-struct PaymentError(std::io::Error);
-impl std::fmt::Display for PaymentError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("payment declined")
-    }
-}
-impl std::error::Error for PaymentError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.0)
-    }
-}
-
 #[inline(never)]
 fn checkout_fails() {
-    let err = PaymentError(std::io::Error::other("gateway reset"));
+    let err = PaymentError::caused_by("gateway reset");
     tracing::error!(
         order_id = 7,
         exception = stogger_core::exception(&err),
