@@ -57,7 +57,7 @@ fn raw_data(buf: &mut String, i: u64, pid: u32) {
         buf,
         "{{\"user_id\":{},\"amount\":{:?},\"username\":\"alice\",\"active\":{},\
          \"order_id\":{},\"pid\":{pid},\"code_file\":\"bench/src/main.rs\",\
-         \"code_line\":55,\"code_module\":\"stogger_bench\"}}",
+         \"code_lineno\":55,\"code_module\":\"stogger_bench\"}}",
         i as i64,
         i as f64 * 0.25,
         i & 1 == 0,

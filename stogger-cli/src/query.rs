@@ -308,7 +308,7 @@ impl LogRow {
                     }
                     ("code_file", Json::String(s)) => event.code.file = Some(s.clone().into()),
                     ("code_module", Json::String(s)) => event.code.module = Some(s.clone().into()),
-                    ("code_line", Json::Number(n))
+                    ("code_lineno" | "code_line", Json::Number(n))
                         if n.as_u64().is_some_and(|l| l <= u32::MAX as u64) =>
                     {
                         event.code.line = n.as_u64().map(|l| l as u32);
@@ -580,7 +580,7 @@ mod tests {
             scope: Some("order-processing".into()),
             data: serde_json::json!({
                 "order_id": 12346, "reason": "declined", "pid": 4242,
-                "code_file": "src/main.rs", "code_line": 12, "level": "shadowed",
+                "code_file": "src/main.rs", "code_lineno": 12, "level": "shadowed",
                 "_replace_msg": "Order {order_id} on hold"
             }),
         }

@@ -55,6 +55,7 @@ pub fn value_of(cfg: &Config, key: &str) -> Option<String> {
         "translation_dir" => opt(cfg.translation_dir.as_deref().map(path)),
         "language" => opt(cfg.language.clone()),
         "log_cmd_output" => cfg.log_cmd_output.to_string(),
+        "capture_backtrace" => cfg.capture_backtrace.to_string(),
         "format.timestamp_precision" => match cfg.format.timestamp_precision {
             TimestampPrecision::Iso => "iso",
             TimestampPrecision::IsoSeconds => "iso_seconds",

@@ -226,6 +226,11 @@ impl Builder {
         startup.extend(built.startup_events);
         let guard = swap(built.pipeline, startup);
         panic_hook::install();
+        if loaded.config.log_cmd_output {
+            // Like Python's init_logging(log_cmd_output=True); a failure
+            // is a warning event, logging goes on.
+            let _ = crate::command::init_command_logging();
+        }
         Ok(guard)
     }
 }

@@ -174,11 +174,19 @@ where
         }
         let FieldCollector {
             message,
-            fields,
+            mut fields,
             context,
             strings,
+            stack_info,
+            func,
             ..
         } = visitor;
+        if stack_info {
+            fields.push((
+                Cow::Borrowed("stack"),
+                Value::Str(crate::exception::stack()),
+            ));
+        }
         let mut out = Event {
             timestamp: now_micros(),
             level,
@@ -204,6 +212,9 @@ where
                     }
                 }
             }
+        }
+        if func.is_some() {
+            out.func = func; // `_func`, set by stogger's call macros
         }
         dispatch::dispatch(&out);
         put_back_scratch(Scratch::recycle(out, strings));
@@ -292,6 +303,10 @@ pub(crate) struct FieldCollector {
     pub(crate) message: String,
     pub(crate) fields: Vec<(FieldName, Value)>,
     pub(crate) critical: bool,
+    /// `stack_info = true` was given: add the stack of the log call.
+    stack_info: bool,
+    /// `_func = "..."`: the event's function (see [`crate::log_call`]).
+    func: Option<String>,
     /// Passed through to the event (span fields are added after collection).
     context: Vec<(FieldName, Value)>,
     /// Cleared strings to fill instead of allocating new ones.
@@ -304,6 +319,8 @@ impl FieldCollector {
             message: scratch.message,
             fields: scratch.fields,
             critical: false,
+            stack_info: false,
+            func: None,
             context: scratch.context,
             strings: scratch.strings,
         }
@@ -351,18 +368,27 @@ impl Visit for FieldCollector {
         }
     }
     fn record_bool(&mut self, field: &Field, value: bool) {
+        if field.name() == "stack_info" {
+            self.stack_info = value; // Python's `stack_info=True`
+            return;
+        }
         self.push(field, Value::Bool(value));
     }
     fn record_str(&mut self, field: &Field, value: &str) {
         if field.name() == "message" {
             self.message.clear();
             self.message.push_str(value);
+        } else if field.name() == "_func" {
+            self.func = Some(value.to_string());
         } else {
             let s = self.string(value);
             self.push(field, Value::Str(s));
         }
     }
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        if crate::exception::collect(field.name(), value, &mut self.fields) {
+            return;
+        }
         let mut chain = vec![value.to_string()];
         let mut source = value.source();
         while let Some(err) = source {

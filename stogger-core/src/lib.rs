@@ -19,10 +19,13 @@
 //! steer rendering and never appear as data.
 #![warn(missing_docs)]
 
+mod call;
+pub mod command;
 pub mod config;
 mod dispatch;
 mod error;
 pub mod event;
+mod exception;
 mod fork;
 mod init;
 mod layer;
@@ -40,11 +43,29 @@ pub use config::Config;
 pub use dispatch::emit;
 pub use error::Error;
 pub use event::{Event, FieldName, Level, Value};
+pub use exception::exception;
 pub use init::{
     init_early_logging, init_logging, layer, shutdown_logging, Builder, LoggingGuard, Stogger,
 };
 pub use layer::StoggerLayer;
-pub use scope::{log_scope, LogScope};
+pub use scope::{log_scope, LogScope, SCOPE_FAILED_MESSAGE};
+pub use stogger_macros::{log_call, log_operation, log_result};
+
+/// `#[log_scope("name")]` on a function: the body runs in a scope, which
+/// ends with `scope-end` when the function returns `Ok` (or anything that
+/// is not a `Result`) and `scope-failed` when it returns `Err` or panics.
+/// Works on `async fn`s and methods too. See [`log_scope()`](fn@log_scope).
+pub use stogger_macros::log_scope;
+
+/// What the code the attribute macros generate refers to. Not a public
+/// API: it may change in any release.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::call::*;
+    pub use crate::exception::Failure;
+    pub use crate::scope::ScopeCore;
+    pub use tracing;
+}
 
 pub(crate) use init::{ensure_layer_installed, mark_layer_registered};
 

@@ -11,7 +11,6 @@
 
 use crate::dispatch;
 use crate::event::{Event, Level};
-use std::any::Any;
 use std::sync::Once;
 
 static INSTALLED: Once = Once::new();
@@ -27,20 +26,10 @@ pub(crate) fn install() {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
             let location = info.location().map(|l| (l.file(), l.line()));
-            report(payload_text(info.payload()), location);
+            report(crate::exception::panic_message(info.payload()), location);
             previous(info);
         }));
     });
-}
-
-fn payload_text(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "panic".to_string()
-    }
 }
 
 /// Logs the panic and flushes within the panic bound, unless the panic
@@ -50,6 +39,9 @@ fn report(message: String, location: Option<(&str, u32)>) {
         return;
     }
     let mut event = Event::new(Level::Critical, "panic").with("message", message);
+    if let Some(backtrace) = crate::exception::panic_backtrace() {
+        event = event.with("exception_traceback", backtrace);
+    }
     if let Some((file, line)) = location {
         event.code.file = Some(file.to_string().into());
         event.code.line = Some(line);

@@ -9,7 +9,9 @@ use crate::output::file::FileLogger;
 use crate::output::{journal, postgres};
 use crate::render::json::JsonRenderer;
 use crate::render::text::{TextOptions, TextRenderer};
+use crate::render::translate::{Translations, DEFAULT_LANGUAGE};
 use crate::target::{Pair, Target};
+use std::sync::Arc;
 
 /// A pipeline and the events to log once it is installed (setup notes such
 /// as `file-logging-setup-failed`).
@@ -20,6 +22,18 @@ pub(crate) struct Built {
 
 fn text_renderer(cfg: &Config, color: bool) -> TextRenderer {
     TextRenderer::new(TextOptions::from_config(cfg, color, now_micros()))
+}
+
+/// The translations `translation_dir` and `language` select; a warning
+/// event `translation-warning` (field `detail`) for each problem.
+fn load_translations(cfg: &Config, notes: &mut Vec<Event>) -> Option<Arc<Translations>> {
+    let dir = cfg.translation_dir.as_ref()?;
+    let language = cfg.language.as_deref().unwrap_or(DEFAULT_LANGUAGE);
+    let (translations, warnings) = Translations::load(dir, language);
+    for warning in warnings {
+        notes.push(Event::new(Level::Warning, "translation-warning").with("detail", warning));
+    }
+    translations.map(Arc::new)
 }
 
 /// Console only: the early pipeline.
@@ -46,8 +60,10 @@ pub(crate) fn build(cfg: &Config) -> Result<Built, Error> {
     let file_level = cfg.target_level(cfg.file_min_level);
     let mut notes = Vec::new();
     let mut targets: Vec<Box<dyn Target>> = Vec::new();
+    crate::exception::set_capture_backtrace(cfg.capture_backtrace);
 
-    let journal_target = journal::build(cfg, &mut notes)?;
+    let translations = load_translations(cfg, &mut notes);
+    let journal_target = journal::build(cfg, &mut notes, translations.clone())?;
     let console_on =
         cfg.log_to_console && !(journal_target.is_some() && journal::stderr_is_journal());
 
@@ -71,7 +87,10 @@ pub(crate) fn build(cfg: &Config) -> Result<Built, Error> {
     };
 
     let color = console_on && color_enabled();
-    let mut text = Pair::new("text", text_renderer(cfg, color));
+    let mut text = Pair::new(
+        "text",
+        text_renderer(cfg, color).with_translations(translations.clone()),
+    );
     if console_on {
         text = text.logger("console", console_level, ConsoleLogger::new());
     }
@@ -80,8 +99,8 @@ pub(crate) fn build(cfg: &Config) -> Result<Built, Error> {
         match cfg.log_format {
             LogFormat::Simple => text = text.logger("file", file_level, file),
             LogFormat::Json => {
-                json_file =
-                    Some(Pair::new("json", JsonRenderer::new()).logger("file", file_level, file))
+                let renderer = JsonRenderer::new().with_translations(translations.clone());
+                json_file = Some(Pair::new("json", renderer).logger("file", file_level, file))
             }
         }
     }
@@ -97,6 +116,8 @@ pub(crate) fn build(cfg: &Config) -> Result<Built, Error> {
     if let Some(pg) = postgres::build(cfg, &mut notes) {
         targets.push(pg);
     }
+    crate::command::set_logdir(&cfg.logdir);
+    targets.push(Box::new(crate::command::CmdOutputTarget));
     Ok(Built {
         pipeline: Pipeline {
             targets,

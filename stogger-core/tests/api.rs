@@ -112,12 +112,16 @@ fn scope_failed_on_error_carries_the_chain() {
         .find(|e| e.name == "scope-failed")
         .expect("scope-failed");
     assert_eq!(failed.level, Level::Warning);
+    // Python stogger's fields and message, plus the causes.
+    assert_eq!(failed.get("exc_type"), Some(&Value::from("Outer")));
+    assert_eq!(failed.get("exc_msg"), Some(&Value::from("payment failed")));
     assert_eq!(
-        failed.get("error"),
-        Some(&Value::Error(vec![
-            "payment failed".into(),
-            "card declined".into()
-        ]))
+        failed.get("exc_causes").map(Value::to_json),
+        Some(serde_json::json!(["card declined"]))
+    );
+    assert_eq!(
+        failed.template(),
+        Some("Scope '{scope}' failed: {exc_type}: {exc_msg}")
     );
     assert_eq!(cap.count("scope-end"), 0);
 }
@@ -130,7 +134,48 @@ fn scope_failed_on_panic() {
         panic!("boom");
     });
     assert!(result.is_err());
-    assert!(cap.has("scope-failed", &[("scope", "doomed".into())]));
+    assert!(cap.has(
+        "scope-failed",
+        &[("scope", "doomed".into()), ("exc_type", "panic".into())]
+    ));
+}
+
+#[test]
+fn scope_run_sees_err_ok_and_panics() {
+    let cap = capture();
+    let parsed: Result<u32, std::num::ParseIntError> =
+        log_scope("parse").with("input", "12x").run(|| {
+            tracing::info!("parsing");
+            "12x".parse()
+        });
+    assert!(parsed.is_err());
+    assert!(cap.has(
+        "parsing",
+        &[("scope", "parse".into()), ("input", "12x".into())]
+    ));
+    assert!(cap.has(
+        "scope-failed",
+        &[
+            ("input", "12x".into()),
+            ("exc_type", "ParseIntError".into()),
+            ("exc_msg", "invalid digit found in string".into())
+        ]
+    ));
+    let ok: Result<u32, String> = log_scope("ok").run(|| Ok(1));
+    assert_eq!(ok, Ok(1));
+    assert!(cap.has("scope-end", &[("scope", "ok".into())]));
+    let panicked = std::panic::catch_unwind(|| {
+        log_scope("kaboom").run(|| -> Result<(), String> { panic!("kaboom {}", 1) })
+    });
+    assert!(panicked.is_err(), "the panic goes on");
+    assert!(cap.has(
+        "scope-failed",
+        &[
+            ("scope", "kaboom".into()),
+            ("exc_type", "panic".into()),
+            ("exc_msg", "kaboom 1".into())
+        ]
+    ));
 }
 
 #[tracing::instrument]

@@ -161,7 +161,8 @@ log_backup_count = 0
 log_file_mode = "0600"
 translation_dir = "i18n"
 language = "de"
-log_cmd_output = false
+log_cmd_output = true
+capture_backtrace = true
 console_min_level = "warning"
 file_min_level = "debug"
 journal_min_level = "error"
@@ -210,7 +211,8 @@ pad_event_width = 0
     assert_eq!(c.log_file_mode, 0o600);
     assert_eq!(c.translation_dir, Some(PathBuf::from("i18n")));
     assert_eq!(c.language.as_deref(), Some("de"));
-    assert!(!c.log_cmd_output);
+    assert!(c.log_cmd_output);
+    assert!(c.capture_backtrace);
     assert_eq!(c.console_min_level, Some(Level::Warning));
     assert_eq!(c.file_min_level, Some(Level::Debug));
     assert_eq!(c.journal_min_level, Some(Level::Error));
@@ -262,7 +264,8 @@ fn every_key_can_be_set_from_its_environment_variable() {
         ("log_file_mode", "600"),
         ("translation_dir", "tr"),
         ("language", "fr"),
-        ("log_cmd_output", "no"),
+        ("log_cmd_output", "yes"),
+        ("capture_backtrace", "1"),
         ("console_min_level", "warn"),
         ("file_min_level", "debug"),
         ("journal_min_level", "error"),

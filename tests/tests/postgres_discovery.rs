@@ -42,7 +42,7 @@ fn assert_seed_rows(pg: &Cluster, verbose: bool) {
         pg,
         "SELECT level, func IS NULL, scope IS NULL, jsonb_typeof(data->'user_id'), \
                 data->>'username', data->>'_replace_msg', jsonb_typeof(data->'pid'), \
-                jsonb_typeof(data->'code_line'), \
+                jsonb_typeof(data->'code_lineno'), \
                 data->>'code_file' LIKE '%main.rs' \
          FROM stogger_logs WHERE event = 'user-login' AND data @> '{\"user_id\": 123}'",
     );

@@ -128,7 +128,9 @@ pub const KEYS: &[KeyInfo] = &[
         "STOGGER_SYSTEMD_FACILITY",
         "a syslog facility name: LOG_KERN, LOG_USER, LOG_MAIL, LOG_DAEMON, LOG_AUTH, \
          LOG_SYSLOG, LOG_LPR, LOG_NEWS, LOG_UUCP, LOG_CRON, LOG_AUTHPRIV, LOG_FTP, \
-         LOG_LOCAL0 to LOG_LOCAL7 (any case, `LOG_` optional)",
+         LOG_LOCAL0 to LOG_LOCAL7 (any case, `LOG_` optional); or a number: a facility \
+         code 0-11 or 16-23 (LOG_LOCAL0 is 16), or Python's shifted syslog.LOG_* \
+         constant 24-184 (LOG_LOCAL0 is 128)",
         "LOG_LOCAL0",
         "syslog facility sent to the journal as SYSLOG_FACILITY.",
     ),
@@ -228,7 +230,7 @@ pub const KEYS: &[KeyInfo] = &[
         "STOGGER_LOG_MAX_BYTES",
         "a size >= 1 in bytes: an integer, or a string with a unit B, KB, MB, GB, TB \
          (powers of 1000) or KiB, MiB, GiB, TiB (powers of 1024), e.g. \"10MiB\"",
-        "10485760 (10 MiB)",
+        "10000000 (10 MB)",
         "Size limit of the log file with log_rotation = \"size\".",
     ),
     key(
@@ -251,21 +253,28 @@ pub const KEYS: &[KeyInfo] = &[
         "STOGGER_TRANSLATION_DIR",
         "a path; empty for none",
         "none",
-        "Accepted for parity with the original; not used yet.",
+        "Directory of `{language}.toml` files: event id or `_msg_key` -> message template.",
     ),
     key(
         "language",
         "STOGGER_LANGUAGE",
-        "a string; empty for none",
-        "none",
-        "Accepted for parity with the original; not used yet.",
+        "a language name (the file name without `.toml`, no `/`); empty for the default",
+        "en",
+        "Which translation file of translation_dir console, file and journal show.",
     ),
     key(
         "log_cmd_output",
         "STOGGER_LOG_CMD_OUTPUT",
         BOOL,
-        "true",
-        "Show `cmd_output_line` sections.",
+        "false",
+        "Also write every `cmd_output_line` to `{logdir}/build-output.log` (init_command_logging).",
+    ),
+    key(
+        "capture_backtrace",
+        "STOGGER_CAPTURE_BACKTRACE",
+        BOOL,
+        "false",
+        "stogger_core::exception(&e) adds a backtrace of the log call to exception_traceback.",
     ),
     key(
         "console_min_level",
@@ -392,6 +401,22 @@ fn facility(name: &str) -> Option<(&'static str, u8)> {
         format!("LOG_{upper}")
     };
     FACILITIES.iter().find(|(n, _)| *n == full).copied()
+}
+
+/// The facility a number names: a journald facility code (0-23, what
+/// `SYSLOG_FACILITY` holds), or, from 24 up, one of Python's `syslog.LOG_*`
+/// constants, which are the code shifted left by 3 (`syslog.LOG_LOCAL0` is
+/// 128): a Python stogger config may hold either.
+fn facility_number(n: i64) -> Option<(&'static str, u8)> {
+    let code = match n {
+        0..=23 => n,
+        24..=184 if n % 8 == 0 => n / 8,
+        _ => return None,
+    };
+    FACILITIES
+        .iter()
+        .find(|(_, c)| i64::from(*c) == code)
+        .copied()
 }
 
 /// A value its key does not allow; the key's `allowed` text says why.
@@ -604,7 +629,17 @@ fn set(cfg: &mut Config, name: &str, v: &Value) -> Option<Parsed<()>> {
                 )?
             }
             "systemd_facility" => {
-                let (canonical, _) = facility(string(v)?).ok_or(Invalid)?;
+                let (canonical, _) = match v {
+                    Value::Integer(n) => facility_number(*n),
+                    _ => {
+                        let s = string(v)?;
+                        match s.trim().parse::<i64>() {
+                            Ok(n) => facility_number(n),
+                            Err(_) => facility(s),
+                        }
+                    }
+                }
+                .ok_or(Invalid)?;
                 cfg.systemd_facility = canonical.to_string();
             }
             "journal_socket" => cfg.journal_socket = PathBuf::from(non_empty(v)?),
@@ -638,8 +673,14 @@ fn set(cfg: &mut Config, name: &str, v: &Value) -> Option<Parsed<()>> {
             }
             "log_file_mode" => cfg.log_file_mode = file_mode(v)?,
             "translation_dir" => cfg.translation_dir = optional(v)?.map(PathBuf::from),
-            "language" => cfg.language = optional(v)?,
+            "language" => {
+                cfg.language = optional(v)?;
+                if cfg.language.as_deref().is_some_and(|l| l.contains('/')) {
+                    return Err(Invalid);
+                }
+            }
             "log_cmd_output" => cfg.log_cmd_output = boolean(v)?,
+            "capture_backtrace" => cfg.capture_backtrace = boolean(v)?,
             "format.timestamp_precision" => {
                 cfg.format.timestamp_precision = choice(
                     v,
@@ -729,5 +770,24 @@ mod tests {
         assert_eq!(syslog_facility_code("local7"), Some(23));
         assert_eq!(syslog_facility_code("log_daemon"), Some(3));
         assert_eq!(syslog_facility_code("LOCAL8"), None);
+    }
+
+    #[test]
+    fn facility_numbers_are_codes_or_pythons_shifted_constants() {
+        let set = |v: Value| {
+            let mut cfg = Config::default();
+            apply(&mut cfg, "systemd_facility", &v).map(|r| r.map(|()| cfg.systemd_facility))
+        };
+        let ok = |s: &str| Some(Ok(s.to_string()));
+        assert_eq!(set(Value::Integer(16)), ok("LOG_LOCAL0"));
+        assert_eq!(set(Value::Integer(3)), ok("LOG_DAEMON"));
+        assert_eq!(set(Value::Integer(0)), ok("LOG_KERN"));
+        // Python's syslog.LOG_LOCAL0 and syslog.LOG_DAEMON.
+        assert_eq!(set(Value::Integer(128)), ok("LOG_LOCAL0"));
+        assert_eq!(set(Value::Integer(24)), ok("LOG_DAEMON"));
+        assert_eq!(set(Value::String("23".into())), ok("LOG_LOCAL7"));
+        for bad in [12, 15, 25, 185, 192, -1] {
+            assert_eq!(set(Value::Integer(bad)), Some(Err(Invalid)), "{bad}");
+        }
     }
 }

@@ -51,7 +51,7 @@ pub enum TimestampPrecision {
     Iso,
     /// `2026-06-01T17:19:01Z` (the default).
     IsoSeconds,
-    /// `2026-06-01T17:19:01.123456` (microseconds, no zone letter).
+    /// `2026-06-01T17:19:01` (seconds, no zone letter, as Python stogger).
     IsoNoZ,
     /// Seconds since logging started: `+12.345s`.
     Relative,
@@ -133,12 +133,15 @@ pub struct Config {
     /// Permission bits of a log file stogger creates (`0o640`); the
     /// process umask still applies. An existing file keeps its mode.
     pub log_file_mode: u32,
-    /// Accepted for parity with the original; not used yet.
+    /// Directory of the translation files `{language}.toml`.
     pub translation_dir: Option<PathBuf>,
-    /// Accepted for parity with the original; not used yet.
+    /// The translation file to use; `None` is `en` (Python stogger's default).
     pub language: Option<String>,
-    /// Show `cmd_output_line` sections.
+    /// Open `{logdir}/build-output.log` for command output at start
+    /// (see [`crate::command::init_command_logging`]).
     pub log_cmd_output: bool,
+    /// [`crate::exception`] adds a backtrace of the log call.
+    pub capture_backtrace: bool,
     /// Level of the console target; `None`: the global level.
     pub console_min_level: Option<Level>,
     /// Level of the file target; `None`: the global level.
@@ -210,12 +213,13 @@ impl Default for Config {
             panic_flush_timeout_ms: 100,
             postgres_connect_timeout_ms: 5_000,
             log_rotation: Rotation::None,
-            log_max_bytes: 10 * 1024 * 1024,
+            log_max_bytes: 10_000_000,
             log_backup_count: 5,
             log_file_mode: 0o640,
             translation_dir: None,
             language: None,
-            log_cmd_output: true,
+            log_cmd_output: false,
+            capture_backtrace: false,
             console_min_level: None,
             file_min_level: None,
             journal_min_level: None,

@@ -26,6 +26,7 @@ use crate::config::{Config, SystemdMode};
 use crate::error::Error;
 use crate::event::{Event, Level};
 use crate::render::journal::{JournalRenderer, DEFAULT_FACILITY};
+use crate::render::translate::Translations;
 use crate::target::{Logger, Pair, Target};
 use rustix::fs::{fcntl_add_seals, memfd_create, MemfdFlags, SealFlags};
 use rustix::io::Errno;
@@ -40,6 +41,7 @@ use std::os::unix::fs::FileTypeExt;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Longest time one send may wait for room in journald's socket queue.
@@ -190,6 +192,16 @@ fn is_socket(path: &Path) -> bool {
 /// to log once logging is set up (the info `systemd-journal-active`,
 /// warnings about the configuration) are pushed to `notes`.
 pub fn open(cfg: &Config, notes: &mut Vec<Event>) -> Result<Option<Box<dyn Target>>, Error> {
+    open_translated(cfg, notes, None)
+}
+
+/// [`open`], with `MESSAGE` showing the translated sentence of events
+/// `translations` has one for.
+pub fn open_translated(
+    cfg: &Config,
+    notes: &mut Vec<Event>,
+    translations: Option<Arc<Translations>>,
+) -> Result<Option<Box<dyn Target>>, Error> {
     let socket = &cfg.journal_socket;
     match cfg.systemd {
         SystemdMode::Off => return Ok(None),
@@ -232,7 +244,8 @@ pub fn open(cfg: &Config, notes: &mut Vec<Event>) -> Result<Option<Box<dyn Targe
         }
     };
     let renderer = JournalRenderer::new(cfg.syslog_identifier.clone(), facility)
-        .show_func(cfg.show_caller_info);
+        .show_func(cfg.show_caller_info)
+        .with_translations(translations);
     let target = Pair::new("journal", renderer).logger(
         "journal",
         cfg.target_level(cfg.journal_min_level),
@@ -254,8 +267,9 @@ pub fn open(cfg: &Config, notes: &mut Vec<Event>) -> Result<Option<Box<dyn Targe
 pub(crate) fn build(
     cfg: &Config,
     notes: &mut Vec<Event>,
+    translations: Option<Arc<Translations>>,
 ) -> Result<Option<Box<dyn Target>>, Error> {
-    open(cfg, notes)
+    open_translated(cfg, notes, translations)
 }
 
 /// Whether stderr is connected to the journal (`JOURNAL_STREAM` matches it).
@@ -535,7 +549,7 @@ mod tests {
                 ..Config::default()
             };
             let mut notes = Vec::new();
-            let target = build(&cfg, &mut notes).expect("auto never fails");
+            let target = build(&cfg, &mut notes, None).expect("auto never fails");
             assert!(target.is_none());
             assert!(notes.is_empty(), "{notes:?}");
         }
@@ -549,7 +563,7 @@ mod tests {
             ..fake.config()
         };
         let mut notes = Vec::new();
-        assert!(build(&cfg, &mut notes).expect("off").is_none());
+        assert!(build(&cfg, &mut notes, None).expect("off").is_none());
         assert!(notes.is_empty());
     }
 
@@ -562,7 +576,7 @@ mod tests {
                 ..fake.config()
             };
             let mut notes = Vec::new();
-            let target = build(&cfg, &mut notes)
+            let target = build(&cfg, &mut notes, None)
                 .expect("socket exists")
                 .expect("journal target");
             assert_eq!(target.name(), "journal");
@@ -592,7 +606,7 @@ mod tests {
             verbose: true,
             ..fake.config()
         };
-        let target = build(&cfg, &mut Vec::new())
+        let target = build(&cfg, &mut Vec::new(), None)
             .expect("socket exists")
             .expect("journal target");
         target.handle(&Event::new(Level::Debug, "detail"));
@@ -608,7 +622,7 @@ mod tests {
             ..fake.config()
         };
         let mut notes = Vec::new();
-        let target = build(&cfg, &mut notes).expect("ok").expect("target");
+        let target = build(&cfg, &mut notes, None).expect("ok").expect("target");
         assert!(notes
             .iter()
             .any(|n| n.name == "systemd-facility-unknown" && n.level == Level::Warning));
@@ -624,7 +638,9 @@ mod tests {
             systemd_facility: "LOG_DAEMON".into(),
             ..fake.config()
         };
-        let target = build(&cfg, &mut Vec::new()).expect("ok").expect("target");
+        let target = build(&cfg, &mut Vec::new(), None)
+            .expect("ok")
+            .expect("target");
         target.handle(&Event::new(Level::Info, "x"));
         let got = decode(&fake.recv().data).expect("payload");
         assert_eq!(field(&got, "SYSLOG_FACILITY"), Some(&b"3"[..]));

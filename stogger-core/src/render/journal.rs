@@ -15,7 +15,9 @@
 //! | `SYSLOG_PID` | the process id |
 //! | `CODE_FILE`, `CODE_LINE` | source location, when known |
 //! | `CODE_FUNC` | `<module path>::<function>` of the instrumented function, when known |
-//! | `STOGGER_EVENT`, `STOGGER_LEVEL` | event name, level name (`warning`) |
+//! | `CODE_MODULE` | the module path, when known |
+//! | `EVENT`, `LEVEL` | event name, level name (`warning`): the names Python stogger writes |
+//! | `STOGGER_EVENT`, `STOGGER_LEVEL` | the same again, under the names earlier versions wrote |
 //! | `SCOPE`, `FUNC` | the event's log scope and function, when known |
 //! | one per field | every visible field (span context and the event's own fields) |
 //!
@@ -49,8 +51,10 @@
 //! `NAME\n<length as u64 little-endian><value>\n`.
 
 use crate::event::{Event, Value};
-use crate::render::text::write_body;
+use crate::render::text::write_body_translated;
+use crate::render::translate::Translations;
 use crate::target::Renderer;
+use std::sync::Arc;
 
 /// Longest field name journald accepts.
 pub const MAX_FIELD_NAME: usize = 64;
@@ -70,7 +74,10 @@ pub const RESERVED: &[&str] = &[
     "CODE_FILE",
     "CODE_LINE",
     "CODE_FUNC",
+    "CODE_MODULE",
     "OBJECT_PID",
+    "EVENT",
+    "LEVEL",
     "STOGGER_EVENT",
     "STOGGER_LEVEL",
     "SCOPE",
@@ -140,6 +147,7 @@ pub struct JournalRenderer {
     identifier: String,
     facility: u8,
     show_func: bool,
+    translations: Option<Arc<Translations>>,
 }
 
 impl JournalRenderer {
@@ -151,7 +159,15 @@ impl JournalRenderer {
             identifier: identifier.into(),
             facility,
             show_func: false,
+            translations: None,
         }
+    }
+
+    /// `MESSAGE` shows the translated sentence of events the translations
+    /// have one for (see [`crate::render::translate`]).
+    pub fn with_translations(mut self, translations: Option<Arc<Translations>>) -> Self {
+        self.translations = translations;
+        self
     }
 
     /// Also show the event's function (`func='...'`) in the `k=v` body of
@@ -171,7 +187,12 @@ impl JournalRenderer {
         msg.push_str(&event.name);
         msg.push_str(": ");
         let head = msg.len();
-        write_body(&mut msg, event, self.show_func);
+        write_body_translated(
+            &mut msg,
+            event,
+            self.show_func,
+            self.translations.as_deref(),
+        );
         if msg.len() == head {
             msg.truncate(event.name.len());
         }
@@ -206,6 +227,11 @@ impl Renderer for JournalRenderer {
         if let Some(func) = &event.func {
             encode_field(&mut out, "CODE_FUNC", func.as_bytes());
         }
+        if let Some(module) = &event.code.module {
+            encode_field(&mut out, "CODE_MODULE", module.as_bytes());
+        }
+        encode_field(&mut out, "EVENT", event.name.as_bytes());
+        encode_field(&mut out, "LEVEL", event.level.as_str().as_bytes());
         encode_field(&mut out, "STOGGER_EVENT", event.name.as_bytes());
         encode_field(&mut out, "STOGGER_LEVEL", event.level.as_str().as_bytes());
         if let Some(scope) = &event.scope {
@@ -319,9 +345,15 @@ mod tests {
             .with("priority", 1)
             .with("code_file", "fake.rs")
             .with("syslog_identifier", "impostor")
-            .with("stogger_event", "other");
+            .with("stogger_event", "other")
+            .with("event", "user's")
+            .with("level", "high");
         let f = fields(&event);
-        assert_eq!(one(&f, "MESSAGE"), "clash: code_file='fake.rs' message='user text' priority=1 stogger_event='other' syslog_identifier='impostor'");
+        assert_eq!(one(&f, "MESSAGE"), "clash: code_file='fake.rs' event='user\\'s' level='high' message='user text' priority=1 stogger_event='other' syslog_identifier='impostor'");
+        assert_eq!(one(&f, "EVENT"), "clash");
+        assert_eq!(one(&f, "LEVEL"), "info");
+        assert_eq!(one(&f, "F_EVENT"), "user's");
+        assert_eq!(one(&f, "F_LEVEL"), "high");
         assert_eq!(one(&f, "PRIORITY"), "6");
         assert_eq!(one(&f, "SYSLOG_IDENTIFIER"), "billing");
         assert_eq!(one(&f, "STOGGER_EVENT"), "clash");
@@ -444,6 +476,7 @@ mod tests {
             let f = fields(&Event::new(level, "e"));
             assert_eq!(one(&f, "PRIORITY"), want, "{level:?}");
             assert_eq!(one(&f, "STOGGER_LEVEL"), level.as_str());
+            assert_eq!(one(&f, "LEVEL"), level.as_str());
         }
     }
 
@@ -454,7 +487,10 @@ mod tests {
         event.code.file = Some("src/disk.rs".into());
         event.code.line = Some(17);
         event.func = Some("svc::disk::check".into());
+        event.code.module = Some("svc::disk".into());
         let f = fields(&event);
+        assert_eq!(one(&f, "CODE_MODULE"), "svc::disk");
+        assert_eq!(one(&f, "EVENT"), "disk-low");
         assert_eq!(one(&f, "SYSLOG_IDENTIFIER"), "billing");
         assert_eq!(one(&f, "SYSLOG_FACILITY"), "16");
         assert_eq!(one(&f, "SYSLOG_PID"), "4242");

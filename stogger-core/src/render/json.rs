@@ -1,7 +1,7 @@
 //! `log_format = "json"`: one compact JSON object per event, one per line.
 //!
 //! ```text
-//! {"timestamp":"2026-06-01T17:19:01.123456Z","level":"info","event":"user-login","message":"User alice logged in","user_id":123,"username":"alice","pid":4242,"code_file":"src/main.rs","code_line":7,"code_module":"shop"}
+//! {"timestamp":"2026-06-01T17:19:01.123456Z","level":"info","event":"user-login","message":"User alice logged in","user_id":123,"username":"alice","pid":4242,"code_file":"src/main.rs","code_lineno":7,"code_module":"shop"}
 //! ```
 //!
 //! Keys, in this order:
@@ -14,7 +14,7 @@
 //! | `message` | the event has `_replace_msg` | the rendered template |
 //! | `scope`, `func` | the event has one | the log scope, the instrumented function |
 //! | every visible field | | span context, then the event's own fields (an own field overrides a span field of the same name, in the span field's place), with their JSON types |
-//! | `pid`, `code_file`, `code_line`, `code_module` | known, and no field has that name | process id and source location |
+//! | `pid`, `code_file`, `code_lineno`, `code_module` | known, and no field has that name | process id and source location |
 //!
 //! Field values keep their types: integers and floats are JSON numbers,
 //! booleans are `true`/`false`, JSON values are written as they are; NaN
@@ -31,20 +31,31 @@
 
 use super::template::render_template;
 use super::text::{is_unprintable, write_iso};
+use super::translate::{template_of, Translations};
 use crate::event::{non_finite_name, Event, Value};
 use crate::target::Renderer;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::ser::Formatter;
 use std::io;
+use std::sync::Arc;
 
 /// Renders one JSON object per line.
 #[derive(Debug, Default, Clone)]
-pub struct JsonRenderer;
+pub struct JsonRenderer {
+    translations: Option<Arc<Translations>>,
+}
 
 impl JsonRenderer {
     /// A JSON renderer.
     pub fn new() -> Self {
-        JsonRenderer
+        JsonRenderer::default()
+    }
+
+    /// `message` is the translated sentence of events the translations
+    /// have one for (see [`crate::render::translate`]).
+    pub fn with_translations(mut self, translations: Option<Arc<Translations>>) -> Self {
+        self.translations = translations;
+        self
     }
 }
 
@@ -53,7 +64,8 @@ impl Renderer for JsonRenderer {
     fn render(&self, event: &Event) -> String {
         let mut buf = Vec::with_capacity(256);
         let mut ser = serde_json::Serializer::with_formatter(&mut buf, SafeFormatter);
-        if JsonEvent(event).serialize(&mut ser).is_err() {
+        let template = template_of(event, self.translations.as_deref());
+        if (JsonEvent { event, template }).serialize(&mut ser).is_err() {
             // Serialising into memory cannot fail for these types; keep a
             // valid line anyway.
             buf.clear();
@@ -65,7 +77,11 @@ impl Renderer for JsonRenderer {
     }
 }
 
-struct JsonEvent<'a>(&'a Event);
+struct JsonEvent<'a> {
+    event: &'a Event,
+    /// The message template: the translation, or `_replace_msg`.
+    template: Option<&'a str>,
+}
 
 /// Compact JSON that also escapes what serde_json writes raw but a terminal
 /// would act on (see the module docs).
@@ -110,18 +126,18 @@ impl Serialize for JsonValue<'_> {
     }
 }
 
-const SYSTEM_KEYS: [&str; 4] = ["pid", "code_file", "code_line", "code_module"];
+const SYSTEM_KEYS: [&str; 4] = ["pid", "code_file", "code_lineno", "code_module"];
 
 impl Serialize for JsonEvent<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let event = self.0;
+        let event = self.event;
         let mut map = s.serialize_map(None)?;
         let mut ts = String::with_capacity(27);
         write_iso(&mut ts, event.timestamp, true, true);
         map.serialize_entry("timestamp", &ts)?;
         map.serialize_entry("level", event.level.as_str())?;
         map.serialize_entry("event", &event.name)?;
-        let template = event.template();
+        let template = self.template;
         if let Some(template) = template {
             map.serialize_entry("message", &render_template(template, event))?;
         }

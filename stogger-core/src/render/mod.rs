@@ -6,3 +6,4 @@ pub mod json;
 pub mod row;
 pub mod template;
 pub mod text;
+pub mod translate;

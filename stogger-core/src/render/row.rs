@@ -10,7 +10,7 @@
 //! - keys starting with `_` are kept (`_replace_msg` included: a query can
 //!   rebuild the human sentence), except `_critical`, which the `level`
 //!   column already says (`critical`);
-//! - `pid`, `code_file`, `code_line`, `code_module` are added unless a field
+//! - `pid`, `code_file`, `code_lineno`, `code_module` are added unless a field
 //!   of the same name exists (then the field is kept);
 //! - types are kept: integers and floats stay JSON numbers, booleans stay
 //!   booleans; an error is stored as its `source()` chain joined by `": "`
@@ -172,7 +172,7 @@ pub fn write_data(event: &Event, out: &mut Vec<u8>) {
 /// Calls `write(index, key, value)` for every entry of `data` in order
 /// (span context first, then the event's fields), skipping `_critical` and
 /// every entry a later one with the same key overrides. Returns which of
-/// the code tail's keys (`pid`, `code_file`, `code_line`, `code_module`) an
+/// the code tail's keys (`pid`, `code_file`, `code_lineno`, `code_module`) an
 /// entry already has (that entry wins).
 fn for_each_written<'e>(
     event: &'e Event,
@@ -196,7 +196,7 @@ fn for_each_written<'e>(
             "_critical" => continue,
             "pid" => overridden[0] = true,
             "code_file" => overridden[1] = true,
-            "code_line" => overridden[2] = true,
+            "code_lineno" => overridden[2] = true,
             "code_module" => overridden[3] = true,
             _ => {}
         }
@@ -265,7 +265,7 @@ fn write_fields_planned(event: &Event, obj: &mut ObjectWriter<'_>) -> Option<[bo
         .flatten()
 }
 
-/// Writes the entries `pid`, `code_file`, `code_line` and `code_module`
+/// Writes the entries `pid`, `code_file`, `code_lineno` and `code_module`
 /// (those not `overridden` by a field of the same name).
 fn write_code_tail(event: &Event, overridden: [bool; 4], obj: &mut ObjectWriter<'_>) {
     if !overridden[0] {
@@ -277,7 +277,7 @@ fn write_code_tail(event: &Event, overridden: [bool; 4], obj: &mut ObjectWriter<
         write_str(file, obj.out);
     }
     if let (Some(line), false) = (event.code.line, overridden[2]) {
-        obj.key("code_line");
+        obj.key("code_lineno");
         write_u64(u64::from(line), obj.out);
     }
     if let (Some(module), false) = (&event.code.module, overridden[3]) {
@@ -666,7 +666,7 @@ mod tests {
                 "user_id": 123, "big": u64::MAX, "amount": 99.99, "ok": true,
                 "username": "alice", "_replace_msg": "User {username} logged in",
                 "shape": "Point { x: 1 }", "extra": {"a": [1, "b"]},
-                "pid": 4242, "code_file": "src/main.rs", "code_line": 7, "code_module": "shop"
+                "pid": 4242, "code_file": "src/main.rs", "code_lineno": 7, "code_module": "shop"
             })
         );
     }
@@ -688,7 +688,7 @@ mod tests {
             let d = data(&RowRenderer.render(e));
             (
                 d["pid"].clone(),
-                d["code_line"].clone(),
+                d["code_lineno"].clone(),
                 d["code_module"].clone(),
             )
         };
@@ -708,13 +708,13 @@ mod tests {
             );
             let owned = at(10, 1, Cow::Owned("log_module".to_string()));
             assert_eq!(tail(&owned), (json!(1), json!(10), json!("log_module")));
-            let overriding = at(10, 1, m()).with("code_line", "mine");
+            let overriding = at(10, 1, m()).with("code_lineno", "mine");
             assert_eq!(
                 tail(&overriding),
                 (json!(1), json!("mine"), json!("orders"))
             );
             let text = RowRenderer.render(&overriding).data_str().to_string();
-            assert_eq!(text.matches("\"code_line\"").count(), 1, "{text}");
+            assert_eq!(text.matches("\"code_lineno\"").count(), 1, "{text}");
         }
         // No location at all: only the pid.
         let mut bare = event();
@@ -752,7 +752,7 @@ mod tests {
             &[FIRST, "username"],
             &[FIRST, "order_id"],
             &["a", "b", "a"],
-            &["_critical", "pid", "code_line", "x"],
+            &["_critical", "pid", "code_lineno", "x"],
             &["quo\"te", "back\\slash", "tab\tkey", "nul\0"],
             &["_replace_msg", "n"],
         ];
@@ -773,10 +773,10 @@ mod tests {
             }
         }
         // A field that overrides a code-tail key wins through the plan too.
-        let e = borrowed(&["code_line", "x"], &[Value::from("mine"), Value::I64(1)]);
+        let e = borrowed(&["code_lineno", "x"], &[Value::from("mine"), Value::I64(1)]);
         let d = data(&RowRenderer.render(&e));
         assert_eq!(
-            (d["code_line"].clone(), d["x"].clone()),
+            (d["code_lineno"].clone(), d["x"].clone()),
             (json!("mine"), json!(1))
         );
     }

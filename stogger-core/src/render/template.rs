@@ -955,6 +955,95 @@ pub(crate) fn write_float_repr(out: &mut String, x: f64) {
     }
 }
 
+/// Checks a template for what makes Python's `str.format` reject the whole
+/// string: an unclosed `{`, a single `}`, an empty or malformed field name,
+/// a conversion other than `!r`, `!s`, `!a`, a format spec that cannot be
+/// parsed, or fields nested too deep. `Err` says what is wrong. (Rendering
+/// never fails; this is for templates loaded at start, such as
+/// translations, so that a mistake is reported once.)
+pub fn check_template(template: &str) -> Result<(), String> {
+    let bytes = template.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'{' if bytes.get(i + 1) == Some(&b'{') => i += 2,
+            b'}' if bytes.get(i + 1) == Some(&b'}') => i += 2,
+            b'{' => {
+                let end =
+                    matching_brace(bytes, i).ok_or_else(|| format!("unclosed `{{` at byte {i}"))?;
+                check_field(&template[i + 1..end], MAX_DEPTH)?;
+                i = end + 1;
+            }
+            b'}' => {
+                return Err(format!(
+                    "single `}}` at byte {i} (write `}}}}` for a brace)"
+                ))
+            }
+            _ => i += 1,
+        }
+    }
+    Ok(())
+}
+
+fn check_field(field: &str, depth: u8) -> Result<(), String> {
+    if depth == 0 {
+        return Err("fields nested more than one level deep".to_string());
+    }
+    let name_end = field.find([':', '!']).unwrap_or(field.len());
+    let name = &field[..name_end];
+    if name.is_empty() {
+        return Err("a field without a name (`{}`): templates take names only".to_string());
+    }
+    if name.contains(['{', '}']) {
+        return Err(format!("`{{` inside the field name `{name}`"));
+    }
+    let rest = &field[name_end..];
+    let spec = match rest.strip_prefix('!') {
+        Some(after) => {
+            let mut chars = after.chars();
+            match chars.next() {
+                Some('r' | 's' | 'a') => {}
+                _ => {
+                    return Err(format!(
+                        "unknown conversion in `{{{field}}}` (use !r, !s or !a)"
+                    ))
+                }
+            }
+            let tail = chars.as_str();
+            if tail.is_empty() {
+                ""
+            } else {
+                tail.strip_prefix(':')
+                    .ok_or_else(|| format!("expected `:` after the conversion in `{{{field}}}`"))?
+            }
+        }
+        None => rest.strip_prefix(':').unwrap_or(""),
+    };
+    if spec.contains(['{', '}']) {
+        let b = spec.as_bytes();
+        let mut i = 0;
+        while i < b.len() {
+            match b[i] {
+                b'{' => {
+                    let end = matching_brace(b, i)
+                        .ok_or_else(|| format!("unclosed `{{` in the spec of `{name}`"))?;
+                    check_field(&spec[i + 1..end], depth - 1)?;
+                    i = end + 1;
+                }
+                b'}' => return Err(format!("single `}}` in the spec of `{name}`")),
+                _ => i += 1,
+            }
+        }
+        Ok(())
+    } else if spec.is_empty() {
+        Ok(())
+    } else {
+        Spec::parse(spec)
+            .map(|_| ())
+            .map_err(|_| format!("invalid format spec `{spec}` for `{name}`"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -25,6 +25,8 @@ use std::fmt::Write as _;
 use time::{OffsetDateTime, UtcOffset};
 
 use super::template::{push_python_escape, render_template_escaped_into};
+use super::translate::{template_of, Translations};
+use std::sync::Arc;
 
 /// How lines are laid out.
 #[derive(Debug, Clone)]
@@ -40,15 +42,13 @@ pub struct TextOptions {
     /// Show the event's function (`func='my_service::orders::process'`,
     /// from the innermost `#[instrument]`ed span) among the `key=value` fields.
     pub show_caller_info: bool,
-    /// Show `cmd_output_line` sections.
-    pub log_cmd_output: bool,
     /// Start of logging, for relative timestamps.
     pub start: OffsetDateTime,
 }
 
 impl TextOptions {
-    /// The layout a configuration asks for (`format.*`, `show_caller_info`,
-    /// `log_cmd_output`), with colours as decided by the caller and relative
+    /// The layout a configuration asks for (`format.*`, `show_caller_info`),
+    /// with colours as decided by the caller and relative
     /// timestamps counted from `start`.
     pub fn from_config(cfg: &crate::Config, color: bool, start: OffsetDateTime) -> TextOptions {
         TextOptions {
@@ -57,7 +57,6 @@ impl TextOptions {
             pad_event_width: cfg.format.pad_event_width,
             show_code_info: cfg.format.show_code_info,
             show_caller_info: cfg.show_caller_info,
-            log_cmd_output: cfg.log_cmd_output,
             start,
         }
     }
@@ -84,12 +83,23 @@ impl TextLine {
 #[derive(Debug, Clone)]
 pub struct TextRenderer {
     opts: TextOptions,
+    translations: Option<Arc<Translations>>,
 }
 
 impl TextRenderer {
     /// A renderer with these options.
     pub fn new(opts: TextOptions) -> Self {
-        TextRenderer { opts }
+        TextRenderer {
+            opts,
+            translations: None,
+        }
+    }
+
+    /// Shows the translated message of events the translations have one
+    /// for (see [`crate::render::translate`]).
+    pub fn with_translations(mut self, translations: Option<Arc<Translations>>) -> Self {
+        self.translations = translations;
+        self
     }
 }
 
@@ -125,6 +135,11 @@ pub const SECTION_KEYS: &[&str] = &[
     "stack",
     "exception_traceback",
 ];
+
+/// The line between a `stack` and an `exception_traceback` section: 79
+/// `=`, as Python stogger writes it.
+const STACK_SEPARATOR: &str =
+    "===============================================================================";
 
 fn is_section_key(key: &str) -> bool {
     matches!(
@@ -227,8 +242,8 @@ fn collect_fields_plain(event: &Event, show_func: bool) -> Vec<(&str, Shown<'_>)
     out
 }
 
-fn body_of(event: &Event, show_func: bool) -> Body<'_> {
-    match event.template() {
+fn body_of<'a>(event: &'a Event, show_func: bool, template: Option<&str>) -> Body<'a> {
+    match template {
         Some(template) => {
             let mut msg = String::with_capacity(template.len() + 32);
             render_template_escaped_into(&mut msg, template, event);
@@ -243,7 +258,18 @@ fn body_of(event: &Event, show_func: bool) -> Body<'_> {
 /// spaces, with `scope` and (when `show_func`) `func` among them. The
 /// journal's `MESSAGE` and other one-line forms can reuse it.
 pub fn write_body(out: &mut String, event: &Event, show_func: bool) {
-    match body_of(event, show_func) {
+    write_body_translated(out, event, show_func, None);
+}
+
+/// [`write_body`] with the translated message, when `translations` has one
+/// for the event, in place of `_replace_msg`.
+pub fn write_body_translated(
+    out: &mut String,
+    event: &Event,
+    show_func: bool,
+    translations: Option<&Translations>,
+) {
+    match body_of(event, show_func, template_of(event, translations)) {
         Body::Message(msg) => out.push_str(&msg),
         Body::Fields(fields) => write_fields(out, &fields, false),
     }
@@ -300,7 +326,8 @@ fn write_value(out: &mut String, value: Shown<'_>) {
 impl Renderer for TextRenderer {
     type Output = TextLine;
     fn render(&self, event: &Event) -> TextLine {
-        let body = body_of(event, self.opts.show_caller_info);
+        let template = template_of(event, self.translations.as_deref());
+        let body = body_of(event, self.opts.show_caller_info, template);
         let mut plain = String::with_capacity(128);
         self.write_line(&mut plain, event, &body, false);
         let colored = self.opts.color.then(|| {
@@ -388,15 +415,12 @@ impl TextRenderer {
             TimestampPrecision::Relative => write_relative(out, ts - self.opts.start),
             TimestampPrecision::Iso => write_iso(out, ts, true, true),
             TimestampPrecision::IsoSeconds => write_iso(out, ts, false, true),
-            TimestampPrecision::IsoNoZ => write_iso(out, ts, true, false),
+            TimestampPrecision::IsoNoZ => write_iso(out, ts, false, false),
         }
     }
 
     fn write_sections(&self, out: &mut String, event: &Event, color: bool) {
         for key in SECTION_KEYS {
-            if *key == "cmd_output_line" && !self.opts.log_cmd_output {
-                continue;
-            }
             let Some(value) = event.get(key) else {
                 continue;
             };
@@ -426,7 +450,15 @@ impl TextRenderer {
                         "cmd_output_line" => ("> ", true),
                         "stdout" => ("out: ", false),
                         "stderr" => ("err: ", false),
-                        "exception_traceback" => ("exception: ", false),
+                        "stack" => ("stack: ", false),
+                        "exception_traceback" => {
+                            // Python's separator between the two blocks.
+                            if event.get("stack").is_some() {
+                                out.push_str(STACK_SEPARATOR);
+                                out.push('\n');
+                            }
+                            ("exception: ", false)
+                        }
                         _ => ("", false),
                     };
                     for line in text.lines() {
@@ -867,7 +899,6 @@ mod tests {
             pad_event_width: 10,
             show_code_info: true,
             show_caller_info: true,
-            log_cmd_output: true,
             start: time::OffsetDateTime::UNIX_EPOCH,
         });
         static FIRST: &str = "user_id";
