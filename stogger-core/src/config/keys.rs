@@ -255,28 +255,28 @@ pub const KEYS: &[KeyInfo] = &[
     key(
         "console_min_level",
         "STOGGER_CONSOLE_MIN_LEVEL",
-        "debug, info, warning (or warn), error, critical; empty: the global level",
+        "trace, debug, info, warning (or warn), error, critical; empty: the global level",
         "the global level",
         "Least severe level the console takes (overrides verbose and format.min_level for it).",
     ),
     key(
         "file_min_level",
         "STOGGER_FILE_MIN_LEVEL",
-        "debug, info, warning (or warn), error, critical; empty: the global level",
+        "trace, debug, info, warning (or warn), error, critical; empty: the global level",
         "the global level",
         "Least severe level the file takes (overrides verbose and format.min_level for it).",
     ),
     key(
         "journal_min_level",
         "STOGGER_JOURNAL_MIN_LEVEL",
-        "debug, info, warning (or warn), error, critical; empty: the global level",
+        "trace, debug, info, warning (or warn), error, critical; empty: the global level",
         "the global level",
         "Least severe level the journal takes (overrides verbose and format.min_level for it).",
     ),
     key(
         "postgres_min_level",
         "STOGGER_POSTGRES_MIN_LEVEL",
-        "debug, info, warning (or warn), error, critical; empty: the global level",
+        "trace, debug, info, warning (or warn), error, critical; empty: the global level",
         "the global level",
         "Least severe level the PostgreSQL target takes (overrides verbose and format.min_level for it).",
     ),
@@ -290,7 +290,7 @@ pub const KEYS: &[KeyInfo] = &[
     key(
         "format.min_level",
         "STOGGER_MIN_LEVEL",
-        "debug, info, warning (or warn), error, critical",
+        "trace, debug, info, warning (or warn), error, critical",
         "info",
         "Least severe level logged when verbose is off.",
     ),
@@ -491,6 +491,7 @@ fn level(v: &Value) -> Parsed<Level> {
     choice(
         v,
         &[
+            ("trace", Level::Trace),
             ("debug", Level::Debug),
             ("info", Level::Info),
             ("warning", Level::Warning),
