@@ -8,11 +8,17 @@ use crate::config::{self, Config};
 use crate::dispatch;
 use crate::error::Error;
 use crate::event::{Event, Level};
+use crate::filter::per_layer::StoggerFilter;
+use crate::filter::spec::FilterSpec;
+use crate::filter::state as filters;
 use crate::layer::StoggerLayer;
 use crate::setup;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, Once};
+use tracing::Subscriber;
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::Layer;
 
 static LAYER_REGISTERED: AtomicBool = AtomicBool::new(false);
 static INSTALL: Mutex<()> = Mutex::new(());
@@ -28,11 +34,28 @@ pub(crate) fn mark_layer_registered() {
 ///
 /// ```no_run
 /// use tracing_subscriber::prelude::*;
-/// tracing_subscriber::registry().with(stogger_core::layer()).init();
+/// let fmt = tracing_subscriber::fmt::layer()
+///     .with_filter(tracing_subscriber::filter::LevelFilter::DEBUG);
+/// tracing_subscriber::registry().with(fmt).with(stogger_core::layer()).init();
 /// let _guard = stogger_core::init_logging().expect("logging");
+/// tracing::debug!("cache-warm"); // fmt shows it; stogger (at info) does not
 /// ```
-pub fn layer() -> StoggerLayer {
-    StoggerLayer::new()
+///
+/// The layer carries its own per-layer filter: stogger's configuration
+/// (`log_filter`, the levels, [`crate::set_filter`]) decides what stogger
+/// receives and nothing else. Other layers see what their own filters
+/// let through, before `init_logging`, while stogger runs, and after
+/// [`shutdown_logging`] (when stogger asks tracing for nothing at all).
+/// The root of the subscriber must be tracing-subscriber's `Registry`.
+///
+/// The type is opaque on purpose: it is a layer, and which filter machinery
+/// stogger uses inside is not part of the promise. To keep it in a struct
+/// field, box it (`Box<dyn Layer<S> + Send + Sync>`).
+pub fn layer<S>() -> impl Layer<S> + Send + Sync + 'static
+where
+    S: Subscriber + for<'a> LookupSpan<'a> + 'static,
+{
+    StoggerLayer.with_filter(StoggerFilter)
 }
 
 /// Installs the layer as the global default unless it already is. The `log`
@@ -43,7 +66,7 @@ pub(crate) fn ensure_layer_installed() -> Result<(), Error> {
         return Ok(());
     }
     use tracing_subscriber::layer::SubscriberExt;
-    let subscriber = tracing_subscriber::registry().with(StoggerLayer::new());
+    let subscriber = tracing_subscriber::registry().with(layer());
     if let Err(e) = tracing::subscriber::set_global_default(subscriber) {
         // A subscriber is set already: fine if it is a user's registry that
         // carries our layer (a layered subscriber downcasts to its layers).
@@ -55,7 +78,9 @@ pub(crate) fn ensure_layer_installed() -> Result<(), Error> {
     mark_layer_registered();
     // The bridge fails only if another `log` logger is set; then `log`
     // records go there instead, which is the user's choice.
-    let _ = tracing_log::LogTracer::init();
+    if tracing_log::LogTracer::init().is_ok() {
+        filters::log_bridge_installed();
+    }
     Ok(())
 }
 
@@ -104,22 +129,27 @@ pub fn init_early_logging() -> Result<LoggingGuard, Error> {
         ..loaded
     };
     let built = setup::build_console_only(&early);
-    swap(built.pipeline, Vec::new());
+    let spec = FilterSpec::from_config(&early).unwrap_or_default();
+    swap(built.pipeline, spec, Vec::new());
     Ok(LoggingGuard { _private: () })
 }
 
 /// Flushes and closes every target. Events logged afterwards go nowhere
-/// until the next `init_*` call.
+/// until the next `init_*` call; stogger then asks tracing for nothing, so
+/// the other layers of a subscriber get exactly what their own filters want.
 pub fn shutdown_logging() {
+    filters::stop();
     if let Some(old) = dispatch::install(None) {
         old.close();
     }
 }
 
-fn swap(pipeline: dispatch::Pipeline, startup_events: Vec<Event>) {
+fn swap(pipeline: dispatch::Pipeline, spec: FilterSpec, startup_events: Vec<Event>) {
+    let outputs = pipeline.outputs();
     if let Some(old) = dispatch::install(Some(pipeline)) {
         old.close();
     }
+    filters::start(spec, outputs);
     for event in startup_events {
         dispatch::emit(event);
     }
@@ -207,6 +237,8 @@ impl Builder {
     pub fn init(self) -> Result<LoggingGuard, Error> {
         crate::event::refresh_pid();
         let loaded = config::load(&self.values)?;
+        let spec = FilterSpec::from_config(&loaded.config)
+            .map_err(|(key, bad)| crate::filter::invalid(key, config::Origin::Default, bad))?;
         ensure_layer_installed()?;
         let built = setup::build(&loaded.config)?;
         let mut startup = Vec::new();
@@ -215,7 +247,7 @@ impl Builder {
                 .push(Event::new(Level::Warning, "config-warning").with("detail", warning.clone()));
         }
         startup.extend(built.startup_events);
-        swap(built.pipeline, startup);
+        swap(built.pipeline, spec, startup);
         install_panic_hook();
         Ok(LoggingGuard { _private: () })
     }

@@ -23,10 +23,12 @@ pub mod config;
 mod dispatch;
 mod error;
 pub mod event;
+mod filter;
 mod init;
 mod layer;
 pub mod output;
 pub mod plugin;
+mod published;
 pub mod render;
 mod scope;
 mod setup;
@@ -38,11 +40,12 @@ pub use config::Config;
 pub use dispatch::emit;
 pub use error::Error;
 pub use event::{Event, FieldName, Level, Value};
+pub use filter::{set_filter, set_target_filter};
 pub use init::{
     init_early_logging, init_logging, layer, shutdown_logging, Builder, LoggingGuard, Stogger,
 };
-pub use layer::StoggerLayer;
 pub use scope::{log_scope, LogScope};
+pub use target::Output;
 
 pub(crate) use init::{ensure_layer_installed, mark_layer_registered};
 

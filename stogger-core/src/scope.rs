@@ -125,9 +125,7 @@ impl LogScope {
         }
         // Leave the span first so the closing event is not nested in itself.
         self.entered = None;
-        if event.level >= dispatch::min_level() {
-            dispatch::dispatch(&event);
-        }
+        dispatch::dispatch(&event);
     }
 }
 

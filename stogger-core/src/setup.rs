@@ -9,7 +9,7 @@ use crate::output::file::FileLogger;
 use crate::output::{journal, postgres};
 use crate::render::json::JsonRenderer;
 use crate::render::text::{TextOptions, TextRenderer};
-use crate::target::{Pair, Target};
+use crate::target::{Output, Pair, Target};
 
 /// A pipeline and the events to log once it is installed (setup notes such
 /// as `file-logging-setup-failed`).
@@ -24,16 +24,11 @@ fn text_renderer(cfg: &Config, color: bool) -> TextRenderer {
 
 /// Console only: the early pipeline.
 pub(crate) fn build_console_only(cfg: &Config) -> Built {
-    let level = cfg.effective_min_level();
-    let text = Pair::new("console", text_renderer(cfg, color_enabled())).logger(
-        "console",
-        level,
-        ConsoleLogger::new(),
-    );
+    let text = Pair::new("console", text_renderer(cfg, color_enabled()))
+        .logger(Output::Console, ConsoleLogger::new());
     Built {
         pipeline: Pipeline {
             targets: vec![Box::new(text)],
-            min_level: level,
         },
         startup_events: Vec::new(),
     }
@@ -41,8 +36,6 @@ pub(crate) fn build_console_only(cfg: &Config) -> Built {
 
 /// Every target the configuration enables.
 pub(crate) fn build(cfg: &Config) -> Result<Built, Error> {
-    let console_level = cfg.target_level(cfg.console_min_level);
-    let file_level = cfg.target_level(cfg.file_min_level);
     let mut notes = Vec::new();
     let mut targets: Vec<Box<dyn Target>> = Vec::new();
 
@@ -72,15 +65,14 @@ pub(crate) fn build(cfg: &Config) -> Result<Built, Error> {
     let color = console_on && color_enabled();
     let mut text = Pair::new("text", text_renderer(cfg, color));
     if console_on {
-        text = text.logger("console", console_level, ConsoleLogger::new());
+        text = text.logger(Output::Console, ConsoleLogger::new());
     }
     let mut json_file = None;
     if let Some(file) = file {
         match cfg.log_format {
-            LogFormat::Simple => text = text.logger("file", file_level, file),
+            LogFormat::Simple => text = text.logger(Output::File, file),
             LogFormat::Json => {
-                json_file =
-                    Some(Pair::new("json", JsonRenderer::new()).logger("file", file_level, file))
+                json_file = Some(Pair::new("json", JsonRenderer::new()).logger(Output::File, file))
             }
         }
     }
@@ -97,10 +89,7 @@ pub(crate) fn build(cfg: &Config) -> Result<Built, Error> {
         targets.push(pg);
     }
     Ok(Built {
-        pipeline: Pipeline {
-            targets,
-            min_level: cfg.lowest_level(),
-        },
+        pipeline: Pipeline { targets },
         startup_events: notes,
     })
 }

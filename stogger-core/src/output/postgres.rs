@@ -22,7 +22,7 @@ use crate::config::{Config, WriteMode};
 use crate::event::{Event, Level};
 use crate::plugin::{self, Handle, Opened, Plugin, PluginStatus, StoggerPgRow};
 use crate::render::row::{Row, RowRenderer};
-use crate::target::{Logger, Renderer, Target};
+use crate::target::{Logger, Output, Outputs, Renderer, Target};
 use crate::warn;
 use std::cell::RefCell;
 use std::io;
@@ -219,7 +219,6 @@ fn start(cfg: &Config, prepared: Prepared) -> Option<Box<dyn Target>> {
         }
     };
     Some(Box::new(PostgresTarget {
-        min_level: cfg.target_level(cfg.postgres_min_level),
         renderer: RowRenderer::new(),
         logger: PgLogger {
             plugin,
@@ -239,7 +238,6 @@ const SCRATCH_KEEP_BYTES: usize = 64 * 1024;
 
 /// The row renderer and the plugin's writer, as one target.
 struct PostgresTarget {
-    min_level: Level,
     renderer: RowRenderer,
     logger: PgLogger,
 }
@@ -257,12 +255,12 @@ impl Target for PostgresTarget {
         NAME
     }
 
-    fn min_level(&self) -> Level {
-        self.min_level
+    fn outputs(&self) -> Outputs {
+        Output::Postgres.into()
     }
 
-    fn handle(&self, event: &Event) {
-        if event.level < self.min_level {
+    fn handle(&self, event: &Event, to: Outputs) {
+        if !to.contains(Output::Postgres) {
             return;
         }
         let reused = SCRATCH.try_with(|cell| {

@@ -22,6 +22,14 @@ fn readme_lines() {
     );
 }
 
+fn log_every_level() {
+    tracing::trace!("trace-event");
+    tracing::debug!("debug-event");
+    tracing::info!("info-event");
+    tracing::warn!("warning-event");
+    stogger_core::critical!("critical-event");
+}
+
 fn run(scenario: &str) -> Result<(), Box<dyn std::error::Error>> {
     match scenario {
         // The README's quick start, verbatim.
@@ -75,12 +83,10 @@ fn run(scenario: &str) -> Result<(), Box<dyn std::error::Error>> {
             tracing::info!("before-panic");
             panic!("worker exploded");
         }
-        // Debug events only with verbose.
+        // One event per level: which ones appear is the filters' decision.
         "levels" => {
             let _guard = stogger_core::init_logging()?;
-            tracing::debug!("debug-event");
-            tracing::info!("info-event");
-            tracing::warn!("warning-event");
+            log_every_level();
         }
         other => return Err(format!("unknown scenario {other}").into()),
     }
