@@ -23,6 +23,7 @@ use tracing_subscriber::Layer;
 static LAYER_REGISTERED: AtomicBool = AtomicBool::new(false);
 static INSTALL: Mutex<()> = Mutex::new(());
 static PANIC_HOOK: Once = Once::new();
+static LOG_BRIDGE: Once = Once::new();
 
 pub(crate) fn mark_layer_registered() {
     LAYER_REGISTERED.store(true, Ordering::Relaxed);
@@ -59,28 +60,31 @@ where
 }
 
 /// Installs the layer as the global default unless it already is. The `log`
-/// bridge is installed too (records from the `log` crate reach stogger).
+/// bridge is installed too (records from the `log` crate reach stogger),
+/// also when the user's registry carries the layer.
 pub(crate) fn ensure_layer_installed() -> Result<(), Error> {
     let _lock = INSTALL.lock();
-    if LAYER_REGISTERED.load(Ordering::Relaxed) {
-        return Ok(());
-    }
-    use tracing_subscriber::layer::SubscriberExt;
-    let subscriber = tracing_subscriber::registry().with(layer());
-    if let Err(e) = tracing::subscriber::set_global_default(subscriber) {
-        // A subscriber is set already: fine if it is a user's registry that
-        // carries our layer (a layered subscriber downcasts to its layers).
-        let ours = tracing::dispatcher::get_default(|d| d.downcast_ref::<StoggerLayer>().is_some());
-        if !ours {
-            return Err(Error::SubscriberConflict(e.to_string()));
+    if !LAYER_REGISTERED.load(Ordering::Relaxed) {
+        use tracing_subscriber::layer::SubscriberExt;
+        let subscriber = tracing_subscriber::registry().with(layer());
+        if let Err(e) = tracing::subscriber::set_global_default(subscriber) {
+            // A subscriber is set already: fine if it is a user's registry that
+            // carries our layer (a layered subscriber downcasts to its layers).
+            let ours =
+                tracing::dispatcher::get_default(|d| d.downcast_ref::<StoggerLayer>().is_some());
+            if !ours {
+                return Err(Error::SubscriberConflict(e.to_string()));
+            }
         }
+        mark_layer_registered();
     }
-    mark_layer_registered();
     // The bridge fails only if another `log` logger is set; then `log`
     // records go there instead, which is the user's choice.
-    if tracing_log::LogTracer::init().is_ok() {
-        filters::log_bridge_installed();
-    }
+    LOG_BRIDGE.call_once(|| {
+        if tracing_log::LogTracer::init().is_ok() {
+            filters::log_bridge_installed();
+        }
+    });
     Ok(())
 }
 
@@ -130,6 +134,7 @@ pub fn init_early_logging() -> Result<LoggingGuard, Error> {
     };
     let built = setup::build_console_only(&early);
     let spec = FilterSpec::from_config(&early).unwrap_or_default();
+    crate::reload::stop();
     swap(built.pipeline, spec, Vec::new());
     Ok(LoggingGuard { _private: () })
 }
@@ -138,6 +143,7 @@ pub fn init_early_logging() -> Result<LoggingGuard, Error> {
 /// until the next `init_*` call; stogger then asks tracing for nothing, so
 /// the other layers of a subscriber get exactly what their own filters want.
 pub fn shutdown_logging() {
+    crate::reload::stop();
     filters::stop();
     if let Some(old) = dispatch::install(None) {
         old.close();
@@ -247,6 +253,7 @@ impl Builder {
                 .push(Event::new(Level::Warning, "config-warning").with("detail", warning.clone()));
         }
         startup.extend(built.startup_events);
+        crate::reload::configure(&loaded.config, &self.values, &mut startup);
         swap(built.pipeline, spec, startup);
         install_panic_hook();
         Ok(LoggingGuard { _private: () })

@@ -29,6 +29,7 @@ mod layer;
 pub mod output;
 pub mod plugin;
 mod published;
+mod reload;
 pub mod render;
 mod scope;
 mod setup;

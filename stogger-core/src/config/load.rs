@@ -496,6 +496,31 @@ fn find_file(
     Ok(None)
 }
 
+/// The settings of the config file `load` would read now, as written, by
+/// dotted name (`format.min_level`); empty without a file or when it cannot
+/// be read (what changed in it is then unknown, and `load` reports why).
+pub(crate) fn file_settings() -> BTreeMap<String, Value> {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let env = |name: &str| std::env::var(name).ok();
+    let Ok(Some(file)) = find_file(&cwd, &env, &mut Vec::new()) else {
+        return BTreeMap::new();
+    };
+    let mut out = BTreeMap::new();
+    for (key, value) in file.settings {
+        match (key.as_str(), value.as_table()) {
+            ("format", Some(format)) => {
+                for (k, v) in format {
+                    out.insert(format!("format.{k}"), v.clone());
+                }
+            }
+            _ => {
+                out.insert(key, value);
+            }
+        }
+    }
+    out
+}
+
 /// A value as shown in a message: TOML-quoted (so control characters are
 /// escaped), shortened, and never a connection string.
 fn show(key: &str, value: &Value) -> String {

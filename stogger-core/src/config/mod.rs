@@ -11,6 +11,7 @@ mod load;
 
 pub use crate::filter::{FilterInForce, SYNTAX as FILTER_SYNTAX};
 pub use keys::syslog_facility_code;
+pub(crate) use load::file_settings;
 pub use load::{load, load_from, load_from_vars, ConfigError, KeyInfo, Loaded, Origin, KEYS};
 
 use crate::event::Level;
