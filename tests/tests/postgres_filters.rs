@@ -50,7 +50,11 @@ fn each_output_takes_what_its_own_filter_admits() {
         .lines()
         .filter_map(|l| l.split_whitespace().nth(2))
         .collect();
-    assert_eq!(events, ["warning-event", "critical-event", "db-warning"], "{file}");
+    assert_eq!(
+        events,
+        ["warning-event", "critical-event", "db-warning"],
+        "{file}"
+    );
 
     // Debug for the database module in the file, only warnings in PostgreSQL.
     let sb = Sandbox::new();
