@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::Stdio;
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 use stogger_tests::service::command;
 
@@ -17,53 +17,76 @@ fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
+/// The `reload` scenario of the test service, run in a directory whose
+/// stogger.toml turns reload_on_sighup on.
+struct Service {
+    dir: tempfile::TempDir,
+    child: Child,
+}
+
+fn write_config(dir: &Path, settings: &str) {
+    let text = format!("reload_on_sighup = true\nsyslog_identifier = \"svc\"\n{settings}");
+    std::fs::write(dir.join("stogger.toml"), text).expect("write stogger.toml");
+}
+
+fn log_of(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("logs").join("svc.log")).unwrap_or_default()
+}
+
+impl Service {
+    /// Starts it with `settings` in stogger.toml and waits for its `ready`.
+    fn start(settings: &str) -> Service {
+        let dir = tempfile::tempdir().expect("temp dir");
+        write_config(dir.path(), settings);
+        let mut child = command(
+            Path::new(SERVICE),
+            &["reload"],
+            dir.path(),
+            &[("NO_COLOR", "1")],
+        )
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the service");
+        let mut line = String::new();
+        BufReader::new(child.stdout.as_mut().expect("stdout"))
+            .read_line(&mut line)
+            .expect("read ready");
+        assert_eq!(line.trim(), "ready for SIGHUP");
+        Service { dir, child }
+    }
+
+    /// Rewrites stogger.toml, sends SIGHUP and waits until `logged` is in the file.
+    fn reload(&self, settings: &str, logged: &str) {
+        write_config(self.dir.path(), settings);
+        let pid = rustix::process::Pid::from_raw(self.child.id() as i32).expect("child pid");
+        rustix::process::kill_process(pid, rustix::process::Signal::HUP).expect("send SIGHUP");
+        wait_until(logged, || log_of(self.dir.path()).contains(logged));
+    }
+
+    /// Lets the service log its last events and exit: its stderr, its log
+    /// file, and the directory (to look at afterwards).
+    fn finish(mut self) -> (String, String, tempfile::TempDir) {
+        let mut stdin = self.child.stdin.take().expect("stdin");
+        writeln!(stdin, "go").expect("write go");
+        drop(stdin);
+        let out = self.child.wait_with_output().expect("service ends");
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{}: {stderr}", out.status);
+        let file = log_of(self.dir.path());
+        (stderr, file, self.dir)
+    }
+}
+
 #[test]
 fn sighup_reloads_the_filters_and_reports_what_needs_a_restart() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let config = dir.path().join("stogger.toml");
-    std::fs::write(
-        &config,
-        "reload_on_sighup = true\nsyslog_identifier = \"svc\"\nlog_filter = \"info\"\n",
-    )
-    .expect("write stogger.toml");
-    let mut child = command(
-        Path::new(SERVICE),
-        &["reload"],
-        dir.path(),
-        &[("NO_COLOR", "1")],
-    )
-    .stdin(Stdio::piped())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .expect("start the service");
-    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    stdout.read_line(&mut line).expect("read ready");
-    assert_eq!(line.trim(), "ready for SIGHUP");
-
-    std::fs::write(
-        &config,
-        "reload_on_sighup = true\nsyslog_identifier = \"svc\"\nlog_filter = \"debug\"\n\
-         logdir = \"elsewhere\"\n",
-    )
-    .expect("rewrite stogger.toml");
-    let pid = rustix::process::Pid::from_raw(child.id() as i32).expect("child pid");
-    rustix::process::kill_process(pid, rustix::process::Signal::HUP).expect("send SIGHUP");
-    let log = dir.path().join("logs").join("svc.log");
-    let read = || std::fs::read_to_string(&log).unwrap_or_default();
-    wait_until("the reload to be logged", || {
-        read().contains("config-reload-needs-restart")
-    });
-
-    let mut stdin = child.stdin.take().expect("stdin");
-    writeln!(stdin, "go").expect("write go");
-    drop(stdin);
-    let out = child.wait_with_output().expect("service ends");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{}: {stderr}", out.status);
-
-    let file = read();
+    let service = Service::start("log_filter = \"info\"\n");
+    service.reload(
+        "log_filter = \"debug\"\nlogdir = \"elsewhere\"\n",
+        "config-reload-needs-restart",
+    );
+    let (stderr, file, dir) = service.finish();
     assert!(!file.contains("debug-before-reload"), "{file}");
     assert!(file.contains(" D debug-after-reload"), "{file}");
     assert!(file.contains(" I config-reloaded"), "{file}");
@@ -78,63 +101,19 @@ fn sighup_reloads_the_filters_and_reports_what_needs_a_restart() {
     assert!(!restart.contains("log_filter"), "{restart}");
     // The file stays where the running configuration put it.
     assert!(!dir.path().join("elsewhere").exists());
-    assert_eq!(stderr.as_ref(), file, "console and file agree");
+    assert_eq!(stderr, file, "console and file agree");
 }
 
 #[test]
 fn a_bad_filter_in_the_reloaded_file_keeps_the_filters_in_force() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let config = dir.path().join("stogger.toml");
-    std::fs::write(
-        &config,
-        "reload_on_sighup = true\nsyslog_identifier = \"svc\"\n",
-    )
-    .expect("write stogger.toml");
-    let mut child = command(
-        Path::new(SERVICE),
-        &["reload"],
-        dir.path(),
-        &[("NO_COLOR", "1")],
-    )
-    .stdin(Stdio::piped())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .expect("start the service");
-    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    stdout.read_line(&mut line).expect("read ready");
-
-    std::fs::write(
-        &config,
-        "reload_on_sighup = true\nsyslog_identifier = \"svc\"\nlog_filter = \"debug,x=loud\"\n",
-    )
-    .expect("rewrite stogger.toml");
-    let pid = rustix::process::Pid::from_raw(child.id() as i32).expect("child pid");
-    rustix::process::kill_process(pid, rustix::process::Signal::HUP).expect("send SIGHUP");
-    let log = dir.path().join("logs").join("svc.log");
-    let read = || std::fs::read_to_string(&log).unwrap_or_default();
-    wait_until("the failed reload to be logged", || {
-        read().contains("config-reload-failed")
-    });
-    let mut stdin = child.stdin.take().expect("stdin");
-    writeln!(stdin, "go").expect("write go");
-    drop(stdin);
-    let out = child.wait_with_output().expect("service ends");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let file = read();
+    let service = Service::start("");
+    service.reload("log_filter = \"debug,x=loud\"\n", "config-reload-failed");
+    let (_, file, _dir) = service.finish();
     let failed = file
         .lines()
         .find(|l| l.contains("config-reload-failed"))
         .unwrap_or_default();
-    assert!(
-        failed.contains("\\\"x=loud\\\"") || failed.contains("x=loud"),
-        "{failed}"
-    );
+    assert!(failed.contains("x=loud"), "{failed}");
     assert!(!file.contains("debug-after-reload"), "{file}");
     assert!(file.contains(" I info-after-reload"), "{file}");
 }

@@ -173,7 +173,9 @@ impl Config {
         }
     }
 
-    /// A target's level: its own `<target>_min_level` when set, else the global one.
+    /// A target's level shorthand: its own `<target>_min_level` when set,
+    /// else the global one. The filter an output uses may say more
+    /// (`log_filter`, `<output>_filter`): see [`Loaded::filters`].
     pub fn target_level(&self, own: Option<Level>) -> Level {
         own.unwrap_or_else(|| self.effective_min_level())
     }
