@@ -1,7 +1,8 @@
 //! The scenarios without a database (or with one that is down): the file
 //! target against tracing-subscriber's fmt layer, the caller's cost with
 //! tracing-appender's non-blocking writer (the baseline of
-//! `caller_overhead`), a filtered-out `debug!`, and memory during an outage.
+//! `caller_overhead`), a filtered-out `debug!` (under a level, and under
+//! five directives against `EnvFilter`), and memory during an outage.
 
 use crate::{log_event, stogger, time_calls, vm_hwm, Opts, Res};
 use serde_json::{json, Value};
@@ -131,9 +132,60 @@ fn disabled_loop(n: u64) -> Value {
     })
 }
 
-/// stogger at level info (no target needed: the level decides).
-pub fn disabled_ours(o: &Opts) -> Res<Value> {
-    let _guard = stogger(|b| b)?;
+/// stogger at level info with its file target on (in `--dir`; the loop
+/// writes nothing to it): with no output at all stogger would want nothing
+/// and tracing would skip every callsite on its global max level. With
+/// `set_filter`, after 1000 filter changes ([`crate::change_filters`]).
+pub fn disabled_ours(o: &Opts, set_filter: bool) -> Res<Value> {
+    let _guard = stogger_with_file(o, "bench-disabled", None)?;
+    if set_filter {
+        crate::change_filters("info")?;
+    }
+    Ok(disabled_loop(o.n))
+}
+
+/// Five directives, one of them at debug (so tracing's max level is debug
+/// and the disabled event's callsite is asked, not skipped on the level);
+/// the bench's own target falls to the default, info.
+pub const FIVE_DIRECTIVES: &str = "info,hyper=warn,rustls=warn,tokio=error,my_service::db=debug";
+
+/// stogger (file target on, as in [`disabled_ours`]) with [`FIVE_DIRECTIVES`]
+/// as its `log_filter`.
+pub fn directives_ours(o: &Opts) -> Res<Value> {
+    let _guard = stogger_with_file(o, "bench-directives", Some(FIVE_DIRECTIVES))?;
+    Ok(disabled_loop(o.n))
+}
+
+/// stogger with its file target on in `--dir` (and `log_filter`, if given).
+fn stogger_with_file(
+    o: &Opts,
+    identifier: &'static str,
+    log_filter: Option<&'static str>,
+) -> Res<stogger_core::LoggingGuard> {
+    let dir = o.dir.clone();
+    stogger(move |b| {
+        let b = b
+            .set("log_to_file", true)
+            .set("logdir", dir)
+            .set("syslog_identifier", identifier);
+        match log_filter {
+            Some(filter) => b.set("log_filter", filter),
+            None => b,
+        }
+    })
+}
+
+/// tracing-subscriber's `EnvFilter` with the same directives, as the
+/// per-layer filter of a fmt layer (stogger's filter is per-layer too).
+pub fn directives_envfilter(o: &Opts) -> Res<Value> {
+    use tracing_subscriber::Layer;
+    let filter = tracing_subscriber::EnvFilter::try_new(FIVE_DIRECTIVES)?;
+    let subscriber = tracing_subscriber::registry().with(
+        tracing_subscriber::fmt::layer()
+            .with_writer(std::io::sink)
+            .with_filter(filter),
+    );
+    tracing::subscriber::set_global_default(subscriber)?;
     Ok(disabled_loop(o.n))
 }
 

@@ -14,8 +14,9 @@
 //! ```
 //!
 //! Scenarios: `pg_batch_vs_copy`, `pg_sync_vs_insert`, `file_vs_tracing_fmt`,
-//! `caller_overhead`, `disabled_debug`, `outage_memory` (ours only: its
-//! baseline is the configured bound).
+//! `caller_overhead`, `caller_overhead_after_set_filter`, `disabled_debug`,
+//! `disabled_debug_after_set_filter`, `filter_directives_vs_envfilter`,
+//! `outage_memory` (ours only: its baseline is the configured bound).
 //!
 //! stogger is configured in code (console off, journal off, file target off
 //! with `log_to_file = false`); every `STOGGER_*` variable but
@@ -76,6 +77,17 @@ pub fn stogger(
         .set("enable_postgres", false)
         .set("syslog_identifier", "stogger-bench");
     Ok(configure(builder).init()?)
+}
+
+/// Changes stogger's filter at run time 1000 times (debug and back), ending
+/// with `last`: what `set_filter` leaves behind must cost a log call
+/// nothing (tracing-subscriber's reload layer costs 3-6x, its issue #1632).
+pub fn change_filters(last: &str) -> Res<()> {
+    for i in 0..1000 {
+        stogger_core::set_filter(if i % 2 == 0 { "debug" } else { last })?;
+    }
+    stogger_core::set_filter(last)?;
+    Ok(())
 }
 
 /// Times `n` calls of [`log_event`] one by one on this thread: p50, p99
@@ -188,9 +200,17 @@ fn run(args: &[String]) -> Res<Value> {
                 ("file_vs_tracing_fmt", true) => local::file_ours(&o)?,
                 ("file_vs_tracing_fmt", false) => local::file_fmt(&o)?,
                 ("caller_overhead", true) => pg::caller_ours(&o)?,
-                ("caller_overhead", false) => local::caller_appender(&o)?,
-                ("disabled_debug", true) => local::disabled_ours(&o)?,
-                ("disabled_debug", false) => local::disabled_fmt(&o)?,
+                ("caller_overhead_after_set_filter", true) => pg::caller_ours_after_set_filter(&o)?,
+                ("caller_overhead" | "caller_overhead_after_set_filter", false) => {
+                    local::caller_appender(&o)?
+                }
+                ("disabled_debug", true) => local::disabled_ours(&o, false)?,
+                ("disabled_debug_after_set_filter", true) => local::disabled_ours(&o, true)?,
+                ("disabled_debug" | "disabled_debug_after_set_filter", false) => {
+                    local::disabled_fmt(&o)?
+                }
+                ("filter_directives_vs_envfilter", true) => local::directives_ours(&o)?,
+                ("filter_directives_vs_envfilter", false) => local::directives_envfilter(&o)?,
                 ("outage_memory", true) => local::outage_ours(&o)?,
                 (s, _) => return Err(format!("no scenario {s} for side {side}").into()),
             };
@@ -215,7 +235,7 @@ fn main() -> ExitCode {
     // (the plugin directory excepted). Single-threaded here.
     for (key, _) in std::env::vars_os() {
         let k = key.to_string_lossy();
-        if k.starts_with("STOGGER_") && k != "STOGGER_PLUGIN_DIR" {
+        if (k.starts_with("STOGGER_") && k != "STOGGER_PLUGIN_DIR") || k == "RUST_LOG" {
             std::env::remove_var(&key);
         }
     }

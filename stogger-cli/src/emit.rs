@@ -11,7 +11,7 @@ pub struct EmitArgs {
     pub event: String,
     /// Fields as KEY=VALUE (`order_id=12346 amount=99.99 ok=true tags='["a","b"]'`).
     pub fields: Vec<String>,
-    /// Level: debug, info, warning, error or critical.
+    /// Level: trace, debug, info, warning, error or critical.
     #[arg(long, default_value = "info", value_parser = parse_level)]
     pub level: Level,
     /// A sentence for humans, with {field} references (becomes `_replace_msg`).
@@ -21,7 +21,7 @@ pub struct EmitArgs {
 
 fn parse_level(s: &str) -> Result<Level, String> {
     Level::parse(s).ok_or_else(|| {
-        format!("unknown level `{s}` (allowed: debug, info, warning, error, critical)")
+        format!("unknown level `{s}` (allowed: trace, debug, info, warning, error, critical)")
     })
 }
 

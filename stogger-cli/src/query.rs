@@ -22,7 +22,7 @@ use tokio_postgres::types::ToSql;
 /// Arguments of `stogger query`.
 #[derive(Debug, Args)]
 pub struct QueryArgs {
-    /// Only events at this level or more severe (debug, info, warning, error, critical).
+    /// Only events at this level or more severe (trace, debug, info, warning, error, critical).
     #[arg(long, value_parser = parse_level)]
     pub level: Option<Level>,
     /// Only this event name.
@@ -55,7 +55,7 @@ pub struct QueryArgs {
 
 fn parse_level(s: &str) -> Result<Level, String> {
     Level::parse(s).ok_or_else(|| {
-        format!("unknown level `{s}` (allowed: debug, info, warning, error, critical)")
+        format!("unknown level `{s}` (allowed: trace, debug, info, warning, error, critical)")
     })
 }
 

@@ -16,6 +16,12 @@ pub fn value_of(cfg: &Config, key: &str) -> Option<String> {
     let opt = |v: Option<String>| v.unwrap_or_else(|| "(none)".to_string());
     Some(match key {
         "verbose" => cfg.verbose.to_string(),
+        "log_filter" => opt(cfg.log_filter.clone()),
+        "console_filter" => opt(cfg.console_filter.clone()),
+        "file_filter" => opt(cfg.file_filter.clone()),
+        "journal_filter" => opt(cfg.journal_filter.clone()),
+        "postgres_filter" => opt(cfg.postgres_filter.clone()),
+        "reload_on_sighup" => cfg.reload_on_sighup.to_string(),
         "logdir" => path(&cfg.logdir),
         "log_to_console" => cfg.log_to_console.to_string(),
         "log_to_file" => cfg.log_to_file.to_string(),

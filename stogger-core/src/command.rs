@@ -28,7 +28,7 @@
 //! [`drop_cmd_output_logfile`] closes and removes that file again.
 
 use crate::event::{Event, Level};
-use crate::target::Target;
+use crate::target::{Output, Outputs, Target};
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -212,6 +212,7 @@ fn log_line(level: Level, cmd: &str, stream: Stream, line: &str) {
         };
     }
     match level {
+        Level::Trace => line_event!(tracing::Level::TRACE),
         Level::Debug => line_event!(tracing::Level::DEBUG),
         Level::Info => line_event!(tracing::Level::INFO),
         Level::Warning => line_event!(tracing::Level::WARN),
@@ -440,11 +441,13 @@ impl Target for CmdOutputTarget {
         "cmd_output_file"
     }
 
-    fn min_level(&self) -> Level {
-        Level::Debug
+    /// The command output file lives beside the log file and follows the
+    /// file output's filter.
+    fn outputs(&self) -> Outputs {
+        Output::File.into()
     }
 
-    fn handle(&self, event: &Event) {
+    fn handle(&self, event: &Event, _to: Outputs) {
         if !OPEN.load(Ordering::Acquire) {
             return;
         }

@@ -12,21 +12,21 @@
 //! the first event there is dropped with one warning, and `init_logging()`
 //! in the child installs a pipeline of its own.
 
-use crate::event::{Event, Level};
+use crate::event::Event;
+use crate::filter;
 use crate::fork::{self, PerProcess};
-use crate::target::Target;
+use crate::target::{Outputs, Target};
 use crate::testing;
 use crate::warn;
 use std::cell::{Cell, RefCell};
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockWriteGuard};
 use std::time::Duration;
 
-/// The active targets and the level they take.
+/// The active targets.
 pub(crate) struct Pipeline {
     pub(crate) targets: Vec<Box<dyn Target>>,
-    pub(crate) min_level: Level,
     /// How long the panic hook waits for slow targets (`panic_flush_timeout_ms`).
     pub(crate) panic_flush_timeout: Duration,
 }
@@ -62,6 +62,13 @@ impl Pipeline {
             }
         }
     }
+
+    /// Every output some target writes to.
+    pub(crate) fn outputs(&self) -> Outputs {
+        self.targets
+            .iter()
+            .fold(Outputs::NONE, |all, t| all | t.outputs())
+    }
 }
 
 /// The slot of the current pipeline, one per process: a forked child gets
@@ -77,10 +84,6 @@ static NEXT_GENERATION: AtomicU64 = AtomicU64::new(1);
 /// Whether the last install left a pipeline: in a forked child, whether it
 /// inherited one (and gets a warning when it logs).
 static INHERITABLE: AtomicBool = AtomicBool::new(false);
-
-/// Least severe level of the current pipeline, as `Level as u8`; read by the
-/// layer when tracing asks which callsites are interesting.
-static MIN_LEVEL: AtomicU8 = AtomicU8::new(Level::Info as u8);
 
 thread_local! {
     /// Set while this thread is inside a target: anything logged then (by a
@@ -128,11 +131,6 @@ pub(crate) fn uninstall(generation: u64) -> Option<Arc<Pipeline>> {
 /// The part of an install done under the slot's lock; the caller rebuilds
 /// tracing's interest cache after releasing it.
 fn install_locked(slot: &mut Option<Arc<Pipeline>>, pipeline: Option<Pipeline>) -> Installed {
-    let level = pipeline
-        .as_ref()
-        .map(|p| p.min_level)
-        .unwrap_or(Level::Critical);
-    MIN_LEVEL.store(level as u8, Ordering::Relaxed);
     INHERITABLE.store(pipeline.is_some(), Ordering::Relaxed);
     let replaced = std::mem::replace(slot, pipeline.map(Arc::new));
     let generation = NEXT_GENERATION.fetch_add(1, Ordering::Relaxed);
@@ -230,24 +228,12 @@ fn warn_forked_child() {
     ));
 }
 
-/// The least severe level that reaches any target or an active capture.
-pub(crate) fn min_level() -> Level {
-    if testing::active() {
-        return Level::Debug;
-    }
-    // `install` stores `level as u8`, its index in `Level::ALL`.
-    Level::ALL
-        .get(usize::from(MIN_LEVEL.load(Ordering::Relaxed)))
-        .copied()
-        .unwrap_or(Level::Critical)
-}
-
 /// Whether the calling thread is inside a target right now.
 pub(crate) fn in_dispatch() -> bool {
     IN_DISPATCH.with(Cell::get)
 }
 
-/// Sends one event to every target whose level admits it.
+/// Sends one event to every output whose filter admits it.
 ///
 /// Use this for events whose fields are only known at run time (the CLI's
 /// `stogger emit`, for example); `tracing` macros reach the same place.
@@ -261,23 +247,26 @@ pub(crate) fn dispatch(event: &Event) {
     }
     let _reentry = ReentryGuard::enter();
     testing::record(event);
+    let to = filter::outputs_for(event);
+    if to.is_empty() {
+        return;
+    }
     with_current(|pipeline| {
         let Some(pipeline) = pipeline else { return };
-        if event.level >= pipeline.min_level {
-            for target in &pipeline.targets {
-                if event.level >= target.min_level() {
-                    let handled =
-                        std::panic::catch_unwind(AssertUnwindSafe(|| target.handle(event)));
-                    if handled.is_err() {
-                        warn::warn_limited(
-                            &format!("{}:panic", target.name()),
-                            &format!(
-                                "{} target panicked; event dropped for this target",
-                                target.name()
-                            ),
-                        );
-                    }
-                }
+        for target in &pipeline.targets {
+            let here = to & target.outputs();
+            if here.is_empty() {
+                continue;
+            }
+            let handled = std::panic::catch_unwind(AssertUnwindSafe(|| target.handle(event, here)));
+            if handled.is_err() {
+                warn::warn_limited(
+                    &format!("{}:panic", target.name()),
+                    &format!(
+                        "{} target panicked; event dropped for this target",
+                        target.name()
+                    ),
+                );
             }
         }
     });
@@ -304,9 +293,11 @@ pub(crate) fn redeliver(from: &dyn Target, event: &Event) -> bool {
     let Some(successor) = successor else {
         return false;
     };
-    if event.level >= pipeline.min_level && event.level >= successor.min_level() {
+    // What the new configuration's filters let through to this target.
+    let to = filter::outputs_for(event) & successor.outputs();
+    if !to.is_empty() {
         REDELIVERING.with(|r| r.set(true));
-        let handled = std::panic::catch_unwind(AssertUnwindSafe(|| successor.handle(event)));
+        let handled = std::panic::catch_unwind(AssertUnwindSafe(|| successor.handle(event, to)));
         REDELIVERING.with(|r| r.set(false));
         if handled.is_err() {
             warn::target_failed(successor.name(), "write", &"the target panicked");
@@ -365,6 +356,9 @@ pub(crate) static TEST_INSTALLS: std::sync::Mutex<()> = std::sync::Mutex::new(()
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::Level;
+    use crate::filter::spec::FilterSpec;
+    use crate::target::Output;
     use std::sync::atomic::AtomicUsize;
     use std::sync::mpsc;
 
@@ -375,10 +369,10 @@ mod tests {
         fn name(&self) -> &str {
             "counting"
         }
-        fn min_level(&self) -> Level {
-            Level::Debug
+        fn outputs(&self) -> Outputs {
+            Output::Console.into()
         }
-        fn handle(&self, event: &Event) {
+        fn handle(&self, event: &Event, _to: Outputs) {
             if event.name == "generation-test" {
                 self.0.fetch_add(1, Ordering::SeqCst);
             }
@@ -390,7 +384,6 @@ mod tests {
     fn counting(seen: &Arc<AtomicUsize>) -> Pipeline {
         Pipeline {
             targets: vec![Box::new(Counting(seen.clone()))],
-            min_level: Level::Debug,
             panic_flush_timeout: Duration::from_millis(100),
         }
     }
@@ -406,6 +399,7 @@ mod tests {
         let _serial = lock();
         let (old, new) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
         install(Some(counting(&old)));
+        crate::filter::state::start(FilterSpec::default(), Output::Console.into());
         let (go, wait) = mpsc::channel::<()>();
         let (done, finished) = mpsc::channel::<()>();
         let worker = std::thread::spawn(move || {
@@ -444,6 +438,7 @@ mod tests {
         let (a, b) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
         let first = install(Some(counting(&a))).generation;
         let second = install(Some(counting(&b))).generation;
+        crate::filter::state::start(FilterSpec::default(), Output::Console.into());
         assert_ne!(first, second);
         assert!(uninstall(first).is_none(), "replaced: nothing to remove");
         dispatch(&Event::new(Level::Info, "generation-test"));

@@ -10,7 +10,9 @@ use time::OffsetDateTime;
 /// `ERROR` event marked with the field `_critical = true` (see [`crate::critical!`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Level {
-    /// Diagnostic detail, shown only with `verbose`.
+    /// The finest detail (tracing's `TRACE`); off unless a filter enables it.
+    Trace,
+    /// Diagnostic detail, shown only with `verbose` (or a filter that enables it).
     Debug,
     /// Normal operation (the default minimum).
     Info,
@@ -24,7 +26,8 @@ pub enum Level {
 
 impl Level {
     /// Every level, least severe first.
-    pub const ALL: [Level; 5] = [
+    pub const ALL: [Level; 6] = [
+        Level::Trace,
         Level::Debug,
         Level::Info,
         Level::Warning,
@@ -35,6 +38,7 @@ impl Level {
     /// Lowercase name as stored in PostgreSQL and JSON (`warning`, not `warn`).
     pub fn as_str(self) -> &'static str {
         match self {
+            Level::Trace => "trace",
             Level::Debug => "debug",
             Level::Info => "info",
             Level::Warning => "warning",
@@ -46,6 +50,7 @@ impl Level {
     /// The one-letter form used in console and file lines.
     pub fn letter(self) -> char {
         match self {
+            Level::Trace => 'T',
             Level::Debug => 'D',
             Level::Info => 'I',
             Level::Warning => 'W',
@@ -61,14 +66,15 @@ impl Level {
             Level::Error => 3,
             Level::Warning => 4,
             Level::Info => 6,
-            Level::Debug => 7,
+            Level::Debug | Level::Trace => 7,
         }
     }
 
     /// Parses the names accepted in configuration and on the command line.
     pub fn parse(s: &str) -> Option<Level> {
         match s.trim().to_ascii_lowercase().as_str() {
-            "debug" | "trace" => Some(Level::Debug),
+            "trace" => Some(Level::Trace),
+            "debug" => Some(Level::Debug),
             "info" => Some(Level::Info),
             "warning" | "warn" => Some(Level::Warning),
             "error" => Some(Level::Error),
@@ -77,10 +83,12 @@ impl Level {
         }
     }
 
-    /// Maps a tracing level (TRACE folds into debug).
+    /// Maps a tracing level (`ERROR` is `Error`: an event becomes `Critical`
+    /// by its `_critical` field, not by its level).
     pub fn from_tracing(level: &tracing::Level) -> Level {
         match *level {
-            tracing::Level::TRACE | tracing::Level::DEBUG => Level::Debug,
+            tracing::Level::TRACE => Level::Trace,
+            tracing::Level::DEBUG => Level::Debug,
             tracing::Level::INFO => Level::Info,
             tracing::Level::WARN => Level::Warning,
             tracing::Level::ERROR => Level::Error,

@@ -8,15 +8,22 @@ use crate::config::{self, Config};
 use crate::dispatch;
 use crate::error::Error;
 use crate::event::{Event, Level};
+use crate::filter::per_layer::StoggerFilter;
+use crate::filter::spec::FilterSpec;
+use crate::filter::state as filters;
 use crate::layer::StoggerLayer;
 use crate::panic_hook;
 use crate::setup;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, Once};
+use tracing::Subscriber;
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::Layer;
 
 static LAYER_REGISTERED: AtomicBool = AtomicBool::new(false);
 static INSTALL: Mutex<()> = Mutex::new(());
+static LOG_BRIDGE: Once = Once::new();
 
 pub(crate) fn mark_layer_registered() {
     LAYER_REGISTERED.store(true, Ordering::Relaxed);
@@ -28,34 +35,56 @@ pub(crate) fn mark_layer_registered() {
 ///
 /// ```no_run
 /// use tracing_subscriber::prelude::*;
-/// tracing_subscriber::registry().with(stogger_core::layer()).init();
+/// let fmt = tracing_subscriber::fmt::layer()
+///     .with_filter(tracing_subscriber::filter::LevelFilter::DEBUG);
+/// tracing_subscriber::registry().with(fmt).with(stogger_core::layer()).init();
 /// let _guard = stogger_core::init_logging().expect("logging");
+/// tracing::debug!("cache-warm"); // fmt shows it; stogger (at info) does not
 /// ```
-pub fn layer() -> StoggerLayer {
-    StoggerLayer::new()
+///
+/// The layer carries its own per-layer filter: stogger's configuration
+/// (`log_filter`, the levels, [`crate::set_filter`]) decides what stogger
+/// receives and nothing else. Other layers see what their own filters
+/// let through, before `init_logging`, while stogger runs, and after
+/// [`shutdown_logging`] (when stogger asks tracing for nothing at all).
+/// The root of the subscriber must be tracing-subscriber's `Registry`.
+///
+/// The type is opaque on purpose: it is a layer, and which filter machinery
+/// stogger uses inside is not part of the promise. To keep it in a struct
+/// field, box it (`Box<dyn Layer<S> + Send + Sync>`).
+pub fn layer<S>() -> impl Layer<S> + Send + Sync + 'static
+where
+    S: Subscriber + for<'a> LookupSpan<'a> + 'static,
+{
+    StoggerLayer.with_filter(StoggerFilter)
 }
 
 /// Installs the layer as the global default unless it already is. The `log`
-/// bridge is installed too (records from the `log` crate reach stogger).
+/// bridge is installed too (records from the `log` crate reach stogger),
+/// also when the user's registry carries the layer.
 pub(crate) fn ensure_layer_installed() -> Result<(), Error> {
     let _lock = INSTALL.lock();
-    if LAYER_REGISTERED.load(Ordering::Relaxed) {
-        return Ok(());
-    }
-    use tracing_subscriber::layer::SubscriberExt;
-    let subscriber = tracing_subscriber::registry().with(StoggerLayer::new());
-    if let Err(e) = tracing::subscriber::set_global_default(subscriber) {
-        // A subscriber is set already: fine if it is a user's registry that
-        // carries our layer (a layered subscriber downcasts to its layers).
-        let ours = tracing::dispatcher::get_default(|d| d.downcast_ref::<StoggerLayer>().is_some());
-        if !ours {
-            return Err(Error::SubscriberConflict(e.to_string()));
+    if !LAYER_REGISTERED.load(Ordering::Relaxed) {
+        use tracing_subscriber::layer::SubscriberExt;
+        let subscriber = tracing_subscriber::registry().with(layer());
+        if let Err(e) = tracing::subscriber::set_global_default(subscriber) {
+            // A subscriber is set already: fine if it is a user's registry that
+            // carries our layer (a layered subscriber downcasts to its layers).
+            let ours =
+                tracing::dispatcher::get_default(|d| d.downcast_ref::<StoggerLayer>().is_some());
+            if !ours {
+                return Err(Error::SubscriberConflict(e.to_string()));
+            }
         }
+        mark_layer_registered();
     }
-    mark_layer_registered();
     // The bridge fails only if another `log` logger is set; then `log`
     // records go there instead, which is the user's choice.
-    let _ = tracing_log::LogTracer::init();
+    LOG_BRIDGE.call_once(|| {
+        if tracing_log::LogTracer::init().is_ok() {
+            filters::log_bridge_installed();
+        }
+    });
     Ok(())
 }
 
@@ -102,6 +131,7 @@ impl LoggingGuard {
 impl Drop for LoggingGuard {
     fn drop(&mut self) {
         if let Some(own) = dispatch::uninstall(self.generation) {
+            stop_filters();
             own.close();
         }
     }
@@ -131,24 +161,42 @@ pub fn init_early_logging() -> Result<LoggingGuard, Error> {
         ..loaded
     };
     let built = setup::build_console_only(&early);
-    Ok(swap(built.pipeline, Vec::new()))
+    let spec = FilterSpec::from_config(&early).unwrap_or_default();
+    crate::reload::stop();
+    Ok(swap(built.pipeline, spec, Vec::new()))
 }
 
 /// Flushes and closes every target, whichever call installed them. Events
 /// logged afterwards go nowhere until the next `init_*` call; guards alive
-/// now have nothing left to close.
+/// now have nothing left to close. stogger then asks tracing for nothing,
+/// so the other layers of a subscriber get exactly what their own filters
+/// want.
 pub fn shutdown_logging() {
+    stop_filters();
     if let Some(old) = dispatch::install(None).replaced {
         old.close();
     }
 }
 
-/// Installs `pipeline`, closes the one it replaces, logs the start-up notes.
-fn swap(pipeline: dispatch::Pipeline, startup_events: Vec<Event>) -> LoggingGuard {
+/// With no pipeline left: no SIGHUP reloading, and filters that want nothing.
+fn stop_filters() {
+    crate::reload::stop();
+    filters::stop();
+}
+
+/// Installs `pipeline` and its filters, closes the pipeline it replaces,
+/// logs the start-up notes.
+fn swap(
+    pipeline: dispatch::Pipeline,
+    spec: FilterSpec,
+    startup_events: Vec<Event>,
+) -> LoggingGuard {
+    let outputs = pipeline.outputs();
     let installed = dispatch::install(Some(pipeline));
     if let Some(old) = installed.replaced {
         old.close();
     }
+    filters::start(spec, outputs);
     for event in startup_events {
         dispatch::emit(event);
     }
@@ -216,6 +264,8 @@ impl Builder {
     pub fn init(self) -> Result<LoggingGuard, Error> {
         crate::event::refresh_pid();
         let loaded = config::load(&self.values)?;
+        let spec = FilterSpec::from_config(&loaded.config)
+            .map_err(|(key, bad)| crate::filter::invalid(key, config::Origin::Default, bad))?;
         ensure_layer_installed()?;
         let built = setup::build(&loaded.config)?;
         let mut startup = Vec::new();
@@ -224,7 +274,8 @@ impl Builder {
                 .push(Event::new(Level::Warning, "config-warning").with("detail", warning.clone()));
         }
         startup.extend(built.startup_events);
-        let guard = swap(built.pipeline, startup);
+        crate::reload::configure(&loaded.config, &self.values, &mut startup);
+        let guard = swap(built.pipeline, spec, startup);
         panic_hook::install();
         if loaded.config.log_cmd_output {
             // Like Python's init_logging(log_cmd_output=True); a failure

@@ -1,6 +1,8 @@
 //! The tracing side: [`StoggerLayer`] turns tracing events (and `log`
 //! records, through the bridge) into [`Event`]s and hands them to the
-//! dispatcher.
+//! dispatcher. It never filters: what it receives is decided by the
+//! per-layer filter in front of it ([`crate::filter::per_layer`]), so
+//! stogger's levels never change what the other layers of a subscriber see.
 
 use crate::dispatch;
 use crate::event::{now_micros, CodeLocation, Event, FieldName, Level, Value};
@@ -9,7 +11,6 @@ use std::cell::Cell;
 use std::fmt;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
-use tracing::subscriber::Interest;
 use tracing::{Metadata, Subscriber};
 use tracing_log::NormalizeEvent;
 use tracing_subscriber::layer::Context;
@@ -18,19 +19,10 @@ use tracing_subscriber::registry::LookupSpan;
 /// Target of the span a [`crate::LogScope`] opens.
 pub(crate) const SCOPE_TARGET: &str = "stogger::scope";
 
-/// The tracing layer that feeds stogger's targets. Get one from
-/// [`crate::layer`] when composing your own `tracing_subscriber::registry()`;
-/// [`crate::init_logging`] installs one for you otherwise.
+/// The tracing layer that feeds stogger's targets, always behind stogger's
+/// per-layer filter (see [`crate::layer`]).
 #[derive(Debug, Default, Clone, Copy)]
-pub struct StoggerLayer {
-    _private: (),
-}
-
-impl StoggerLayer {
-    pub(crate) fn new() -> Self {
-        StoggerLayer { _private: () }
-    }
-}
+pub(crate) struct StoggerLayer;
 
 /// What stogger keeps of a span: its fields, and whether it is a scope or a function.
 #[derive(Debug, Default)]
@@ -38,10 +30,6 @@ pub(crate) struct SpanData {
     pub(crate) fields: Vec<(FieldName, Value)>,
     pub(crate) scope: Option<String>,
     pub(crate) func: Option<String>,
-}
-
-fn event_interest(meta: &Metadata<'_>) -> bool {
-    Level::from_tracing(meta.level()) >= dispatch::min_level()
 }
 
 /// Threads stogger runs itself (the PostgreSQL writer and its driver) are
@@ -74,19 +62,6 @@ impl<S> tracing_subscriber::Layer<S> for StoggerLayer
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
-    fn register_callsite(&self, meta: &'static Metadata<'static>) -> Interest {
-        crate::mark_layer_registered();
-        if meta.is_span() || event_interest(meta) {
-            Interest::always()
-        } else {
-            Interest::never()
-        }
-    }
-
-    fn enabled(&self, meta: &Metadata<'_>, _ctx: Context<'_, S>) -> bool {
-        meta.is_span() || event_interest(meta)
-    }
-
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
         let meta = attrs.metadata();
@@ -161,9 +136,6 @@ where
             }
         };
         let mut level = Level::from_tracing(meta.level());
-        if level < dispatch::min_level() {
-            return;
-        }
         // The collector starts from this thread's recycled buffers (see
         // `Scratch`), sized for every field up front.
         let mut visitor = FieldCollector::from_scratch(take_scratch());

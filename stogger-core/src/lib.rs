@@ -26,12 +26,15 @@ mod dispatch;
 mod error;
 pub mod event;
 mod exception;
+mod filter;
 mod fork;
 mod init;
 mod layer;
 pub mod output;
 mod panic_hook;
 pub mod plugin;
+mod published;
+mod reload;
 pub mod render;
 mod scope;
 mod setup;
@@ -44,12 +47,13 @@ pub use dispatch::emit;
 pub use error::Error;
 pub use event::{Event, FieldName, Level, Value};
 pub use exception::exception;
+pub use filter::{set_filter, set_target_filter};
 pub use init::{
     init_early_logging, init_logging, layer, shutdown_logging, Builder, LoggingGuard, Stogger,
 };
-pub use layer::StoggerLayer;
 pub use scope::{log_scope, LogScope, SCOPE_FAILED_MESSAGE};
 pub use stogger_macros::{log_call, log_operation, log_result};
+pub use target::Output;
 
 /// `#[log_scope("name")]` on a function: the body runs in a scope, which
 /// ends with `scope-end` when the function returns `Ok` (or anything that

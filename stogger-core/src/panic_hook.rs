@@ -54,7 +54,8 @@ fn report(message: String, location: Option<(&str, u32)>) {
 mod tests {
     use super::*;
     use crate::dispatch::{install, Pipeline, TEST_INSTALLS};
-    use crate::target::Target;
+    use crate::filter::spec::FilterSpec;
+    use crate::target::{Output, Outputs, Target};
     use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
     use std::sync::Arc;
     use std::time::Duration;
@@ -76,10 +77,10 @@ mod tests {
         fn name(&self) -> &str {
             "probe"
         }
-        fn min_level(&self) -> Level {
-            Level::Debug
+        fn outputs(&self) -> Outputs {
+            Output::Console.into()
         }
-        fn handle(&self, event: &Event) {
+        fn handle(&self, event: &Event, _to: Outputs) {
             if !event.name.starts_with("panic") && event.name != "probe-event" {
                 return;
             }
@@ -104,9 +105,9 @@ mod tests {
         let probe = Arc::new(Probe::default());
         install(Some(Pipeline {
             targets: vec![Box::new(ProbeTarget(probe.clone()))],
-            min_level: Level::Debug,
             panic_flush_timeout: Duration::from_millis(37),
         }));
+        crate::filter::state::start(FilterSpec::default(), Output::Console.into());
         test(&probe);
         install(None);
     }

@@ -255,9 +255,7 @@ impl ScopeCore {
                 .fields
                 .push(("_replace_msg".into(), Value::from(SCOPE_FAILED_MESSAGE)));
         }
-        if event.level >= dispatch::min_level() {
-            dispatch::dispatch(&event);
-        }
+        dispatch::dispatch(&event);
     }
 }
 

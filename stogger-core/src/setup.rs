@@ -10,7 +10,7 @@ use crate::output::{journal, postgres};
 use crate::render::json::JsonRenderer;
 use crate::render::text::{TextOptions, TextRenderer};
 use crate::render::translate::{Translations, DEFAULT_LANGUAGE};
-use crate::target::{Pair, Target};
+use crate::target::{Output, Pair, Target};
 use std::sync::Arc;
 
 /// A pipeline and the events to log once it is installed (setup notes such
@@ -38,16 +38,11 @@ fn load_translations(cfg: &Config, notes: &mut Vec<Event>) -> Option<Arc<Transla
 
 /// Console only: the early pipeline.
 pub(crate) fn build_console_only(cfg: &Config) -> Built {
-    let level = cfg.effective_min_level();
-    let text = Pair::new("console", text_renderer(cfg, color_enabled())).logger(
-        "console",
-        level,
-        ConsoleLogger::new(),
-    );
+    let text = Pair::new("console", text_renderer(cfg, color_enabled()))
+        .logger(Output::Console, ConsoleLogger::new());
     Built {
         pipeline: Pipeline {
             targets: vec![Box::new(text)],
-            min_level: level,
             panic_flush_timeout: cfg.panic_flush_timeout(),
         },
         startup_events: Vec::new(),
@@ -56,8 +51,6 @@ pub(crate) fn build_console_only(cfg: &Config) -> Built {
 
 /// Every target the configuration enables.
 pub(crate) fn build(cfg: &Config) -> Result<Built, Error> {
-    let console_level = cfg.target_level(cfg.console_min_level);
-    let file_level = cfg.target_level(cfg.file_min_level);
     let mut notes = Vec::new();
     let mut targets: Vec<Box<dyn Target>> = Vec::new();
     crate::exception::set_capture_backtrace(cfg.capture_backtrace);
@@ -92,15 +85,15 @@ pub(crate) fn build(cfg: &Config) -> Result<Built, Error> {
         text_renderer(cfg, color).with_translations(translations.clone()),
     );
     if console_on {
-        text = text.logger("console", console_level, ConsoleLogger::new());
+        text = text.logger(Output::Console, ConsoleLogger::new());
     }
     let mut json_file = None;
     if let Some(file) = file {
         match cfg.log_format {
-            LogFormat::Simple => text = text.logger("file", file_level, file),
+            LogFormat::Simple => text = text.logger(Output::File, file),
             LogFormat::Json => {
                 let renderer = JsonRenderer::new().with_translations(translations.clone());
-                json_file = Some(Pair::new("json", renderer).logger("file", file_level, file))
+                json_file = Some(Pair::new("json", renderer).logger(Output::File, file))
             }
         }
     }
@@ -121,7 +114,6 @@ pub(crate) fn build(cfg: &Config) -> Result<Built, Error> {
     Ok(Built {
         pipeline: Pipeline {
             targets,
-            min_level: cfg.lowest_level(),
             panic_flush_timeout: cfg.panic_flush_timeout(),
         },
         startup_events: notes,

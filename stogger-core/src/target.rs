@@ -1,12 +1,104 @@
 //! The two halves of every output: a pure [`Renderer`] that turns an
 //! [`Event`] into the target's form, and a [`Logger`] that does the I/O.
 //! A [`Target`] is a named pair; the dispatcher only sees `dyn Target`, so
-//! adding an output never touches it.
+//! adding an output never touches it. Which [`Output`]s take an event is the
+//! dispatcher's decision (each output has its own filter); a target only
+//! writes where it is told to.
 
-use crate::event::{Event, Level};
+use crate::event::Event;
 use crate::warn;
 use std::io;
+use std::ops::{BitAnd, BitOr};
 use std::time::Duration;
+
+/// One of stogger's outputs. Each has its own filter (`console_filter`,
+/// `file_filter`, ...; see [`crate::set_target_filter`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Output {
+    /// Lines on stderr.
+    Console,
+    /// The log file (text or JSON lines).
+    File,
+    /// The systemd journal.
+    Journal,
+    /// The PostgreSQL table.
+    Postgres,
+}
+
+impl Output {
+    /// Every output, in the order of the configuration reference.
+    pub const ALL: [Output; 4] = [
+        Output::Console,
+        Output::File,
+        Output::Journal,
+        Output::Postgres,
+    ];
+
+    /// The output's name, as in its configuration keys (`console`, `file`,
+    /// `journal`, `postgres`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Output::Console => "console",
+            Output::File => "file",
+            Output::Journal => "journal",
+            Output::Postgres => "postgres",
+        }
+    }
+
+    /// Position in [`Output::ALL`].
+    pub(crate) fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// A set of [`Output`]s (a bit per output).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Outputs(u8);
+
+impl Outputs {
+    /// No output.
+    pub const NONE: Outputs = Outputs(0);
+
+    /// The set holding only `output`.
+    pub const fn only(output: Output) -> Outputs {
+        Outputs(1 << output as u8)
+    }
+
+    /// Whether `output` is in the set.
+    pub fn contains(self, output: Output) -> bool {
+        self.0 & Outputs::only(output).0 != 0
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The outputs in the set, in the order of [`Output::ALL`].
+    pub fn iter(self) -> impl Iterator<Item = Output> {
+        Output::ALL.into_iter().filter(move |o| self.contains(*o))
+    }
+}
+
+impl BitOr for Outputs {
+    type Output = Outputs;
+    fn bitor(self, other: Outputs) -> Outputs {
+        Outputs(self.0 | other.0)
+    }
+}
+
+impl BitAnd for Outputs {
+    type Output = Outputs;
+    fn bitand(self, other: Outputs) -> Outputs {
+        Outputs(self.0 & other.0)
+    }
+}
+
+impl From<Output> for Outputs {
+    fn from(output: Output) -> Outputs {
+        Outputs::only(output)
+    }
+}
 
 /// Turns an event into a target's representation. Pure: no I/O, no global state.
 pub trait Renderer: Send + Sync + 'static {
@@ -37,11 +129,13 @@ pub trait Logger<T>: Send + Sync + 'static {
 pub trait Target: Send + Sync {
     /// The target's name, used in warnings (`console`, `file`, `postgres`, ...).
     fn name(&self) -> &str;
-    /// The least severe level this target takes.
-    fn min_level(&self) -> Level;
-    /// Renders and writes one event. Failures are reported by the target
-    /// itself through [`warn`], rate-limited, and never propagate.
-    fn handle(&self, event: &Event);
+    /// The outputs this target writes to.
+    fn outputs(&self) -> Outputs;
+    /// Renders and writes one event to the outputs in `to` (a non-empty
+    /// part of [`Target::outputs`], chosen by the dispatcher's filters).
+    /// Failures are reported by the target itself through [`warn`],
+    /// rate-limited, and never propagate.
+    fn handle(&self, event: &Event, to: Outputs);
     /// Flushes buffered output.
     fn flush(&self);
     /// Flushes, waiting at most `timeout` for a slow destination; what does
@@ -71,35 +165,29 @@ pub(crate) fn closed_error() -> io::Error {
 /// copy come from one rendering).
 pub struct Pair<R: Renderer> {
     name: String,
-    min_level: Level,
+    outputs: Outputs,
     renderer: R,
-    loggers: Vec<NamedLogger<R::Output>>,
+    loggers: Vec<OutputLogger<R::Output>>,
 }
 
-/// A logger with its name (for warnings) and the least severe level it takes.
-type NamedLogger<T> = (String, Level, Box<dyn Logger<T>>);
+/// A logger and the output it writes.
+type OutputLogger<T> = (Output, Box<dyn Logger<T>>);
 
 impl<R: Renderer> Pair<R> {
     /// A target with no loggers yet.
     pub fn new(name: impl Into<String>, renderer: R) -> Self {
         Pair {
             name: name.into(),
-            min_level: Level::Critical,
+            outputs: Outputs::NONE,
             renderer,
             loggers: Vec::new(),
         }
     }
 
-    /// Adds a logger taking events at `min_level` and above.
-    pub fn logger(
-        mut self,
-        name: impl Into<String>,
-        min_level: Level,
-        logger: impl Logger<R::Output>,
-    ) -> Self {
-        self.min_level = self.min_level.min(min_level);
-        self.loggers
-            .push((name.into(), min_level, Box::new(logger)));
+    /// Adds the logger of `output` (its name in warnings is the output's).
+    pub fn logger(mut self, output: Output, logger: impl Logger<R::Output>) -> Self {
+        self.outputs = self.outputs | output.into();
+        self.loggers.push((output, Box::new(logger)));
         self
     }
 
@@ -114,36 +202,39 @@ impl<R: Renderer> Target for Pair<R> {
         &self.name
     }
 
-    fn min_level(&self) -> Level {
-        self.min_level
+    fn outputs(&self) -> Outputs {
+        self.outputs
     }
 
-    fn handle(&self, event: &Event) {
+    fn handle(&self, event: &Event, to: Outputs) {
+        if (to & self.outputs).is_empty() {
+            return;
+        }
         let rendered = self.renderer.render(event);
-        for (name, min, logger) in &self.loggers {
-            if event.level < *min {
+        for (output, logger) in &self.loggers {
+            if !to.contains(*output) {
                 continue;
             }
             if let Err(err) = logger.write(&rendered, event) {
-                warn::target_failed(name, "write", &err);
+                warn::target_failed(output.as_str(), "write", &err);
             }
         }
     }
 
     fn flush(&self) {
-        for (name, _, logger) in &self.loggers {
+        for (output, logger) in &self.loggers {
             if let Err(err) = logger.flush() {
-                warn::target_failed(name, "flush", &err);
+                warn::target_failed(output.as_str(), "flush", &err);
             }
         }
     }
 
     fn close(&self) {
-        for (name, _, logger) in &self.loggers {
+        for (output, logger) in &self.loggers {
             match logger.close() {
                 Ok(None) => {}
-                Ok(Some(note)) => warn::target_lost(name, &note),
-                Err(err) => warn::target_failed(name, "close", &err),
+                Ok(Some(note)) => warn::target_lost(output.as_str(), &note),
+                Err(err) => warn::target_failed(output.as_str(), "close", &err),
             }
         }
     }

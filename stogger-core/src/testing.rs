@@ -74,7 +74,7 @@ fn start(global: bool) -> Capture {
         LOCAL.with(|l| l.borrow_mut().push(buffer.clone()));
     }
     if ACTIVE.fetch_add(1, Ordering::Relaxed) == 0 {
-        tracing_core::callsite::rebuild_interest_cache();
+        crate::filter::state::rebuild();
     }
     Capture { buffer, global }
 }
@@ -130,7 +130,7 @@ impl Drop for Capture {
             LOCAL.with(|l| l.borrow_mut().retain(|b| !Arc::ptr_eq(b, &self.buffer)));
         }
         if ACTIVE.fetch_sub(1, Ordering::Relaxed) == 1 {
-            tracing_core::callsite::rebuild_interest_cache();
+            crate::filter::state::rebuild();
         }
     }
 }

@@ -135,6 +135,7 @@ fn stogger_toml_sets_every_kind_of_key() {
         "stogger.toml",
         r#"
 verbose = true
+log_filter = "info,hyper=warn"
 logdir = "var/log/app"
 log_to_console = false
 log_to_file = false
@@ -167,6 +168,11 @@ console_min_level = "warning"
 file_min_level = "debug"
 journal_min_level = "error"
 postgres_min_level = "critical"
+console_filter = "warn"
+file_filter = "debug,hyper=info"
+journal_filter = "error"
+postgres_filter = "my_service::db=trace"
+reload_on_sighup = true
 
 [format]
 timestamp_precision = "relative"
@@ -217,6 +223,12 @@ pad_event_width = 0
     assert_eq!(c.file_min_level, Some(Level::Debug));
     assert_eq!(c.journal_min_level, Some(Level::Error));
     assert_eq!(c.postgres_min_level, Some(Level::Critical));
+    assert_eq!(c.log_filter.as_deref(), Some("info,hyper=warn"));
+    assert_eq!(c.console_filter.as_deref(), Some("warn"));
+    assert_eq!(c.file_filter.as_deref(), Some("debug,hyper=info"));
+    assert_eq!(c.journal_filter.as_deref(), Some("error"));
+    assert_eq!(c.postgres_filter.as_deref(), Some("my_service::db=trace"));
+    assert!(c.reload_on_sighup);
     assert_eq!(c.format.timestamp_precision, TimestampPrecision::Relative);
     assert_eq!(c.format.min_level, Level::Warning);
     assert!(c.format.show_code_info);
@@ -238,6 +250,7 @@ fn every_key_can_be_set_from_its_environment_variable() {
     // One non-default value per key, in the string form the environment has.
     let values: &[(&str, &str)] = &[
         ("verbose", "yes"),
+        ("log_filter", "info,hyper=warn"),
         ("logdir", "/var/log/x"),
         ("log_to_console", "0"),
         ("log_to_file", "no"),
@@ -270,6 +283,11 @@ fn every_key_can_be_set_from_its_environment_variable() {
         ("file_min_level", "debug"),
         ("journal_min_level", "error"),
         ("postgres_min_level", "critical"),
+        ("console_filter", "warn"),
+        ("file_filter", "trace"),
+        ("journal_filter", "my_service=debug"),
+        ("postgres_filter", "error"),
+        ("reload_on_sighup", "yes"),
         ("format.timestamp_precision", "iso"),
         ("format.min_level", "debug"),
         ("format.show_code_info", "TRUE"),
@@ -1180,6 +1198,98 @@ fn non_utf8_environment_value_is_an_error() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("1 passed"));
+}
+
+// ---------------------------------------------------------------- filters
+
+#[test]
+fn rust_log_stands_in_for_log_filter_only_when_nothing_sets_the_key() {
+    let dir = dir_with(&[]);
+    let loaded = load_ok(dir.path(), &[("RUST_LOG", "warn,my_app=debug")], &[]);
+    assert_eq!(
+        loaded.config.log_filter.as_deref(),
+        Some("warn,my_app=debug")
+    );
+    assert_eq!(loaded.origins["log_filter"], env_origin("RUST_LOG"));
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+
+    let loaded = load_ok(
+        dir.path(),
+        &[("RUST_LOG", "trace"), ("STOGGER_LOG_FILTER", "info")],
+        &[],
+    );
+    assert_eq!(loaded.config.log_filter.as_deref(), Some("info"));
+    assert_eq!(
+        loaded.origins["log_filter"],
+        env_origin("STOGGER_LOG_FILTER")
+    );
+
+    // Set to nothing on purpose: the shorthands decide, RUST_LOG is not used.
+    let loaded = load_ok(
+        dir.path(),
+        &[("RUST_LOG", "trace"), ("STOGGER_LOG_FILTER", "")],
+        &[],
+    );
+    assert_eq!(loaded.config.log_filter, None);
+    assert_eq!(
+        loaded.origins["log_filter"],
+        env_origin("STOGGER_LOG_FILTER")
+    );
+
+    let filed = dir_with(&[("stogger.toml", "log_filter = \"error\"\n")]);
+    let loaded = load_ok(filed.path(), &[("RUST_LOG", "trace")], &[]);
+    assert_eq!(loaded.config.log_filter.as_deref(), Some("error"));
+    let loaded = load_ok(
+        dir.path(),
+        &[("RUST_LOG", "trace")],
+        &[("log_filter", "debug".into())],
+    );
+    assert_eq!(loaded.config.log_filter.as_deref(), Some("debug"));
+    assert_eq!(loaded.origins["log_filter"], Origin::Code);
+}
+
+#[test]
+fn a_bad_directive_names_key_source_directive_and_syntax() {
+    let dir = dir_with(&[]);
+    let err = load(
+        dir.path(),
+        &[("STOGGER_LOG_FILTER", "info,hyper=loud")],
+        &[],
+    )
+    .expect_err("a bad directive");
+    let text = err.to_string();
+    for part in [
+        "\"hyper=loud\"",
+        "`log_filter`",
+        "environment variable STOGGER_LOG_FILTER",
+        "syntax: comma-separated directives as in RUST_LOG",
+    ] {
+        assert!(text.contains(part), "{part:?} missing in {text}");
+    }
+    assert!(matches!(
+        err,
+        ConfigError::InvalidDirective { key: "log_filter", ref directive, .. } if directive == "hyper=loud"
+    ));
+
+    let err = load_err(dir.path(), &[("RUST_LOG", "info,my_app=verbose")], &[]);
+    assert!(
+        err.contains("in `log_filter` from environment variable RUST_LOG"),
+        "{err}"
+    );
+
+    let filed = dir_with(&[(
+        "stogger.toml",
+        "verbose = true\nfile_filter = \"info,[req]=debug\"\n",
+    )]);
+    let text = load_err(filed.path(), &[], &[]);
+    assert!(
+        text.contains("\"[req]=debug\" in `file_filter` at "),
+        "{text}"
+    );
+    assert!(
+        text.contains("stogger.toml:2: span and field directives"),
+        "{text}"
+    );
 }
 
 // ---------------------------------------------------------------- docs

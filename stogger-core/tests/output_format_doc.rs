@@ -136,7 +136,7 @@ fn colour_example_and_table() {
     assert_documented(&format!("```text\n{shown}```"));
     for (part, seq) in [
         ("timestamp", ansi::DIM),
-        ("level letter `D`, `I`", ansi::GREEN),
+        ("level letter `T`, `D`, `I`", ansi::GREEN),
         ("level letter `W`", ansi::YELLOW),
         ("level letter `E`, `C`", ansi::RED),
         ("event name", ansi::BOLD),

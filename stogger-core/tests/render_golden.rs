@@ -104,7 +104,7 @@ fn level_letters() {
         .into_iter()
         .map(|l| plain(&event(l, "e")).chars().nth(21).unwrap_or('?'))
         .collect();
-    assert_eq!(letters, "DIWEC");
+    assert_eq!(letters, "TDIWEC");
 }
 
 // ------------------------------------------------------------ timestamps
@@ -374,6 +374,7 @@ fn level_colours() {
         let start = c.find("m ").map(|i| i + 2).unwrap_or(0);
         c[start..start + 11].to_string()
     };
+    assert_eq!(letter(Level::Trace), "\x1b[32mT\x1b[0m ");
     assert_eq!(letter(Level::Debug), "\x1b[32mD\x1b[0m ");
     assert_eq!(letter(Level::Info), "\x1b[32mI\x1b[0m ");
     assert_eq!(letter(Level::Warning), "\x1b[33mW\x1b[0m ");
@@ -816,7 +817,7 @@ fn json_keeps_types_and_never_writes_invalid_numbers() {
 
 #[test]
 fn json_levels_are_lowercase_words() {
-    let levels: Vec<String> = [Level::Debug, Level::Warning, Level::Error]
+    let levels: Vec<String> = [Level::Trace, Level::Debug, Level::Warning, Level::Error]
         .into_iter()
         .map(|l| {
             let line = JsonRenderer::new().render(&event(l, "e"));
@@ -824,7 +825,7 @@ fn json_levels_are_lowercase_words() {
             v["level"].as_str().unwrap_or_default().to_string()
         })
         .collect();
-    assert_eq!(levels, ["debug", "warning", "error"]);
+    assert_eq!(levels, ["trace", "debug", "warning", "error"]);
 }
 
 #[test]

@@ -16,7 +16,7 @@
 //! |---|---|---|
 //! | `id` | `BIGSERIAL PRIMARY KEY` | insertion order |
 //! | `timestamp` | `TIMESTAMPTZ NOT NULL` | event time, microsecond precision |
-//! | `level` | `TEXT NOT NULL` | `debug` `info` `warning` `error` `critical` |
+//! | `level` | `TEXT NOT NULL` | `trace` `debug` `info` `warning` `error` `critical` |
 //! | `event` | `TEXT NOT NULL` | event name |
 //! | `func` | `TEXT` | function, NULL when none |
 //! | `scope` | `TEXT` | scope, NULL when none |

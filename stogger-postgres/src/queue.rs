@@ -23,7 +23,7 @@ use std::sync::Mutex;
 pub struct RowRef<'a> {
     /// Event time, microseconds since the Unix epoch (UTC).
     pub ts_micros: i64,
-    /// `debug`, `info`, `warning`, `error` or `critical`.
+    /// `trace`, `debug`, `info`, `warning`, `error` or `critical`.
     pub level: &'a str,
     /// The event name.
     pub event: &'a str,

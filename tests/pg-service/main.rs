@@ -81,6 +81,17 @@ fn run(scenario: &str, arg: Option<&str>) -> Result<(), Box<dyn std::error::Erro
             let _second = stogger_core::init_logging()?;
             tracing::info!("second-config");
         }
+        // One event per level and two of a database module: which rows
+        // appear is the filters' decision.
+        "levels" => {
+            tracing::trace!("trace-event");
+            tracing::debug!("debug-event");
+            tracing::info!("info-event");
+            tracing::warn!("warning-event");
+            stogger_core::critical!("critical-event");
+            tracing::debug!(target: "svc::db", "db-debug");
+            tracing::warn!(target: "svc::db", "db-warning");
+        }
         // Values PostgreSQL cannot store as given, then an ordinary event.
         "special" => {
             let big = "x".repeat(2 * 1024 * 1024);

@@ -16,15 +16,28 @@ pub struct Outcome {
 }
 
 /// Runs `exe args...` in `dir` with a clean `STOGGER_*` environment plus
-/// `env`. Variables of the test process that start with `STOGGER_`,
-/// `NO_COLOR`, `CLICOLOR_FORCE` and `JOURNAL_STREAM` are removed so the
-/// outcome does not depend on who runs the tests.
+/// `env` (see [`command`]).
 pub fn run(exe: &Path, args: &[&str], dir: &Path, env: &[(&str, &str)]) -> Outcome {
+    let out = command(exe, args, dir, env)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", exe.display()));
+    Outcome {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// The command [`run`] runs, to spawn it yourself. Variables of the test
+/// process that start with `STOGGER_`, `RUST_LOG`, `NO_COLOR`,
+/// `CLICOLOR_FORCE` and `JOURNAL_STREAM` are removed so the outcome does
+/// not depend on who runs the tests.
+pub fn command(exe: &Path, args: &[&str], dir: &Path, env: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(exe);
     cmd.args(args).current_dir(dir);
     for (key, _) in std::env::vars() {
         if key.starts_with("STOGGER_")
-            || ["NO_COLOR", "CLICOLOR_FORCE", "JOURNAL_STREAM"].contains(&key.as_str())
+            || ["RUST_LOG", "NO_COLOR", "CLICOLOR_FORCE", "JOURNAL_STREAM"].contains(&key.as_str())
         {
             cmd.env_remove(key);
         }
@@ -34,14 +47,7 @@ pub fn run(exe: &Path, args: &[&str], dir: &Path, env: &[(&str, &str)]) -> Outco
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", exe.display()));
-    Outcome {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    cmd
 }
 
 /// A binary built by cargo in the same target directory as the running test

@@ -286,3 +286,73 @@ fn a_world_readable_log_file_is_a_warning_with_a_fix() {
     assert_eq!(status(&doc, "file"), "ok", "{:#}", doc["sections"]["file"]);
     assert_eq!(doc["sections"]["file"]["mode"], "0640");
 }
+
+#[test]
+fn the_filter_in_force_and_where_it_came_from() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("stogger.toml"),
+        "console_min_level = \"warning\"\nsystemd = \"off\"\n",
+    )
+    .unwrap();
+    let run = |env: &[(&str, &str)]| {
+        let out = stogger_tests::service::run(&stogger(), &["doctor", "--json"], dir.path(), env);
+        let doc = doctor_json(&out);
+        doc["sections"]["configuration"]["filters"]
+            .as_array()
+            .cloned()
+            .unwrap_or_else(|| panic!("no filters table: {doc:#}"))
+    };
+    let row = |rows: &[serde_json::Value], output: &str| -> (String, String) {
+        let r = rows
+            .iter()
+            .find(|r| r["output"] == output)
+            .unwrap_or_else(|| panic!("no row for {output}: {rows:?}"));
+        (
+            r["filter in force"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            r["from"].as_str().unwrap_or_default().to_string(),
+        )
+    };
+
+    let rows = run(&[("RUST_LOG", "hyper=warn"), ("STOGGER_FILE_FILTER", "debug")]);
+    let (console, from) = row(&rows, "console");
+    assert_eq!(console, "warn");
+    assert!(
+        from.starts_with("console_min_level (") && from.ends_with("stogger.toml)"),
+        "{from}"
+    );
+    assert_eq!(
+        row(&rows, "file"),
+        (
+            "debug".into(),
+            "file_filter (env STOGGER_FILE_FILTER)".into()
+        )
+    );
+    assert_eq!(
+        row(&rows, "postgres"),
+        (
+            "info,hyper=warn".into(),
+            "log_filter (env RUST_LOG) + format.min_level (default)".into()
+        )
+    );
+
+    // STOGGER_LOG_FILTER wins over RUST_LOG; an invalid other variable does
+    // not make the doctor forget RUST_LOG's place.
+    let rows = run(&[
+        ("RUST_LOG", "hyper=warn"),
+        ("STOGGER_LOG_FILTER", "error"),
+        ("STOGGER_LOG_MAX_BYTES", "lots"),
+    ]);
+    assert_eq!(
+        row(&rows, "journal"),
+        ("error".into(), "log_filter (env STOGGER_LOG_FILTER)".into())
+    );
+    let rows = run(&[
+        ("RUST_LOG", "hyper=warn"),
+        ("STOGGER_LOG_MAX_BYTES", "lots"),
+    ]);
+    assert_eq!(row(&rows, "journal").0, "info,hyper=warn");
+}

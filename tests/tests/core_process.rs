@@ -323,3 +323,214 @@ fn per_target_levels_keep_debug_in_the_file_and_only_warnings_on_the_console() {
         assert!(file.contains(event), "file lacks {event}: {file}");
     }
 }
+
+// ------------------------------------------------------------ filtering
+
+/// Lines of `text` holding `needle`.
+fn count(text: &str, needle: &str) -> usize {
+    text.lines().filter(|l| l.contains(needle)).count()
+}
+
+#[test]
+fn stogger_filters_only_what_stogger_receives() {
+    let sb = Sandbox::new();
+    let out = sb.run("composed", &[("NO_COLOR", "1")]);
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+    let (fmt, ours) = (&out.stdout, &out.stderr);
+    // The user's fmt layer at debug gets its debug events, before, during
+    // and after stogger's lifetime, `log` records included.
+    for event in [
+        "debug-before-init",
+        "debug-event",
+        "db-debug",
+        "log-crate-debug",
+        "noisy-info",
+        "debug-after-shutdown",
+        "error-after-shutdown",
+    ] {
+        assert_eq!(count(fmt, event), 1, "fmt lacks {event}: {fmt}");
+    }
+    assert_eq!(count(fmt, "trace-event"), 0, "fmt is at debug: {fmt}");
+    // stogger at its default (info) takes info and up, and nothing after
+    // its shutdown.
+    for event in [
+        "I info-event",
+        "W warning-event",
+        "C critical-event",
+        "I noisy-info",
+        "I log-crate-info",
+    ] {
+        assert_eq!(count(ours, event), 1, "stogger lacks {event}: {ours}");
+    }
+    for event in ["debug", "trace-event", "after-shutdown"] {
+        assert_eq!(count(ours, event), 0, "stogger took {event}: {ours}");
+    }
+    assert_eq!(
+        sb.log("svc.log"),
+        *ours,
+        "the file gets what the console gets"
+    );
+}
+
+#[test]
+fn stoggers_trace_level_stays_stoggers() {
+    let sb = Sandbox::new();
+    let out = sb.run(
+        "composed",
+        &[("NO_COLOR", "1"), ("STOGGER_LOG_FILTER", "trace")],
+    );
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+    for event in [
+        "T trace-event",
+        "D debug-event",
+        "D db-debug",
+        "D log-crate-debug",
+    ] {
+        assert_eq!(count(&out.stderr, event), 1, "{event}: {}", out.stderr);
+    }
+    assert_eq!(count(&out.stdout, "trace-event"), 0, "{}", out.stdout);
+}
+
+#[test]
+fn a_module_set_to_warn_loses_its_info_in_stogger_but_not_in_fmt() {
+    let sb = Sandbox::new();
+    for env in [
+        [
+            ("STOGGER_LOG_FILTER", "info,svc::noisy=warn"),
+            ("NO_COLOR", "1"),
+        ],
+        // RUST_LOG stands in for log_filter when nothing sets the key.
+        [("RUST_LOG", "info,svc::noisy=warn"), ("NO_COLOR", "1")],
+    ] {
+        let out = sb.run("composed", &env);
+        assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+        assert_eq!(
+            count(&out.stderr, "noisy-info"),
+            0,
+            "{env:?}: {}",
+            out.stderr
+        );
+        assert_eq!(count(&out.stderr, "W noisy-warning"), 1, "{}", out.stderr);
+        assert_eq!(count(&out.stderr, "I core-info"), 1, "{}", out.stderr);
+        assert_eq!(
+            count(&out.stdout, "noisy-info"),
+            1,
+            "fmt keeps it: {}",
+            out.stdout
+        );
+        assert_eq!(count(&sb.log("svc.log"), "noisy-info"), 0);
+    }
+    // log_filter set: RUST_LOG is not used.
+    let out = sb.run(
+        "composed",
+        &[
+            ("RUST_LOG", "info,svc::noisy=warn"),
+            ("STOGGER_LOG_FILTER", "info,svc::core=warn"),
+            ("NO_COLOR", "1"),
+        ],
+    );
+    assert_eq!(count(&out.stderr, "I noisy-info"), 1, "{}", out.stderr);
+    assert_eq!(count(&out.stderr, "core-info"), 0, "{}", out.stderr);
+}
+
+#[test]
+fn a_bad_directive_fails_init_naming_key_and_directive() {
+    let sb = Sandbox::new();
+    for (var, key) in [
+        ("STOGGER_LOG_FILTER", "`log_filter`"),
+        ("RUST_LOG", "`log_filter`"),
+        ("STOGGER_CONSOLE_FILTER", "`console_filter`"),
+    ] {
+        let out = sb.run("readme", &[(var, "info,svc=loud")]);
+        assert_eq!(out.code, Some(2), "init_logging must fail: {}", out.stderr);
+        for part in [
+            key,
+            var,
+            "\"svc=loud\"",
+            "syntax: comma-separated directives",
+        ] {
+            assert!(
+                out.stderr.contains(part),
+                "{var}: {part:?} missing in {}",
+                out.stderr
+            );
+        }
+        assert!(!out.stderr.contains("user-login"), "{}", out.stderr);
+    }
+}
+
+#[test]
+fn per_target_filters_and_the_trace_level_on_console_and_file() {
+    let sb = Sandbox::new();
+    let out = sb.run(
+        "levels",
+        &[
+            ("NO_COLOR", "1"),
+            ("STOGGER_FILE_FILTER", "trace"),
+            ("STOGGER_CONSOLE_FILTER", "warn"),
+        ],
+    );
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+    let file = sb.log("svc.log");
+    let letters = |text: &str| -> String { text.lines().filter_map(|l| l.get(21..22)).collect() };
+    assert_eq!(letters(&file), "TDIWC", "{file}");
+    assert_eq!(letters(&out.stderr), "WC", "{}", out.stderr);
+    assert!(file.contains(" T trace-event"), "{file}");
+
+    let sb = Sandbox::new();
+    let out = sb.run(
+        "levels",
+        &[
+            ("STOGGER_LOG_FORMAT", "json"),
+            ("STOGGER_FILE_MIN_LEVEL", "trace"),
+        ],
+    );
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+    let first: serde_json::Value = sb
+        .log("svc.log")
+        .lines()
+        .next()
+        .and_then(|l| serde_json::from_str(l).ok())
+        .expect("a JSON line");
+    assert_eq!(first["level"], "trace");
+    assert_eq!(first["event"], "trace-event");
+}
+
+#[test]
+fn set_filter_from_another_thread_applies_to_every_thread() {
+    let sb = Sandbox::new();
+    let out = sb.run("set-filter", &[("NO_COLOR", "1")]);
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+    // A bad directive is refused with the configuration error, and the
+    // filter in force stays.
+    let refused = out.stdout.lines().find(|l| l.starts_with("refused: "));
+    let refused = refused.unwrap_or_else(|| panic!("no refusal: {}", out.stdout));
+    for part in [
+        "\"svc::noisy=loud\"",
+        "`log_filter`",
+        "set in code",
+        "syntax:",
+    ] {
+        assert!(refused.contains(part), "{part:?} missing in {refused}");
+    }
+    let ours = &out.stderr;
+    for gone in [
+        "main-debug-before",
+        "worker-debug-before",
+        "noisy-info",
+        "db-debug",
+    ] {
+        assert_eq!(count(ours, gone), 0, "{gone}: {ours}");
+    }
+    for shown in [
+        "D main-debug-after",
+        "D worker-debug-after",
+        "W noisy-warning",
+        "I core-info",
+    ] {
+        assert_eq!(count(ours, shown), 1, "{shown}: {ours}");
+    }
+    // set_target_filter: the file alone takes trace.
+    assert_eq!(count(ours, "file-only-trace"), 0, "{ours}");
+    assert_eq!(count(&sb.log("svc.log"), "T file-only-trace"), 1);
+}

@@ -9,9 +9,13 @@ use std::path::Path;
 
 use stogger_core::config::{Config, SystemdMode};
 use stogger_core::output::journal;
-use stogger_core::target::Target;
+use stogger_core::target::{Outputs, Target};
+use stogger_core::Output;
 use stogger_core::{Event, Level, Value};
 use stogger_tests::journald::{Entry, Journald};
+
+/// What the dispatcher passes a journal target when the filters admit an event.
+const JOURNAL: Outputs = Outputs::only(Output::Journal);
 
 fn start() -> Journald {
     Journald::start().unwrap_or_else(|why| panic!("cannot run the journal tests: {why}"))
@@ -73,13 +77,17 @@ fn events_arrive_as_queryable_journal_fields() {
     );
     login.func = Some("billing::auth::login".into());
     login.scope = Some("session".into());
-    target.handle(&login);
+    target.handle(&login, JOURNAL);
     target.handle(
         &Event::new(Level::Warning, "disk-low")
             .with("free_mb", 12)
             .with("mount", "/var"),
+        JOURNAL,
     );
-    target.handle(&Event::new(Level::Info, "other-user").with("user_id", 7));
+    target.handle(
+        &Event::new(Level::Info, "other-user").with("user_id", 7),
+        JOURNAL,
+    );
     target.flush();
 
     let all = jd
@@ -158,6 +166,7 @@ fn multi_line_and_reserved_fields_arrive_unchanged() {
                 "details",
                 Value::Json(Box::new(serde_json::json!({"retry": [1, 2]}))),
             ),
+        JOURNAL,
     );
     target.flush();
 
@@ -210,6 +219,7 @@ fn a_300_kb_field_arrives_whole() {
             .with("blob", blob.as_str())
             .with("lines", lines.as_str())
             .with("blob_id", 42),
+        JOURNAL,
     );
     target.flush();
 
@@ -228,28 +238,77 @@ fn a_300_kb_field_arrives_whole() {
 }
 
 #[test]
-fn debug_events_follow_the_configured_level() {
+fn levels_and_filters_decide_what_reaches_the_journal() {
     let jd = start();
-    let ident = "stogger-e2e-levels";
-    let quiet = target(&config(jd.socket(), ident));
-    quiet.handle(&Event::new(Level::Debug, "hidden-detail"));
-    quiet.handle(&Event::new(Level::Info, "marker-1"));
-    let verbose = target(&Config {
-        verbose: true,
-        ..config(jd.socket(), ident)
-    });
-    verbose.handle(&Event::new(Level::Debug, "shown-detail"));
-    verbose.handle(&Event::new(Level::Critical, "disk-gone"));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let socket = jd.socket().display().to_string();
+    let run = |ident: &str, env: &[(&str, &str)]| {
+        let mut all = vec![
+            ("STOGGER_SYSTEMD", "required"),
+            ("STOGGER_JOURNAL_SOCKET", socket.as_str()),
+            ("STOGGER_SYSLOG_IDENTIFIER", ident),
+        ];
+        all.extend_from_slice(env);
+        let out = service("levels", dir.path(), &all)
+            .output()
+            .expect("run the test service");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let events = |ident: &str, n: usize| -> Vec<(String, String)> {
+        jd.wait_for(&["-t", ident], n)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .iter()
+            .map(|e| (text(e, "STOGGER_EVENT"), text(e, "PRIORITY")))
+            .filter(|(name, _)| name != "systemd-journal-active")
+            .collect()
+    };
+    let pairs = |list: &[(&str, &str)]| -> Vec<(String, String)> {
+        list.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    };
 
-    let all = jd
-        .wait_for(&["-t", ident], 3)
-        .unwrap_or_else(|e| panic!("{e}"));
-    let names: Vec<String> = all.iter().map(|e| text(e, "STOGGER_EVENT")).collect();
-    assert_eq!(names, ["marker-1", "shown-detail", "disk-gone"]);
-    let prios: Vec<String> = all.iter().map(|e| text(e, "PRIORITY")).collect();
-    assert_eq!(prios, ["6", "7", "2"]);
+    // Defaults: info and up.
+    run("stogger-e2e-levels", &[]);
+    assert_eq!(
+        events("stogger-e2e-levels", 4),
+        pairs(&[
+            ("info-event", "6"),
+            ("warning-event", "4"),
+            ("critical-event", "2")
+        ])
+    );
+    // The journal's own filter lets trace through (the console keeps warning).
+    run(
+        "stogger-e2e-trace",
+        &[
+            ("STOGGER_JOURNAL_FILTER", "trace"),
+            ("STOGGER_CONSOLE_MIN_LEVEL", "warning"),
+        ],
+    );
+    let got = events("stogger-e2e-trace", 6);
+    assert_eq!(
+        got,
+        pairs(&[
+            ("trace-event", "7"),
+            ("debug-event", "7"),
+            ("info-event", "6"),
+            ("warning-event", "4"),
+            ("critical-event", "2"),
+        ])
+    );
+    let trace = only(
+        jd.entries(&["-t", "stogger-e2e-trace", "STOGGER_EVENT=trace-event"])
+            .expect("query"),
+        "trace-event",
+    );
+    assert_eq!(text(&trace, "STOGGER_LEVEL"), "trace");
     let crit = only(
-        jd.entries(&["-t", ident, "-p", "crit"])
+        jd.entries(&["-t", "stogger-e2e-trace", "-p", "crit"])
             .expect("query -p crit"),
         "-p crit",
     );
@@ -264,7 +323,7 @@ fn required_mode_fails_once_journald_is_gone() {
     drop(jd);
     // The harness removed the socket with the daemon: a send now fails
     // (reported by the target as a warning), and `required` refuses to start.
-    target.handle(&Event::new(Level::Info, "into-the-void"));
+    target.handle(&Event::new(Level::Info, "into-the-void"), JOURNAL);
     match journal::open(&cfg, &mut Vec::new()) {
         Err(stogger_core::Error::JournalRequired { socket }) => {
             assert_eq!(socket, cfg.journal_socket)

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use stogger_core::config::{Config, SystemdMode};
 use stogger_core::output::journal;
 use stogger_core::render::translate::Translations;
-use stogger_core::{Event, Level};
+use stogger_core::{Event, Level, Output};
 use stogger_tests::journald::Journald;
 
 #[test]
@@ -36,8 +36,11 @@ fn journalctl_finds_events_by_event_and_level_with_translated_messages() {
         .with("username", "alice")
         .with("_replace_msg", "User {username} logged in");
     login.code.module = Some("billing::auth".into());
-    target.handle(&login);
-    target.handle(&Event::new(Level::Warning, "disk-low").with("free_mb", 12));
+    target.handle(&login, Output::Journal.into());
+    target.handle(
+        &Event::new(Level::Warning, "disk-low").with("free_mb", 12),
+        Output::Journal.into(),
+    );
     target.flush();
     jd.wait_for(&["-t", ident], 2)
         .unwrap_or_else(|e| panic!("{e}"));

@@ -64,7 +64,7 @@ struct Scenario {
     met: fn(f64, f64) -> bool,
 }
 
-const SCENARIOS: [Scenario; 6] = [
+const SCENARIOS: [Scenario; 9] = [
     Scenario {
         name: "pg_batch_vs_copy",
         n_full: 100_000,
@@ -114,6 +114,18 @@ const SCENARIOS: [Scenario; 6] = [
         met: |ours, _| ours <= 1000.0,
     },
     Scenario {
+        name: "caller_overhead_after_set_filter",
+        n_full: 100_000,
+        n_quick: 50_000,
+        db: Db::Live,
+        metric: "p50_ns",
+        unit: "ns/call p50",
+        better: Better::Lower,
+        baseline: "as caller_overhead; ours after 1000 set_filter calls",
+        target: "ours p50 <= 1000 ns",
+        met: |ours, _| ours <= 1000.0,
+    },
+    Scenario {
         name: "disabled_debug",
         n_full: 50_000_000,
         n_quick: 10_000_000,
@@ -124,6 +136,30 @@ const SCENARIOS: [Scenario; 6] = [
         baseline: "tracing-subscriber: LevelFilter::INFO in front of a fmt layer",
         target: "ours <= 10 ns",
         met: |ours, _| ours <= 10.0,
+    },
+    Scenario {
+        name: "disabled_debug_after_set_filter",
+        n_full: 50_000_000,
+        n_quick: 10_000_000,
+        db: Db::None,
+        metric: "ns_per_call",
+        unit: "ns/call",
+        better: Better::Lower,
+        baseline: "as disabled_debug; ours after 1000 set_filter calls",
+        target: "ours <= 10 ns",
+        met: |ours, _| ours <= 10.0,
+    },
+    Scenario {
+        name: "filter_directives_vs_envfilter",
+        n_full: 50_000_000,
+        n_quick: 10_000_000,
+        db: Db::None,
+        metric: "ns_per_call",
+        unit: "ns/call",
+        better: Better::Lower,
+        baseline: "tracing-subscriber EnvFilter with the same five directives, per-layer filter of a fmt layer",
+        target: "ratio >= 1.0",
+        met: |_, r| r >= 1.0,
     },
     Scenario {
         name: "outage_memory",
@@ -590,7 +626,7 @@ fn fmt_num(x: f64) -> String {
 fn print_table(scenarios: &[Value]) {
     println!();
     println!(
-        "{:<20} {:>12} {:>12}  {:<20} {:>6}  {:<40} {:>4}  {:>12} {:>12}",
+        "{:<32} {:>12} {:>12}  {:<20} {:>6}  {:<40} {:>4}  {:>12} {:>12}",
         "scenario", "ours", "baseline", "unit", "ratio", "target", "met", "ours ev/s", "base ev/s"
     );
     for s in scenarios {
@@ -602,7 +638,7 @@ fn print_table(scenarios: &[Value]) {
             "NO"
         };
         println!(
-            "{:<20} {:>12} {:>12}  {:<20} {:>6}  {:<40} {:>4}  {:>12} {:>12}",
+            "{:<32} {:>12} {:>12}  {:<20} {:>6}  {:<40} {:>4}  {:>12} {:>12}",
             t("name"),
             f("ours"),
             f("baseline"),

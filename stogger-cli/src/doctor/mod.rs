@@ -87,7 +87,7 @@ pub fn load_config() -> (Option<Loaded>, Vec<ConfigError>) {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     let mut vars: Vec<(String, String)> = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-        .filter(|(k, _)| k.starts_with("STOGGER_"))
+        .filter(|(k, _)| k.starts_with("STOGGER_") || k == "RUST_LOG")
         .collect();
     let mut dir = cwd;
     let mut errors = vec![first];
@@ -191,6 +191,7 @@ fn configuration(loaded: Option<&Loaded>, errors: &[ConfigError]) -> Section {
             section = section.note(format!("warning: {w}"));
         }
     }
+    section = section.table(filters_table(l));
     let rows = KEYS
         .iter()
         .map(|k| {
@@ -209,6 +210,33 @@ fn configuration(loaded: Option<&Loaded>, errors: &[ConfigError]) -> Section {
         rows,
         in_text: true,
     })
+}
+
+/// The filter each output uses and the keys (with their sources) it comes
+/// from: `log_filter` taken from `RUST_LOG` says `env RUST_LOG`.
+fn filters_table(l: &Loaded) -> SubTable {
+    let rows = l
+        .filters()
+        .into_iter()
+        .map(|f| {
+            let from: Vec<String> = f
+                .sources
+                .iter()
+                .map(|(key, origin)| format!("{key} ({})", origin_text(origin, l)))
+                .collect();
+            vec![
+                f.output.as_str().into(),
+                f.directives.into(),
+                from.join(" + ").into(),
+            ]
+        })
+        .collect();
+    SubTable {
+        name: "filters",
+        header: vec!["output", "filter in force", "from"],
+        rows,
+        in_text: true,
+    }
 }
 
 /// Whether a path exists as a unix socket.

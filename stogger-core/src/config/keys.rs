@@ -49,6 +49,17 @@ impl KeyInfo {
 
 const BOOL: &str = "true or false (also the strings 1/0, yes/no, true/false in any case)";
 
+const FILTER: &str = crate::filter::SYNTAX;
+
+/// The keys holding filter directives.
+pub(crate) const FILTER_KEYS: [&str; 5] = [
+    "log_filter",
+    "console_filter",
+    "file_filter",
+    "journal_filter",
+    "postgres_filter",
+];
+
 const fn key(
     name: &'static str,
     env: &'static str,
@@ -72,7 +83,14 @@ pub const KEYS: &[KeyInfo] = &[
         "STOGGER_VERBOSE",
         BOOL,
         "false",
-        "Log debug events too.",
+        "Log debug events too (the default level of the filters, with format.min_level).",
+    ),
+    key(
+        "log_filter",
+        "STOGGER_LOG_FILTER",
+        FILTER,
+        "none: RUST_LOG when set, else verbose / format.min_level",
+        "Which events stogger takes, by target and level (RUST_LOG syntax).",
     ),
     key(
         "logdir",
@@ -279,30 +297,65 @@ pub const KEYS: &[KeyInfo] = &[
     key(
         "console_min_level",
         "STOGGER_CONSOLE_MIN_LEVEL",
-        "debug, info, warning (or warn), error, critical; empty: the global level",
+        "trace, debug, info, warning (or warn), error, critical; empty: the global level",
         "the global level",
         "Least severe level the console takes (overrides verbose and format.min_level for it).",
     ),
     key(
         "file_min_level",
         "STOGGER_FILE_MIN_LEVEL",
-        "debug, info, warning (or warn), error, critical; empty: the global level",
+        "trace, debug, info, warning (or warn), error, critical; empty: the global level",
         "the global level",
         "Least severe level the file takes (overrides verbose and format.min_level for it).",
     ),
     key(
         "journal_min_level",
         "STOGGER_JOURNAL_MIN_LEVEL",
-        "debug, info, warning (or warn), error, critical; empty: the global level",
+        "trace, debug, info, warning (or warn), error, critical; empty: the global level",
         "the global level",
         "Least severe level the journal takes (overrides verbose and format.min_level for it).",
     ),
     key(
         "postgres_min_level",
         "STOGGER_POSTGRES_MIN_LEVEL",
-        "debug, info, warning (or warn), error, critical; empty: the global level",
+        "trace, debug, info, warning (or warn), error, critical; empty: the global level",
         "the global level",
         "Least severe level the PostgreSQL target takes (overrides verbose and format.min_level for it).",
+    ),
+    key(
+        "console_filter",
+        "STOGGER_CONSOLE_FILTER",
+        FILTER,
+        "none: console_min_level, else the global filter",
+        "The console's own filter (RUST_LOG syntax).",
+    ),
+    key(
+        "file_filter",
+        "STOGGER_FILE_FILTER",
+        FILTER,
+        "none: file_min_level, else the global filter",
+        "The log file's own filter (RUST_LOG syntax).",
+    ),
+    key(
+        "journal_filter",
+        "STOGGER_JOURNAL_FILTER",
+        FILTER,
+        "none: journal_min_level, else the global filter",
+        "The journal's own filter (RUST_LOG syntax).",
+    ),
+    key(
+        "postgres_filter",
+        "STOGGER_POSTGRES_FILTER",
+        FILTER,
+        "none: postgres_min_level, else the global filter",
+        "The PostgreSQL target's own filter (RUST_LOG syntax).",
+    ),
+    key(
+        "reload_on_sighup",
+        "STOGGER_RELOAD_ON_SIGHUP",
+        BOOL,
+        "false",
+        "On SIGHUP, read the configuration again and apply its filters (other changes need a restart).",
     ),
     key(
         "format.timestamp_precision",
@@ -314,7 +367,7 @@ pub const KEYS: &[KeyInfo] = &[
     key(
         "format.min_level",
         "STOGGER_MIN_LEVEL",
-        "debug, info, warning (or warn), error, critical",
+        "trace, debug, info, warning (or warn), error, critical",
         "info",
         "Least severe level logged when verbose is off.",
     ),
@@ -386,6 +439,21 @@ const FACILITIES: &[(&str, u8)] = &[
     ("LOG_LOCAL6", 22),
     ("LOG_LOCAL7", 23),
 ];
+
+/// For a filter key, a function giving the first bad directive of a text
+/// (`None` when the text is fine or the key holds no filter).
+pub(crate) fn bad_directive_for(
+    key: &str,
+) -> impl Fn(&str) -> Option<crate::filter::directives::DirectiveError> {
+    let is_filter = FILTER_KEYS.contains(&key);
+    move |text| {
+        if is_filter {
+            crate::filter::directives::parse(text).err()
+        } else {
+            None
+        }
+    }
+}
 
 /// The syslog facility number of a facility name (`LOG_LOCAL0` → 16), as
 /// journald expects it in `SYSLOG_FACILITY`. Any case; `LOG_` is optional.
@@ -531,6 +599,7 @@ fn level(v: &Value) -> Parsed<Level> {
     choice(
         v,
         &[
+            ("trace", Level::Trace),
             ("debug", Level::Debug),
             ("info", Level::Info),
             ("warning", Level::Warning),
@@ -546,6 +615,15 @@ fn optional_level(v: &Value) -> Parsed<Option<Level>> {
     match string(v)? {
         "" => Ok(None),
         _ => level(v).map(Some),
+    }
+}
+
+/// Filter directives; the empty string means "not set".
+fn filter(v: &Value) -> Parsed<Option<String>> {
+    let text = optional(v)?;
+    match text.as_deref().map(crate::filter::directives::parse) {
+        Some(Err(_)) => Err(Invalid),
+        _ => Ok(text.filter(|t| !t.trim().is_empty())),
     }
 }
 
@@ -607,6 +685,12 @@ fn set(cfg: &mut Config, name: &str, v: &Value) -> Option<Parsed<()>> {
     let result = (|| -> Parsed<Option<()>> {
         match name {
             "verbose" => cfg.verbose = boolean(v)?,
+            "log_filter" => cfg.log_filter = filter(v)?,
+            "console_filter" => cfg.console_filter = filter(v)?,
+            "file_filter" => cfg.file_filter = filter(v)?,
+            "journal_filter" => cfg.journal_filter = filter(v)?,
+            "postgres_filter" => cfg.postgres_filter = filter(v)?,
+            "reload_on_sighup" => cfg.reload_on_sighup = boolean(v)?,
             "logdir" => cfg.logdir = PathBuf::from(non_empty(v)?),
             "log_to_console" => cfg.log_to_console = boolean(v)?,
             "log_to_file" => cfg.log_to_file = boolean(v)?,

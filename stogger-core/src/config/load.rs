@@ -24,6 +24,10 @@ use toml::Value;
 /// The variable naming an explicit config file.
 const CONFIG_VAR: &str = "STOGGER_CONFIG";
 
+/// Stands in for `log_filter` when neither the key nor `STOGGER_LOG_FILTER`
+/// is set anywhere.
+const RUST_LOG: &str = "RUST_LOG";
+
 /// `STOGGER_*` variables that are read elsewhere and are not config keys.
 const NOT_KEYS: &[&str] = &[
     CONFIG_VAR,
@@ -79,6 +83,23 @@ pub enum ConfigError {
         /// What is allowed.
         allowed: &'static str,
     },
+    /// A filter (`log_filter`, `console_filter`, ..., or `RUST_LOG` standing
+    /// in for `log_filter`) holds a directive that cannot be used.
+    InvalidDirective {
+        /// The key (`log_filter`, `file_filter`).
+        key: &'static str,
+        /// Where the filter came from (`env RUST_LOG` for `RUST_LOG`).
+        origin: Origin,
+        /// For a file value: the table holding stogger's settings.
+        table: Option<&'static str>,
+        /// For a file value: its line (1-based), when known.
+        line: Option<u32>,
+        /// The bad directive as written (`hyper=loud`).
+        directive: String,
+        /// What is wrong with it (the syntax, [`crate::config::FILTER_SYNTAX`],
+        /// follows it in the message).
+        reason: String,
+    },
     /// A config file exists (or `STOGGER_CONFIG` names one) but cannot be read.
     Unreadable {
         /// The file.
@@ -113,21 +134,26 @@ impl fmt::Display for ConfigError {
                 allowed,
             } => {
                 write!(f, "invalid value {value} for `{key}` ")?;
-                match origin {
-                    Origin::File(path) => {
-                        if let Some(table) = table {
-                            write!(f, "in [{table}] ")?;
-                        }
-                        write!(f, "at {}", path.display())?;
-                        if let Some(line) = line {
-                            write!(f, ":{line}")?;
-                        }
-                    }
-                    Origin::Env(var) => write!(f, "from environment variable {var}")?,
-                    Origin::Code => f.write_str("set in code (Builder::set)")?,
-                    Origin::Default => f.write_str("(default)")?,
-                }
+                write_source(f, origin, *table, *line)?;
                 write!(f, "; allowed: {allowed}")
+            }
+            ConfigError::InvalidDirective {
+                key,
+                origin,
+                table,
+                line,
+                directive,
+                reason,
+            } => {
+                let shown = show("", &Value::String(directive.clone()));
+                write!(f, "invalid directive {shown} in `{key}` ")?;
+                if let Origin::Code = origin {
+                    // Builder::set or set_filter / set_target_filter.
+                    f.write_str("set in code")?;
+                } else {
+                    write_source(f, origin, *table, *line)?;
+                }
+                write!(f, ": {reason}; syntax: {}", crate::filter::SYNTAX)
             }
             ConfigError::Unreadable {
                 path,
@@ -162,6 +188,30 @@ impl fmt::Display for ConfigError {
     }
 }
 
+/// Where a value came from, as error messages say it.
+fn write_source(
+    f: &mut fmt::Formatter<'_>,
+    origin: &Origin,
+    table: Option<&str>,
+    line: Option<u32>,
+) -> fmt::Result {
+    match origin {
+        Origin::File(path) => {
+            if let Some(table) = table {
+                write!(f, "in [{table}] ")?;
+            }
+            write!(f, "at {}", path.display())?;
+            if let Some(line) = line {
+                write!(f, ":{line}")?;
+            }
+            Ok(())
+        }
+        Origin::Env(var) => write!(f, "from environment variable {var}"),
+        Origin::Code => f.write_str("set in code (Builder::set)"),
+        Origin::Default => f.write_str("(default)"),
+    }
+}
+
 impl std::error::Error for ConfigError {}
 
 /// The effective configuration and where each value came from.
@@ -189,7 +239,10 @@ pub fn load(code: &[(&'static str, toml::Value)]) -> Result<Loaded, ConfigError>
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     let mut vars = Vec::new();
     for (name, value) in std::env::vars_os() {
-        let Some(name) = name.to_str().filter(|n| n.starts_with("STOGGER_")) else {
+        let Some(name) = name
+            .to_str()
+            .filter(|n| n.starts_with("STOGGER_") || *n == RUST_LOG)
+        else {
             continue;
         };
         match value.into_string() {
@@ -443,6 +496,31 @@ fn find_file(
     Ok(None)
 }
 
+/// The settings of the config file `load` would read now, as written, by
+/// dotted name (`format.min_level`); empty without a file or when it cannot
+/// be read (what changed in it is then unknown, and `load` reports why).
+pub(crate) fn file_settings() -> BTreeMap<String, Value> {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let env = |name: &str| std::env::var(name).ok();
+    let Ok(Some(file)) = find_file(&cwd, &env, &mut Vec::new()) else {
+        return BTreeMap::new();
+    };
+    let mut out = BTreeMap::new();
+    for (key, value) in file.settings {
+        match (key.as_str(), value.as_table()) {
+            ("format", Some(format)) => {
+                for (k, v) in format {
+                    out.insert(format!("format.{k}"), v.clone());
+                }
+            }
+            _ => {
+                out.insert(key, value);
+            }
+        }
+    }
+    out
+}
+
 /// A value as shown in a message: TOML-quoted (so control characters are
 /// escaped), shortened, and never a connection string.
 fn show(key: &str, value: &Value) -> String {
@@ -510,6 +588,16 @@ impl Merge {
             }
             Some(Err(Invalid)) | None => {
                 let (table, line) = error_at();
+                if let Some(bad) = value.as_str().and_then(keys::bad_directive_for(info.name)) {
+                    let mut err = crate::filter::invalid(info.name, origin.clone(), bad);
+                    if let ConfigError::InvalidDirective {
+                        table: t, line: l, ..
+                    } = &mut err
+                    {
+                        (*t, *l) = (table, line);
+                    }
+                    return Err(err);
+                }
                 Err(ConfigError::InvalidValue {
                     key: info.name,
                     origin: origin.clone(),
@@ -597,6 +685,7 @@ impl Merge {
                 self.set(info.name, &Value::String(value), &origin, || (None, None))?;
             }
         }
+        self.rust_log(env)?;
         let unknown: BTreeSet<&String> = names
             .iter()
             .filter(|n| n.starts_with("STOGGER_"))
@@ -611,6 +700,22 @@ impl Merge {
             ));
         }
         Ok(())
+    }
+
+    /// `RUST_LOG` as `log_filter` when no source set that key (an empty
+    /// `RUST_LOG` counts as unset, as for tracing-subscriber's `EnvFilter`).
+    fn rust_log(&mut self, env: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        let unset = matches!(self.origins.get("log_filter"), None | Some(Origin::Default));
+        match env(RUST_LOG) {
+            Some(value) if unset && !value.trim().is_empty() => {
+                let origin = Origin::Env(RUST_LOG.to_string());
+                self.set("log_filter", &Value::String(value), &origin, || {
+                    (None, None)
+                })?;
+                Ok(())
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Warnings about settings that are valid alone but odd together.

@@ -9,7 +9,9 @@
 mod keys;
 mod load;
 
+pub use crate::filter::{FilterInForce, SYNTAX as FILTER_SYNTAX};
 pub use keys::syslog_facility_code;
+pub(crate) use load::file_settings;
 pub use load::{load, load_from, load_from_vars, ConfigError, KeyInfo, Loaded, Origin, KEYS};
 
 use crate::event::Level;
@@ -84,6 +86,10 @@ pub struct FormatConfig {
 pub struct Config {
     /// Log debug events too.
     pub verbose: bool,
+    /// Filter directives (`RUST_LOG` syntax) for every output without its
+    /// own; `RUST_LOG` when no source sets the key. `None`: the level
+    /// shorthands alone.
+    pub log_filter: Option<String>,
     /// Directory of the log file.
     pub logdir: PathBuf,
     /// Write to stderr.
@@ -150,21 +156,34 @@ pub struct Config {
     pub journal_min_level: Option<Level>,
     /// Level of the PostgreSQL target; `None`: the global level.
     pub postgres_min_level: Option<Level>,
+    /// The console's own filter directives.
+    pub console_filter: Option<String>,
+    /// The file's own filter directives.
+    pub file_filter: Option<String>,
+    /// The journal's own filter directives.
+    pub journal_filter: Option<String>,
+    /// The PostgreSQL target's own filter directives.
+    pub postgres_filter: Option<String>,
+    /// Re-read the configuration's filters on SIGHUP.
+    pub reload_on_sighup: bool,
     /// Console/file line format.
     pub format: FormatConfig,
 }
 
 impl Config {
-    /// The global level: debug with `verbose`, else `format.min_level`.
+    /// The global level: `format.min_level`, or debug with `verbose` when
+    /// that is more verbose. The default of every filter without a bare level.
     pub fn effective_min_level(&self) -> Level {
         if self.verbose {
-            Level::Debug
+            self.format.min_level.min(Level::Debug)
         } else {
             self.format.min_level
         }
     }
 
-    /// A target's level: its own `<target>_min_level` when set, else the global one.
+    /// A target's level shorthand: its own `<target>_min_level` when set,
+    /// else the global one. The filter an output uses may say more
+    /// (`log_filter`, `<output>_filter`): see [`Loaded::filters`].
     pub fn target_level(&self, own: Option<Level>) -> Level {
         own.unwrap_or_else(|| self.effective_min_level())
     }
@@ -173,25 +192,13 @@ impl Config {
     pub(crate) fn panic_flush_timeout(&self) -> std::time::Duration {
         std::time::Duration::from_millis(self.panic_flush_timeout_ms)
     }
-
-    /// The least severe level any target takes (what tracing must let through).
-    pub fn lowest_level(&self) -> Level {
-        [
-            self.console_min_level,
-            self.file_min_level,
-            self.journal_min_level,
-            self.postgres_min_level,
-        ]
-        .into_iter()
-        .flatten()
-        .fold(self.effective_min_level(), Level::min)
-    }
 }
 
 impl Default for Config {
     fn default() -> Self {
         Config {
             verbose: false,
+            log_filter: None,
             logdir: PathBuf::from("logs"),
             log_to_console: true,
             log_to_file: true,
@@ -224,6 +231,11 @@ impl Default for Config {
             file_min_level: None,
             journal_min_level: None,
             postgres_min_level: None,
+            console_filter: None,
+            file_filter: None,
+            journal_filter: None,
+            postgres_filter: None,
+            reload_on_sighup: false,
             format: FormatConfig {
                 timestamp_precision: TimestampPrecision::IsoSeconds,
                 min_level: Level::Info,

@@ -27,7 +27,7 @@ use crate::error::Error;
 use crate::event::{Event, Level};
 use crate::render::journal::{JournalRenderer, DEFAULT_FACILITY};
 use crate::render::translate::Translations;
-use crate::target::{Logger, Pair, Target};
+use crate::target::{Logger, Output, Pair, Target};
 use rustix::fs::{fcntl_add_seals, memfd_create, MemfdFlags, SealFlags};
 use rustix::io::Errno;
 use rustix::net::{
@@ -246,11 +246,7 @@ pub fn open_translated(
     let renderer = JournalRenderer::new(cfg.syslog_identifier.clone(), facility)
         .show_func(cfg.show_caller_info)
         .with_translations(translations);
-    let target = Pair::new("journal", renderer).logger(
-        "journal",
-        cfg.target_level(cfg.journal_min_level),
-        logger,
-    );
+    let target = Pair::new("journal", renderer).logger(Output::Journal, logger);
     notes.push(
         Event::new(Level::Info, "systemd-journal-active")
             .with("socket", socket.display().to_string())
@@ -580,7 +576,7 @@ mod tests {
                 .expect("socket exists")
                 .expect("journal target");
             assert_eq!(target.name(), "journal");
-            assert_eq!(target.min_level(), Level::Info);
+            assert_eq!(target.outputs(), Output::Journal.into());
             assert_eq!(notes.len(), 1, "{notes:?}");
             assert_eq!(notes[0].name, "systemd-journal-active");
             assert_eq!(notes[0].level, Level::Info);
@@ -590,8 +586,10 @@ mod tests {
             );
             assert_eq!(notes[0].get("identifier"), Some(&Value::from("fake-svc")));
 
-            target.handle(&Event::new(Level::Debug, "below-level"));
-            target.handle(&Event::new(Level::Warning, "disk-low").with("free_mb", 3));
+            target.handle(
+                &Event::new(Level::Warning, "disk-low").with("free_mb", 3),
+                Output::Journal.into(),
+            );
             let got = decode(&fake.recv().data).expect("payload");
             assert_eq!(field(&got, "STOGGER_EVENT"), Some(&b"disk-low"[..]));
             assert_eq!(field(&got, "SYSLOG_IDENTIFIER"), Some(&b"fake-svc"[..]));
@@ -600,16 +598,12 @@ mod tests {
     }
 
     #[test]
-    fn verbose_lets_debug_events_through() {
+    fn debug_events_have_priority_7() {
         let fake = FakeJournal::new();
-        let cfg = Config {
-            verbose: true,
-            ..fake.config()
-        };
-        let target = build(&cfg, &mut Vec::new(), None)
+        let target = build(&fake.config(), &mut Vec::new(), None)
             .expect("socket exists")
             .expect("journal target");
-        target.handle(&Event::new(Level::Debug, "detail"));
+        target.handle(&Event::new(Level::Debug, "detail"), Output::Journal.into());
         let got = decode(&fake.recv().data).expect("payload");
         assert_eq!(field(&got, "PRIORITY"), Some(&b"7"[..]));
     }
@@ -626,7 +620,7 @@ mod tests {
         assert!(notes
             .iter()
             .any(|n| n.name == "systemd-facility-unknown" && n.level == Level::Warning));
-        target.handle(&Event::new(Level::Info, "x"));
+        target.handle(&Event::new(Level::Info, "x"), Output::Journal.into());
         let got = decode(&fake.recv().data).expect("payload");
         assert_eq!(field(&got, "SYSLOG_FACILITY"), Some(&b"16"[..]));
     }
@@ -641,7 +635,7 @@ mod tests {
         let target = build(&cfg, &mut Vec::new(), None)
             .expect("ok")
             .expect("target");
-        target.handle(&Event::new(Level::Info, "x"));
+        target.handle(&Event::new(Level::Info, "x"), Output::Journal.into());
         let got = decode(&fake.recv().data).expect("payload");
         assert_eq!(field(&got, "SYSLOG_FACILITY"), Some(&b"3"[..]));
     }

@@ -24,7 +24,7 @@ use crate::event::{Event, Level};
 use crate::fork::PerProcess;
 use crate::plugin::{self, Handle, Opened, Plugin, PluginStatus, StoggerPgRow};
 use crate::render::row::{Row, RowRenderer};
-use crate::target::{self, Logger, Renderer, Target};
+use crate::target::{self, Logger, Output, Outputs, Renderer, Target};
 use crate::warn;
 use std::cell::RefCell;
 use std::io;
@@ -230,7 +230,6 @@ fn start(cfg: &Config, prepared: Prepared) -> Option<Box<dyn Target>> {
         }
     };
     Some(Box::new(PostgresTarget {
-        min_level: cfg.target_level(cfg.postgres_min_level),
         renderer: RowRenderer::new(),
         logger: PgLogger {
             plugin,
@@ -250,7 +249,6 @@ const SCRATCH_KEEP_BYTES: usize = 64 * 1024;
 
 /// The row renderer and the plugin's writer, as one target.
 struct PostgresTarget {
-    min_level: Level,
     renderer: RowRenderer,
     logger: PgLogger,
 }
@@ -272,12 +270,12 @@ impl Target for PostgresTarget {
         NAME
     }
 
-    fn min_level(&self) -> Level {
-        self.min_level
+    fn outputs(&self) -> Outputs {
+        Output::Postgres.into()
     }
 
-    fn handle(&self, event: &Event) {
-        if event.level < self.min_level {
+    fn handle(&self, event: &Event, to: Outputs) {
+        if !to.contains(Output::Postgres) {
             return;
         }
         let reused = SCRATCH.try_with(|cell| {

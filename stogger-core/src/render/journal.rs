@@ -472,6 +472,7 @@ mod tests {
             (Level::Warning, "4"),
             (Level::Info, "6"),
             (Level::Debug, "7"),
+            (Level::Trace, "7"),
         ] {
             let f = fields(&Event::new(level, "e"));
             assert_eq!(one(&f, "PRIORITY"), want, "{level:?}");

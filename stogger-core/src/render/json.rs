@@ -9,7 +9,7 @@
 //! | key | when | value |
 //! |---|---|---|
 //! | `timestamp` | always | RFC 3339, UTC, microseconds, `Z` |
-//! | `level` | always | `debug` `info` `warning` `error` `critical` |
+//! | `level` | always | `trace` `debug` `info` `warning` `error` `critical` |
 //! | `event` | always | the event name |
 //! | `message` | the event has `_replace_msg` | the rendered template |
 //! | `scope`, `func` | the event has one | the log scope, the instrumented function |

@@ -637,6 +637,8 @@ mod tests {
         let row = RowRenderer.render(&e);
         assert_eq!(row.level, "critical");
         assert_eq!(row.func, None);
+        e.level = Level::Trace;
+        assert_eq!(RowRenderer.render(&e).level, "trace");
         assert_eq!(row.scope, None);
     }
 

@@ -111,7 +111,7 @@ pub mod ansi {
     pub const DIM: &str = "\x1b[2m";
     /// The event name.
     pub const BOLD: &str = "\x1b[1m";
-    /// Level letters `D` and `I`.
+    /// Level letters `T`, `D` and `I`.
     pub const GREEN: &str = "\x1b[32m";
     /// Level letter `W`.
     pub const YELLOW: &str = "\x1b[33m";
@@ -341,7 +341,7 @@ impl Renderer for TextRenderer {
 
 fn level_color(level: Level) -> &'static str {
     match level {
-        Level::Debug | Level::Info => ansi::GREEN,
+        Level::Trace | Level::Debug | Level::Info => ansi::GREEN,
         Level::Warning => ansi::YELLOW,
         Level::Error | Level::Critical => ansi::RED,
     }

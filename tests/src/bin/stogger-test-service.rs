@@ -3,6 +3,7 @@
 //! Usage: `stogger-test-service <scenario>`; configuration comes from the
 //! environment and the working directory like any service.
 
+use std::io::{BufRead, Write};
 use std::process::ExitCode;
 
 fn readme_lines() {
@@ -20,6 +21,31 @@ fn readme_lines() {
         customer_id = 67890,
         "order-charged"
     );
+}
+
+fn log_every_level() {
+    tracing::trace!("trace-event");
+    tracing::debug!("debug-event");
+    tracing::info!("info-event");
+    tracing::warn!("warning-event");
+    stogger_core::critical!("critical-event");
+}
+
+/// Events of two modules (targets), for directives to tell apart.
+fn log_modules() {
+    tracing::info!(target: "svc::noisy", "noisy-info");
+    tracing::warn!(target: "svc::noisy", "noisy-warning");
+    tracing::info!(target: "svc::core", "core-info");
+    tracing::debug!(target: "svc::core::db", "db-debug");
+}
+
+/// Waits for a line on stdin after saying `ready` on stdout.
+fn wait_for_go(what: &str) -> std::io::Result<()> {
+    println!("ready {what}");
+    std::io::stdout().flush()?;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(())
 }
 
 fn run(scenario: &str) -> Result<(), Box<dyn std::error::Error>> {
@@ -63,6 +89,64 @@ fn run(scenario: &str) -> Result<(), Box<dyn std::error::Error>> {
             let _guard = stogger_core::init_logging()?;
             tracing::info!(n = 1, "composed-event");
         }
+        // A user's fmt layer at debug (on stdout) next to stogger's layer:
+        // stogger's own filters must not change what fmt gets, while stogger
+        // runs and after it shut down.
+        "composed" => {
+            use tracing_subscriber::prelude::*;
+            let fmt = tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stdout)
+                .with_ansi(false)
+                .without_time()
+                .with_filter(tracing_subscriber::filter::LevelFilter::DEBUG);
+            tracing_subscriber::registry()
+                .with(fmt)
+                .with(stogger_core::layer())
+                .init();
+            tracing::debug!("debug-before-init");
+            let guard = stogger_core::init_logging()?;
+            log_every_level();
+            log_modules();
+            log::debug!("log-crate-debug");
+            log::info!("log-crate-info");
+            drop(guard);
+            tracing::debug!("debug-after-shutdown");
+            tracing::error!("error-after-shutdown");
+        }
+        // Filters changed at run time from another thread.
+        "set-filter" => {
+            let _guard = stogger_core::init_logging()?;
+            let (go, wait) = std::sync::mpsc::channel::<()>();
+            let worker = std::thread::spawn(move || {
+                tracing::debug!("worker-debug-before");
+                let _ = wait.recv();
+                tracing::debug!("worker-debug-after");
+            });
+            tracing::debug!("main-debug-before");
+            std::thread::spawn(|| {
+                if let Err(e) = stogger_core::set_filter("debug,svc::noisy=loud") {
+                    println!("refused: {e}");
+                }
+                stogger_core::set_filter("info,stogger_test_service=debug,svc::noisy=warn")
+            })
+            .join()
+            .map_err(|_| "the filter thread panicked")??;
+            tracing::debug!("main-debug-after");
+            let _ = go.send(());
+            let _ = worker.join();
+            log_modules();
+            stogger_core::set_target_filter(stogger_core::Output::File, "trace")?;
+            tracing::trace!("file-only-trace");
+        }
+        // reload_on_sighup: the test rewrites stogger.toml and sends SIGHUP
+        // between the two events.
+        "reload" => {
+            let _guard = stogger_core::init_logging()?;
+            tracing::debug!("debug-before-reload");
+            wait_for_go("for SIGHUP")?;
+            tracing::debug!("debug-after-reload");
+            tracing::info!("info-after-reload");
+        }
         // Records from the `log` crate.
         "log-bridge" => {
             let _guard = stogger_core::init_logging()?;
@@ -75,12 +159,10 @@ fn run(scenario: &str) -> Result<(), Box<dyn std::error::Error>> {
             tracing::info!("before-panic");
             panic!("worker exploded");
         }
-        // Debug events only with verbose.
+        // One event per level: which ones appear is the filters' decision.
         "levels" => {
             let _guard = stogger_core::init_logging()?;
-            tracing::debug!("debug-event");
-            tracing::info!("info-event");
-            tracing::warn!("warning-event");
+            log_every_level();
         }
         other => return Err(format!("unknown scenario {other}").into()),
     }

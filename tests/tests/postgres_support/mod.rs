@@ -224,6 +224,7 @@ pub fn command(exe: &Path, args: &[&str], dir: &Path, env: &[(&str, &str)]) -> C
         if key.starts_with("STOGGER_")
             || [
                 "LD_LIBRARY_PATH",
+                "RUST_LOG",
                 "NO_COLOR",
                 "CLICOLOR_FORCE",
                 "JOURNAL_STREAM",
