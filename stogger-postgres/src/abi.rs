@@ -1,4 +1,5 @@
-//! The C ABI (version 1), as documented in `docs/plugin-abi.md`.
+//! The plugin's side of the C ABI (declared in [`stogger_pg_proto::abi`],
+//! documented in `docs/plugin-abi.md`).
 //!
 //! Every entry point checks its pointers, catches panics (returning
 //! [`ERR_PANIC`]), and never unwinds. Buffers the plugin fills are freed
@@ -11,92 +12,26 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::Duration;
 
+use stogger_pg_proto::abi::{
+    AbiVersionFn, BufFreeFn, CloseFn, FlushFn, OpenFn, SchemaSqlFn, StatsFn, StoggerPgBuf,
+    StoggerPgRow, StoggerPgWarnFn, WriteFn, ABI_VERSION, ERR_DATABASE, ERR_INVALID, ERR_PANIC, OK,
+    RETRYING,
+};
+
 use crate::config::OpenConfig;
 use crate::diag::WarnSink;
 use crate::queue::RowBytes;
 use crate::writer::{OpenError, OpenStatus, Writer};
 
-/// The ABI version this library implements.
-pub const ABI_VERSION: u32 = 1;
-/// Success.
-pub const OK: i32 = 0;
-/// `stogger_pg_open`: started, first connection failed, retrying.
-/// `stogger_pg_flush`/`stogger_pg_close`: the deadline passed first.
-pub const RETRYING: i32 = 1;
-/// Invalid argument or configuration.
-pub const ERR_INVALID: i32 = -1;
-/// Database (or runtime) error.
-pub const ERR_DATABASE: i32 = -2;
-/// A panic was caught.
-pub const ERR_PANIC: i32 = -3;
-
-/// A byte buffer filled by the plugin; release it with [`stogger_pg_buf_free`].
-#[repr(C)]
-#[derive(Debug)]
-pub struct StoggerPgBuf {
-    /// Start of the bytes (null when empty).
-    pub ptr: *mut u8,
-    /// Number of bytes.
-    pub len: usize,
-    /// Allocated capacity (needed to free it).
-    pub cap: usize,
-}
-
-impl StoggerPgBuf {
-    /// An empty buffer.
-    pub const fn empty() -> StoggerPgBuf {
-        StoggerPgBuf {
-            ptr: std::ptr::null_mut(),
-            len: 0,
-            cap: 0,
-        }
-    }
-
-    /// The contents as bytes (empty when null).
-    ///
-    /// # Safety
-    /// The buffer must have been filled by this library and not freed.
-    pub unsafe fn as_bytes(&self) -> &[u8] {
-        if self.ptr.is_null() || self.len == 0 {
-            &[]
-        } else {
-            // SAFETY: filled by `fill` from a live Vec of `len` bytes.
-            unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
-        }
-    }
-}
-
-/// One row, borrowed for the duration of [`stogger_pg_write`].
-#[repr(C)]
-#[derive(Debug, Clone, Copy)]
-pub struct StoggerPgRow {
-    /// Event time, microseconds since the Unix epoch (UTC).
-    pub ts_micros: i64,
-    /// Level text.
-    pub level_ptr: *const u8,
-    /// Level length.
-    pub level_len: usize,
-    /// Event name.
-    pub event_ptr: *const u8,
-    /// Event name length.
-    pub event_len: usize,
-    /// Function (null = SQL NULL).
-    pub func_ptr: *const u8,
-    /// Function length.
-    pub func_len: usize,
-    /// Scope (null = SQL NULL).
-    pub scope_ptr: *const u8,
-    /// Scope length.
-    pub scope_len: usize,
-    /// JSON object text for `data` (null = `{}`).
-    pub data_ptr: *const u8,
-    /// JSON length.
-    pub data_len: usize,
-}
-
-/// The diagnostics callback: `(kind, kind_len, message, message_len)`.
-pub type StoggerPgWarnFn =
-    extern "C" fn(kind: *const u8, kind_len: usize, msg: *const u8, msg_len: usize);
+// Each entry point has exactly the signature the contract declares.
+const _: AbiVersionFn = stogger_pg_abi_version;
+const _: OpenFn = stogger_pg_open;
+const _: WriteFn = stogger_pg_write;
+const _: FlushFn = stogger_pg_flush;
+const _: StatsFn = stogger_pg_stats;
+const _: CloseFn = stogger_pg_close;
+const _: SchemaSqlFn = stogger_pg_schema_sql;
+const _: BufFreeFn = stogger_pg_buf_free;
 
 fn guard<R>(on_panic: R, f: impl FnOnce() -> R) -> R {
     catch_unwind(AssertUnwindSafe(f)).unwrap_or(on_panic)

@@ -12,39 +12,11 @@ use std::sync::Mutex;
 use common::*;
 use libloading::{Library, Symbol};
 
-#[repr(C)]
-struct Buf {
-    ptr: *mut u8,
-    len: usize,
-    cap: usize,
-}
-
-impl Buf {
-    fn empty() -> Buf {
-        Buf {
-            ptr: std::ptr::null_mut(),
-            len: 0,
-            cap: 0,
-        }
-    }
-}
-
-#[repr(C)]
-struct Row {
-    ts_micros: i64,
-    level_ptr: *const u8,
-    level_len: usize,
-    event_ptr: *const u8,
-    event_len: usize,
-    func_ptr: *const u8,
-    func_len: usize,
-    scope_ptr: *const u8,
-    scope_len: usize,
-    data_ptr: *const u8,
-    data_len: usize,
-}
-
-type WarnFn = extern "C" fn(*const u8, usize, *const u8, usize);
+// The contract's own declarations: this test checks the built library
+// against them, never against a copy.
+use stogger_pg_proto::abi::{
+    StoggerPgBuf as Buf, StoggerPgRow as Row, StoggerPgWarnFn as WarnFn, SYMBOL_ABI_VERSION,
+};
 
 static WARNINGS: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
 
@@ -154,8 +126,8 @@ fn row(event: &'static str, func: Option<&'static str>, data: &'static str) -> R
 #[test]
 fn the_built_plugin_works_through_its_c_abi() {
     let plugin = Plugin::load();
-    let version: Symbol<'_, extern "C" fn() -> u32> = plugin.sym(b"stogger_pg_abi_version");
-    assert_eq!(version(), 1);
+    let version: Symbol<'_, extern "C" fn() -> u32> = plugin.sym(SYMBOL_ABI_VERSION.as_bytes());
+    assert_eq!(version(), stogger_pg_proto::abi::ABI_VERSION);
 
     // Invalid configurations: negative codes and a reason, never a handle.
     for (config, expect) in [

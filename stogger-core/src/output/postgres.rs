@@ -20,7 +20,7 @@
 
 use crate::config::{Config, WriteMode};
 use crate::event::{Event, Level};
-use crate::plugin::{self, Handle, Opened, Plugin, PluginStatus, StoggerPgRow};
+use crate::plugin::{self, Handle, Opened, Plugin, PluginStatus};
 use crate::render::row::{Row, RowRenderer};
 use crate::target::{Logger, Renderer, Target};
 use crate::warn;
@@ -28,6 +28,7 @@ use std::cell::RefCell;
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::RwLock;
+use stogger_pg_proto::abi::StoggerPgRow;
 
 /// Name of the target in warnings.
 const NAME: &str = "postgres";
