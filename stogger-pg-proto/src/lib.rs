@@ -8,6 +8,8 @@
 //!
 //! - [`abi`]: the C ABI — its version, return codes, `#[repr(C)]` types and
 //!   entry point signatures (the contract in words: `docs/plugin-abi.md`).
+//! - [`dsn`]: connection strings — the `%PASSWORD%` placeholder and its
+//!   substitution, taking a DSN apart, and redacting its password.
 //!
 //! This crate is small on purpose: no async runtime, no database driver, no
 //! library loader.
@@ -15,3 +17,4 @@
 #![warn(missing_docs)]
 
 pub mod abi;
+pub mod dsn;

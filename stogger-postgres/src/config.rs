@@ -19,6 +19,9 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
+use stogger_pg_proto::dsn::ParsedDsn;
+pub use stogger_pg_proto::dsn::{redact, Redactor, PASSWORD_PLACEHOLDER};
+
 use crate::schema::{SchemaError, TableName};
 use crate::tls::SslMode;
 
@@ -273,11 +276,20 @@ impl fmt::Debug for ConnSettings {
     }
 }
 
-/// libpq keys we handle ourselves instead of passing them to tokio-postgres.
-const TLS_KEYS: [&str; 2] = ["sslmode", "sslrootcert"];
 /// libpq TLS keys we do not support; a clear error instead of tokio-postgres'
 /// "unknown option".
 const UNSUPPORTED_KEYS: [&str; 5] = ["sslcert", "sslkey", "sslpassword", "sslcrl", "sslcrldir"];
+/// The keys tokio-postgres does not get: the TLS keys we handle ourselves
+/// (`sslmode`, `sslrootcert`) and the unsupported ones.
+const SET_ASIDE: [&str; 7] = [
+    "sslmode",
+    "sslrootcert",
+    "sslcert",
+    "sslkey",
+    "sslpassword",
+    "sslcrl",
+    "sslcrldir",
+];
 
 impl ConnSettings {
     /// Parses the DSN of `config` and applies `connect_timeout` and
@@ -285,21 +297,13 @@ impl ConnSettings {
     pub fn parse(config: &OpenConfig) -> Result<ConnSettings, ConfigError> {
         let dsn = config.dsn.as_str();
         let display = redact(dsn);
-        let mut redactor = Redactor::default();
-        let (rest, extracted) =
-            split_dsn(dsn).map_err(|m| ConfigError::new("dsn", format!("{m} (in {display})")))?;
+        let mut redactor = Redactor::new();
+        let parsed = ParsedDsn::parse(dsn, &SET_ASIDE)
+            .map_err(|m| ConfigError::new("dsn", format!("{m} (in {display})")))?;
         // Whatever parsing happens next, messages must not show the password:
         // register what looks like one before tokio-postgres sees the text.
-        for (k, v) in &extracted.all {
-            if k == "password" {
-                redactor.add(v);
-            }
-        }
-        if let Some((raw, decoded)) = &extracted.url_password {
-            redactor.add(raw);
-            redactor.add(decoded);
-        }
-        let mut pg = tokio_postgres::Config::from_str(&rest).map_err(|e| {
+        redactor.add_parsed(&parsed);
+        let mut pg = tokio_postgres::Config::from_str(&parsed.remaining).map_err(|e| {
             ConfigError::new(
                 "dsn",
                 format!("{} (in {display})", redactor.apply(&e.to_string())),
@@ -310,7 +314,7 @@ impl ConnSettings {
         }
         let mut ssl_mode = SslMode::Prefer;
         let mut ssl_root_cert = None;
-        for (k, v) in extracted.all {
+        for (k, v) in parsed.params {
             match k.as_str() {
                 "sslmode" => {
                     ssl_mode = SslMode::parse(&v).ok_or_else(|| {
@@ -373,309 +377,6 @@ impl ConnSettings {
             display,
             tls,
         })
-    }
-}
-
-struct Extracted {
-    /// Every key=value of the DSN (decoded), in order.
-    all: Vec<(String, String)>,
-    /// The password of the URL's userinfo, as written and decoded.
-    url_password: Option<(String, String)>,
-}
-
-/// Splits the DSN into the part tokio-postgres gets (without the TLS keys)
-/// and every key=value parameter (decoded).
-fn split_dsn(dsn: &str) -> Result<(String, Extracted), String> {
-    let dsn = dsn.trim();
-    if let Some(scheme_len) = url_scheme_len(dsn) {
-        let (base, query) = match dsn.find('?') {
-            Some(i) => (&dsn[..i], Some(&dsn[i + 1..])),
-            None => (dsn, None),
-        };
-        // Both spellings of the password: as written and decoded.
-        let url_password = url_userinfo(&base[scheme_len..])
-            .and_then(|u| u.split_once(':').map(|(_, p)| p))
-            .map(|p| (p.to_string(), percent_decode(p)));
-        let mut all = Vec::new();
-        let mut kept = Vec::new();
-        if let Some(q) = query {
-            for part in q.split('&').filter(|p| !p.is_empty()) {
-                let (k, v) = part.split_once('=').unwrap_or((part, ""));
-                let (k, v) = (percent_decode(k), percent_decode(v));
-                if !TLS_KEYS.contains(&k.as_str()) && !UNSUPPORTED_KEYS.contains(&k.as_str()) {
-                    kept.push(part);
-                }
-                all.push((k, v));
-            }
-        }
-        let rest = if kept.is_empty() {
-            base.to_string()
-        } else {
-            format!("{base}?{}", kept.join("&"))
-        };
-        Ok((rest, Extracted { all, url_password }))
-    } else {
-        let pairs = parse_key_values(dsn)?;
-        let mut rest = String::new();
-        for (k, v) in &pairs {
-            if TLS_KEYS.contains(&k.as_str()) || UNSUPPORTED_KEYS.contains(&k.as_str()) {
-                continue;
-            }
-            if !rest.is_empty() {
-                rest.push(' ');
-            }
-            rest.push_str(k);
-            rest.push_str("='");
-            for c in v.chars() {
-                if c == '\'' || c == '\\' {
-                    rest.push('\\');
-                }
-                rest.push(c);
-            }
-            rest.push('\'');
-        }
-        Ok((
-            rest,
-            Extracted {
-                all: pairs,
-                url_password: None,
-            },
-        ))
-    }
-}
-
-fn url_scheme_len(dsn: &str) -> Option<usize> {
-    ["postgresql://", "postgres://"]
-        .into_iter()
-        .find(|s| dsn.starts_with(s))
-        .map(str::len)
-}
-
-/// The `user:password` part of a URL after the scheme, if there is an `@`.
-fn url_userinfo(after_scheme: &str) -> Option<&str> {
-    let authority = after_scheme.split('/').next().unwrap_or("");
-    authority.rfind('@').map(|i| &authority[..i])
-}
-
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok();
-            if let Some(v) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                out.push(v);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Parses libpq's `key=value key='quoted value'` form (what tokio-postgres
-/// accepts: whitespace around `=`, single quotes, backslash escapes).
-fn parse_key_values(s: &str) -> Result<Vec<(String, String)>, String> {
-    let mut out = Vec::new();
-    let mut it = s.chars().peekable();
-    loop {
-        while it.peek().is_some_and(|c| c.is_whitespace()) {
-            it.next();
-        }
-        if it.peek().is_none() {
-            return Ok(out);
-        }
-        let mut key = String::new();
-        while let Some(&c) = it.peek() {
-            if c == '=' || c.is_whitespace() {
-                break;
-            }
-            key.push(c);
-            it.next();
-        }
-        while it.peek().is_some_and(|c| c.is_whitespace()) {
-            it.next();
-        }
-        if it.next() != Some('=') {
-            return Err(format!("expected `=` after `{key}`"));
-        }
-        while it.peek().is_some_and(|c| c.is_whitespace()) {
-            it.next();
-        }
-        let mut value = String::new();
-        if it.peek() == Some(&'\'') {
-            it.next();
-            loop {
-                match it.next() {
-                    None => return Err(format!("unterminated quoted value for `{key}`")),
-                    Some('\'') => break,
-                    Some('\\') => match it.next() {
-                        Some(c) => value.push(c),
-                        None => return Err(format!("unterminated quoted value for `{key}`")),
-                    },
-                    Some(c) => value.push(c),
-                }
-            }
-        } else {
-            while let Some(&c) = it.peek() {
-                if c.is_whitespace() {
-                    break;
-                }
-                it.next();
-                if c == '\\' {
-                    if let Some(n) = it.next() {
-                        value.push(n);
-                    }
-                } else {
-                    value.push(c);
-                }
-            }
-        }
-        if key.is_empty() {
-            return Err("empty key".to_string());
-        }
-        out.push((key, value));
-    }
-}
-
-/// The placeholder stogger-core replaces by `STOGGER_POSTGRES_PASSWORD`. It
-/// is not a secret, so [`redact`] and [`Redactor`] leave it visible: it tells
-/// the reader where the password comes from.
-pub const PASSWORD_PLACEHOLDER: &str = "%PASSWORD%";
-
-fn is_secret(password: &str) -> bool {
-    !password.is_empty() && password != PASSWORD_PLACEHOLDER
-}
-
-/// Masks the password of a DSN (URL userinfo or `password=` parameter) and
-/// returns the rest unchanged, for messages: `postgresql://u:***@h/db`.
-/// Empty passwords and the `%PASSWORD%` placeholder stay as they are.
-pub fn redact(dsn: &str) -> String {
-    let trimmed = dsn.trim();
-    if let Some(scheme_len) = url_scheme_len(trimmed) {
-        let after = &trimmed[scheme_len..];
-        let mut out = trimmed[..scheme_len].to_string();
-        let authority_end = after.find('/').unwrap_or(after.len());
-        let (authority, tail) = after.split_at(authority_end);
-        match authority.rfind('@') {
-            Some(at) => {
-                let userinfo = &authority[..at];
-                match userinfo.split_once(':') {
-                    Some((user, pw)) if is_secret(pw) => {
-                        out.push_str(user);
-                        out.push_str(":***");
-                    }
-                    _ => out.push_str(userinfo),
-                }
-                out.push_str(&authority[at..]);
-            }
-            None => out.push_str(authority),
-        }
-        // A password can also be a query parameter.
-        match tail.find('?') {
-            Some(q) => {
-                out.push_str(&tail[..=q]);
-                let parts: Vec<String> = tail[q + 1..]
-                    .split('&')
-                    .map(|p| match p.split_once('=') {
-                        Some((k, v)) if percent_decode(k) == "password" && is_secret(v) => {
-                            format!("{k}=***")
-                        }
-                        _ => p.to_string(),
-                    })
-                    .collect();
-                out.push_str(&parts.join("&"));
-            }
-            None => out.push_str(tail),
-        }
-        out
-    } else {
-        match parse_key_values(trimmed) {
-            Ok(pairs) => pairs
-                .into_iter()
-                .map(|(k, v)| {
-                    if k == "password" && is_secret(&v) {
-                        format!("{k}=***")
-                    } else if v.is_empty() || v.contains(|c: char| c.is_whitespace() || c == '\'') {
-                        format!("{k}='{}'", v.replace('\\', "\\\\").replace('\'', "\\'"))
-                    } else {
-                        format!("{k}={v}")
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join(" "),
-            // Unparseable: show nothing that could be a secret.
-            Err(_) => "<unparseable DSN>".to_string(),
-        }
-    }
-}
-
-/// Removes known secrets from any text (messages, errors, stats).
-#[derive(Clone, Default)]
-pub struct Redactor {
-    secrets: Vec<String>,
-}
-
-impl fmt::Debug for Redactor {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Redactor({} secrets)", self.secrets.len())
-    }
-}
-
-impl Redactor {
-    /// A redactor for the password of `dsn` (if it has one).
-    pub fn for_dsn(dsn: &str) -> Redactor {
-        let mut r = Redactor::default();
-        if let Ok((_, ex)) = split_dsn(dsn) {
-            for (k, v) in ex.all {
-                if k == "password" {
-                    r.add(&v);
-                }
-            }
-            if let Some((raw, decoded)) = ex.url_password {
-                r.add(&raw);
-                r.add(&decoded);
-            }
-        }
-        r
-    }
-
-    /// Adds a password as given and in the percent-encoded form it takes in
-    /// a URL DSN.
-    pub fn add_password(&mut self, password: &str) {
-        self.add(password);
-        let mut encoded = String::with_capacity(password.len());
-        for b in password.bytes() {
-            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-                encoded.push(char::from(b));
-            } else {
-                encoded.push_str(&format!("%{b:02X}"));
-            }
-        }
-        self.add(&encoded);
-    }
-
-    /// Adds a secret (empty ones and the placeholder are ignored).
-    pub fn add(&mut self, secret: &str) {
-        if is_secret(secret) && !self.secrets.iter().any(|s| s == secret) {
-            self.secrets.push(secret.to_string());
-            // Longest first, so a secret containing another is masked whole.
-            self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        }
-    }
-
-    /// `text` with every secret replaced by `***`.
-    pub fn apply(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for s in &self.secrets {
-            if out.contains(s.as_str()) {
-                out = out.replace(s.as_str(), "***");
-            }
-        }
-        out
     }
 }
 
@@ -773,43 +474,6 @@ mod tests {
             s.pg.get_connect_timeout(),
             Some(&Duration::from_millis(5000))
         );
-    }
-
-    #[test]
-    fn redaction_removes_passwords() {
-        assert_eq!(
-            redact("postgresql://stogger:s3cret@db:5432/logs"),
-            "postgresql://stogger:***@db:5432/logs"
-        );
-        assert_eq!(
-            redact("postgresql://stogger:@/logs?host=/var/run/postgresql"),
-            "postgresql://stogger:@/logs?host=/var/run/postgresql"
-        );
-        assert_eq!(
-            redact("postgres://u@h/d?password=s3cret&sslmode=require"),
-            "postgres://u@h/d?password=***&sslmode=require"
-        );
-        let r = redact("host=h user=u password='s3 cret' dbname=d");
-        assert!(!r.contains("s3"), "{r}");
-        assert!(r.contains("password=***") && r.contains("user=u"), "{r}");
-        assert_eq!(redact("host=h password='unterminated"), "<unparseable DSN>");
-        // The placeholder is not a secret: it says where the password comes from.
-        assert_eq!(
-            redact("postgresql://stogger:%PASSWORD%@db/logs"),
-            "postgresql://stogger:%PASSWORD%@db/logs"
-        );
-        assert_eq!(
-            redact("password=%PASSWORD% host=h"),
-            "password=%PASSWORD% host=h"
-        );
-
-        let red = Redactor::for_dsn("postgresql://u:p%40ss@h/d");
-        assert_eq!(
-            red.apply("auth failed for p@ss and p%40ss"),
-            "auth failed for *** and ***"
-        );
-        let red = Redactor::for_dsn("user=u password=hunter2");
-        assert_eq!(red.apply("x hunter2 y"), "x *** y");
     }
 
     #[test]

@@ -27,7 +27,7 @@ const CONFIG_VAR: &str = "STOGGER_CONFIG";
 /// `STOGGER_*` variables that are read elsewhere and are not config keys.
 const NOT_KEYS: &[&str] = &[
     CONFIG_VAR,
-    "STOGGER_POSTGRES_PASSWORD",
+    stogger_pg_proto::dsn::PASSWORD_ENV,
     "STOGGER_PLUGIN_DIR",
 ];
 

@@ -29,15 +29,12 @@ use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::RwLock;
 use stogger_pg_proto::abi::StoggerPgRow;
+use stogger_pg_proto::dsn::{
+    substitute_password, ParsedDsn, Redactor, PASSWORD_ENV, PASSWORD_PLACEHOLDER,
+};
 
 /// Name of the target in warnings.
 const NAME: &str = "postgres";
-
-/// The environment variable that replaces `%PASSWORD%` in `postgres_dsn`.
-pub const PASSWORD_ENV: &str = "STOGGER_POSTGRES_PASSWORD";
-
-/// The placeholder in `postgres_dsn`.
-pub const PASSWORD_PLACEHOLDER: &str = "%PASSWORD%";
 
 /// Set once `stogger-postgres-not-available` was logged in this process.
 static NOT_AVAILABLE_REPORTED: AtomicBool = AtomicBool::new(false);
@@ -112,8 +109,12 @@ fn prepare(
     } else {
         dsn.to_string()
     };
-    if let Some(password) = dsn_password(&dsn) {
-        add_secret(&password);
+    if let Some(password) = ParsedDsn::parse(&dsn, &[])
+        .ok()
+        .as_ref()
+        .and_then(ParsedDsn::password)
+    {
+        add_secret(password);
     }
     let config_json = serde_json::json!({
         "dsn": dsn,
@@ -470,68 +471,17 @@ unsafe fn text_from(ptr: *const u8, len: usize) -> String {
 }
 
 /// Passwords stogger knows of; scrubbed from every message the plugin sends.
-static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
+static SECRETS: RwLock<Redactor> = RwLock::new(Redactor::new());
 
 fn add_secret(secret: &str) {
-    if secret.is_empty() {
-        return;
-    }
     let mut secrets = SECRETS.write().unwrap_or_else(|p| p.into_inner());
-    for form in [secret.to_string(), percent_encode(secret)] {
-        if !secrets.contains(&form) {
-            secrets.push(form);
-        }
-    }
-    // Longest first, so a password containing another is replaced whole.
-    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    secrets.add_password(secret);
 }
 
 /// Replaces every known password in `message` by `***`.
 fn scrub(message: &str) -> String {
     let secrets = SECRETS.read().unwrap_or_else(|p| p.into_inner());
-    let mut out = message.to_string();
-    for secret in secrets.iter() {
-        if out.contains(secret.as_str()) {
-            out = out.replace(secret.as_str(), "***");
-        }
-    }
-    out
-}
-
-/// Percent-encodes everything but RFC 3986's unreserved characters.
-fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn is_url(dsn: &str) -> bool {
-    dsn.starts_with("postgresql://") || dsn.starts_with("postgres://")
+    secrets.apply(message)
 }
 
 /// `postgres_dsn` as this target connects with it: trimmed, `%PASSWORD%`
@@ -549,102 +499,6 @@ pub fn dsn_with_password(cfg: &Config, password: &str) -> Option<String> {
     } else {
         dsn.to_string()
     })
-}
-
-/// Replaces `%PASSWORD%` in a DSN so that any password survives: percent-
-/// encoded in a URL, quoted and escaped in a `key=value` DSN.
-fn substitute_password(dsn: &str, password: &str) -> String {
-    if is_url(dsn) {
-        return dsn.replace(PASSWORD_PLACEHOLDER, &percent_encode(password));
-    }
-    let escaped = password.replace('\\', "\\\\").replace('\'', "\\'");
-    let needs_quotes = password.is_empty()
-        || password
-            .chars()
-            .any(|c| c.is_whitespace() || c == '\'' || c == '\\');
-    let mut out = String::with_capacity(dsn.len() + password.len());
-    let mut rest = dsn;
-    while let Some(at) = rest.find(PASSWORD_PLACEHOLDER) {
-        let before = &rest[..at];
-        out.push_str(before);
-        if before.ends_with('\'') {
-            out.push_str(&escaped);
-        } else if needs_quotes {
-            out.push('\'');
-            out.push_str(&escaped);
-            out.push('\'');
-        } else {
-            out.push_str(password);
-        }
-        rest = &rest[at + PASSWORD_PLACEHOLDER.len()..];
-    }
-    out.push_str(rest);
-    out
-}
-
-/// The password written in a DSN, if any (URL user info, `password=` in a
-/// URL query or a `key=value` DSN).
-fn dsn_password(dsn: &str) -> Option<String> {
-    let found = if is_url(dsn) {
-        let after_scheme = &dsn[dsn.find("://")? + 3..];
-        let authority_end = after_scheme
-            .find(['/', '?', '#'])
-            .unwrap_or(after_scheme.len());
-        let authority = &after_scheme[..authority_end];
-        let from_userinfo = authority
-            .rfind('@')
-            .and_then(|at| authority[..at].split_once(':'))
-            .map(|(_, pw)| percent_decode(pw));
-        let from_query = after_scheme.split_once('?').and_then(|(_, query)| {
-            query
-                .split('&')
-                .find_map(|pair| pair.strip_prefix("password="))
-                .map(percent_decode)
-        });
-        from_userinfo.filter(|p| !p.is_empty()).or(from_query)
-    } else {
-        kv_password(dsn)
-    };
-    found.filter(|p| !p.is_empty())
-}
-
-/// `password` of a libpq `key=value` DSN (values may be quoted with `'`).
-fn kv_password(dsn: &str) -> Option<String> {
-    let mut chars = dsn.chars().peekable();
-    loop {
-        while chars.next_if(|c| c.is_whitespace()).is_some() {}
-        let mut key = String::new();
-        while let Some(c) = chars.next_if(|c| *c != '=' && !c.is_whitespace()) {
-            key.push(c);
-        }
-        if key.is_empty() && chars.peek().is_none() {
-            return None;
-        }
-        while chars.next_if(|c| c.is_whitespace()).is_some() {}
-        chars.next_if_eq(&'=')?;
-        while chars.next_if(|c| c.is_whitespace()).is_some() {}
-        let mut value = String::new();
-        if chars.next_if_eq(&'\'').is_some() {
-            while let Some(c) = chars.next() {
-                match c {
-                    '\\' => value.extend(chars.next()),
-                    '\'' => break,
-                    c => value.push(c),
-                }
-            }
-        } else {
-            while let Some(c) = chars.next_if(|c| !c.is_whitespace()) {
-                if c == '\\' {
-                    value.extend(chars.next());
-                } else {
-                    value.push(c);
-                }
-            }
-        }
-        if key == "password" {
-            return Some(value);
-        }
-    }
 }
 
 #[cfg(test)]
@@ -746,55 +600,6 @@ mod tests {
             assert_eq!(notes[0].level, Level::Warning);
             assert_eq!(notes[0].get("key"), Some(&"postgres_dsn".into()));
         }
-    }
-
-    #[test]
-    fn url_passwords_are_percent_encoded() {
-        assert_eq!(
-            substitute_password("postgresql://u:%PASSWORD%@h/db", "p@ss/w:rd ü"),
-            "postgresql://u:p%40ss%2Fw%3Ard%20%C3%BC@h/db"
-        );
-        assert_eq!(
-            dsn_password("postgresql://u:p%40ss%2Fw%3Ard%20%C3%BC@h/db").as_deref(),
-            Some("p@ss/w:rd ü")
-        );
-    }
-
-    #[test]
-    fn key_value_passwords_are_quoted_when_needed() {
-        assert_eq!(
-            substitute_password("host=h password=%PASSWORD% dbname=d", "simple"),
-            "host=h password=simple dbname=d"
-        );
-        let dsn = substitute_password("host=h password=%PASSWORD% dbname=d", "it's a \\secret");
-        assert_eq!(dsn, r"host=h password='it\'s a \\secret' dbname=d");
-        assert_eq!(kv_password(&dsn).as_deref(), Some("it's a \\secret"));
-        assert_eq!(
-            substitute_password("password='%PASSWORD%'", "a'b"),
-            r"password='a\'b'"
-        );
-    }
-
-    #[test]
-    fn passwords_in_dsns_are_found() {
-        assert_eq!(
-            dsn_password("postgresql://stogger:secret@db:5432/logs").as_deref(),
-            Some("secret")
-        );
-        assert_eq!(
-            dsn_password("postgres://db/logs?user=u&password=s%26x").as_deref(),
-            Some("s&x")
-        );
-        assert_eq!(
-            dsn_password("postgresql://stogger:@/logs?host=/run/pg"),
-            None
-        );
-        assert_eq!(
-            kv_password("host=/run/pg password = 'a b' user=x").as_deref(),
-            Some("a b")
-        );
-        assert_eq!(kv_password("host=/run/pg user=x"), None);
-        assert_eq!(kv_password("garbage without equals"), None);
     }
 
     #[test]
