@@ -4,18 +4,19 @@
 
 use crate::dsn;
 use crate::query::{LogRow, Param};
-use std::time::Duration;
-use stogger_core::Config;
-use stogger_postgres::config::{ConnSettings, OpenConfig};
+use stogger_core::config::{Config, PgSettings};
+use stogger_postgres::config::ConnSettings;
 use stogger_postgres::schema::TableName;
 use tokio::runtime::Runtime;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Client;
 
-/// The DSN the service connects with: `%PASSWORD%` filled in from
-/// `STOGGER_POSTGRES_PASSWORD` by the library's own substitution. Errors
-/// name what is missing (the service would try an empty password instead).
-pub fn effective_dsn(cfg: &Config) -> Result<String, String> {
+/// The settings the service starts its writer with
+/// ([`Config::postgres_settings`]): `%PASSWORD%` filled in from
+/// `STOGGER_POSTGRES_PASSWORD`, and the connection named after the tool
+/// (`application_name`). Errors name what is missing (the service would try
+/// an empty password instead).
+pub fn settings(cfg: &Config, application_name: &str) -> Result<PgSettings, String> {
     let password = std::env::var(dsn::PASSWORD_VAR).ok();
     let needs_password = cfg
         .postgres_dsn
@@ -28,22 +29,13 @@ pub fn effective_dsn(cfg: &Config) -> Result<String, String> {
             dsn::PASSWORD_VAR
         ));
     }
-    stogger_core::output::postgres::dsn_with_password(cfg, password.as_deref().unwrap_or(""))
+    let mut settings = cfg
+        .postgres_settings(password.as_deref().unwrap_or(""))
         .ok_or_else(|| {
             "postgres_dsn is not set (in stogger.toml, or STOGGER_POSTGRES_DSN)".to_string()
-        })
-}
-
-/// The plugin's connection settings for the configured DSN and table.
-pub fn settings(cfg: &Config) -> Result<(ConnSettings, TableName), String> {
-    let dsn = effective_dsn(cfg)?;
-    let mut open = OpenConfig::new(dsn);
-    open.table = cfg.postgres_table.clone();
-    open.connect_timeout = Duration::from_millis(cfg.postgres_connect_timeout_ms);
-    open.application_name = Some("stogger-cli".to_string());
-    let table = TableName::parse(&cfg.postgres_table).map_err(|e| e.to_string())?;
-    let settings = ConnSettings::parse(&open).map_err(|e| e.to_string())?;
-    Ok((settings, table))
+        })?;
+    settings.application_name = Some(application_name.to_string());
+    Ok(settings)
 }
 
 /// A runtime for the CLI's blocking calls.
@@ -66,7 +58,9 @@ pub struct Db {
 impl Db {
     /// Connects with the configured DSN (password filled in, TLS as asked).
     pub fn open(cfg: &Config) -> Result<Db, String> {
-        let (settings, table) = settings(cfg)?;
+        let settings = settings(cfg, "stogger-cli")?;
+        let table = TableName::parse(&settings.table).map_err(|e| e.to_string())?;
+        let settings = ConnSettings::parse(&settings).map_err(|e| e.to_string())?;
         let rt = runtime()?;
         let client = rt.block_on(stogger_postgres::conn::connect(&settings))?;
         Ok(Db {

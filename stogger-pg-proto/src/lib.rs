@@ -10,6 +10,8 @@
 //!   entry point signatures (the contract in words: `docs/plugin-abi.md`).
 //! - [`dsn`]: connection strings — the `%PASSWORD%` placeholder and its
 //!   substitution, taking a DSN apart, and redacting its password.
+//! - [`settings`]: the writer's settings, [`PgSettings`], with one entry per
+//!   key ([`settings::SETTINGS`]): name, default, allowed range, meaning.
 //!
 //! This crate is small on purpose: no async runtime, no database driver, no
 //! library loader.
@@ -18,3 +20,6 @@
 
 pub mod abi;
 pub mod dsn;
+pub mod settings;
+
+pub use settings::{PgSettings, SettingsError, WriteMode};

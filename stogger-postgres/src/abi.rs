@@ -18,10 +18,10 @@ use stogger_pg_proto::abi::{
     RETRYING,
 };
 
-use crate::config::OpenConfig;
 use crate::diag::WarnSink;
 use crate::queue::RowBytes;
 use crate::writer::{OpenError, OpenStatus, Writer};
+use stogger_pg_proto::PgSettings;
 
 // Each entry point has exactly the signature the contract declares.
 const _: AbiVersionFn = stogger_pg_abi_version;
@@ -146,7 +146,7 @@ pub unsafe extern "C" fn stogger_pg_open(
                 "invalid PostgreSQL configuration: config: not UTF-8".into(),
             );
         };
-        let cfg = match OpenConfig::from_json(json) {
+        let cfg = match PgSettings::from_json(json) {
             Ok(c) => c,
             Err(e) => return fail(ERR_INVALID, e.to_string()),
         };

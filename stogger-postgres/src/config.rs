@@ -1,5 +1,6 @@
-//! The open configuration (the JSON object given to `stogger_pg_open`), DSN
-//! handling and password redaction.
+//! The connection settings: the DSN of [`PgSettings`] turned into what
+//! tokio-postgres connects with (the settings themselves, DSN parsing and
+//! redaction are the contract's, `stogger_pg_proto`).
 //!
 //! The DSN is any libpq-style connection string tokio-postgres understands,
 //! in URL form (`postgresql://user:pw@host:5432/db?sslmode=require`,
@@ -17,233 +18,10 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
-use serde_json::{Map, Value};
+use stogger_pg_proto::dsn::{redact, ParsedDsn, Redactor};
+use stogger_pg_proto::{PgSettings, SettingsError};
 
-use stogger_pg_proto::dsn::ParsedDsn;
-pub use stogger_pg_proto::dsn::{redact, Redactor, PASSWORD_PLACEHOLDER};
-
-use crate::schema::{SchemaError, TableName};
 use crate::tls::SslMode;
-
-/// How rows reach the database.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum WriteMode {
-    /// Rows are queued and written by a background task with binary COPY.
-    Batch,
-    /// Every write is one committed INSERT before the call returns.
-    Sync,
-}
-
-/// Everything `stogger_pg_open` accepts, validated, with defaults filled in.
-#[derive(Clone)]
-pub struct OpenConfig {
-    /// The connection string (may contain a password; never printed).
-    pub dsn: String,
-    /// The table, `name` or `schema.name` (taken literally and quoted).
-    pub table: String,
-    /// Batch (default) or sync.
-    pub write_mode: WriteMode,
-    /// Maximum number of rows waiting in memory (batch mode).
-    pub queue_capacity: usize,
-    /// Maximum rows per COPY.
-    pub batch_size: usize,
-    /// The longest a queued row waits for a fuller batch.
-    pub flush_interval: Duration,
-    /// Bound for one connection attempt (and for a sync write's reconnect).
-    pub connect_timeout: Duration,
-    /// Default deadline for flushing on close (used when the handle is dropped).
-    pub shutdown_timeout: Duration,
-    /// `application_name` reported to the server (overrides the DSN's).
-    pub application_name: Option<String>,
-}
-
-impl fmt::Debug for OpenConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OpenConfig")
-            .field("dsn", &redact(&self.dsn))
-            .field("table", &self.table)
-            .field("write_mode", &self.write_mode)
-            .field("queue_capacity", &self.queue_capacity)
-            .field("batch_size", &self.batch_size)
-            .field("flush_interval", &self.flush_interval)
-            .field("connect_timeout", &self.connect_timeout)
-            .field("shutdown_timeout", &self.shutdown_timeout)
-            .field("application_name", &self.application_name)
-            .finish()
-    }
-}
-
-/// The default table name.
-pub const DEFAULT_TABLE: &str = "stogger_logs";
-
-impl OpenConfig {
-    /// A configuration with every default and the given DSN.
-    pub fn new(dsn: impl Into<String>) -> OpenConfig {
-        OpenConfig {
-            dsn: dsn.into(),
-            table: DEFAULT_TABLE.to_string(),
-            write_mode: WriteMode::Batch,
-            queue_capacity: 100_000,
-            batch_size: 5000,
-            flush_interval: Duration::from_millis(200),
-            connect_timeout: Duration::from_millis(5000),
-            shutdown_timeout: Duration::from_millis(5000),
-            application_name: None,
-        }
-    }
-
-    /// Parses the JSON object of the ABI. Unknown keys are ignored; a bad
-    /// value is an error naming the key.
-    pub fn from_json(text: &str) -> Result<OpenConfig, ConfigError> {
-        let value: Value = serde_json::from_str(text)
-            .map_err(|e| ConfigError::new("config", format!("not valid JSON: {e}")))?;
-        let Value::Object(map) = value else {
-            return Err(ConfigError::new("config", "expected a JSON object"));
-        };
-        let dsn = match map.get("dsn") {
-            Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
-            Some(Value::String(_)) => return Err(ConfigError::new("dsn", "is empty")),
-            Some(_) => return Err(ConfigError::new("dsn", "expected a string")),
-            None => return Err(ConfigError::new("dsn", "missing (required)")),
-        };
-        let mut c = OpenConfig::new(dsn);
-        if let Some(t) = get_str(&map, "table")? {
-            c.table = t;
-        }
-        if let Some(m) = get_str(&map, "write_mode")? {
-            c.write_mode = match m.as_str() {
-                "batch" => WriteMode::Batch,
-                "sync" => WriteMode::Sync,
-                other => {
-                    return Err(ConfigError::new(
-                        "write_mode",
-                        format!("{other:?} is not one of \"batch\", \"sync\""),
-                    ))
-                }
-            };
-        }
-        if let Some(n) = get_uint(&map, "queue_capacity", 1, 100_000_000)? {
-            c.queue_capacity = n as usize;
-        }
-        if let Some(n) = get_uint(&map, "batch_size", 1, 1_000_000)? {
-            c.batch_size = n as usize;
-        }
-        if let Some(n) = get_uint(&map, "flush_interval_ms", 0, 3_600_000)? {
-            c.flush_interval = Duration::from_millis(n);
-        }
-        if let Some(n) = get_uint(&map, "connect_timeout_ms", 1, 600_000)? {
-            c.connect_timeout = Duration::from_millis(n);
-        }
-        if let Some(n) = get_uint(&map, "shutdown_timeout_ms", 0, 3_600_000)? {
-            c.shutdown_timeout = Duration::from_millis(n);
-        }
-        if let Some(a) = get_str(&map, "application_name")? {
-            c.application_name = Some(a);
-        }
-        c.validate()?;
-        Ok(c)
-    }
-
-    /// Checks the values that [`OpenConfig::from_json`] also checks, for
-    /// configurations built in Rust.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.queue_capacity == 0 {
-            return Err(ConfigError::new("queue_capacity", "must be at least 1"));
-        }
-        if self.batch_size == 0 {
-            return Err(ConfigError::new("batch_size", "must be at least 1"));
-        }
-        if self.connect_timeout.is_zero() {
-            return Err(ConfigError::new(
-                "connect_timeout_ms",
-                "must be at least 1 (the plugin never waits without a bound)",
-            ));
-        }
-        TableName::parse(&self.table).map_err(|e| ConfigError::new("table", e.to_string()))?;
-        ConnSettings::parse(self)?;
-        Ok(())
-    }
-
-    /// The parsed table name.
-    pub fn table_name(&self) -> Result<TableName, SchemaError> {
-        TableName::parse(&self.table)
-    }
-}
-
-fn get_str(map: &Map<String, Value>, key: &str) -> Result<Option<String>, ConfigError> {
-    match map.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(other) => Err(ConfigError::new(
-            key,
-            format!("expected a string, got {}", type_name(other)),
-        )),
-    }
-}
-
-fn get_uint(
-    map: &Map<String, Value>,
-    key: &str,
-    min: u64,
-    max: u64,
-) -> Result<Option<u64>, ConfigError> {
-    match map.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => match n.as_u64() {
-            Some(v) if v >= min && v <= max => Ok(Some(v)),
-            _ => Err(ConfigError::new(
-                key,
-                format!("{n} is out of range (allowed: {min}..={max})"),
-            )),
-        },
-        Some(other) => Err(ConfigError::new(
-            key,
-            format!("expected an integer, got {}", type_name(other)),
-        )),
-    }
-}
-
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
-/// An invalid configuration value: `key` names the JSON key (or `dsn`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    /// The offending key.
-    pub key: String,
-    /// What is wrong with it (never contains the password).
-    pub message: String,
-}
-
-impl ConfigError {
-    pub(crate) fn new(key: &str, message: impl Into<String>) -> ConfigError {
-        ConfigError {
-            key: key.to_string(),
-            message: message.into(),
-        }
-    }
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "invalid PostgreSQL configuration: {}: {}",
-            self.key, self.message
-        )
-    }
-}
-
-impl std::error::Error for ConfigError {}
 
 /// A parsed DSN: the tokio-postgres configuration, the TLS settings and the
 /// redactor for its password.
@@ -294,17 +72,17 @@ const SET_ASIDE: [&str; 7] = [
 impl ConnSettings {
     /// Parses the DSN of `config` and applies `connect_timeout` and
     /// `application_name`.
-    pub fn parse(config: &OpenConfig) -> Result<ConnSettings, ConfigError> {
+    pub fn parse(config: &PgSettings) -> Result<ConnSettings, SettingsError> {
         let dsn = config.dsn.as_str();
         let display = redact(dsn);
         let mut redactor = Redactor::new();
         let parsed = ParsedDsn::parse(dsn, &SET_ASIDE)
-            .map_err(|m| ConfigError::new("dsn", format!("{m} (in {display})")))?;
+            .map_err(|m| SettingsError::new("dsn", format!("{m} (in {display})")))?;
         // Whatever parsing happens next, messages must not show the password:
         // register what looks like one before tokio-postgres sees the text.
         redactor.add_parsed(&parsed);
         let mut pg = tokio_postgres::Config::from_str(&parsed.remaining).map_err(|e| {
-            ConfigError::new(
+            SettingsError::new(
                 "dsn",
                 format!("{} (in {display})", redactor.apply(&e.to_string())),
             )
@@ -318,7 +96,7 @@ impl ConnSettings {
             match k.as_str() {
                 "sslmode" => {
                     ssl_mode = SslMode::parse(&v).ok_or_else(|| {
-                        ConfigError::new(
+                        SettingsError::new(
                             "dsn",
                             format!(
                                 "sslmode={v:?} is not one of disable, allow, prefer, require, \
@@ -329,7 +107,7 @@ impl ConnSettings {
                 }
                 "sslrootcert" => ssl_root_cert = Some(v),
                 k if UNSUPPORTED_KEYS.contains(&k) => {
-                    return Err(ConfigError::new(
+                    return Err(SettingsError::new(
                         "dsn",
                         format!("{k} is not supported (client certificates are not implemented)"),
                     ))
@@ -339,7 +117,7 @@ impl ConnSettings {
         }
         pg.ssl_mode(ssl_mode.for_tokio_postgres());
         let tls = crate::tls::connector(ssl_mode, ssl_root_cert.as_deref())
-            .map_err(|m| ConfigError::new("dsn", m))?;
+            .map_err(|m| SettingsError::new("dsn", m))?;
         pg.connect_timeout(config.connect_timeout);
         if let Some(name) = &config.application_name {
             pg.application_name(name);
@@ -361,7 +139,7 @@ impl ConnSettings {
                     pg.user(&u);
                 }
                 _ => {
-                    return Err(ConfigError::new(
+                    return Err(SettingsError::new(
                         "dsn",
                         format!("no user given and $USER is not set (in {display})"),
                     ))
@@ -384,23 +162,12 @@ impl ConnSettings {
 mod tests {
     use super::*;
 
-    #[test]
-    fn json_defaults_and_overrides() {
-        let c = OpenConfig::from_json(r#"{"dsn":"host=/tmp user=u dbname=d"}"#).unwrap();
-        assert_eq!(c.table, "stogger_logs");
-        assert_eq!(c.write_mode, WriteMode::Batch);
-        assert_eq!(c.queue_capacity, 100_000);
-        assert_eq!(c.batch_size, 5000);
-        assert_eq!(c.flush_interval, Duration::from_millis(200));
-        let c = OpenConfig::from_json(
-            r#"{"dsn":"host=/tmp user=u","table":"s.t","write_mode":"sync","queue_capacity":5,
-                "batch_size":2,"flush_interval_ms":0,"connect_timeout_ms":250,"future_key":[1]}"#,
-        )
-        .unwrap();
-        assert_eq!(c.table, "s.t");
-        assert_eq!(c.write_mode, WriteMode::Sync);
-        assert_eq!(c.queue_capacity, 5);
-        assert_eq!(c.connect_timeout, Duration::from_millis(250));
+    /// What `stogger_pg_open` refuses: the contract's checks, then the DSN
+    /// as tokio-postgres and the TLS set-up read it.
+    fn refused(json: &str) -> SettingsError {
+        PgSettings::from_json(json)
+            .and_then(|c| ConnSettings::parse(&c).map(|_| ()))
+            .unwrap_err()
     }
 
     #[test]
@@ -431,7 +198,7 @@ mod tests {
             (r#"{"dsn":"host=/tmp user=u bogus_option=1"}"#, "dsn"),
         ];
         for (json, key) in cases {
-            let e = OpenConfig::from_json(json).unwrap_err();
+            let e = refused(json);
             assert_eq!(e.key, key, "{json}: {e}");
             assert!(e.to_string().contains(key), "{e}");
         }
@@ -439,7 +206,7 @@ mod tests {
 
     #[test]
     fn dsn_forms_parse() {
-        let mut c = OpenConfig::new("postgresql://stogger:@/logs?host=/var/run/postgresql");
+        let mut c = PgSettings::new("postgresql://stogger:@/logs?host=/var/run/postgresql");
         let s = ConnSettings::parse(&c).unwrap();
         assert_eq!(s.pg.get_user(), Some("stogger"));
         assert_eq!(s.pg.get_dbname(), Some("logs"));
@@ -478,7 +245,7 @@ mod tests {
 
     #[test]
     fn config_errors_never_show_the_password() {
-        let mut c = OpenConfig::new("postgresql://u:topsecret@h/d?bogus=1");
+        let mut c = PgSettings::new("postgresql://u:topsecret@h/d?bogus=1");
         let e = ConnSettings::parse(&c).unwrap_err().to_string();
         assert!(!e.contains("topsecret"), "{e}");
         assert!(e.contains("bogus"), "{e}");

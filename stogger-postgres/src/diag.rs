@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::config::Redactor;
+use stogger_pg_proto::dsn::Redactor;
 
 /// A diagnostics sink: `(kind, message)`.
 pub type WarnSink = Arc<dyn Fn(&str, &str) + Send + Sync>;

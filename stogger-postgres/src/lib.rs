@@ -77,9 +77,11 @@ pub mod tls;
 pub mod writer;
 
 pub use check::{check, check_async, CheckReport, ColumnCheck, IndexCheck};
-pub use config::{redact, ConfigError, OpenConfig, WriteMode, DEFAULT_TABLE};
 pub use diag::WarnSink;
 pub use queue::{RowBytes, RowRef};
 pub use schema::{schema_sql, SchemaError, TableName};
+pub use stogger_pg_proto::dsn::redact;
+pub use stogger_pg_proto::settings::DEFAULT_TABLE;
+pub use stogger_pg_proto::{PgSettings, SettingsError, WriteMode};
 pub use tls::SslMode;
 pub use writer::{OpenError, OpenStatus, Opened, Stats, Writer};

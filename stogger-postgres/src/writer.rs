@@ -77,7 +77,9 @@ use std::time::{Duration, Instant};
 use futures_util::FutureExt;
 use tokio::sync::Notify;
 
-use crate::config::{ConfigError, ConnSettings, OpenConfig, WriteMode};
+use stogger_pg_proto::{PgSettings, SettingsError, WriteMode};
+
+use crate::config::ConnSettings;
 use crate::conn::{self, Conn, Failure, TxStatus, WriteError};
 use crate::diag::{WarnSink, Warner};
 use crate::queue::{halves, Queue, Row, RowBytes, RowRef};
@@ -129,7 +131,7 @@ pub enum OpenStatus {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OpenError {
     /// Invalid configuration (ABI `-1`).
-    Config(ConfigError),
+    Config(SettingsError),
     /// The runtime could not be started (ABI `-2`).
     Runtime(String),
 }
@@ -145,8 +147,8 @@ impl std::fmt::Display for OpenError {
 
 impl std::error::Error for OpenError {}
 
-impl From<ConfigError> for OpenError {
-    fn from(e: ConfigError) -> OpenError {
+impl From<SettingsError> for OpenError {
+    fn from(e: SettingsError) -> OpenError {
         OpenError::Config(e)
     }
 }
@@ -969,12 +971,11 @@ impl Writer {
     /// Validates `config`, starts the runtime and the writer task, and waits
     /// (about `connect_timeout`, plus as much for creating the schema) for
     /// the first connection. Diagnostics go to `warn` (dropped when None).
-    pub fn open(config: &OpenConfig, warn: Option<WarnSink>) -> Result<Opened, OpenError> {
+    pub fn open(config: &PgSettings, warn: Option<WarnSink>) -> Result<Opened, OpenError> {
         config.validate()?;
         let settings = ConnSettings::parse(config)?;
-        let table = config
-            .table_name()
-            .map_err(|e| ConfigError::new("table", e.to_string()))?;
+        let table = TableName::parse(&config.table)
+            .map_err(|e| SettingsError::new("table", e.to_string()))?;
         static RUNTIMES: AtomicU64 = AtomicU64::new(0);
         let id = RUNTIMES.fetch_add(1, Ordering::Relaxed);
         let threads = AtomicU64::new(0);

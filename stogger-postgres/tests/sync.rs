@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::*;
 use stogger_postgres::{OpenStatus, WriteMode};
 
-fn sync_config(dsn: &str, table: &str) -> stogger_postgres::OpenConfig {
+fn sync_config(dsn: &str, table: &str) -> stogger_postgres::PgSettings {
     let mut c = config(dsn, table);
     c.write_mode = WriteMode::Sync;
     c

@@ -18,7 +18,7 @@
 //! anything stogger prints: the plugin redacts it, and every message coming
 //! from the plugin is scrubbed of it once more here.
 
-use crate::config::{Config, WriteMode};
+use crate::config::{Config, PgSettings, WriteMode};
 use crate::event::{Event, Level};
 use crate::plugin::{self, Handle, Opened, Plugin, PluginStatus};
 use crate::render::row::{Row, RowRenderer};
@@ -29,9 +29,7 @@ use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::RwLock;
 use stogger_pg_proto::abi::StoggerPgRow;
-use stogger_pg_proto::dsn::{
-    substitute_password, ParsedDsn, Redactor, PASSWORD_ENV, PASSWORD_PLACEHOLDER,
-};
+use stogger_pg_proto::dsn::{ParsedDsn, Redactor, PASSWORD_ENV, PASSWORD_PLACEHOLDER};
 
 /// Name of the target in warnings.
 const NAME: &str = "postgres";
@@ -46,25 +44,25 @@ pub(crate) fn build(cfg: &Config, notes: &mut Vec<Event>) -> Option<Box<dyn Targ
     }
     let env = |name: &str| std::env::var(name).ok();
     let plugin = plugin::load(cfg);
-    let prepared = prepare(cfg, notes, plugin, &env, &NOT_AVAILABLE_REPORTED)?;
-    start(cfg, prepared)
+    let request = prepare(cfg, notes, plugin, &env, &NOT_AVAILABLE_REPORTED)?;
+    start(cfg, request)
 }
 
-/// Everything checked before the writer is started.
-struct Prepared {
+/// What the writer is started with: the plugin and the settings.
+struct OpenRequest {
     plugin: &'static Plugin,
-    config_json: Vec<u8>,
+    settings: PgSettings,
 }
 
 /// Turns a discovery result and the configuration into notes, or into what
-/// `stogger_pg_open` needs.
+/// the writer is started with.
 fn prepare(
     cfg: &Config,
     notes: &mut Vec<Event>,
     plugin: Result<&'static Plugin, PluginStatus>,
     env: &dyn Fn(&str) -> Option<String>,
     not_available_reported: &AtomicBool,
-) -> Option<Prepared> {
+) -> Option<OpenRequest> {
     let plugin = match plugin {
         Ok(p) => Some(p),
         Err(status) => {
@@ -74,12 +72,7 @@ fn prepare(
             None
         }
     };
-    let dsn = cfg
-        .postgres_dsn
-        .as_deref()
-        .map(str::trim)
-        .filter(|d| !d.is_empty());
-    let Some(dsn) = dsn else {
+    let Some(dsn) = cfg.postgres_dsn.as_deref().filter(|d| !d.trim().is_empty()) else {
         notes.push(
             Event::new(Level::Warning, "postgres-dsn-missing")
                 .with("key", "postgres_dsn")
@@ -91,8 +84,8 @@ fn prepare(
         return None;
     };
     let plugin = plugin?;
-    let dsn = if dsn.contains(PASSWORD_PLACEHOLDER) {
-        let password = env(PASSWORD_ENV).unwrap_or_else(|| {
+    let password = if dsn.contains(PASSWORD_PLACEHOLDER) {
+        env(PASSWORD_ENV).unwrap_or_else(|| {
             notes.push(
                 Event::new(Level::Warning, "postgres-password-missing")
                     .with("variable", PASSWORD_ENV)
@@ -103,39 +96,20 @@ fn prepare(
                     ),
             );
             String::new()
-        });
-        add_secret(&password);
-        substitute_password(dsn, &password)
+        })
     } else {
-        dsn.to_string()
+        String::new()
     };
-    if let Some(password) = ParsedDsn::parse(&dsn, &[])
+    add_secret(&password);
+    let settings = cfg.postgres_settings(&password)?;
+    if let Some(password) = ParsedDsn::parse(&settings.dsn, &[])
         .ok()
         .as_ref()
         .and_then(ParsedDsn::password)
     {
         add_secret(password);
     }
-    let config_json = serde_json::json!({
-        "dsn": dsn,
-        "table": cfg.postgres_table,
-        "write_mode": match cfg.postgres_write_mode {
-            WriteMode::Batch => "batch",
-            WriteMode::Sync => "sync",
-        },
-        "queue_capacity": cfg.postgres_queue_capacity,
-        "batch_size": cfg.postgres_batch_size,
-        "flush_interval_ms": cfg.postgres_flush_interval_ms,
-        "connect_timeout_ms": cfg.postgres_connect_timeout_ms,
-        "shutdown_timeout_ms": cfg.postgres_shutdown_timeout_ms,
-        "application_name": cfg.syslog_identifier,
-    })
-    .to_string()
-    .into_bytes();
-    Some(Prepared {
-        plugin,
-        config_json,
-    })
+    Some(OpenRequest { plugin, settings })
 }
 
 /// The note for a plugin that cannot be used (`None` when it was already given).
@@ -191,12 +165,9 @@ fn unavailable_note(status: &PluginStatus, not_available_reported: &AtomicBool) 
 }
 
 /// Starts the writer; `None` when the plugin refuses the configuration.
-fn start(cfg: &Config, prepared: Prepared) -> Option<Box<dyn Target>> {
-    let Prepared {
-        plugin,
-        config_json,
-    } = prepared;
-    let handle = match plugin.open(&config_json, forward_warning) {
+fn start(cfg: &Config, request: OpenRequest) -> Option<Box<dyn Target>> {
+    let OpenRequest { plugin, settings } = request;
+    let handle = match plugin.open(settings.to_json().as_bytes(), forward_warning) {
         Opened::Connected(handle) => handle,
         Opened::Retrying(handle, reason) => {
             let how = match cfg.postgres_write_mode {
@@ -482,23 +453,6 @@ fn add_secret(secret: &str) {
 fn scrub(message: &str) -> String {
     let secrets = SECRETS.read().unwrap_or_else(|p| p.into_inner());
     secrets.apply(message)
-}
-
-/// `postgres_dsn` as this target connects with it: trimmed, `%PASSWORD%`
-/// replaced by `password` the way the target replaces it (percent-encoded in
-/// a URL, quoted in `key=value` form). `None` when no DSN is set. For tools
-/// that connect like the service does (`stogger doctor`, `stogger query`).
-pub fn dsn_with_password(cfg: &Config, password: &str) -> Option<String> {
-    let dsn = cfg
-        .postgres_dsn
-        .as_deref()
-        .map(str::trim)
-        .filter(|d| !d.is_empty())?;
-    Some(if dsn.contains(PASSWORD_PLACEHOLDER) {
-        substitute_password(dsn, password)
-    } else {
-        dsn.to_string()
-    })
 }
 
 #[cfg(test)]
