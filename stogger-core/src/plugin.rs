@@ -33,8 +33,8 @@ use std::sync::{Mutex, OnceLock};
 
 pub use stogger_pg_proto::abi::ABI_VERSION;
 use stogger_pg_proto::abi::{
-    BufFreeFn, CloseFn, FlushFn, OpenFn, SchemaSqlFn, StatsFn, StoggerPgBuf, StoggerPgRow,
-    StoggerPgWarnFn, WriteFn,
+    BufFreeFn, CloseFn, FlushFn, OpenFn, SchemaSqlFn, StatsFn, StoggerPgBuf, StoggerPgReport,
+    StoggerPgRow, StoggerPgWarnFn, WriteFn,
 };
 
 /// The plugin's entry points.
@@ -232,22 +232,23 @@ impl Plugin {
         unsafe { (self.api.flush)(handle.0, timeout_ms) }
     }
 
-    /// The writer's statistics as JSON.
-    pub(crate) fn stats(&self, handle: &Handle) -> Option<String> {
-        let mut out = StoggerPgBuf::empty();
-        // SAFETY: a live handle and a buffer for the plugin to fill.
-        let code = unsafe { (self.api.stats)(handle.0, &mut out) };
-        let text = self.take(&mut out);
-        (code == 0).then_some(text)
+    /// The writer's counters.
+    pub(crate) fn stats(&self, handle: &Handle) -> Option<StoggerPgReport> {
+        let mut out = StoggerPgReport::default();
+        // SAFETY: a live handle and a report for the plugin to fill; no
+        // last-error buffer is asked for.
+        let code = unsafe { (self.api.stats)(handle.0, &mut out, std::ptr::null_mut()) };
+        (code == 0).then_some(out)
     }
 
     /// Flushes within the deadline, stops the writer and frees the handle;
-    /// returns the code and the final report (JSON).
-    pub(crate) fn close(&self, handle: Handle, timeout_ms: u64) -> (i32, String) {
-        let mut out = StoggerPgBuf::empty();
-        // SAFETY: a live handle, consumed here (never used again).
+    /// returns the code and the final counters.
+    pub(crate) fn close(&self, handle: Handle, timeout_ms: u64) -> (i32, StoggerPgReport) {
+        let mut out = StoggerPgReport::default();
+        // SAFETY: a live handle, consumed here (never used again), and a
+        // report for the plugin to fill.
         let code = unsafe { (self.api.close)(handle.0, timeout_ms, &mut out) };
-        (code, self.take(&mut out))
+        (code, out)
     }
 
     /// The DDL the plugin runs for `table`.

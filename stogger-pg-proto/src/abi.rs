@@ -10,7 +10,7 @@ use std::ffi::c_void;
 
 /// The ABI version. The host calls [`SYMBOL_ABI_VERSION`] before looking up
 /// anything else and uses the library only when it returns this number.
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
 
 /// Success.
 pub const OK: i32 = 0;
@@ -89,6 +89,48 @@ pub struct StoggerPgRow {
     pub data_len: usize,
 }
 
+/// A writer's counters: what `stogger_pg_stats` reports, and the final
+/// report of `stogger_pg_close` (the only one with `undelivered` set).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoggerPgReport {
+    /// Rows waiting in the queue (and in the batch being written).
+    pub queued: u64,
+    /// Rows committed.
+    pub delivered: u64,
+    /// Rows refused because the queue was full.
+    pub dropped_queue_full: u64,
+    /// Rows the server rejected for their content.
+    pub dropped_rejected: u64,
+    /// Sync mode: rows dropped because the database was unreachable.
+    pub dropped_unavailable: u64,
+    /// Rows whose transaction's outcome could not be determined after a
+    /// lost connection (not sent again).
+    pub uncertain: u64,
+    /// Batches completed.
+    pub batches: u64,
+    /// Successful reconnections after the first connection.
+    pub reconnects: u64,
+    /// `stogger_pg_close` only: rows accepted but still queued when its
+    /// deadline passed (0 in `stogger_pg_stats`).
+    pub undelivered: u64,
+    /// Whether the writer had a working connection.
+    pub connected: bool,
+}
+
+impl StoggerPgReport {
+    /// Rows the writer accepted that did not reach the table: still queued
+    /// at the close deadline, dropped (queue full, rejected, database
+    /// unreachable). Rows of unknown outcome are not counted (they may
+    /// have been stored).
+    pub fn not_delivered(&self) -> u64 {
+        self.undelivered
+            .saturating_add(self.dropped_queue_full)
+            .saturating_add(self.dropped_rejected)
+            .saturating_add(self.dropped_unavailable)
+    }
+}
+
 /// The diagnostics callback given to `stogger_pg_open`:
 /// `(kind, kind_len, message, message_len)`.
 pub type StoggerPgWarnFn =
@@ -108,10 +150,11 @@ pub type OpenFn = unsafe extern "C" fn(
 pub type WriteFn = unsafe extern "C" fn(*mut c_void, *const StoggerPgRow, usize) -> i64;
 /// `stogger_pg_flush`: `(handle, timeout_ms)`.
 pub type FlushFn = unsafe extern "C" fn(*mut c_void, u64) -> i32;
-/// `stogger_pg_stats`: `(handle, out)`.
-pub type StatsFn = unsafe extern "C" fn(*mut c_void, *mut StoggerPgBuf) -> i32;
+/// `stogger_pg_stats`: `(handle, out, last_error_out)`.
+pub type StatsFn =
+    unsafe extern "C" fn(*mut c_void, *mut StoggerPgReport, *mut StoggerPgBuf) -> i32;
 /// `stogger_pg_close`: `(handle, timeout_ms, report_out)`.
-pub type CloseFn = unsafe extern "C" fn(*mut c_void, u64, *mut StoggerPgBuf) -> i32;
+pub type CloseFn = unsafe extern "C" fn(*mut c_void, u64, *mut StoggerPgReport) -> i32;
 /// `stogger_pg_schema_sql`: `(table, table_len, out)`.
 pub type SchemaSqlFn = unsafe extern "C" fn(*const u8, usize, *mut StoggerPgBuf) -> i32;
 /// `stogger_pg_buf_free`: `(buf)`.

@@ -14,13 +14,13 @@ use std::time::Duration;
 
 use stogger_pg_proto::abi::{
     AbiVersionFn, BufFreeFn, CloseFn, FlushFn, OpenFn, SchemaSqlFn, StatsFn, StoggerPgBuf,
-    StoggerPgRow, StoggerPgWarnFn, WriteFn, ABI_VERSION, ERR_DATABASE, ERR_INVALID, ERR_PANIC, OK,
-    RETRYING,
+    StoggerPgReport, StoggerPgRow, StoggerPgWarnFn, WriteFn, ABI_VERSION, ERR_DATABASE,
+    ERR_INVALID, ERR_PANIC, OK, RETRYING,
 };
 
 use crate::diag::WarnSink;
 use crate::queue::RowBytes;
-use crate::writer::{OpenError, OpenStatus, Writer};
+use crate::writer::{OpenError, OpenStatus, Stats, Writer};
 use stogger_pg_proto::PgSettings;
 
 // Each entry point has exactly the signature the contract declares.
@@ -237,22 +237,48 @@ pub unsafe extern "C" fn stogger_pg_flush(handle: *mut c_void, timeout_ms: u64) 
     })
 }
 
-/// Writes the counters as JSON into `out`. `0`, or `-1` for null pointers.
+/// The counters as the ABI carries them.
+fn report(stats: &Stats) -> StoggerPgReport {
+    StoggerPgReport {
+        queued: stats.queued,
+        delivered: stats.delivered,
+        dropped_queue_full: stats.dropped_queue_full,
+        dropped_rejected: stats.dropped_rejected,
+        dropped_unavailable: stats.dropped_unavailable,
+        uncertain: stats.uncertain,
+        batches: stats.batches,
+        reconnects: stats.reconnects,
+        undelivered: stats.undelivered.unwrap_or(0),
+        connected: stats.connected,
+    }
+}
+
+/// Writes the counters into `out` and the last warning (redacted; empty
+/// when there was none) into `last_error_out` (may be null). `0`, or `-1`
+/// for a null handle or `out`.
 ///
 /// # Safety
 /// `handle` comes from [`stogger_pg_open`] and is not closed; `out` is
-/// valid for a [`StoggerPgBuf`] write.
+/// valid for a [`StoggerPgReport`] write; `last_error_out` is null or valid
+/// for a [`StoggerPgBuf`] write.
 #[no_mangle]
-pub unsafe extern "C" fn stogger_pg_stats(handle: *mut c_void, out: *mut StoggerPgBuf) -> i32 {
+pub unsafe extern "C" fn stogger_pg_stats(
+    handle: *mut c_void,
+    out: *mut StoggerPgReport,
+    last_error_out: *mut StoggerPgBuf,
+) -> i32 {
     guard(ERR_PANIC, || {
         if handle.is_null() || out.is_null() {
             return ERR_INVALID;
         }
         // SAFETY: live Writer (caller contract).
         let writer = unsafe { &*(handle as *const Writer) };
-        let json = serde_json::to_vec(&writer.stats()).unwrap_or_default();
-        // SAFETY: out checked non-null.
-        unsafe { fill(out, json) };
+        let stats = writer.stats();
+        // SAFETY: out checked non-null, valid for writes (caller contract).
+        unsafe { out.write(report(&stats)) };
+        let last_error = stats.last_error.unwrap_or_default();
+        // SAFETY: null or valid (caller contract).
+        unsafe { fill(last_error_out, last_error.into_bytes()) };
         OK
     })
 }
@@ -264,11 +290,12 @@ pub unsafe extern "C" fn stogger_pg_stats(handle: *mut c_void, out: *mut Stogger
 ///
 /// # Safety
 /// `handle` comes from [`stogger_pg_open`]; it is invalid afterwards.
+/// `report_out` is null or valid for a [`StoggerPgReport`] write.
 #[no_mangle]
 pub unsafe extern "C" fn stogger_pg_close(
     handle: *mut c_void,
     timeout_ms: u64,
-    report_out: *mut StoggerPgBuf,
+    report_out: *mut StoggerPgReport,
 ) -> i32 {
     guard(ERR_PANIC, || {
         if handle.is_null() {
@@ -282,9 +309,10 @@ pub unsafe extern "C" fn stogger_pg_close(
         } else {
             OK
         };
-        let json = serde_json::to_vec(&stats).unwrap_or_default();
-        // SAFETY: null or valid (caller contract).
-        unsafe { fill(report_out, json) };
+        if !report_out.is_null() {
+            // SAFETY: checked non-null, valid for writes (caller contract).
+            unsafe { report_out.write(report(&stats)) };
+        }
         code
     })
 }
@@ -436,12 +464,13 @@ mod tests {
                 stogger_pg_flush(std::ptr::null_mut(), u64::MAX),
                 ERR_INVALID
             );
+            let mut report = StoggerPgReport::default();
             assert_eq!(
-                stogger_pg_stats(std::ptr::null_mut(), &mut out),
+                stogger_pg_stats(std::ptr::null_mut(), &mut report, &mut out),
                 ERR_INVALID
             );
             assert_eq!(
-                stogger_pg_close(std::ptr::null_mut(), 0, &mut out),
+                stogger_pg_close(std::ptr::null_mut(), 0, &mut report),
                 ERR_INVALID
             );
             let cfg = b"{}";

@@ -58,7 +58,7 @@ fn healthy_setup_reports_every_section_and_exits_0() {
     let plugin = &doc["sections"]["plugin"];
     assert_eq!(status(&doc, "plugin"), "ok");
     assert_eq!(plugin["how"], "dynamic");
-    assert_eq!(plugin["abi_version"], 1);
+    assert_eq!(plugin["abi_version"], stogger_core::plugin::ABI_VERSION);
     assert!(plugin["path"]
         .as_str()
         .unwrap()

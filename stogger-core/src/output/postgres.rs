@@ -28,7 +28,7 @@ use std::cell::RefCell;
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::RwLock;
-use stogger_pg_proto::abi::StoggerPgRow;
+use stogger_pg_proto::abi::{StoggerPgReport, StoggerPgRow};
 use stogger_pg_proto::dsn::{ParsedDsn, Redactor, PASSWORD_ENV, PASSWORD_PLACEHOLDER};
 
 /// Name of the target in warnings.
@@ -309,8 +309,8 @@ fn ffi_row(row: &Row) -> StoggerPgRow {
 }
 
 impl PgLogger {
-    /// The writer's statistics (JSON, as `stogger_pg_stats` gives them).
-    pub fn stats(&self) -> Option<String> {
+    /// The writer's counters (as `stogger_pg_stats` gives them).
+    pub fn stats(&self) -> Option<StoggerPgReport> {
         let guard = self.handle.read().unwrap_or_else(|p| p.into_inner());
         guard.as_ref().and_then(|h| self.plugin.stats(h))
     }
@@ -374,43 +374,33 @@ impl Drop for PgLogger {
 /// "N events not delivered (...)" from `stogger_pg_close`'s report, when
 /// anything accepted by the target did not reach the table: still queued at
 /// the shutdown deadline (`undelivered`), or dropped earlier (queue full,
-/// rejected by the server, database unreachable in sync mode).
-fn undelivered_note(report: &str) -> Option<String> {
-    let report: serde_json::Value = serde_json::from_str(report).ok()?;
-    let count = |key: &str| {
-        report
-            .get(key)
-            .and_then(serde_json::Value::as_u64)
-            .unwrap_or(0)
-    };
-    let parts = [
-        (
-            count("undelivered"),
-            "still queued at the shutdown deadline",
-        ),
-        (
-            count("dropped_queue_full"),
-            "dropped because the queue was full",
-        ),
-        (count("dropped_rejected"), "rejected by the database"),
-        (
-            count("dropped_unavailable"),
-            "dropped while the database was unreachable",
-        ),
-    ];
-    let total: u64 = parts.iter().map(|(n, _)| n).sum();
+/// rejected by the database, database unreachable in sync mode).
+fn undelivered_note(report: &StoggerPgReport) -> Option<String> {
+    let total = report.not_delivered();
     if total == 0 {
         return None;
     }
+    let parts = [
+        (report.undelivered, "still queued at the shutdown deadline"),
+        (
+            report.dropped_queue_full,
+            "dropped because the queue was full",
+        ),
+        (report.dropped_rejected, "rejected by the database"),
+        (
+            report.dropped_unavailable,
+            "dropped while the database was unreachable",
+        ),
+    ];
     let mut why: Vec<String> = parts
         .iter()
         .filter(|(n, _)| *n > 0)
         .map(|(n, what)| format!("{n} {what}"))
         .collect();
-    let uncertain = count("uncertain");
-    if uncertain > 0 {
+    if report.uncertain > 0 {
         why.push(format!(
-            "{uncertain} more with an unknown outcome after a lost connection"
+            "{} more with an unknown outcome after a lost connection",
+            report.uncertain
         ));
     }
     Some(format!("{total} events not delivered ({})", why.join(", ")))
@@ -570,26 +560,30 @@ mod tests {
 
     #[test]
     fn close_report_gives_the_undelivered_count() {
+        let report =
+            |undelivered, dropped_queue_full, dropped_rejected, uncertain| StoggerPgReport {
+                undelivered,
+                dropped_queue_full,
+                dropped_rejected,
+                uncertain,
+                queued: undelivered,
+                delivered: 5,
+                ..StoggerPgReport::default()
+            };
         assert_eq!(
-            undelivered_note(r#"{"undelivered": 10, "dropped_queue_full": 2, "queued": 10}"#)
-                .as_deref(),
+            undelivered_note(&report(10, 2, 0, 0)).as_deref(),
             Some(
                 "12 events not delivered (10 still queued at the shutdown deadline, \
                  2 dropped because the queue was full)"
             )
         );
         assert_eq!(
-            undelivered_note(r#"{"undelivered": 0, "dropped_rejected": 1, "uncertain": 3}"#)
-                .as_deref(),
+            undelivered_note(&report(0, 0, 1, 3)).as_deref(),
             Some(
                 "1 events not delivered (1 rejected by the database, \
                  3 more with an unknown outcome after a lost connection)"
             )
         );
-        assert_eq!(
-            undelivered_note(r#"{"undelivered": 0, "delivered": 5}"#),
-            None
-        );
-        assert_eq!(undelivered_note("not json"), None);
+        assert_eq!(undelivered_note(&report(0, 0, 0, 0)), None);
     }
 }
