@@ -6,21 +6,16 @@
 //! later ones at most once per [`INTERVAL`] with a count of what was
 //! suppressed in between.
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use stogger_pg_proto::limiter::{with_suppressed, RateLimiter};
 
 /// Minimum time between two lines of the same kind.
-pub const INTERVAL: Duration = Duration::from_secs(10);
+pub use stogger_pg_proto::limiter::INTERVAL;
 
-struct Slot {
-    last: Instant,
-    suppressed: u64,
-}
-
-static SLOTS: Mutex<Option<HashMap<String, Slot>>> = Mutex::new(None);
+/// The kinds printed lately (the one limiter shared with the plugin's
+/// warnings: `stogger_pg_proto::limiter`).
+static LIMITER: RateLimiter = RateLimiter::new(INTERVAL);
 
 /// Prints `stogger: <message>` on stderr, unconditionally.
 pub fn warn(message: &str) {
@@ -31,43 +26,13 @@ pub fn warn(message: &str) {
 /// Prints `stogger: <message>` unless a line of the same `kind` was printed
 /// within [`INTERVAL`]; returns whether it printed.
 pub fn warn_limited(kind: &str, message: &str) -> bool {
-    let now = Instant::now();
-    let suppressed = {
-        let Ok(mut guard) = SLOTS.lock() else {
-            return false;
-        };
-        let slots = guard.get_or_insert_with(HashMap::new);
-        match slots.get_mut(kind) {
-            Some(slot) if now.duration_since(slot.last) < INTERVAL => {
-                slot.suppressed += 1;
-                return false;
-            }
-            Some(slot) => {
-                let n = slot.suppressed;
-                slot.last = now;
-                slot.suppressed = 0;
-                n
-            }
-            None => {
-                slots.insert(
-                    kind.to_string(),
-                    Slot {
-                        last: now,
-                        suppressed: 0,
-                    },
-                );
-                0
-            }
+    match LIMITER.admit(kind) {
+        Some(suppressed) => {
+            warn(&with_suppressed(message, suppressed));
+            true
         }
-    };
-    if suppressed > 0 {
-        warn(&format!(
-            "{message} ({suppressed} similar messages suppressed)"
-        ));
-    } else {
-        warn(message);
+        None => false,
     }
-    true
 }
 
 /// Events (or operations) some target failed to deliver since the process

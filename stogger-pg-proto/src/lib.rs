@@ -10,6 +10,8 @@
 //!   entry point signatures (the contract in words: `docs/plugin-abi.md`).
 //! - [`dsn`]: connection strings — the `%PASSWORD%` placeholder and its
 //!   substitution, taking a DSN apart, and redacting its password.
+//! - [`limiter`]: the one rate limiter of diagnostics, used by the host for
+//!   its own warnings and by the plugin for its warnings.
 //! - [`settings`]: the writer's settings, [`PgSettings`], with one entry per
 //!   key ([`settings::SETTINGS`]): name, default, allowed range, meaning.
 //!
@@ -20,6 +22,7 @@
 
 pub mod abi;
 pub mod dsn;
+pub mod limiter;
 pub mod settings;
 
 pub use settings::{PgSettings, SettingsError, WriteMode};

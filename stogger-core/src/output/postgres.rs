@@ -406,19 +406,15 @@ fn undelivered_note(report: &StoggerPgReport) -> Option<String> {
     Some(format!("{total} events not delivered ({})", why.join(", ")))
 }
 
-/// The plugin's diagnostics, forwarded as rate-limited `stogger: postgres: ...`
-/// lines. May be called from the plugin's threads.
-extern "C" fn forward_warning(kind: *const u8, kind_len: usize, msg: *const u8, msg_len: usize) {
+/// The plugin's diagnostics, forwarded as `stogger: postgres: ...` lines.
+/// The plugin rate-limits them per kind (the ABI's contract, with the one
+/// limiter of `stogger_pg_proto::limiter`), so they are not limited again.
+/// May be called from the plugin's threads.
+extern "C" fn forward_warning(_kind: *const u8, _kind_len: usize, msg: *const u8, msg_len: usize) {
     let _ = std::panic::catch_unwind(|| {
-        // SAFETY: the plugin passes valid UTF-8 buffers for the call.
-        let kind = unsafe { text_from(kind, kind_len) };
-        // SAFETY: as above.
+        // SAFETY: the plugin passes a valid buffer for the call.
         let msg = unsafe { text_from(msg, msg_len) };
-        let kind = if kind.is_empty() { "plugin" } else { &kind };
-        warn::warn_limited(
-            &format!("{NAME}:{kind}"),
-            &format!("postgres: {}", scrub(&msg)),
-        );
+        warn::warn(&format!("postgres: {}", scrub(&msg)));
     });
 }
 
