@@ -1,15 +1,11 @@
-//! The CLI's own connection to the log table (for `query`), made with the
-//! plugin's connection code: the same DSN forms, TLS modes and timeouts as
-//! the service's writer, and the password redacted from every message.
+//! The settings the CLI's own connections use (`stogger query` through the
+//! plugin's `LogReader`, `stogger doctor` through its `check`): those the
+//! service's writer is started with, so the CLI connects like the service
+//! (the same DSN forms, TLS modes and timeouts; the password redacted from
+//! every message).
 
 use crate::dsn;
-use crate::query::{LogRow, Param};
 use stogger_core::config::{Config, PgSettings};
-use stogger_postgres::config::ConnSettings;
-use stogger_postgres::schema::TableName;
-use tokio::runtime::Runtime;
-use tokio_postgres::types::ToSql;
-use tokio_postgres::Client;
 
 /// The settings the service starts its writer with
 /// ([`Config::postgres_settings`]): `%PASSWORD%` filled in from
@@ -36,85 +32,4 @@ pub fn settings(cfg: &Config, application_name: &str) -> Result<PgSettings, Stri
         })?;
     settings.application_name = Some(application_name.to_string());
     Ok(settings)
-}
-
-/// A runtime for the CLI's blocking calls.
-pub fn runtime() -> Result<Runtime, String> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))
-}
-
-/// An open connection to the configured table.
-pub struct Db {
-    rt: Runtime,
-    client: Client,
-    settings: ConnSettings,
-    /// The table, quoted by the plugin (`"stogger_logs"`, `"audit"."Logs"`).
-    pub quoted_table: String,
-}
-
-impl Db {
-    /// Connects with the configured DSN (password filled in, TLS as asked).
-    pub fn open(cfg: &Config) -> Result<Db, String> {
-        let settings = settings(cfg, "stogger-cli")?;
-        let table = TableName::parse(&settings.table).map_err(|e| e.to_string())?;
-        let settings = ConnSettings::parse(&settings).map_err(|e| e.to_string())?;
-        let rt = runtime()?;
-        let client = rt.block_on(stogger_postgres::conn::connect(&settings))?;
-        Ok(Db {
-            rt,
-            client,
-            settings,
-            quoted_table: table.quoted(),
-        })
-    }
-
-    fn describe(&self, e: &tokio_postgres::Error) -> String {
-        self.settings
-            .redactor
-            .apply(&stogger_postgres::conn::describe(e))
-    }
-
-    /// Runs a query over the log table's columns.
-    pub fn fetch(&self, sql: &str, params: &[Param]) -> Result<Vec<LogRow>, String> {
-        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(Param::as_sql).collect();
-        let rows = self
-            .rt
-            .block_on(self.client.query(sql, &refs))
-            .map_err(|e| {
-                format!(
-                    "query on {} failed: {}",
-                    self.quoted_table,
-                    self.describe(&e)
-                )
-            })?;
-        rows.iter()
-            .map(|r| {
-                Ok(LogRow {
-                    id: r.try_get(0).map_err(|e| self.describe(&e))?,
-                    timestamp: r.try_get(1).map_err(|e| self.describe(&e))?,
-                    level: r.try_get(2).map_err(|e| self.describe(&e))?,
-                    event: r.try_get(3).map_err(|e| self.describe(&e))?,
-                    func: r.try_get(4).map_err(|e| self.describe(&e))?,
-                    scope: r.try_get(5).map_err(|e| self.describe(&e))?,
-                    data: r.try_get(6).map_err(|e| self.describe(&e))?,
-                })
-            })
-            .collect()
-    }
-
-    /// The highest `id` in the table (0 when empty).
-    pub fn max_id(&self) -> Result<i64, String> {
-        let sql = format!(
-            "SELECT COALESCE(max(id), 0)::bigint FROM {}",
-            self.quoted_table
-        );
-        let row = self
-            .rt
-            .block_on(self.client.query_one(&sql, &[]))
-            .map_err(|e| self.describe(&e))?;
-        row.try_get(0).map_err(|e| self.describe(&e))
-    }
 }

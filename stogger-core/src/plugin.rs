@@ -455,7 +455,7 @@ mod statically_linked {
     //! the types of [`stogger_pg_proto::abi`], so they are taken as they are.
 
     use super::{Api, Plugin, PluginStatus};
-    use stogger_postgres::abi as pg;
+    use stogger_postgres as pg;
 
     pub(super) fn plugin() -> Plugin {
         Plugin {

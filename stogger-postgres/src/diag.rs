@@ -32,11 +32,6 @@ impl Warner {
         }
     }
 
-    /// The redactor.
-    pub fn redactor(&self) -> &Redactor {
-        &self.redactor
-    }
-
     /// Records `message` as the last error and sends it unless a message of
     /// the same kind went out less than the limiter's interval ago.
     pub fn warn(&self, kind: &'static str, message: &str) {

@@ -1110,7 +1110,7 @@ impl Writer {
     /// [`Writer::write`] for rows as raw bytes (what the C entry point
     /// gets): invalid UTF-8 and NUL in text columns become U+FFFD; in batch
     /// mode that check runs on the writer's thread, not the caller's.
-    pub fn write_bytes(&self, rows: &[RowBytes<'_>]) -> i64 {
+    pub(crate) fn write_bytes(&self, rows: &[RowBytes<'_>]) -> i64 {
         if rows.is_empty() {
             return 0;
         }

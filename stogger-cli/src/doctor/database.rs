@@ -5,7 +5,7 @@ use super::report::{Section, Status, SubTable};
 use crate::db;
 use serde_json::Value as Json;
 use stogger_core::Config;
-use stogger_postgres::check::{check, CheckReport};
+use stogger_postgres::{check, CheckReport};
 
 /// Checks the database when PostgreSQL is enabled and a DSN is set.
 pub fn section(cfg: &Config) -> Section {
