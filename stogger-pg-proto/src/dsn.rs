@@ -22,6 +22,51 @@ pub const PASSWORD_PLACEHOLDER: &str = "%PASSWORD%";
 /// The environment variable whose value replaces [`PASSWORD_PLACEHOLDER`].
 pub const PASSWORD_ENV: &str = "STOGGER_POSTGRES_PASSWORD";
 
+/// A connection string, as configured. Its `Debug` masks the password
+/// ([`redact`]) and it has no `Display`: showing it takes a deliberate
+/// [`Dsn::redacted`] (for people) or [`Dsn::as_str`] (for a driver), so a
+/// struct holding one can derive `Debug` without leaking the password.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Dsn(String);
+
+impl Dsn {
+    /// The connection string itself, password included.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The connection string with its password masked, for messages.
+    pub fn redacted(&self) -> String {
+        redact(&self.0)
+    }
+}
+
+impl fmt::Debug for Dsn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Dsn").field(&self.redacted()).finish()
+    }
+}
+
+impl std::ops::Deref for Dsn {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for Dsn {
+    fn from(dsn: String) -> Dsn {
+        Dsn(dsn)
+    }
+}
+
+impl From<&str> for Dsn {
+    fn from(dsn: &str) -> Dsn {
+        Dsn(dsn.to_string())
+    }
+}
+
 /// A DSN taken apart: its parameters decoded, and the DSN without the
 /// parameters its reader handles itself (see [`ParsedDsn::parse`]).
 /// `Debug` shows no value: any of them may be the password.
@@ -507,6 +552,23 @@ mod tests {
         );
         assert_eq!(password("host=/run/pg user=x"), None);
         assert_eq!(password("garbage without equals"), None);
+    }
+
+    #[test]
+    fn a_dsn_never_shows_its_password_in_debug() {
+        for (text, secret) in [
+            ("postgresql://u:hunter2@h/d", "hunter2"),
+            ("host=h password='hunter 2' user=u", "hunter 2"),
+            ("postgres://h/d?password=hunter2", "hunter2"),
+        ] {
+            let dsn = Dsn::from(text);
+            let shown = format!("{dsn:?} {:?} {:?}", Some(&dsn), vec![dsn.clone()]);
+            assert!(!shown.contains(secret) && shown.contains("***"), "{shown}");
+            assert_eq!(dsn.as_str(), text);
+            let parsed = ParsedDsn::parse(text, &[]).unwrap();
+            let shown = format!("{parsed:?}");
+            assert!(!shown.contains(secret), "{shown}");
+        }
     }
 
     #[test]

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use crate::dsn::{redact, ParsedDsn};
+use crate::dsn::{redact, Dsn, ParsedDsn};
 
 /// How rows reach the database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,10 +55,10 @@ pub const MAX_IDENT_BYTES: usize = 63;
 /// Everything the PostgreSQL writer is configured with. Build it with
 /// [`PgSettings::new`] (every default) and check it with
 /// [`PgSettings::validate`]. `Debug` shows the DSN with its password masked.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PgSettings {
     /// The connection string (may contain a password; never printed).
-    pub dsn: String,
+    pub dsn: Dsn,
     /// The table, `name` or `schema.name` (taken literally and quoted).
     pub table: String,
     /// Batch (default) or sync.
@@ -76,22 +76,6 @@ pub struct PgSettings {
     pub shutdown_timeout: Duration,
     /// `application_name` reported to the server (overrides the DSN's).
     pub application_name: Option<String>,
-}
-
-impl fmt::Debug for PgSettings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PgSettings")
-            .field("dsn", &redact(&self.dsn))
-            .field("table", &self.table)
-            .field("write_mode", &self.write_mode)
-            .field("queue_capacity", &self.queue_capacity)
-            .field("batch_size", &self.batch_size)
-            .field("flush_interval", &self.flush_interval)
-            .field("connect_timeout", &self.connect_timeout)
-            .field("shutdown_timeout", &self.shutdown_timeout)
-            .field("application_name", &self.application_name)
-            .finish()
-    }
 }
 
 /// One key of [`PgSettings`]: its names, default, allowed values and
@@ -175,7 +159,7 @@ pub const DSN: Setting = Setting {
         required: true,
         check: check_dsn,
         get: |s| Some(s.dsn.as_str()),
-        set: |s, v| s.dsn = v.unwrap_or_default(),
+        set: |s, v| s.dsn = Dsn::from(v.unwrap_or_default()),
     },
 };
 
@@ -453,9 +437,9 @@ fn type_name(v: &Value) -> &'static str {
 
 impl PgSettings {
     /// Settings with every default and the given DSN.
-    pub fn new(dsn: impl Into<String>) -> PgSettings {
+    pub fn new(dsn: impl Into<Dsn>) -> PgSettings {
         let mut settings = PgSettings {
-            dsn: String::new(),
+            dsn: Dsn::default(),
             table: String::new(),
             write_mode: WriteMode::Batch,
             queue_capacity: 0,
@@ -497,7 +481,7 @@ impl PgSettings {
         let Value::Object(map) = value else {
             return Err(SettingsError::new("config", "expected a JSON object"));
         };
-        let mut settings = PgSettings::new(String::new());
+        let mut settings = PgSettings::new(Dsn::default());
         for setting in SETTINGS {
             match map.get(setting.name) {
                 Some(v) => setting.read_json(&mut settings, v)?,
@@ -677,6 +661,16 @@ mod tests {
                 assert_eq!(key, format!("postgres_{}", setting.name));
             }
         }
+    }
+
+    #[test]
+    fn debug_never_shows_the_password() {
+        let s = PgSettings::new("postgresql://u:hunter2@h/d");
+        let shown = format!("{s:?}");
+        assert!(
+            !shown.contains("hunter2") && shown.contains("u:***@h"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! parser per key serves every source, and every source accepts the same
 //! spellings.
 
-use super::{Config, LogFormat, Rotation, SystemdMode, TimestampPrecision, WriteMode};
+use super::{Config, Dsn, LogFormat, Rotation, SystemdMode, TimestampPrecision, WriteMode};
 use crate::event::Level;
 use std::path::PathBuf;
 use stogger_pg_proto::settings as pg;
@@ -548,7 +548,7 @@ fn set(cfg: &mut Config, name: &str, v: &Value) -> Option<Parsed<()>> {
             }
             "journal_socket" => cfg.journal_socket = PathBuf::from(non_empty(v)?),
             "enable_postgres" => cfg.enable_postgres = boolean(v)?,
-            "postgres_dsn" => cfg.postgres_dsn = optional(v)?,
+            "postgres_dsn" => cfg.postgres_dsn = optional(v)?.map(Dsn::from),
             "postgres_table" => cfg.postgres_table = pg_text(v, &pg::TABLE)?,
             "postgres_plugin" => cfg.postgres_plugin = optional(v)?.map(PathBuf::from),
             "postgres_write_mode" => {

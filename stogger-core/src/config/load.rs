@@ -445,7 +445,7 @@ fn find_file(
 
 /// A value as shown in a message: TOML-quoted (so control characters are
 /// escaped), shortened, and never a connection string.
-fn show(key: &str, value: &Value) -> String {
+pub(crate) fn show(key: &str, value: &Value) -> String {
     if key == "postgres_dsn" {
         // It may hold a password, whatever its type.
         return format!("(a TOML {}, not shown)", value.type_str());

@@ -11,8 +11,9 @@ mod load;
 mod postgres;
 
 pub use keys::syslog_facility_code;
+pub(crate) use load::show as shown_value;
 pub use load::{load, load_from, load_from_vars, ConfigError, KeyInfo, Loaded, Origin, KEYS};
-pub use postgres::PgSettings;
+pub use postgres::{Dsn, PgSettings};
 
 use crate::event::Level;
 use std::path::PathBuf;
@@ -77,7 +78,8 @@ pub struct FormatConfig {
     pub pad_event_width: usize,
 }
 
-/// Every setting stogger reads. Field names are the config keys.
+/// Every setting stogger reads. Field names are the config keys. `Debug`
+/// never shows the DSN's password.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// Log debug events too.
@@ -103,7 +105,8 @@ pub struct Config {
     /// Register the PostgreSQL target.
     pub enable_postgres: bool,
     /// Connection string; `%PASSWORD%` is replaced by `STOGGER_POSTGRES_PASSWORD`.
-    pub postgres_dsn: Option<String>,
+    /// Its `Debug` masks the password.
+    pub postgres_dsn: Option<Dsn>,
     /// Table name (optionally `schema.table`).
     pub postgres_table: String,
     /// Explicit path of `libstogger_postgres.so`.

@@ -3,6 +3,7 @@
 
 use super::Config;
 use std::time::Duration;
+pub use stogger_pg_proto::dsn::Dsn;
 use stogger_pg_proto::dsn::{substitute_password, PASSWORD_PLACEHOLDER};
 pub use stogger_pg_proto::PgSettings;
 
@@ -29,7 +30,7 @@ impl Config {
             dsn.to_string()
         };
         Some(PgSettings {
-            dsn,
+            dsn: Dsn::from(dsn),
             table: self.postgres_table.clone(),
             write_mode: self.postgres_write_mode,
             queue_capacity: self.postgres_queue_capacity,

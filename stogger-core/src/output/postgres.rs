@@ -530,7 +530,7 @@ mod tests {
         for dsn in [None, Some("  ".to_string())] {
             let mut notes = Vec::new();
             let cfg = Config {
-                postgres_dsn: dsn,
+                postgres_dsn: dsn.map(Into::into),
                 ..cfg()
             };
             let reported = AtomicBool::new(true);
