@@ -10,8 +10,8 @@ use tokio_postgres::Client;
 use stogger_pg_proto::dsn::redact;
 use stogger_pg_proto::PgSettings;
 
-use crate::config::ConnSettings;
 use crate::conn;
+use crate::conn_settings::ConnSettings;
 use crate::schema::{TableName, COLUMNS, INDEXES};
 
 /// One expected column and what the table has.

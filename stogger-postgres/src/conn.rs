@@ -11,7 +11,7 @@ use tokio_postgres::config::Host;
 use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
 use tokio_postgres::{Client, NoTls, SimpleQueryMessage, Statement};
 
-use crate::config::ConnSettings;
+use crate::conn_settings::ConnSettings;
 use crate::queue::Row;
 use crate::schema::{self, TableName, COLUMNS, INDEXES};
 

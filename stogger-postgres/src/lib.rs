@@ -86,8 +86,8 @@
 
 mod abi;
 mod check;
-mod config;
 mod conn;
+mod conn_settings;
 mod diag;
 mod queue;
 mod reader;

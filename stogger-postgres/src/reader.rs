@@ -12,8 +12,8 @@ use tokio::runtime::Runtime;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Row};
 
-use crate::config::ConnSettings;
 use crate::conn;
+use crate::conn_settings::ConnSettings;
 use crate::schema::TableName;
 
 /// A bind parameter of a query (`$1`, `$2`, ... in the SQL text).

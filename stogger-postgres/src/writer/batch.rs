@@ -1,4 +1,4 @@
-//! Batch mode: [`Writer::write`] copies rows into the bounded queue and
+//! Batch mode: [`super::Writer::write`] copies rows into the bounded queue and
 //! returns. The task takes up to `batch_size` rows, or what has arrived when
 //! the oldest row has waited `flush_interval` (or a flush/close asks), and
 //! writes them with binary COPY in one transaction.
@@ -22,25 +22,19 @@
 //!   `stogger-events-dropped` (level `warning`, `data.dropped` = how many
 //!   since the last such row) is written so the loss shows in the table.
 //!
-//! COPY is used for every batch size. ECOSYSTEM.md reports multi-row
-//! INSERT beating binary COPY for batches around 100 rows; we measured both
-//! (same transaction with `txid_current()`, prepared statements, a unix
-//! socket, batch sizes 1 to 1000, three runs on a shared 2-core machine):
-//! INSERT was 0.5–1.9× of COPY below 25 rows (noise dominated), 0.8–1.1× at
-//! 50–100 rows and 0.4–0.9× at 250–1000 rows. No size showed a consistent
-//! win worth a second write path, so there is one.
-//!
+//! COPY is used for every batch size (docs/decisions.md says why there is
+//! no second write path for small batches).
 
 use std::ops::Range;
 use std::sync::atomic::Ordering;
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
-use crate::config::ConnSettings;
 use crate::conn::{self, Conn, Failure, TxStatus, WriteError};
+use crate::conn_settings::ConnSettings;
 use crate::queue::{halves, Row, RowRef};
 
-use super::state::{report_first, setup_conn, Shared};
+use super::state::{prepare_connection, report_first_connection, WriterState};
 
 const BACKOFF_START: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
@@ -63,11 +57,11 @@ impl Backoff {
 
 /// Connects, creates the schema and prepares the statements (the
 /// connection's I/O runs as a task on the current runtime).
-async fn open_conn(sh: &Shared, settings: &ConnSettings) -> Result<Conn, String> {
+async fn connect_and_prepare(state: &WriterState, settings: &ConnSettings) -> Result<Conn, String> {
     let client = conn::connect(settings).await?;
-    let (c, warnings) = setup_conn(sh, settings, client).await?;
+    let (c, warnings) = prepare_connection(state, settings, client).await?;
     for w in warnings {
-        sh.warner.warn("schema", &w);
+        state.warner.warn("schema", &w);
     }
     Ok(c)
 }
@@ -131,60 +125,68 @@ fn dropped_report_row(dropped: u64) -> Row {
 /// Records the fate of rows of the current batch. When the batch is
 /// complete it is closed first (counted, its rejections reported), so a
 /// flush that returns because of this call sees the batch finished.
-fn settle(sh: &Shared, batch: &mut Option<Batch>, delivered: u64, rejected: u64, uncertain: u64) {
+fn record_outcome(
+    state: &WriterState,
+    batch: &mut Option<Batch>,
+    delivered: u64,
+    rejected: u64,
+    uncertain: u64,
+) {
     if let Some(b) = batch.as_ref() {
         if b.todo.is_empty() && b.unknown.is_none() {
-            sh.batches.fetch_add(1, Ordering::AcqRel);
+            state.batches.fetch_add(1, Ordering::AcqRel);
             if b.rejected > 0 {
-                sh.warner.warn(
+                state.warner.warn(
                     "rejected",
                     &format!(
                         "dropped {} row(s) of a batch of {} that {} rejected: {}",
                         b.rejected,
                         b.rows.len() - b.synthetic,
-                        sh.table,
+                        state.table,
                         b.reject_reason.as_deref().unwrap_or("?")
                     ),
                 );
             }
             if let Some(done) = batch.take() {
-                sh.queue.recycle(done.rows);
+                state.queue.recycle(done.rows);
             }
         }
     }
-    sh.resolve(delivered, rejected, uncertain);
+    state.resolve(delivered, rejected, uncertain);
 }
 
 /// Waits for rows and takes a batch; None when shutting down with nothing left.
-async fn gather(sh: &Shared) -> Option<Batch> {
+async fn next_batch(state: &WriterState) -> Option<Batch> {
     loop {
-        if sh.queue.is_empty() {
-            if sh.shutting_down() {
+        if state.queue.is_empty() {
+            if state.shutting_down() {
                 return None;
             }
-            sh.wake.notified().await;
+            state.wake.notified().await;
             continue;
         }
-        let until = tokio::time::Instant::now() + sh.flush_interval;
+        let until = tokio::time::Instant::now() + state.flush_interval;
         loop {
-            if sh.queue.len() >= sh.batch_size
-                || sh.shutting_down()
-                || sh.flush_target.load(Ordering::Acquire) > sh.queue.taken()
+            if state.queue.len() >= state.batch_size
+                || state.shutting_down()
+                || state.flush_target.load(Ordering::Acquire) > state.queue.taken()
             {
                 break;
             }
             tokio::select! {
-                _ = sh.wake.notified() => {}
+                _ = state.wake.notified() => {}
                 _ = tokio::time::sleep_until(until) => break,
             }
         }
-        let mut rows = sh.queue.take(sh.batch_size);
+        let mut rows = state.queue.take(state.batch_size);
         if rows.is_empty() {
             continue;
         }
-        sh.in_flight.fetch_add(rows.len() as u64, Ordering::AcqRel);
-        let dropped = sh.queue.dropped_full();
-        let reported = sh.reported_drops.swap(dropped, Ordering::AcqRel);
+        state
+            .in_flight
+            .fetch_add(rows.len() as u64, Ordering::AcqRel);
+        let dropped = state.queue.dropped_full();
+        let reported = state.reported_drops.swap(dropped, Ordering::AcqRel);
         let mut synthetic = 0;
         if dropped > reported {
             rows.insert(0, dropped_report_row(dropped - reported));
@@ -196,7 +198,7 @@ async fn gather(sh: &Shared) -> Option<Batch> {
 
 /// The batch-mode task.
 pub(super) async fn run_batch(
-    sh: Arc<Shared>,
+    state: Arc<WriterState>,
     settings: ConnSettings,
     first: mpsc::Sender<Result<(), String>>,
 ) {
@@ -207,30 +209,30 @@ pub(super) async fn run_batch(
     let mut ever_connected = false;
     let mut lost = false;
     loop {
-        if sh.past_deadline() {
+        if state.past_deadline() {
             break;
         }
         if !matches!(conn.as_ref(), Some(c) if !c.is_closed()) {
             conn = None;
-            sh.connected.store(false, Ordering::Release);
-            match open_conn(&sh, &settings).await {
+            state.connected.store(false, Ordering::Release);
+            match connect_and_prepare(&state, &settings).await {
                 Ok(c) => {
                     if ever_connected {
-                        sh.reconnects.fetch_add(1, Ordering::AcqRel);
+                        state.reconnects.fetch_add(1, Ordering::AcqRel);
                     }
                     ever_connected = true;
-                    sh.connected.store(true, Ordering::Release);
+                    state.connected.store(true, Ordering::Release);
                     backoff.reset();
-                    report_first(&sh, &mut first, Ok(()));
+                    report_first_connection(&state, &mut first, Ok(()));
                     if lost {
-                        sh.warner.reset("connect");
-                        sh.warner.reset("write");
-                        sh.warner.warn(
+                        state.warner.reset("connect");
+                        state.warner.reset("write");
+                        state.warner.warn(
                             "reconnect",
                             &format!(
                                 "connected to {} again; writing {} waiting rows",
                                 settings.display,
-                                sh.queue.len() as u64 + batch.as_ref().map_or(0, Batch::pending)
+                                state.queue.len() as u64 + batch.as_ref().map_or(0, Batch::pending)
                             ),
                         );
                     }
@@ -240,11 +242,11 @@ pub(super) async fn run_batch(
                 Err(msg) => {
                     let delay = backoff.next();
                     if first.is_some() {
-                        report_first(&sh, &mut first, Err(msg));
+                        report_first_connection(&state, &mut first, Err(msg));
                     } else {
                         let waiting =
-                            sh.queue.len() as u64 + batch.as_ref().map_or(0, Batch::pending);
-                        sh.warner.warn(
+                            state.queue.len() as u64 + batch.as_ref().map_or(0, Batch::pending);
+                        state.warner.warn(
                             "connect",
                             &format!(
                                 "{msg}; {waiting} rows kept in memory, retrying in {} ms",
@@ -253,7 +255,7 @@ pub(super) async fn run_batch(
                         );
                     }
                     lost = true;
-                    sh.sleep(delay).await;
+                    state.sleep(delay).await;
                     continue;
                 }
             }
@@ -266,30 +268,30 @@ pub(super) async fn run_batch(
             match c.txid_status(xid).await {
                 Ok(TxStatus::Committed) => {
                     let n = b.real(&range);
-                    settle(&sh, &mut batch, n, 0, 0);
+                    record_outcome(&state, &mut batch, n, 0, 0);
                 }
                 Ok(TxStatus::Aborted) => b.todo.push(range),
                 Ok(TxStatus::InProgress) => {
                     b.unknown = Some((xid, range));
-                    sh.sleep(BACKOFF_START).await;
+                    state.sleep(BACKOFF_START).await;
                 }
                 Ok(TxStatus::Unknown) => {
                     let n = b.real(&range);
-                    sh.warner.warn(
+                    state.warner.warn(
                         "uncertain",
                         &format!(
                             "cannot tell whether {n} rows were committed before the connection \
                              was lost (transaction {xid}); not sending them again"
                         ),
                     );
-                    settle(&sh, &mut batch, 0, 0, n);
+                    record_outcome(&state, &mut batch, 0, 0, n);
                 }
                 Err(e) => {
                     b.unknown = Some((xid, range));
                     if let Failure::Connection(_) = conn::classify(&e, &c.client) {
                         conn = None;
                     } else {
-                        sh.sleep(backoff.next()).await;
+                        state.sleep(backoff.next()).await;
                     }
                 }
             }
@@ -297,14 +299,14 @@ pub(super) async fn run_batch(
         }
 
         if batch.is_none() {
-            batch = gather(&sh).await;
+            batch = next_batch(&state).await;
             if batch.is_none() {
                 break;
             }
         }
         let Some(b) = batch.as_mut() else { continue };
         let Some(range) = b.todo.last().cloned() else {
-            settle(&sh, &mut batch, 0, 0, 0);
+            record_outcome(&state, &mut batch, 0, 0, 0);
             continue;
         };
         match c.write(&b.rows[range.clone()]).await {
@@ -312,7 +314,7 @@ pub(super) async fn run_batch(
                 b.todo.pop();
                 let n = b.real(&range);
                 backoff.reset();
-                settle(&sh, &mut batch, n, 0, 0);
+                record_outcome(&state, &mut batch, n, 0, 0);
             }
             Err(WriteError::Failed(Failure::Rows(msg))) => {
                 b.todo.pop();
@@ -320,7 +322,7 @@ pub(super) async fn run_batch(
                     let n = b.real(&range);
                     b.rejected += n;
                     b.reject_reason = Some(msg);
-                    settle(&sh, &mut batch, 0, n, 0);
+                    record_outcome(&state, &mut batch, 0, n, 0);
                 } else {
                     let (left, right) = halves(&range);
                     b.todo.push(right);
@@ -328,12 +330,12 @@ pub(super) async fn run_batch(
                 }
             }
             Err(WriteError::Failed(Failure::Connection(msg))) => {
-                sh.warner.warn(
+                state.warner.warn(
                     "connect",
                     &format!(
                         "lost the connection to {}: {msg}; keeping {} rows, reconnecting",
                         settings.display,
-                        sh.queue.len() as u64 + b.pending()
+                        state.queue.len() as u64 + b.pending()
                     ),
                 );
                 lost = true;
@@ -344,12 +346,12 @@ pub(super) async fn run_batch(
                 table_missing,
             })) => {
                 let delay = backoff.next();
-                sh.warner.warn(
+                state.warner.warn(
                     "write",
                     &format!(
                         "cannot write to {}: {message}; keeping {} rows, retrying in {} ms",
-                        sh.table,
-                        sh.queue.len() as u64 + b.pending(),
+                        state.table,
+                        state.queue.len() as u64 + b.pending(),
                         delay.as_millis()
                     ),
                 );
@@ -358,12 +360,12 @@ pub(super) async fn run_batch(
                     // Reconnecting creates the table again.
                     conn = None;
                 }
-                sh.sleep(delay).await;
+                state.sleep(delay).await;
             }
             Err(WriteError::Unknown { xid, error }) => {
                 b.todo.pop();
                 b.unknown = Some((xid, range));
-                sh.warner.warn(
+                state.warner.warn(
                     "connect",
                     &format!(
                         "lost the connection to {} while committing: {error}; will check \

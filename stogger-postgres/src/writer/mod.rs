@@ -2,7 +2,7 @@
 //! own tokio runtime (threads named `stogger-pg-*`).
 //!
 //! - [`Writer`] (this module): the handle — open, write, flush, stats,
-//!   close — shared by both write modes.
+//!   close — state by both write modes.
 //! - `batch`: batch mode, the background task writing with binary COPY.
 //! - `sync`: sync mode, one committed INSERT per row on the calling thread.
 //! - `state`: what the handle and both paths share (counters, progress,
@@ -21,14 +21,14 @@ use tokio::sync::Notify;
 
 use stogger_pg_proto::{PgSettings, SettingsError, WriteMode};
 
-use crate::config::ConnSettings;
+use crate::conn_settings::ConnSettings;
 use crate::diag::{WarnSink, Warner};
 use crate::queue::{Queue, Row, RowBytes, RowRef};
 use crate::schema::TableName;
 
 use batch::run_batch;
-use state::{deadline_after, report_first, Progress, Shared};
-use sync::{SyncPath, SyncState};
+use state::{deadline_after, report_first_connection, Progress, WriterState};
+use sync::{SyncPath, SyncRuntime};
 
 /// Counters of a writer, as `stogger_pg_stats` reports them (JSON).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -97,7 +97,7 @@ impl From<SettingsError> for OpenError {
 
 /// A running PostgreSQL writer (the Rust API; the C ABI wraps it).
 pub struct Writer {
-    shared: Arc<Shared>,
+    state: Arc<WriterState>,
     runtime: Option<tokio::runtime::Runtime>,
     sync: Option<Arc<SyncPath>>,
     mode: WriteMode,
@@ -138,7 +138,7 @@ impl Writer {
             .enable_all()
             .build()
             .map_err(|e| OpenError::Runtime(e.to_string()))?;
-        let shared = Arc::new(Shared {
+        let state = Arc::new(WriterState {
             queue: Queue::new(config.queue_capacity),
             wake: Notify::new(),
             stop: Notify::new(),
@@ -159,31 +159,31 @@ impl Writer {
             shutdown: AtomicBool::new(false),
             deadline: Mutex::new(None),
             progress: Mutex::new(Progress::default()),
-            cv: Condvar::new(),
+            progress_changed: Condvar::new(),
         });
         let (first_tx, first_rx) = mpsc::channel();
         let mut sync = None;
-        let task_shared = shared.clone();
+        let task_state = state.clone();
         let guarded = |fut: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>| {
-            let sh = task_shared.clone();
+            let state = task_state.clone();
             async move {
                 if std::panic::AssertUnwindSafe(fut)
                     .catch_unwind()
                     .await
                     .is_err()
                 {
-                    sh.warner.warn(
+                    state.warner.warn(
                         "panic",
                         "the PostgreSQL writer task panicked; writes stop here",
                     );
                 }
-                sh.finish();
+                state.finish();
             }
         };
         match config.write_mode {
             WriteMode::Batch => {
                 runtime.spawn(guarded(Box::pin(run_batch(
-                    shared.clone(),
+                    state.clone(),
                     settings,
                     first_tx,
                 ))));
@@ -194,20 +194,20 @@ impl Writer {
                     .build()
                     .map_err(|e| OpenError::Runtime(e.to_string()))?;
                 let path = Arc::new(SyncPath {
-                    sh: shared.clone(),
+                    writer: state.clone(),
                     settings,
-                    state: Mutex::new(SyncState {
-                        rt: Some(rt),
-                        direct: None,
+                    runtime: Mutex::new(SyncRuntime {
+                        runtime: Some(rt),
+                        connection: None,
                     }),
                 });
                 sync = Some(path.clone());
                 // On the writer's blocking pool, so that open works inside a
                 // tokio runtime too.
-                let sh = shared.clone();
+                let first_state = state.clone();
                 runtime.spawn_blocking(move || {
                     let r = path.connect_first();
-                    report_first(&sh, &mut Some(first_tx), r);
+                    report_first_connection(&first_state, &mut Some(first_tx), r);
                 });
             }
         }
@@ -221,11 +221,11 @@ impl Writer {
             )),
         };
         if let OpenStatus::Retrying(m) = &status {
-            shared.warner.note("connect", m);
+            state.warner.note("connect", m);
         }
         Ok(Opened {
             writer: Writer {
-                shared,
+                state,
                 runtime: Some(runtime),
                 sync,
                 mode: config.write_mode,
@@ -261,30 +261,30 @@ impl Writer {
         if rows.is_empty() {
             return 0;
         }
-        if self.closed || self.shared.shutting_down() {
+        if self.closed || self.state.shutting_down() {
             return -1;
         }
         match &self.sync {
             None => {
-                let p = self.shared.queue.push(rows);
+                let p = self.state.queue.push(rows);
                 // Wake the writer when it may be idle (the queue was empty)
                 // or a full batch is ready; a push past that point needs no
                 // wake-up (the writer looks at the queue before it waits).
-                let batch = self.shared.batch_size;
+                let batch = self.state.batch_size;
                 let crossed = p.len >= batch && p.len - p.accepted < batch;
                 if p.was_empty && p.accepted > 0 || crossed {
-                    self.shared.wake.notify_one();
+                    self.state.wake.notify_one();
                 }
                 if p.dropped > 0 {
                     // After the queue lock was released (the callback may log).
-                    self.shared.warner.warn(
+                    self.state.warner.warn(
                         "queue-full",
                         &format!(
                             "queue full ({} rows): dropped {} row(s), {} in total; the \
                              database is too slow or unreachable",
-                            self.shared.queue.capacity(),
+                            self.state.queue.capacity(),
                             p.dropped,
-                            self.shared.queue.dropped_full()
+                            self.state.queue.dropped_full()
                         ),
                     );
                 }
@@ -315,7 +315,7 @@ impl Writer {
                 match answer.recv_timeout(bound) {
                     Ok(v) => v,
                     Err(_) => {
-                        self.shared.warner.warn(
+                        self.state.warner.warn(
                             "sync",
                             &format!(
                                 "a sync write did not finish within {} ms; returning without \
@@ -336,28 +336,28 @@ impl Writer {
         if self.sync.is_some() {
             return true;
         }
-        let target = self.shared.queue.enqueued();
-        self.shared.flush_target.fetch_max(target, Ordering::AcqRel);
-        self.shared.wake.notify_one();
-        self.shared
+        let target = self.state.queue.enqueued();
+        self.state.flush_target.fetch_max(target, Ordering::AcqRel);
+        self.state.wake.notify_one();
+        self.state
             .wait(timeout, |p| p.resolved >= target || p.finished)
-            && self.shared.progress().resolved >= target
+            && self.state.progress().resolved >= target
     }
 
     /// The counters now.
     pub fn stats(&self) -> Stats {
-        let sh = &self.shared;
+        let state = &self.state;
         Stats {
-            queued: sh.queue.len() as u64 + sh.in_flight.load(Ordering::Acquire),
-            delivered: sh.delivered.load(Ordering::Acquire),
-            dropped_queue_full: sh.queue.dropped_full(),
-            dropped_rejected: sh.dropped_rejected.load(Ordering::Acquire),
-            dropped_unavailable: sh.dropped_unavailable.load(Ordering::Acquire),
-            uncertain: sh.uncertain.load(Ordering::Acquire),
-            batches: sh.batches.load(Ordering::Acquire),
-            reconnects: sh.reconnects.load(Ordering::Acquire),
-            connected: sh.connected.load(Ordering::Acquire),
-            last_error: sh.warner.last_error(),
+            queued: state.queue.len() as u64 + state.in_flight.load(Ordering::Acquire),
+            delivered: state.delivered.load(Ordering::Acquire),
+            dropped_queue_full: state.queue.dropped_full(),
+            dropped_rejected: state.dropped_rejected.load(Ordering::Acquire),
+            dropped_unavailable: state.dropped_unavailable.load(Ordering::Acquire),
+            uncertain: state.uncertain.load(Ordering::Acquire),
+            batches: state.batches.load(Ordering::Acquire),
+            reconnects: state.reconnects.load(Ordering::Acquire),
+            connected: state.connected.load(Ordering::Acquire),
+            last_error: state.warner.last_error(),
             undelivered: None,
         }
     }
@@ -369,27 +369,27 @@ impl Writer {
     }
 
     fn shutdown(&mut self, timeout: Duration) -> Stats {
-        let sh = self.shared.clone();
+        let state = self.state.clone();
         if !self.closed {
             self.closed = true;
             {
-                let mut d = sh.deadline.lock().unwrap_or_else(|p| p.into_inner());
+                let mut d = state.deadline.lock().unwrap_or_else(|p| p.into_inner());
                 *d = Some(deadline_after(timeout));
             }
-            sh.shutdown.store(true, Ordering::Release);
+            state.shutdown.store(true, Ordering::Release);
             if let Some(path) = self.sync.take() {
                 // Sync mode has no task: nothing is queued.
                 path.close(deadline_after(timeout));
-                sh.finish();
+                state.finish();
             }
-            sh.wake.notify_one();
-            sh.stop.notify_one();
-            sh.wait(timeout, |p| p.finished);
+            state.wake.notify_one();
+            state.stop.notify_one();
+            state.wait(timeout, |p| p.finished);
         }
         let mut stats = self.stats();
-        let accepted = sh.queue.enqueued();
+        let accepted = state.queue.enqueued();
         stats.undelivered = Some(match self.mode {
-            WriteMode::Batch => accepted.saturating_sub(sh.progress().resolved),
+            WriteMode::Batch => accepted.saturating_sub(state.progress().resolved),
             WriteMode::Sync => 0,
         });
         stats.queued = stats.undelivered.unwrap_or(0);

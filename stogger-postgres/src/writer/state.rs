@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
-use crate::config::ConnSettings;
 use crate::conn::{self, Conn};
+use crate::conn_settings::ConnSettings;
 use crate::diag::Warner;
 use crate::queue::Queue;
 use crate::schema::TableName;
@@ -20,7 +20,7 @@ pub(super) struct Progress {
     pub(super) finished: bool,
 }
 
-pub(super) struct Shared {
+pub(super) struct WriterState {
     pub(super) queue: Queue,
     pub(super) wake: Notify,
     pub(super) stop: Notify,
@@ -41,10 +41,10 @@ pub(super) struct Shared {
     pub(super) shutdown: AtomicBool,
     pub(super) deadline: Mutex<Option<Instant>>,
     pub(super) progress: Mutex<Progress>,
-    pub(super) cv: Condvar,
+    pub(super) progress_changed: Condvar,
 }
 
-impl Shared {
+impl WriterState {
     pub(super) fn shutting_down(&self) -> bool {
         self.shutdown.load(Ordering::Acquire)
     }
@@ -74,14 +74,14 @@ impl Shared {
             .fetch_sub(delivered + rejected + uncertain, Ordering::AcqRel);
         let mut p = self.progress();
         p.resolved += delivered + rejected + uncertain;
-        self.cv.notify_all();
+        self.progress_changed.notify_all();
     }
 
     pub(super) fn finish(&self) {
         self.connected.store(false, Ordering::Release);
         let mut p = self.progress();
         p.finished = true;
-        self.cv.notify_all();
+        self.progress_changed.notify_all();
     }
 
     /// Waits until `pred` holds or `timeout` passes; true when it holds.
@@ -96,7 +96,7 @@ impl Shared {
             if now >= deadline {
                 return false;
             }
-            p = match self.cv.wait_timeout(p, deadline - now) {
+            p = match self.progress_changed.wait_timeout(p, deadline - now) {
                 Ok((g, _)) => g,
                 Err(poisoned) => poisoned.into_inner().0,
             };
@@ -132,15 +132,15 @@ pub(super) fn deadline_after(d: Duration) -> Instant {
 /// Creates the schema and prepares the statements on a connected client;
 /// returns the schema warnings for the caller to report (sync mode reports
 /// them after releasing its lock).
-pub(super) async fn setup_conn(
-    sh: &Shared,
+pub(super) async fn prepare_connection(
+    state: &WriterState,
     settings: &ConnSettings,
     client: tokio_postgres::Client,
 ) -> Result<(Conn, Vec<String>), String> {
     let red = |e: &tokio_postgres::Error| settings.redactor.apply(&conn::describe(e));
     let report = match tokio::time::timeout(
         settings.connect_timeout.max(Duration::from_secs(5)),
-        conn::ensure_schema(&client, &sh.table),
+        conn::ensure_schema(&client, &state.table),
     )
     .await
     {
@@ -149,22 +149,22 @@ pub(super) async fn setup_conn(
             return Err(format!(
                 "connected to {}, but cannot create table {}: {}",
                 settings.display,
-                sh.table,
+                state.table,
                 red(&e)
             ))
         }
         Err(_) => {
             return Err(format!(
                 "connected to {}, but creating table {} did not finish in time (a lock?)",
-                settings.display, sh.table
+                settings.display, state.table
             ))
         }
     };
-    let c = Conn::prepare(client, &sh.table).await.map_err(|e| {
+    let c = Conn::prepare(client, &state.table).await.map_err(|e| {
         format!(
             "connected to {}, but cannot prepare writes to {}: {}",
             settings.display,
-            sh.table,
+            state.table,
             red(&e)
         )
     })?;
@@ -173,7 +173,7 @@ pub(super) async fn setup_conn(
         .client
         .query_one(
             "SELECT has_table_privilege($1, 'INSERT')",
-            &[&sh.table.quoted()],
+            &[&state.table.quoted()],
         )
         .await
         .ok()
@@ -185,15 +185,15 @@ pub(super) async fn setup_conn(
              (GRANT INSERT ON {table} TO {user}; GRANT USAGE ON SEQUENCE of its id column, \
              e.g. {table}_id_seq, TO {user})",
             settings.display,
-            sh.table,
-            table = sh.table.quoted()
+            state.table,
+            table = state.table.quoted()
         ));
     }
     Ok((c, report.warnings))
 }
 
-pub(super) fn report_first(
-    sh: &Shared,
+pub(super) fn report_first_connection(
+    state: &WriterState,
     first: &mut Option<mpsc::Sender<Result<(), String>>>,
     r: Result<(), String>,
 ) {
@@ -201,7 +201,7 @@ pub(super) fn report_first(
         match tx.send(r) {
             Ok(()) => {}
             // open already returned (its wait timed out): say it here.
-            Err(mpsc::SendError(Err(m))) => sh.warner.warn("connect", &m),
+            Err(mpsc::SendError(Err(m))) => state.warner.warn("connect", &m),
             Err(_) => {}
         }
     }

@@ -4,7 +4,7 @@
 //! connection future live together behind a mutex (the pattern of the
 //! blocking `postgres` crate), and the caller `block_on`s a current-thread
 //! runtime that polls the INSERT together with the connection future
-//! (`drive`), so no other thread takes part. The connection only makes
+//! (`poll_with_io`), so no other thread takes part. The connection only makes
 //! progress while a write polls it; a connection that died in between is
 //! noticed by the next write.
 //!
@@ -38,13 +38,13 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::config::ConnSettings;
 use crate::conn::{self, Conn, Failure};
+use crate::conn_settings::ConnSettings;
 use crate::queue::Row;
 
-use super::state::{setup_conn, Shared};
+use super::state::{prepare_connection, WriterState};
 
-enum SyncFail {
+enum InsertFailure {
     Rejected(String),
     Unavailable(String),
 }
@@ -54,7 +54,10 @@ enum SyncFail {
 /// [`SyncPath`]'s current-thread runtime). When the connection future
 /// finishes first (the connection is gone), it is dropped and `io` becomes
 /// None; the client's requests then fail as closed.
-async fn drive<F: std::future::Future>(io: &mut Option<conn::Connection>, fut: F) -> F::Output {
+async fn poll_with_io<F: std::future::Future>(
+    io: &mut Option<conn::Connection>,
+    fut: F,
+) -> F::Output {
     let mut fut = std::pin::pin!(fut);
     std::future::poll_fn(|cx| {
         if let Some(c) = io.as_mut() {
@@ -69,74 +72,77 @@ async fn drive<F: std::future::Future>(io: &mut Option<conn::Connection>, fut: F
 
 /// Sync mode's connection: the client, its prepared statements, and its
 /// connection future, which only runs while a write polls it.
-pub(super) struct Direct {
+pub(super) struct SyncConnection {
     conn: Conn,
     /// None once the connection future has finished.
     io: Option<conn::Connection>,
 }
 
-impl Direct {
+impl SyncConnection {
     fn usable(&self) -> bool {
         self.io.is_some() && !self.conn.is_closed()
     }
 }
 
 /// What the sync-mode mutex guards.
-pub(super) struct SyncState {
+pub(super) struct SyncRuntime {
     /// A current-thread runtime (I/O and timers) that writers `block_on`;
     /// None after close.
-    pub(super) rt: Option<tokio::runtime::Runtime>,
-    pub(super) direct: Option<Direct>,
+    pub(super) runtime: Option<tokio::runtime::Runtime>,
+    pub(super) connection: Option<SyncConnection>,
 }
 
-impl Drop for SyncState {
+impl Drop for SyncRuntime {
     fn drop(&mut self) {
         // Dropping a runtime inside an async context panics; this never
         // blocks and is allowed anywhere.
-        if let Some(rt) = self.rt.take() {
+        if let Some(rt) = self.runtime.take() {
             rt.shutdown_background();
         }
     }
 }
 
 /// Warnings collected under the lock, sent after it is released.
-type Notes = Vec<(&'static str, String)>;
+type DeferredWarnings = Vec<(&'static str, String)>;
 
 /// Sync mode: one connection behind a mutex, written on the calling thread.
 pub(super) struct SyncPath {
-    pub(super) sh: Arc<Shared>,
+    pub(super) writer: Arc<WriterState>,
     pub(super) settings: ConnSettings,
-    pub(super) state: Mutex<SyncState>,
+    pub(super) runtime: Mutex<SyncRuntime>,
 }
 
 impl SyncPath {
-    fn lock(&self) -> std::sync::MutexGuard<'_, SyncState> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, SyncRuntime> {
+        self.runtime.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Connects, creates the schema and prepares the statements, within
     /// `connect_timeout` for the connection and
     /// `max(connect_timeout, 5 s) + connect_timeout` for the rest.
-    async fn open_direct(&self, notes: &mut Notes) -> Result<Direct, String> {
+    async fn open_connection(
+        &self,
+        deferred: &mut DeferredWarnings,
+    ) -> Result<SyncConnection, String> {
         let settings = &self.settings;
         let (client, io) = conn::connect_parts(settings).await?;
         let mut io = Some(io);
         let bound = settings.connect_timeout.max(Duration::from_secs(5)) + settings.connect_timeout;
         match tokio::time::timeout(
             bound,
-            drive(&mut io, setup_conn(&self.sh, settings, client)),
+            poll_with_io(&mut io, prepare_connection(&self.writer, settings, client)),
         )
         .await
         {
             Ok(Ok((conn, warnings))) => {
-                notes.extend(warnings.into_iter().map(|w| ("schema", w)));
-                Ok(Direct { conn, io })
+                deferred.extend(warnings.into_iter().map(|w| ("schema", w)));
+                Ok(SyncConnection { conn, io })
             }
             Ok(Err(m)) => Err(m),
             Err(_) => Err(format!(
                 "connected to {}, but preparing writes to {} did not finish within {} ms",
                 settings.display,
-                self.sh.table,
+                self.writer.table,
                 bound.as_millis()
             )),
         }
@@ -145,80 +151,85 @@ impl SyncPath {
     /// One row: at most one reconnect, the INSERT bounded by `connect_timeout`.
     async fn insert(
         &self,
-        direct: &mut Option<Direct>,
+        direct: &mut Option<SyncConnection>,
         row: &Row,
-        notes: &mut Notes,
-    ) -> Result<(), SyncFail> {
-        let sh = &*self.sh;
+        deferred: &mut DeferredWarnings,
+    ) -> Result<(), InsertFailure> {
+        let state = &*self.writer;
         let timeout = self.settings.connect_timeout;
         let mut last = String::new();
         for _attempt in 0..2 {
-            if !direct.as_ref().is_some_and(Direct::usable) {
+            if !direct.as_ref().is_some_and(SyncConnection::usable) {
                 *direct = None;
-                sh.connected.store(false, Ordering::Release);
-                match self.open_direct(notes).await {
+                state.connected.store(false, Ordering::Release);
+                match self.open_connection(deferred).await {
                     Ok(d) => {
-                        sh.connected.store(true, Ordering::Release);
+                        state.connected.store(true, Ordering::Release);
                         *direct = Some(d);
                     }
-                    Err(m) => return Err(SyncFail::Unavailable(m)),
+                    Err(m) => return Err(InsertFailure::Unavailable(m)),
                 }
             }
-            let Some(Direct { conn: c, io }) = direct.as_mut() else {
+            let Some(SyncConnection { conn: c, io }) = direct.as_mut() else {
                 continue;
             };
-            match tokio::time::timeout(timeout, drive(io, c.insert(row))).await {
+            match tokio::time::timeout(timeout, poll_with_io(io, c.insert(row))).await {
                 Ok(Ok(())) => return Ok(()),
                 Ok(Err(e)) => match conn::classify(&e, &c.client) {
-                    Failure::Rows(m) => return Err(SyncFail::Rejected(m)),
+                    Failure::Rows(m) => return Err(InsertFailure::Rejected(m)),
                     Failure::Connection(m) => {
                         last = m;
                         *direct = None;
                     }
                     Failure::Blocked { message, .. } => {
                         *direct = None;
-                        return Err(SyncFail::Unavailable(format!(
+                        return Err(InsertFailure::Unavailable(format!(
                             "cannot write to {}: {message}",
-                            sh.table
+                            state.table
                         )));
                     }
                 },
                 Err(_) => {
                     // The INSERT may still commit: do not send it again.
                     *direct = None;
-                    return Err(SyncFail::Unavailable(format!(
+                    return Err(InsertFailure::Unavailable(format!(
                         "INSERT into {} did not finish within {} ms",
-                        sh.table,
+                        state.table,
                         timeout.as_millis()
                     )));
                 }
             }
         }
-        sh.connected.store(false, Ordering::Release);
-        Err(SyncFail::Unavailable(last))
+        state.connected.store(false, Ordering::Release);
+        Err(InsertFailure::Unavailable(last))
     }
 
     /// The rows of one call, in order; the ABI's result.
-    async fn write_all(&self, direct: &mut Option<Direct>, rows: &[Row], notes: &mut Notes) -> i64 {
-        let sh = &*self.sh;
+    async fn write_all(
+        &self,
+        direct: &mut Option<SyncConnection>,
+        rows: &[Row],
+        deferred: &mut DeferredWarnings,
+    ) -> i64 {
+        let state = &*self.writer;
         let mut written = 0i64;
         for (i, row) in rows.iter().enumerate() {
-            match self.insert(direct, row, notes).await {
+            match self.insert(direct, row, deferred).await {
                 Ok(()) => {
                     written += 1;
-                    sh.delivered.fetch_add(1, Ordering::AcqRel);
+                    state.delivered.fetch_add(1, Ordering::AcqRel);
                 }
-                Err(SyncFail::Rejected(m)) => {
-                    sh.dropped_rejected.fetch_add(1, Ordering::AcqRel);
-                    notes.push((
+                Err(InsertFailure::Rejected(m)) => {
+                    state.dropped_rejected.fetch_add(1, Ordering::AcqRel);
+                    deferred.push((
                         "rejected",
-                        format!("dropped 1 row that {} rejected: {m}", sh.table),
+                        format!("dropped 1 row that {} rejected: {m}", state.table),
                     ));
                 }
-                Err(SyncFail::Unavailable(m)) => {
+                Err(InsertFailure::Unavailable(m)) => {
                     let lost = (rows.len() - i) as u64;
-                    sh.dropped_unavailable.fetch_add(lost, Ordering::AcqRel);
-                    notes.push(("connect", format!("{m}; dropped {lost} row(s) (sync mode)")));
+                    state.dropped_unavailable.fetch_add(lost, Ordering::AcqRel);
+                    deferred.push(("connect", format!("{m}; dropped {lost} row(s) (sync mode)")));
                     return -2;
                 }
             }
@@ -231,26 +242,33 @@ impl SyncPath {
     /// warnings. None after close, or when `f` panicked.
     fn run<T>(
         &self,
-        f: impl FnOnce(&tokio::runtime::Runtime, &mut Option<Direct>, &mut Notes) -> T,
+        f: impl FnOnce(
+            &tokio::runtime::Runtime,
+            &mut Option<SyncConnection>,
+            &mut DeferredWarnings,
+        ) -> T,
     ) -> Option<T> {
-        let mut notes = Notes::new();
+        let mut deferred = DeferredWarnings::new();
         let out = {
             let mut st = self.lock();
-            let SyncState { rt, direct } = &mut *st;
+            let SyncRuntime {
+                runtime: rt,
+                connection: direct,
+            } = &mut *st;
             let rt = rt.as_ref()?;
             let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                f(rt, &mut *direct, &mut notes)
+                f(rt, &mut *direct, &mut deferred)
             }));
             if r.is_err() {
                 *direct = None;
-                self.sh.connected.store(false, Ordering::Release);
-                notes.push(("panic", "the PostgreSQL sync write panicked".to_string()));
+                self.writer.connected.store(false, Ordering::Release);
+                deferred.push(("panic", "the PostgreSQL sync write panicked".to_string()));
             }
             r.ok()
         };
         // After the lock is released (the callback may log).
-        for (kind, m) in notes {
-            self.sh.warner.warn(kind, &m);
+        for (kind, m) in deferred {
+            self.writer.warner.warn(kind, &m);
         }
         out
     }
@@ -264,13 +282,13 @@ impl SyncPath {
     /// The first connection (at open).
     pub(super) fn connect_first(&self) -> Result<(), String> {
         let r = self.run(|rt, d, n| {
-            let c = rt.block_on(self.open_direct(n))?;
+            let c = rt.block_on(self.open_connection(n))?;
             *d = Some(c);
             Ok(())
         });
         match r {
             Some(Ok(())) => {
-                self.sh.connected.store(true, Ordering::Release);
+                self.writer.connected.store(true, Ordering::Release);
                 Ok(())
             }
             Some(Err(m)) => Err(m),
@@ -285,18 +303,18 @@ impl SyncPath {
     /// write in progress at most until `deadline`.
     pub(super) fn close(&self, deadline: Instant) {
         loop {
-            match self.state.try_lock() {
+            match self.runtime.try_lock() {
                 Ok(mut st) => {
-                    st.direct = None;
-                    if let Some(rt) = st.rt.take() {
+                    st.connection = None;
+                    if let Some(rt) = st.runtime.take() {
                         rt.shutdown_background();
                     }
                     return;
                 }
                 Err(std::sync::TryLockError::Poisoned(p)) => {
                     let mut st = p.into_inner();
-                    st.direct = None;
-                    if let Some(rt) = st.rt.take() {
+                    st.connection = None;
+                    if let Some(rt) = st.runtime.take() {
                         rt.shutdown_background();
                     }
                     return;
