@@ -296,6 +296,41 @@ pub async fn ensure_schema(
     Ok(report)
 }
 
+/// A row's six values, as COPY and INSERT send them (in
+/// [`schema::INSERT_COLUMNS`] order, typed as [`COPY_TYPES`]).
+struct RowValues<'a> {
+    timestamp: PgTimestamp,
+    level: &'a str,
+    event: &'a str,
+    func: Option<&'a str>,
+    scope: Option<&'a str>,
+    data: RawJson<'a>,
+}
+
+impl<'a> RowValues<'a> {
+    fn of(row: &'a Row) -> RowValues<'a> {
+        RowValues {
+            timestamp: PgTimestamp(row.ts_micros()),
+            level: row.level(),
+            event: row.event(),
+            func: row.func(),
+            scope: row.scope(),
+            data: RawJson(row.data()),
+        }
+    }
+
+    fn params(&self) -> [&(dyn ToSql + Sync); 6] {
+        [
+            &self.timestamp,
+            &self.level,
+            &self.event,
+            &self.func,
+            &self.scope,
+            &self.data,
+        ]
+    }
+}
+
 /// A connection prepared for writing to one table.
 pub struct Conn {
     /// The client.
@@ -325,18 +360,9 @@ impl Conn {
 
     /// One autocommit INSERT (sync mode, and single rows).
     pub async fn insert(&self, row: &Row) -> Result<(), tokio_postgres::Error> {
+        let values = RowValues::of(row);
         self.client
-            .execute(
-                &self.insert,
-                &[
-                    &PgTimestamp(row.ts_micros()),
-                    &row.level(),
-                    &row.event(),
-                    &row.func(),
-                    &row.scope(),
-                    &RawJson(row.data()),
-                ],
-            )
+            .execute(&self.insert, &values.params())
             .await
             .map(|_| ())
     }
@@ -346,17 +372,7 @@ impl Conn {
         let writer = BinaryCopyInWriter::new(sink, &COPY_TYPES);
         pin_mut!(writer);
         for row in rows {
-            writer
-                .as_mut()
-                .write(&[
-                    &PgTimestamp(row.ts_micros()),
-                    &row.level(),
-                    &row.event(),
-                    &row.func(),
-                    &row.scope(),
-                    &RawJson(row.data()),
-                ])
-                .await?;
+            writer.as_mut().write(&RowValues::of(row).params()).await?;
         }
         writer.finish().await.map(|_| ())
     }
