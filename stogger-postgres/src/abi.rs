@@ -20,7 +20,7 @@ use stogger_pg_proto::abi::{
 
 use crate::diag::WarnSink;
 use crate::queue::RowBytes;
-use crate::writer::{OpenError, OpenStatus, Stats, Writer};
+use crate::writer::{OpenError, OpenStatus, Writer};
 use stogger_pg_proto::PgSettings;
 
 // Each entry point has exactly the signature the contract declares.
@@ -237,22 +237,6 @@ pub unsafe extern "C" fn stogger_pg_flush(handle: *mut c_void, timeout_ms: u64) 
     })
 }
 
-/// The counters as the ABI carries them.
-fn report(stats: &Stats) -> StoggerPgReport {
-    StoggerPgReport {
-        queued: stats.queued,
-        delivered: stats.delivered,
-        dropped_queue_full: stats.dropped_queue_full,
-        dropped_rejected: stats.dropped_rejected,
-        dropped_unavailable: stats.dropped_unavailable,
-        uncertain: stats.uncertain,
-        batches: stats.batches,
-        reconnects: stats.reconnects,
-        undelivered: stats.undelivered.unwrap_or(0),
-        connected: stats.connected,
-    }
-}
-
 /// Writes the counters into `out` and the last warning (redacted; empty
 /// when there was none) into `last_error_out` (may be null). `0`, or `-1`
 /// for a null handle or `out`.
@@ -273,10 +257,9 @@ pub unsafe extern "C" fn stogger_pg_stats(
         }
         // SAFETY: live Writer (caller contract).
         let writer = unsafe { &*(handle as *const Writer) };
-        let stats = writer.stats();
         // SAFETY: out checked non-null, valid for writes (caller contract).
-        unsafe { out.write(report(&stats)) };
-        let last_error = stats.last_error.unwrap_or_default();
+        unsafe { out.write(writer.stats()) };
+        let last_error = writer.last_error().unwrap_or_default();
         // SAFETY: null or valid (caller contract).
         unsafe { fill(last_error_out, last_error.into_bytes()) };
         OK
@@ -304,14 +287,10 @@ pub unsafe extern "C" fn stogger_pg_close(
         // SAFETY: the handle was created by Box::into_raw in stogger_pg_open.
         let writer = unsafe { Box::from_raw(handle as *mut Writer) };
         let stats = writer.close(Duration::from_millis(timeout_ms));
-        let code = if stats.undelivered.unwrap_or(0) > 0 {
-            RETRYING
-        } else {
-            OK
-        };
+        let code = if stats.undelivered > 0 { RETRYING } else { OK };
         if !report_out.is_null() {
             // SAFETY: checked non-null, valid for writes (caller contract).
-            unsafe { report_out.write(report(&stats)) };
+            unsafe { report_out.write(stats) };
         }
         code
     })

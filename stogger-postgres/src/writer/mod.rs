@@ -30,34 +30,10 @@ use batch::run_batch;
 use state::{deadline_after, report_first_connection, Progress, WriterState};
 use sync::{SyncPath, SyncRuntime};
 
-/// Counters of a writer, as `stogger_pg_stats` reports them (JSON).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Stats {
-    /// Rows waiting in the queue (and in the batch being written).
-    pub queued: u64,
-    /// Rows committed.
-    pub delivered: u64,
-    /// Rows refused because the queue was full.
-    pub dropped_queue_full: u64,
-    /// Rows the server rejected for their content.
-    pub dropped_rejected: u64,
-    /// Sync mode: rows dropped because the database was unreachable.
-    pub dropped_unavailable: u64,
-    /// Rows whose transaction's outcome could not be determined after a
-    /// lost connection (not sent again).
-    pub uncertain: u64,
-    /// Batches completed.
-    pub batches: u64,
-    /// Successful reconnections after the first connection.
-    pub reconnects: u64,
-    /// Whether the writer currently has a working connection.
-    pub connected: bool,
-    /// The last warning (redacted).
-    pub last_error: Option<String>,
-    /// Only in the report of close: rows accepted but not delivered.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub undelivered: Option<u64>,
-}
+/// A writer's counters: the C ABI's report (`stogger_pg_stats`,
+/// `stogger_pg_close`), one definition for both APIs. `undelivered` is set
+/// only by [`Writer::close`].
+pub use stogger_pg_proto::abi::StoggerPgReport as Stats;
 
 /// How the first connection went.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -356,10 +332,14 @@ impl Writer {
             uncertain: state.uncertain.load(Ordering::Acquire),
             batches: state.batches.load(Ordering::Acquire),
             reconnects: state.reconnects.load(Ordering::Acquire),
+            undelivered: 0,
             connected: state.connected.load(Ordering::Acquire),
-            last_error: state.warner.last_error(),
-            undelivered: None,
         }
+    }
+
+    /// The last warning (redacted), if there was one.
+    pub fn last_error(&self) -> Option<String> {
+        self.state.warner.last_error()
     }
 
     /// Flushes within `timeout`, stops the task and its threads, and
@@ -388,11 +368,11 @@ impl Writer {
         }
         let mut stats = self.stats();
         let accepted = state.queue.enqueued();
-        stats.undelivered = Some(match self.mode {
+        stats.undelivered = match self.mode {
             WriteMode::Batch => accepted.saturating_sub(state.progress().resolved),
             WriteMode::Sync => 0,
-        });
-        stats.queued = stats.undelivered.unwrap_or(0);
+        };
+        stats.queued = stats.undelivered;
         if let Some(rt) = self.runtime.take() {
             // Never blocks (and is allowed inside another runtime's context).
             rt.shutdown_background();
