@@ -511,31 +511,18 @@ mod tests {
 
     #[test]
     fn since_takes_durations_and_timestamps() {
-        let now = time::macros::datetime!(2026-11-24 12:00 UTC);
-        assert_eq!(
-            parse_since_at("1h", now).unwrap(),
-            time::macros::datetime!(2026-11-24 11:00 UTC)
-        );
-        assert_eq!(
-            parse_since_at("90s", now).unwrap(),
-            time::macros::datetime!(2026-11-24 11:58:30 UTC)
-        );
-        assert_eq!(
-            parse_since_at("2026-11-24T10:00:00Z", now).unwrap(),
-            time::macros::datetime!(2026-11-24 10:00 UTC)
-        );
-        assert_eq!(
-            parse_since_at("2026-11-24T10:00:00+02:00", now).unwrap(),
-            time::macros::datetime!(2026-11-24 08:00 UTC)
-        );
-        assert_eq!(
-            parse_since_at("2026-11-24 10:00:00", now).unwrap(),
-            time::macros::datetime!(2026-11-24 10:00 UTC)
-        );
-        assert_eq!(
-            parse_since_at("2026-11-24", now).unwrap(),
-            time::macros::datetime!(2026-11-24 0:00 UTC)
-        );
+        use time::macros::datetime;
+        let now = datetime!(2026-11-24 12:00 UTC);
+        for (text, want) in [
+            ("1h", datetime!(2026-11-24 11:00 UTC)),
+            ("90s", datetime!(2026-11-24 11:58:30 UTC)),
+            ("2026-11-24T10:00:00Z", datetime!(2026-11-24 10:00 UTC)),
+            ("2026-11-24T10:00:00+02:00", datetime!(2026-11-24 08:00 UTC)),
+            ("2026-11-24 10:00:00", datetime!(2026-11-24 10:00 UTC)),
+            ("2026-11-24", datetime!(2026-11-24 0:00 UTC)),
+        ] {
+            assert_eq!(parse_since_at(text, now).unwrap(), want, "{text}");
+        }
         assert!(parse_since_at("yesterday-ish", now).is_err());
     }
 
