@@ -98,6 +98,15 @@ unsafe fn row_bytes<'a>(r: &StoggerPgRow) -> Option<RowBytes<'a>> {
     }
 }
 
+/// The writer behind a handle; None for a null handle.
+///
+/// # Safety
+/// `handle` is null, or comes from [`stogger_pg_open`] and is not closed.
+unsafe fn live_writer<'a>(handle: *mut c_void) -> Option<&'a Writer> {
+    // SAFETY: a non-null handle is a live Writer (caller contract).
+    unsafe { handle.cast::<Writer>().cast_const().as_ref() }
+}
+
 /// Returns [`ABI_VERSION`]. Called before anything else.
 #[no_mangle]
 pub extern "C" fn stogger_pg_abi_version() -> u32 {
@@ -186,14 +195,16 @@ pub unsafe extern "C" fn stogger_pg_write(
     n: usize,
 ) -> i64 {
     guard(i64::from(ERR_PANIC), || {
-        if handle.is_null() || (rows.is_null() && n > 0) {
+        // SAFETY: caller contract.
+        let Some(writer) = (unsafe { live_writer(handle) }) else {
+            return i64::from(ERR_INVALID);
+        };
+        if rows.is_null() && n > 0 {
             return i64::from(ERR_INVALID);
         }
         if n == 0 {
             return 0;
         }
-        // SAFETY: handle is a live Writer (caller contract).
-        let writer = unsafe { &*(handle as *const Writer) };
         // SAFETY: rows valid for n (caller contract).
         let rows = unsafe { std::slice::from_raw_parts(rows, n) };
         if let [r] = rows {
@@ -224,11 +235,10 @@ pub unsafe extern "C" fn stogger_pg_write(
 #[no_mangle]
 pub unsafe extern "C" fn stogger_pg_flush(handle: *mut c_void, timeout_ms: u64) -> i32 {
     guard(ERR_PANIC, || {
-        if handle.is_null() {
+        // SAFETY: caller contract.
+        let Some(writer) = (unsafe { live_writer(handle) }) else {
             return ERR_INVALID;
-        }
-        // SAFETY: live Writer (caller contract).
-        let writer = unsafe { &*(handle as *const Writer) };
+        };
         if writer.flush(Duration::from_millis(timeout_ms)) {
             OK
         } else {
@@ -252,11 +262,13 @@ pub unsafe extern "C" fn stogger_pg_stats(
     last_error_out: *mut StoggerPgBuf,
 ) -> i32 {
     guard(ERR_PANIC, || {
-        if handle.is_null() || out.is_null() {
+        // SAFETY: caller contract.
+        let Some(writer) = (unsafe { live_writer(handle) }) else {
+            return ERR_INVALID;
+        };
+        if out.is_null() {
             return ERR_INVALID;
         }
-        // SAFETY: live Writer (caller contract).
-        let writer = unsafe { &*(handle as *const Writer) };
         // SAFETY: out checked non-null, valid for writes (caller contract).
         unsafe { out.write(writer.stats()) };
         let last_error = writer.last_error().unwrap_or_default();
