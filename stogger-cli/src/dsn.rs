@@ -1,19 +1,18 @@
 //! Connection strings as the CLI shows them: the password redacted.
-//! (`%PASSWORD%` is filled in by the library's own substitution,
-//! `stogger_core::output::postgres::dsn_with_password`; DSN parsing and
-//! redaction are the plugin's, `stogger_postgres::config`, so there is one
-//! implementation of this security-sensitive code.)
+//! (`%PASSWORD%` substitution, DSN parsing and redaction are those of the
+//! contract crate, `stogger_pg_proto::dsn`, which stogger-core and the
+//! plugin use too: there is one implementation of this security-sensitive
+//! code.)
 //!
 //! The password never reaches the output: everything the CLI prints about
 //! a DSN goes through [`redact`], and every report is passed through
 //! [`Secrets::scrub`] before it is printed, as a second line of defence
 //! (a driver error that quoted the connection string, say).
 
-use stogger_postgres::config::Redactor;
-pub use stogger_postgres::config::{redact, PASSWORD_PLACEHOLDER as PLACEHOLDER};
-
-/// The variable holding the password.
-pub const PASSWORD_VAR: &str = "STOGGER_POSTGRES_PASSWORD";
+use stogger_pg_proto::dsn::Redactor;
+pub use stogger_pg_proto::dsn::{
+    redact, PASSWORD_ENV as PASSWORD_VAR, PASSWORD_PLACEHOLDER as PLACEHOLDER,
+};
 
 /// The secrets known to this run, removed from anything printed.
 #[derive(Debug, Default, Clone)]

@@ -15,9 +15,9 @@ use stogger_core::output::console::color_rule;
 use stogger_core::render::text::{TextOptions, TextRenderer};
 use stogger_core::target::Renderer;
 use stogger_core::{Config, Event, Level, Value};
+use stogger_postgres::LogReader;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
-use tokio_postgres::types::ToSql;
 
 /// Arguments of `stogger query`.
 #[derive(Debug, Args)]
@@ -106,32 +106,9 @@ pub struct Filter {
     pub data: Option<Json>,
 }
 
-/// A bind parameter.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Param {
-    /// `text`.
-    Text(String),
-    /// `text[]`.
-    TextArray(Vec<String>),
-    /// `timestamptz`.
-    Time(OffsetDateTime),
-    /// `jsonb`.
-    Json(Json),
-    /// `bigint`.
-    Int(i64),
-}
-
-impl Param {
-    pub fn as_sql(&self) -> &(dyn ToSql + Sync) {
-        match self {
-            Param::Text(s) => s,
-            Param::TextArray(v) => v,
-            Param::Time(t) => t,
-            Param::Json(j) => j,
-            Param::Int(n) => n,
-        }
-    }
-}
+/// A bind parameter (the plugin's type: `text`, `text[]`, `timestamptz`,
+/// `jsonb`, `bigint`).
+pub use stogger_postgres::QueryParam as Param;
 
 impl Filter {
     /// The filter for the command-line arguments.
@@ -245,24 +222,8 @@ pub fn after_sql(table: &str, filter: &Filter, after_id: i64) -> (String, Vec<Pa
     )
 }
 
-/// One row of the table.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LogRow {
-    /// `id`.
-    pub id: i64,
-    /// `timestamp`.
-    pub timestamp: OffsetDateTime,
-    /// `level`.
-    pub level: String,
-    /// `event`.
-    pub event: String,
-    /// `func`.
-    pub func: Option<String>,
-    /// `scope`.
-    pub scope: Option<String>,
-    /// `data`.
-    pub data: Json,
-}
+/// One row of the table, as the plugin reads it.
+pub use stogger_postgres::StoredRow as LogRow;
 
 /// A JSON value from `data` as an event field value.
 fn value_from_json(v: &Json) -> Value {
@@ -282,11 +243,20 @@ fn value_from_json(v: &Json) -> Value {
     }
 }
 
-impl LogRow {
+/// How `stogger query` shows a row.
+pub trait RowOutput {
     /// The event the row was written from, as far as the row tells:
     /// `pid` and `code_*` go back to their places, every other key of
     /// `data` (`_replace_msg` included) becomes a field.
-    pub fn to_event(&self) -> Event {
+    fn to_event(&self) -> Event;
+
+    /// The JSON line: `timestamp`, `level`, `event`, `func`, `scope`, then
+    /// the data fields (a data key named like a column is left out).
+    fn to_json_line(&self) -> Json;
+}
+
+impl RowOutput for LogRow {
+    fn to_event(&self) -> Event {
         let level = match self.level.as_str() {
             "critical" => Level::Critical,
             other => Level::parse(other).unwrap_or(Level::Info),
@@ -320,9 +290,7 @@ impl LogRow {
         event
     }
 
-    /// The JSON line: `timestamp`, `level`, `event`, `func`, `scope`, then
-    /// the data fields (a data key named like a column is left out).
-    pub fn to_json_line(&self) -> Json {
+    fn to_json_line(&self) -> Json {
         let mut out = Map::new();
         let ts = self
             .timestamp
@@ -401,7 +369,8 @@ pub fn run(args: &QueryArgs) -> u8 {
         }
     };
     let cfg = &loaded.config;
-    let db = match db::Db::open(cfg) {
+    let open = || db::settings(cfg, "stogger-cli").and_then(|s| LogReader::connect(&s));
+    let db = match open() {
         Ok(db) => db,
         Err(e) => {
             crate::error(&e);
@@ -410,7 +379,7 @@ pub fn run(args: &QueryArgs) -> u8 {
     };
     let text = renderer(cfg);
     let stdout = std::io::stdout();
-    let (sql, params) = newest_sql(&db.quoted_table, &filter, args.limit);
+    let (sql, params) = newest_sql(&db.quoted_table(), &filter, args.limit);
     let mut rows = match db.fetch(&sql, &params) {
         Ok(rows) => rows,
         Err(e) => {
@@ -434,7 +403,7 @@ pub fn run(args: &QueryArgs) -> u8 {
     let mut reported = false;
     loop {
         std::thread::sleep(Duration::from_millis(500));
-        let (sql, params) = after_sql(&db.quoted_table, &filter, last_id);
+        let (sql, params) = after_sql(&db.quoted_table(), &filter, last_id);
         match db.fetch(&sql, &params) {
             Ok(rows) => {
                 reported = false;
@@ -451,7 +420,7 @@ pub fn run(args: &QueryArgs) -> u8 {
                     reported = true;
                 }
                 std::thread::sleep(Duration::from_secs(2));
-                if let Ok(again) = db::Db::open(cfg) {
+                if let Ok(again) = open() {
                     db = again;
                 }
             }
@@ -542,31 +511,18 @@ mod tests {
 
     #[test]
     fn since_takes_durations_and_timestamps() {
-        let now = time::macros::datetime!(2026-11-24 12:00 UTC);
-        assert_eq!(
-            parse_since_at("1h", now).unwrap(),
-            time::macros::datetime!(2026-11-24 11:00 UTC)
-        );
-        assert_eq!(
-            parse_since_at("90s", now).unwrap(),
-            time::macros::datetime!(2026-11-24 11:58:30 UTC)
-        );
-        assert_eq!(
-            parse_since_at("2026-11-24T10:00:00Z", now).unwrap(),
-            time::macros::datetime!(2026-11-24 10:00 UTC)
-        );
-        assert_eq!(
-            parse_since_at("2026-11-24T10:00:00+02:00", now).unwrap(),
-            time::macros::datetime!(2026-11-24 08:00 UTC)
-        );
-        assert_eq!(
-            parse_since_at("2026-11-24 10:00:00", now).unwrap(),
-            time::macros::datetime!(2026-11-24 10:00 UTC)
-        );
-        assert_eq!(
-            parse_since_at("2026-11-24", now).unwrap(),
-            time::macros::datetime!(2026-11-24 0:00 UTC)
-        );
+        use time::macros::datetime;
+        let now = datetime!(2026-11-24 12:00 UTC);
+        for (text, want) in [
+            ("1h", datetime!(2026-11-24 11:00 UTC)),
+            ("90s", datetime!(2026-11-24 11:58:30 UTC)),
+            ("2026-11-24T10:00:00Z", datetime!(2026-11-24 10:00 UTC)),
+            ("2026-11-24T10:00:00+02:00", datetime!(2026-11-24 08:00 UTC)),
+            ("2026-11-24 10:00:00", datetime!(2026-11-24 10:00 UTC)),
+            ("2026-11-24", datetime!(2026-11-24 0:00 UTC)),
+        ] {
+            assert_eq!(parse_since_at(text, now).unwrap(), want, "{text}");
+        }
         assert!(parse_since_at("yesterday-ish", now).is_err());
     }
 

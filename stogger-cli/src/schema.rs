@@ -11,7 +11,7 @@ pub fn run() -> u8 {
         }
     };
     let table = &loaded.config.postgres_table;
-    match stogger_postgres::schema::schema_sql(table) {
+    match stogger_postgres::schema_sql(table) {
         Ok(sql) => {
             print!("{sql}");
             0

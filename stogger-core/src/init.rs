@@ -217,9 +217,22 @@ impl Stogger {
 }
 
 /// Configuration set in code. Precedence: defaults < file < builder < env.
-#[derive(Debug, Default, Clone)]
+/// `Debug` shows the values as configuration errors show them: never the
+/// connection string.
+#[derive(Default, Clone)]
 pub struct Builder {
     values: Vec<(&'static str, toml::Value)>,
+}
+
+impl std::fmt::Debug for Builder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let values: Vec<(&str, String)> = self
+            .values
+            .iter()
+            .map(|(key, value)| (*key, config::shown_value(key, value)))
+            .collect();
+        f.debug_struct("Builder").field("values", &values).finish()
+    }
 }
 
 impl Builder {

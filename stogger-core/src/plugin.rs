@@ -34,78 +34,11 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
-/// The ABI version this stogger-core speaks.
-pub const ABI_VERSION: u32 = 1;
-
-/// A buffer the plugin filled; released with `stogger_pg_buf_free`.
-#[repr(C)]
-#[derive(Debug)]
-pub struct StoggerPgBuf {
-    /// Start of the bytes (null when empty).
-    pub ptr: *mut u8,
-    /// Number of bytes.
-    pub len: usize,
-    /// Allocated capacity (the plugin's business).
-    pub cap: usize,
-}
-
-impl StoggerPgBuf {
-    /// An empty buffer for the plugin to fill.
-    pub fn empty() -> Self {
-        StoggerPgBuf {
-            ptr: std::ptr::null_mut(),
-            len: 0,
-            cap: 0,
-        }
-    }
-}
-
-/// One row, borrowed by the plugin for the duration of a `stogger_pg_write` call.
-#[repr(C)]
-#[derive(Debug, Clone, Copy)]
-pub struct StoggerPgRow {
-    /// Event time, microseconds since the Unix epoch (UTC).
-    pub ts_micros: i64,
-    /// Level name.
-    pub level_ptr: *const u8,
-    /// Length of the level name.
-    pub level_len: usize,
-    /// Event name.
-    pub event_ptr: *const u8,
-    /// Length of the event name.
-    pub event_len: usize,
-    /// Function (null = SQL NULL).
-    pub func_ptr: *const u8,
-    /// Length of the function name.
-    pub func_len: usize,
-    /// Scope (null = SQL NULL).
-    pub scope_ptr: *const u8,
-    /// Length of the scope name.
-    pub scope_len: usize,
-    /// The `data` JSON object.
-    pub data_ptr: *const u8,
-    /// Length of the `data` JSON.
-    pub data_len: usize,
-}
-
-/// The diagnostics callback passed to `stogger_pg_open`.
-pub type StoggerPgWarnFn =
-    extern "C" fn(kind: *const u8, kind_len: usize, msg: *const u8, msg_len: usize);
-
-type AbiVersionFn = unsafe extern "C" fn() -> u32;
-type OpenFn = unsafe extern "C" fn(
-    *const u8,
-    usize,
-    Option<StoggerPgWarnFn>,
-    *mut *mut c_void,
-    *mut StoggerPgBuf,
-) -> i32;
-type WriteFn = unsafe extern "C" fn(*mut c_void, *const StoggerPgRow, usize) -> i64;
-type FlushFn = unsafe extern "C" fn(*mut c_void, u64) -> i32;
-type StatsFn = unsafe extern "C" fn(*mut c_void, *mut StoggerPgBuf) -> i32;
-type CloseFn = unsafe extern "C" fn(*mut c_void, u64, *mut StoggerPgBuf) -> i32;
-type SchemaSqlFn = unsafe extern "C" fn(*const u8, usize, *mut StoggerPgBuf) -> i32;
-type BufFreeFn = unsafe extern "C" fn(*mut StoggerPgBuf);
+pub use stogger_pg_proto::abi::ABI_VERSION;
+use stogger_pg_proto::abi::{
+    BufFreeFn, CloseFn, FlushFn, OpenFn, SchemaSqlFn, StatsFn, StoggerPgBuf, StoggerPgReport,
+    StoggerPgRow, StoggerPgWarnFn, WriteFn,
+};
 
 /// The plugin's entry points.
 #[derive(Clone, Copy)]
@@ -302,22 +235,23 @@ impl Plugin {
         unsafe { (self.api.flush)(handle.0, timeout_ms) }
     }
 
-    /// The writer's statistics as JSON.
-    pub(crate) fn stats(&self, handle: &Handle) -> Option<String> {
-        let mut out = StoggerPgBuf::empty();
-        // SAFETY: a live handle and a buffer for the plugin to fill.
-        let code = unsafe { (self.api.stats)(handle.0, &mut out) };
-        let text = self.take(&mut out);
-        (code == 0).then_some(text)
+    /// The writer's counters.
+    pub(crate) fn stats(&self, handle: &Handle) -> Option<StoggerPgReport> {
+        let mut out = StoggerPgReport::default();
+        // SAFETY: a live handle and a report for the plugin to fill; no
+        // last-error buffer is asked for.
+        let code = unsafe { (self.api.stats)(handle.0, &mut out, std::ptr::null_mut()) };
+        (code == 0).then_some(out)
     }
 
     /// Flushes within the deadline, stops the writer and frees the handle;
-    /// returns the code and the final report (JSON).
-    pub(crate) fn close(&self, handle: Handle, timeout_ms: u64) -> (i32, String) {
-        let mut out = StoggerPgBuf::empty();
-        // SAFETY: a live handle, consumed here (never used again).
+    /// returns the code and the final counters.
+    pub(crate) fn close(&self, handle: Handle, timeout_ms: u64) -> (i32, StoggerPgReport) {
+        let mut out = StoggerPgReport::default();
+        // SAFETY: a live handle, consumed here (never used again), and a
+        // report for the plugin to fill.
         let code = unsafe { (self.api.close)(handle.0, timeout_ms, &mut out) };
-        (code, self.take(&mut out))
+        (code, out)
     }
 
     /// The DDL the plugin runs for `table`.
@@ -487,6 +421,10 @@ fn search_path_with(
 
 /// Checks the ABI version, then looks the other symbols up.
 fn from_library(library: libloading::Library, path: &Path) -> Result<Plugin, PluginStatus> {
+    use stogger_pg_proto::abi::{
+        AbiVersionFn, SYMBOL_ABI_VERSION, SYMBOL_BUF_FREE, SYMBOL_CLOSE, SYMBOL_FLUSH, SYMBOL_OPEN,
+        SYMBOL_SCHEMA_SQL, SYMBOL_STATS, SYMBOL_WRITE,
+    };
     let load_error = |error: String| PluginStatus::LoadError {
         path: path.to_path_buf(),
         error,
@@ -495,7 +433,7 @@ fn from_library(library: libloading::Library, path: &Path) -> Result<Plugin, Plu
     // called before the version matches.
     let version = unsafe {
         let f = library
-            .get::<AbiVersionFn>(b"stogger_pg_abi_version")
+            .get::<AbiVersionFn>(SYMBOL_ABI_VERSION.as_bytes())
             .map_err(|e| load_error(format!("not a stogger plugin: {}", error_chain(&e))))?;
         (*f)()
     };
@@ -508,18 +446,16 @@ fn from_library(library: libloading::Library, path: &Path) -> Result<Plugin, Plu
             expected: ABI_VERSION,
         });
     }
-    // SAFETY: the types are those of ABI version 1, which the library
-    // declared; the pointers stay valid because the library is never unloaded.
+    // SAFETY: the types are those of the ABI version the library declared; the pointers stay valid because the library is never unloaded.
     let api = unsafe {
         Api {
-            open: *symbol::<OpenFn>(&library, "stogger_pg_open").map_err(load_error)?,
-            write: *symbol::<WriteFn>(&library, "stogger_pg_write").map_err(load_error)?,
-            flush: *symbol::<FlushFn>(&library, "stogger_pg_flush").map_err(load_error)?,
-            stats: *symbol::<StatsFn>(&library, "stogger_pg_stats").map_err(load_error)?,
-            close: *symbol::<CloseFn>(&library, "stogger_pg_close").map_err(load_error)?,
-            schema_sql: *symbol::<SchemaSqlFn>(&library, "stogger_pg_schema_sql")
-                .map_err(load_error)?,
-            buf_free: *symbol::<BufFreeFn>(&library, "stogger_pg_buf_free").map_err(load_error)?,
+            open: *symbol::<OpenFn>(&library, SYMBOL_OPEN).map_err(load_error)?,
+            write: *symbol::<WriteFn>(&library, SYMBOL_WRITE).map_err(load_error)?,
+            flush: *symbol::<FlushFn>(&library, SYMBOL_FLUSH).map_err(load_error)?,
+            stats: *symbol::<StatsFn>(&library, SYMBOL_STATS).map_err(load_error)?,
+            close: *symbol::<CloseFn>(&library, SYMBOL_CLOSE).map_err(load_error)?,
+            schema_sql: *symbol::<SchemaSqlFn>(&library, SYMBOL_SCHEMA_SQL).map_err(load_error)?,
+            buf_free: *symbol::<BufFreeFn>(&library, SYMBOL_BUF_FREE).map_err(load_error)?,
         }
     };
     Ok(Plugin {
@@ -559,70 +495,22 @@ fn error_chain(err: &libloading::Error) -> String {
 
 #[cfg(feature = "postgres")]
 mod statically_linked {
-    //! The plugin's entry points, linked in. The core and the plugin each
-    //! declare the ABI's `#[repr(C)]` structs; these shims cast the pointers
-    //! between the two identical declarations.
+    //! The plugin's entry points, linked in. Both sides declare them with
+    //! the types of [`stogger_pg_proto::abi`], so they are taken as they are.
 
-    use super::{Api, Plugin, PluginStatus, StoggerPgBuf, StoggerPgRow, StoggerPgWarnFn};
-    use std::ffi::c_void;
-    use stogger_postgres::abi as pg;
-
-    const _: () = {
-        assert!(pg::ABI_VERSION == super::ABI_VERSION);
-        assert!(std::mem::size_of::<StoggerPgBuf>() == std::mem::size_of::<pg::StoggerPgBuf>());
-        assert!(std::mem::align_of::<StoggerPgBuf>() == std::mem::align_of::<pg::StoggerPgBuf>());
-        assert!(std::mem::size_of::<StoggerPgRow>() == std::mem::size_of::<pg::StoggerPgRow>());
-        assert!(std::mem::align_of::<StoggerPgRow>() == std::mem::align_of::<pg::StoggerPgRow>());
-    };
-
-    unsafe extern "C" fn open(
-        config: *const u8,
-        config_len: usize,
-        warn: Option<StoggerPgWarnFn>,
-        handle_out: *mut *mut c_void,
-        err_out: *mut StoggerPgBuf,
-    ) -> i32 {
-        pg::stogger_pg_open(config, config_len, warn, handle_out, err_out.cast())
-    }
-
-    unsafe extern "C" fn write(handle: *mut c_void, rows: *const StoggerPgRow, n: usize) -> i64 {
-        pg::stogger_pg_write(handle, rows.cast(), n)
-    }
-
-    unsafe extern "C" fn flush(handle: *mut c_void, timeout_ms: u64) -> i32 {
-        pg::stogger_pg_flush(handle, timeout_ms)
-    }
-
-    unsafe extern "C" fn stats(handle: *mut c_void, out: *mut StoggerPgBuf) -> i32 {
-        pg::stogger_pg_stats(handle, out.cast())
-    }
-
-    unsafe extern "C" fn close(
-        handle: *mut c_void,
-        timeout_ms: u64,
-        out: *mut StoggerPgBuf,
-    ) -> i32 {
-        pg::stogger_pg_close(handle, timeout_ms, out.cast())
-    }
-
-    unsafe extern "C" fn schema_sql(table: *const u8, len: usize, out: *mut StoggerPgBuf) -> i32 {
-        pg::stogger_pg_schema_sql(table, len, out.cast())
-    }
-
-    unsafe extern "C" fn buf_free(buf: *mut StoggerPgBuf) {
-        pg::stogger_pg_buf_free(buf.cast())
-    }
+    use super::{Api, Plugin, PluginStatus};
+    use stogger_postgres as pg;
 
     pub(super) fn plugin() -> Plugin {
         Plugin {
             api: Api {
-                open,
-                write,
-                flush,
-                stats,
-                close,
-                schema_sql,
-                buf_free,
+                open: pg::stogger_pg_open,
+                write: pg::stogger_pg_write,
+                flush: pg::stogger_pg_flush,
+                stats: pg::stogger_pg_stats,
+                close: pg::stogger_pg_close,
+                schema_sql: pg::stogger_pg_schema_sql,
+                buf_free: pg::stogger_pg_buf_free,
             },
             status: PluginStatus::Static,
             _library: None,

@@ -13,22 +13,16 @@
 
 use crate::fork::PerProcess;
 use crate::output::console::write_stderr;
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use stogger_pg_proto::limiter::{with_suppressed, RateLimiter};
 
 /// Minimum time between two lines of the same kind.
-pub const INTERVAL: Duration = Duration::from_secs(10);
+pub use stogger_pg_proto::limiter::INTERVAL;
 
-struct Slot {
-    last: Instant,
-    suppressed: u64,
-}
-
-/// What was printed when, per kind; per process (see [`PerProcess`]).
-static SLOTS: PerProcess<Mutex<Option<HashMap<String, Slot>>>> =
-    PerProcess::new(|| Mutex::new(None));
+/// The kinds printed lately (the one limiter shared with the plugin's
+/// warnings: `stogger_pg_proto::limiter`); per process (see [`PerProcess`]:
+/// a forked child must not wait on a lock a parent's thread held).
+static LIMITER: PerProcess<RateLimiter> = PerProcess::new(|| RateLimiter::new(INTERVAL));
 
 /// Prints `stogger: <message>` on stderr, unconditionally.
 pub fn warn(message: &str) {
@@ -38,43 +32,13 @@ pub fn warn(message: &str) {
 /// Prints `stogger: <message>` unless a line of the same `kind` was printed
 /// within [`INTERVAL`]; returns whether it printed.
 pub fn warn_limited(kind: &str, message: &str) -> bool {
-    let now = Instant::now();
-    let suppressed = {
-        let Ok(mut guard) = SLOTS.get().lock() else {
-            return false;
-        };
-        let slots = guard.get_or_insert_with(HashMap::new);
-        match slots.get_mut(kind) {
-            Some(slot) if now.duration_since(slot.last) < INTERVAL => {
-                slot.suppressed += 1;
-                return false;
-            }
-            Some(slot) => {
-                let n = slot.suppressed;
-                slot.last = now;
-                slot.suppressed = 0;
-                n
-            }
-            None => {
-                slots.insert(
-                    kind.to_string(),
-                    Slot {
-                        last: now,
-                        suppressed: 0,
-                    },
-                );
-                0
-            }
+    match LIMITER.get().admit(kind) {
+        Some(suppressed) => {
+            warn(&with_suppressed(message, suppressed));
+            true
         }
-    };
-    if suppressed > 0 {
-        warn(&format!(
-            "{message} ({suppressed} similar messages suppressed)"
-        ));
-    } else {
-        warn(message);
+        None => false,
     }
-    true
 }
 
 /// Events (or operations) some target failed to deliver since the process

@@ -824,6 +824,75 @@ fn out_of_range_values_are_errors() {
     assert_eq!(c.format.pad_event_width, 200);
 }
 
+/// The PostgreSQL writer's own limits are the configuration's: a value the
+/// writer would refuse (and so switch PostgreSQL off after `init_logging()`
+/// succeeded) is a configuration error naming the key, where the value
+/// came from, and the allowed range.
+#[test]
+fn values_the_postgres_writer_refuses_are_configuration_errors() {
+    let file = dir_with(&[(
+        "stogger.toml",
+        "enable_postgres = true\npostgres_connect_timeout_ms = 900000\n",
+    )]);
+    let err = load_err(file.path(), &[], &[]);
+    let at = format!("{}:2", file.path().join("stogger.toml").display());
+    assert_contains(
+        &err,
+        &[
+            "postgres_connect_timeout_ms",
+            "900000",
+            &at,
+            "from 1 to 600000",
+        ],
+    );
+
+    let dir = dir_with(&[]);
+    let err = load_err(
+        dir.path(),
+        &[("STOGGER_POSTGRES_QUEUE_CAPACITY", "100000001")],
+        &[],
+    );
+    assert_contains(
+        &err,
+        &[
+            "postgres_queue_capacity",
+            "STOGGER_POSTGRES_QUEUE_CAPACITY",
+            "100000001",
+            "from 1 to 100000000",
+        ],
+    );
+
+    let err = load_err(
+        dir.path(),
+        &[],
+        &[("postgres_shutdown_timeout_ms", Value::from(3_600_001))],
+    );
+    assert_contains(
+        &err,
+        &[
+            "postgres_shutdown_timeout_ms",
+            "3600001",
+            "set in code",
+            "from 0 to 3600000",
+        ],
+    );
+
+    // The bounds themselves are allowed, and what loads is what the writer takes.
+    let loaded = load_ok(
+        dir.path(),
+        &[
+            ("STOGGER_POSTGRES_DSN", "host=/tmp"),
+            ("STOGGER_POSTGRES_CONNECT_TIMEOUT_MS", "600000"),
+            ("STOGGER_POSTGRES_QUEUE_CAPACITY", "100000000"),
+            ("STOGGER_POSTGRES_SHUTDOWN_TIMEOUT_MS", "3600000"),
+        ],
+        &[],
+    );
+    let settings = loaded.config.postgres_settings("").expect("a DSN is set");
+    assert_eq!(settings.validate(), Ok(()));
+    assert_eq!(settings.queue_capacity, 100_000_000);
+}
+
 #[test]
 fn invalid_code_value_is_an_error_naming_the_builder() {
     let dir = dir_with(&[]);

@@ -1,4 +1,5 @@
-//! The C ABI (version 1), as documented in `docs/plugin-abi.md`.
+//! The plugin's side of the C ABI (declared in [`stogger_pg_proto::abi`],
+//! documented in `docs/plugin-abi.md`).
 //!
 //! Every entry point checks its pointers, catches panics (returning
 //! [`ERR_PANIC`]), and never unwinds. Buffers the plugin fills are freed
@@ -11,92 +12,26 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::OpenConfig;
+use stogger_pg_proto::abi::{
+    AbiVersionFn, BufFreeFn, CloseFn, FlushFn, OpenFn, SchemaSqlFn, StatsFn, StoggerPgBuf,
+    StoggerPgReport, StoggerPgRow, StoggerPgWarnFn, WriteFn, ABI_VERSION, ERR_DATABASE,
+    ERR_INVALID, ERR_PANIC, OK, RETRYING,
+};
+
 use crate::diag::WarnSink;
 use crate::queue::RowBytes;
 use crate::writer::{OpenError, OpenStatus, Writer};
+use stogger_pg_proto::PgSettings;
 
-/// The ABI version this library implements.
-pub const ABI_VERSION: u32 = 1;
-/// Success.
-pub const OK: i32 = 0;
-/// `stogger_pg_open`: started, first connection failed, retrying.
-/// `stogger_pg_flush`/`stogger_pg_close`: the deadline passed first.
-pub const RETRYING: i32 = 1;
-/// Invalid argument or configuration.
-pub const ERR_INVALID: i32 = -1;
-/// Database (or runtime) error.
-pub const ERR_DATABASE: i32 = -2;
-/// A panic was caught.
-pub const ERR_PANIC: i32 = -3;
-
-/// A byte buffer filled by the plugin; release it with [`stogger_pg_buf_free`].
-#[repr(C)]
-#[derive(Debug)]
-pub struct StoggerPgBuf {
-    /// Start of the bytes (null when empty).
-    pub ptr: *mut u8,
-    /// Number of bytes.
-    pub len: usize,
-    /// Allocated capacity (needed to free it).
-    pub cap: usize,
-}
-
-impl StoggerPgBuf {
-    /// An empty buffer.
-    pub const fn empty() -> StoggerPgBuf {
-        StoggerPgBuf {
-            ptr: std::ptr::null_mut(),
-            len: 0,
-            cap: 0,
-        }
-    }
-
-    /// The contents as bytes (empty when null).
-    ///
-    /// # Safety
-    /// The buffer must have been filled by this library and not freed.
-    pub unsafe fn as_bytes(&self) -> &[u8] {
-        if self.ptr.is_null() || self.len == 0 {
-            &[]
-        } else {
-            // SAFETY: filled by `fill` from a live Vec of `len` bytes.
-            unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
-        }
-    }
-}
-
-/// One row, borrowed for the duration of [`stogger_pg_write`].
-#[repr(C)]
-#[derive(Debug, Clone, Copy)]
-pub struct StoggerPgRow {
-    /// Event time, microseconds since the Unix epoch (UTC).
-    pub ts_micros: i64,
-    /// Level text.
-    pub level_ptr: *const u8,
-    /// Level length.
-    pub level_len: usize,
-    /// Event name.
-    pub event_ptr: *const u8,
-    /// Event name length.
-    pub event_len: usize,
-    /// Function (null = SQL NULL).
-    pub func_ptr: *const u8,
-    /// Function length.
-    pub func_len: usize,
-    /// Scope (null = SQL NULL).
-    pub scope_ptr: *const u8,
-    /// Scope length.
-    pub scope_len: usize,
-    /// JSON object text for `data` (null = `{}`).
-    pub data_ptr: *const u8,
-    /// JSON length.
-    pub data_len: usize,
-}
-
-/// The diagnostics callback: `(kind, kind_len, message, message_len)`.
-pub type StoggerPgWarnFn =
-    extern "C" fn(kind: *const u8, kind_len: usize, msg: *const u8, msg_len: usize);
+// Each entry point has exactly the signature the contract declares.
+const _: AbiVersionFn = stogger_pg_abi_version;
+const _: OpenFn = stogger_pg_open;
+const _: WriteFn = stogger_pg_write;
+const _: FlushFn = stogger_pg_flush;
+const _: StatsFn = stogger_pg_stats;
+const _: CloseFn = stogger_pg_close;
+const _: SchemaSqlFn = stogger_pg_schema_sql;
+const _: BufFreeFn = stogger_pg_buf_free;
 
 fn guard<R>(on_panic: R, f: impl FnOnce() -> R) -> R {
     catch_unwind(AssertUnwindSafe(f)).unwrap_or(on_panic)
@@ -163,6 +98,15 @@ unsafe fn row_bytes<'a>(r: &StoggerPgRow) -> Option<RowBytes<'a>> {
     }
 }
 
+/// The writer behind a handle; None for a null handle.
+///
+/// # Safety
+/// `handle` is null, or comes from [`stogger_pg_open`] and is not closed.
+unsafe fn live_writer<'a>(handle: *mut c_void) -> Option<&'a Writer> {
+    // SAFETY: a non-null handle is a live Writer (caller contract).
+    unsafe { handle.cast::<Writer>().cast_const().as_ref() }
+}
+
 /// Returns [`ABI_VERSION`]. Called before anything else.
 #[no_mangle]
 pub extern "C" fn stogger_pg_abi_version() -> u32 {
@@ -211,7 +155,7 @@ pub unsafe extern "C" fn stogger_pg_open(
                 "invalid PostgreSQL configuration: config: not UTF-8".into(),
             );
         };
-        let cfg = match OpenConfig::from_json(json) {
+        let cfg = match PgSettings::from_json(json) {
             Ok(c) => c,
             Err(e) => return fail(ERR_INVALID, e.to_string()),
         };
@@ -251,14 +195,16 @@ pub unsafe extern "C" fn stogger_pg_write(
     n: usize,
 ) -> i64 {
     guard(i64::from(ERR_PANIC), || {
-        if handle.is_null() || (rows.is_null() && n > 0) {
+        // SAFETY: caller contract.
+        let Some(writer) = (unsafe { live_writer(handle) }) else {
+            return i64::from(ERR_INVALID);
+        };
+        if rows.is_null() && n > 0 {
             return i64::from(ERR_INVALID);
         }
         if n == 0 {
             return 0;
         }
-        // SAFETY: handle is a live Writer (caller contract).
-        let writer = unsafe { &*(handle as *const Writer) };
         // SAFETY: rows valid for n (caller contract).
         let rows = unsafe { std::slice::from_raw_parts(rows, n) };
         if let [r] = rows {
@@ -289,11 +235,10 @@ pub unsafe extern "C" fn stogger_pg_write(
 #[no_mangle]
 pub unsafe extern "C" fn stogger_pg_flush(handle: *mut c_void, timeout_ms: u64) -> i32 {
     guard(ERR_PANIC, || {
-        if handle.is_null() {
+        // SAFETY: caller contract.
+        let Some(writer) = (unsafe { live_writer(handle) }) else {
             return ERR_INVALID;
-        }
-        // SAFETY: live Writer (caller contract).
-        let writer = unsafe { &*(handle as *const Writer) };
+        };
         if writer.flush(Duration::from_millis(timeout_ms)) {
             OK
         } else {
@@ -302,22 +247,33 @@ pub unsafe extern "C" fn stogger_pg_flush(handle: *mut c_void, timeout_ms: u64) 
     })
 }
 
-/// Writes the counters as JSON into `out`. `0`, or `-1` for null pointers.
+/// Writes the counters into `out` and the last warning (redacted; empty
+/// when there was none) into `last_error_out` (may be null). `0`, or `-1`
+/// for a null handle or `out`.
 ///
 /// # Safety
 /// `handle` comes from [`stogger_pg_open`] and is not closed; `out` is
-/// valid for a [`StoggerPgBuf`] write.
+/// valid for a [`StoggerPgReport`] write; `last_error_out` is null or valid
+/// for a [`StoggerPgBuf`] write.
 #[no_mangle]
-pub unsafe extern "C" fn stogger_pg_stats(handle: *mut c_void, out: *mut StoggerPgBuf) -> i32 {
+pub unsafe extern "C" fn stogger_pg_stats(
+    handle: *mut c_void,
+    out: *mut StoggerPgReport,
+    last_error_out: *mut StoggerPgBuf,
+) -> i32 {
     guard(ERR_PANIC, || {
-        if handle.is_null() || out.is_null() {
+        // SAFETY: caller contract.
+        let Some(writer) = (unsafe { live_writer(handle) }) else {
+            return ERR_INVALID;
+        };
+        if out.is_null() {
             return ERR_INVALID;
         }
-        // SAFETY: live Writer (caller contract).
-        let writer = unsafe { &*(handle as *const Writer) };
-        let json = serde_json::to_vec(&writer.stats()).unwrap_or_default();
-        // SAFETY: out checked non-null.
-        unsafe { fill(out, json) };
+        // SAFETY: out checked non-null, valid for writes (caller contract).
+        unsafe { out.write(writer.stats()) };
+        let last_error = writer.last_error().unwrap_or_default();
+        // SAFETY: null or valid (caller contract).
+        unsafe { fill(last_error_out, last_error.into_bytes()) };
         OK
     })
 }
@@ -329,11 +285,12 @@ pub unsafe extern "C" fn stogger_pg_stats(handle: *mut c_void, out: *mut Stogger
 ///
 /// # Safety
 /// `handle` comes from [`stogger_pg_open`]; it is invalid afterwards.
+/// `report_out` is null or valid for a [`StoggerPgReport`] write.
 #[no_mangle]
 pub unsafe extern "C" fn stogger_pg_close(
     handle: *mut c_void,
     timeout_ms: u64,
-    report_out: *mut StoggerPgBuf,
+    report_out: *mut StoggerPgReport,
 ) -> i32 {
     guard(ERR_PANIC, || {
         if handle.is_null() {
@@ -342,14 +299,11 @@ pub unsafe extern "C" fn stogger_pg_close(
         // SAFETY: the handle was created by Box::into_raw in stogger_pg_open.
         let writer = unsafe { Box::from_raw(handle as *mut Writer) };
         let stats = writer.close(Duration::from_millis(timeout_ms));
-        let code = if stats.undelivered.unwrap_or(0) > 0 {
-            RETRYING
-        } else {
-            OK
-        };
-        let json = serde_json::to_vec(&stats).unwrap_or_default();
-        // SAFETY: null or valid (caller contract).
-        unsafe { fill(report_out, json) };
+        let code = if stats.undelivered > 0 { RETRYING } else { OK };
+        if !report_out.is_null() {
+            // SAFETY: checked non-null, valid for writes (caller contract).
+            unsafe { report_out.write(stats) };
+        }
         code
     })
 }
@@ -501,12 +455,13 @@ mod tests {
                 stogger_pg_flush(std::ptr::null_mut(), u64::MAX),
                 ERR_INVALID
             );
+            let mut report = StoggerPgReport::default();
             assert_eq!(
-                stogger_pg_stats(std::ptr::null_mut(), &mut out),
+                stogger_pg_stats(std::ptr::null_mut(), &mut report, &mut out),
                 ERR_INVALID
             );
             assert_eq!(
-                stogger_pg_close(std::ptr::null_mut(), 0, &mut out),
+                stogger_pg_close(std::ptr::null_mut(), 0, &mut report),
                 ERR_INVALID
             );
             let cfg = b"{}";

@@ -7,8 +7,11 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tokio_postgres::Client;
 
-use crate::config::{ConnSettings, OpenConfig};
+use stogger_pg_proto::dsn::redact;
+use stogger_pg_proto::PgSettings;
+
 use crate::conn;
+use crate::conn_settings::ConnSettings;
 use crate::schema::{TableName, COLUMNS, INDEXES};
 
 /// One expected column and what the table has.
@@ -86,7 +89,7 @@ impl CheckReport {
 /// Runs the check on a private thread (`stogger-pg-check`) with its own
 /// runtime, so it can be called from anywhere, inside a runtime or not.
 /// Every step is bounded by `config.connect_timeout`.
-pub fn check(config: &OpenConfig) -> CheckReport {
+pub fn check(config: &PgSettings) -> CheckReport {
     let cfg = config.clone();
     let fallback = base_report(config);
     let handle = std::thread::Builder::new()
@@ -114,9 +117,9 @@ pub fn check(config: &OpenConfig) -> CheckReport {
     }
 }
 
-fn base_report(config: &OpenConfig) -> CheckReport {
+fn base_report(config: &PgSettings) -> CheckReport {
     CheckReport {
-        dsn: crate::config::redact(&config.dsn),
+        dsn: redact(&config.dsn),
         table: config.table.clone(),
         connected: false,
         connect_ms: None,
@@ -137,7 +140,7 @@ fn base_report(config: &OpenConfig) -> CheckReport {
 }
 
 /// The check, for callers that already run tokio.
-pub async fn check_async(config: &OpenConfig) -> CheckReport {
+pub async fn check_async(config: &PgSettings) -> CheckReport {
     let mut r = base_report(config);
     let settings = match ConnSettings::parse(config) {
         Ok(s) => s,

@@ -11,7 +11,7 @@ use tokio_postgres::config::Host;
 use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
 use tokio_postgres::{Client, NoTls, SimpleQueryMessage, Statement};
 
-use crate::config::ConnSettings;
+use crate::conn_settings::ConnSettings;
 use crate::queue::Row;
 use crate::schema::{self, TableName, COLUMNS, INDEXES};
 
@@ -296,6 +296,41 @@ pub async fn ensure_schema(
     Ok(report)
 }
 
+/// A row's six values, as COPY and INSERT send them (in
+/// [`schema::INSERT_COLUMNS`] order, typed as [`COPY_TYPES`]).
+struct RowValues<'a> {
+    timestamp: PgTimestamp,
+    level: &'a str,
+    event: &'a str,
+    func: Option<&'a str>,
+    scope: Option<&'a str>,
+    data: RawJson<'a>,
+}
+
+impl<'a> RowValues<'a> {
+    fn of(row: &'a Row) -> RowValues<'a> {
+        RowValues {
+            timestamp: PgTimestamp(row.ts_micros()),
+            level: row.level(),
+            event: row.event(),
+            func: row.func(),
+            scope: row.scope(),
+            data: RawJson(row.data()),
+        }
+    }
+
+    fn params(&self) -> [&(dyn ToSql + Sync); 6] {
+        [
+            &self.timestamp,
+            &self.level,
+            &self.event,
+            &self.func,
+            &self.scope,
+            &self.data,
+        ]
+    }
+}
+
 /// A connection prepared for writing to one table.
 pub struct Conn {
     /// The client.
@@ -325,18 +360,9 @@ impl Conn {
 
     /// One autocommit INSERT (sync mode, and single rows).
     pub async fn insert(&self, row: &Row) -> Result<(), tokio_postgres::Error> {
+        let values = RowValues::of(row);
         self.client
-            .execute(
-                &self.insert,
-                &[
-                    &PgTimestamp(row.ts_micros()),
-                    &row.level(),
-                    &row.event(),
-                    &row.func(),
-                    &row.scope(),
-                    &RawJson(row.data()),
-                ],
-            )
+            .execute(&self.insert, &values.params())
             .await
             .map(|_| ())
     }
@@ -346,17 +372,7 @@ impl Conn {
         let writer = BinaryCopyInWriter::new(sink, &COPY_TYPES);
         pin_mut!(writer);
         for row in rows {
-            writer
-                .as_mut()
-                .write(&[
-                    &PgTimestamp(row.ts_micros()),
-                    &row.level(),
-                    &row.event(),
-                    &row.func(),
-                    &row.scope(),
-                    &RawJson(row.data()),
-                ])
-                .await?;
+            writer.as_mut().write(&RowValues::of(row).params()).await?;
         }
         writer.finish().await.map(|_| ())
     }
@@ -457,4 +473,76 @@ pub enum WriteError {
         /// What happened.
         error: String,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    //! The exactly-once recovery after a COMMIT without answer rests on
+    //! `txid_status`: check that the writer reads each outcome right on a
+    //! real server (committed, rolled back, never assigned).
+
+    use super::*;
+    use stogger_pg_proto::PgSettings;
+
+    async fn xid(c: &tokio_postgres::Client) -> i64 {
+        c.query_one("SELECT txid_current()", &[])
+            .await
+            .unwrap()
+            .get::<_, i64>(0)
+    }
+
+    #[test]
+    fn transaction_outcomes_are_read_back_after_the_fact() {
+        let pg = stogger_tests::pg::cluster_or_fail("pgtxid");
+        pg.create_user_and_db("stogger", "secret")
+            .unwrap_or_else(|e| panic!("create user: {e}"));
+        let mut cfg = PgSettings::new(pg.socket_dsn("stogger", "stogger"));
+        cfg.connect_timeout = std::time::Duration::from_secs(10);
+        let settings = ConnSettings::parse(&cfg).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let table = TableName::parse("tx_logs").unwrap();
+            let a = connect(&settings).await.unwrap();
+            ensure_schema(&a, &table).await.unwrap();
+            a.batch_execute("BEGIN").await.unwrap();
+            let committed = xid(&a).await;
+            a.batch_execute(
+                "INSERT INTO tx_logs (\"timestamp\", level, event) VALUES (now(), 'info', 'x'); COMMIT",
+            )
+            .await
+            .unwrap();
+            a.batch_execute("BEGIN").await.unwrap();
+            let aborted = xid(&a).await;
+            a.batch_execute("ROLLBACK").await.unwrap();
+            a.batch_execute("BEGIN").await.unwrap();
+            let open_xid = xid(&a).await;
+
+            // Another connection (as after a reconnect) asks.
+            let b = Conn::prepare(connect(&settings).await.unwrap(), &table)
+                .await
+                .unwrap();
+            assert_eq!(b.txid_status(committed).await.unwrap(), TxStatus::Committed);
+            assert_eq!(b.txid_status(aborted).await.unwrap(), TxStatus::Aborted);
+            assert_eq!(b.txid_status(open_xid).await.unwrap(), TxStatus::InProgress);
+            // An id the server never handed out (as after a crash that lost it).
+            assert_eq!(
+                b.txid_status(open_xid + 1_000_000).await.unwrap(),
+                TxStatus::Aborted
+            );
+            // The connection holding the open transaction dies: it aborts.
+            drop(a);
+            let mut status = TxStatus::InProgress;
+            for _ in 0..100 {
+                status = b.txid_status(open_xid).await.unwrap();
+                if status != TxStatus::InProgress {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            assert_eq!(status, TxStatus::Aborted);
+        });
+    }
 }

@@ -1,30 +1,23 @@
 //! Diagnostics: the only way the plugin reports anything is the `warn`
 //! callback given at open (dropped when there is none). Every message is
-//! redacted and rate-limited per kind: the first of a kind always goes out;
-//! repeats within [`RATE_LIMIT`] are counted and mentioned in the next one.
+//! redacted and rate-limited per kind by the contract's one limiter
+//! (`stogger_pg_proto::limiter`): the first of a kind always goes out;
+//! repeats within its interval are counted and mentioned in the next one.
+//! The host passes the messages on without limiting them again.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
-use crate::config::Redactor;
+use stogger_pg_proto::dsn::Redactor;
+use stogger_pg_proto::limiter::{with_suppressed, RateLimiter, INTERVAL};
 
 /// A diagnostics sink: `(kind, message)`.
 pub type WarnSink = Arc<dyn Fn(&str, &str) + Send + Sync>;
-
-/// The minimum interval between two messages of the same kind.
-pub const RATE_LIMIT: Duration = Duration::from_secs(10);
-
-struct KindState {
-    last: Instant,
-    suppressed: u64,
-}
 
 /// Redacting, rate-limited warnings.
 pub struct Warner {
     sink: Option<WarnSink>,
     redactor: Redactor,
-    kinds: Mutex<HashMap<&'static str, KindState>>,
+    limiter: RateLimiter,
     last_error: Mutex<Option<String>>,
 }
 
@@ -34,56 +27,21 @@ impl Warner {
         Warner {
             sink,
             redactor,
-            kinds: Mutex::new(HashMap::new()),
+            limiter: RateLimiter::new(INTERVAL),
             last_error: Mutex::new(None),
         }
     }
 
-    /// The redactor.
-    pub fn redactor(&self) -> &Redactor {
-        &self.redactor
-    }
-
     /// Records `message` as the last error and sends it unless a message of
-    /// the same kind went out less than [`RATE_LIMIT`] ago.
+    /// the same kind went out less than the limiter's interval ago.
     pub fn warn(&self, kind: &'static str, message: &str) {
         let message = self.redactor.apply(message);
         self.set_last_error(&message);
-        let suppressed = {
-            let mut kinds = self.kinds.lock().unwrap_or_else(|p| p.into_inner());
-            let now = Instant::now();
-            match kinds.get_mut(kind) {
-                Some(st) if now.duration_since(st.last) < RATE_LIMIT => {
-                    st.suppressed += 1;
-                    return;
-                }
-                Some(st) => {
-                    let n = st.suppressed;
-                    st.last = now;
-                    st.suppressed = 0;
-                    n
-                }
-                None => {
-                    kinds.insert(
-                        kind,
-                        KindState {
-                            last: now,
-                            suppressed: 0,
-                        },
-                    );
-                    0
-                }
-            }
+        let Some(suppressed) = self.limiter.admit(kind) else {
+            return;
         };
         if let Some(sink) = &self.sink {
-            if suppressed > 0 {
-                sink(
-                    kind,
-                    &format!("{message} ({suppressed} similar message(s) suppressed)"),
-                );
-            } else {
-                sink(kind, &message);
-            }
+            sink(kind, &with_suppressed(&message, suppressed));
         }
     }
 
@@ -91,21 +49,13 @@ impl Warner {
     /// next one within the interval is suppressed; records the last error.
     pub fn note(&self, kind: &'static str, message: &str) {
         self.set_last_error(&self.redactor.apply(message));
-        let mut kinds = self.kinds.lock().unwrap_or_else(|p| p.into_inner());
-        kinds.insert(
-            kind,
-            KindState {
-                last: Instant::now(),
-                suppressed: 0,
-            },
-        );
+        self.limiter.mark_reported(kind);
     }
 
     /// Forgets the rate limit of `kind` (after recovery, the next failure
     /// of that kind is news again).
     pub fn reset(&self, kind: &'static str) {
-        let mut kinds = self.kinds.lock().unwrap_or_else(|p| p.into_inner());
-        kinds.remove(kind);
+        self.limiter.forget(kind);
     }
 
     fn set_last_error(&self, message: &str) {

@@ -2,15 +2,33 @@
 //!
 //! The PostgreSQL I/O of stogger: connect, create the table, write rows.
 //! stogger-core renders tracing events into rows and hands them over through
-//! a small versioned C ABI ([`abi`], contract in `docs/plugin-abi.md`),
-//! whether this crate is linked statically or loaded as
-//! `libstogger_postgres.so`. Rust programs (the `stogger` CLI) can use the
-//! same functionality directly: [`Writer`], [`schema_sql`], [`check()`].
+//! a small versioned C ABI (declared in `stogger_pg_proto::abi`, contract in
+//! `docs/plugin-abi.md`), whether this crate is linked statically or loaded
+//! as `libstogger_postgres.so`.
 //!
+//! ## The Rust API
+//!
+//! Rust programs (the `stogger` CLI, tests) can use the same functionality
+//! directly. Everything public is here, at the crate root:
+//!
+//! - [`Writer`] ([`Writer::open`] with [`PgSettings`], [`Opened`],
+//!   [`OpenStatus`], [`OpenError`], [`Stats`], [`WarnSink`], rows as
+//!   [`RowRef`]): the writer the C ABI wraps.
+//! - [`check`] ([`CheckReport`], [`ColumnCheck`], [`IndexCheck`]): the
+//!   read-only diagnosis behind `stogger doctor`.
+//! - [`LogReader`] ([`QueryParam`], [`StoredRow`]): reading the table back,
+//!   as `stogger query` does.
+//! - [`schema_sql`] and [`TableName`] ([`SchemaError`]): the DDL and the
+//!   table and index names, as `stogger schema` prints them.
+//! - [`PgSettings`], [`SettingsError`], [`WriteMode`]: the settings, shared
+//!   with stogger-core through `stogger-pg-proto`.
+//! - The C entry points (`stogger_pg_open`, ...), for stogger-core's
+//!   statically linked build.
+
 //! ## What is stored
 //!
 //! One row per event in the table (default `stogger_logs`, `schema.table`
-//! allowed, always quoted — see [`schema`]):
+//! allowed, always quoted — see [`TableName`]):
 //!
 //! | column | type | content |
 //! |---|---|---|
@@ -51,7 +69,7 @@
 //!   is inserted twice. Rows the server rejects for their content are
 //!   isolated by splitting the batch and only they are dropped. A full queue
 //!   drops the newest rows and says so, in a warning and in a
-//!   `stogger-events-dropped` row. See [`writer`] for the details.
+//!   `stogger-events-dropped` row.
 //! - **Sync mode**: one committed INSERT per row before the call returns,
 //!   on the calling thread (one connection behind a mutex: concurrent
 //!   callers take turns; a caller inside a tokio runtime is served by the
@@ -62,24 +80,29 @@
 //! ## TLS
 //!
 //! `sslmode` `disable`, `prefer` (default), `require`, `verify-ca`,
-//! `verify-full` with rustls; `sslrootcert` names the CA file. See [`tls`].
+//! `verify-full` with rustls; `sslrootcert` names the CA file.
 
 #![warn(missing_docs)]
 
-pub mod abi;
-pub mod check;
-pub mod config;
-pub mod conn;
-pub mod diag;
-pub mod queue;
-pub mod schema;
-pub mod tls;
-pub mod writer;
+mod abi;
+mod check;
+mod conn;
+mod conn_settings;
+mod diag;
+mod queue;
+mod reader;
+mod schema;
+mod tls;
+mod writer;
 
-pub use check::{check, check_async, CheckReport, ColumnCheck, IndexCheck};
-pub use config::{redact, ConfigError, OpenConfig, WriteMode, DEFAULT_TABLE};
+pub use abi::{
+    stogger_pg_abi_version, stogger_pg_buf_free, stogger_pg_close, stogger_pg_flush,
+    stogger_pg_open, stogger_pg_schema_sql, stogger_pg_stats, stogger_pg_write,
+};
+pub use check::{check, CheckReport, ColumnCheck, IndexCheck};
 pub use diag::WarnSink;
-pub use queue::{RowBytes, RowRef};
+pub use queue::RowRef;
+pub use reader::{LogReader, QueryParam, StoredRow};
 pub use schema::{schema_sql, SchemaError, TableName};
-pub use tls::SslMode;
+pub use stogger_pg_proto::{PgSettings, SettingsError, WriteMode};
 pub use writer::{OpenError, OpenStatus, Opened, Stats, Writer};

@@ -189,11 +189,6 @@ impl Row {
     pub fn data(&self) -> &str {
         &self.text[self.ends[3]..]
     }
-    /// Approximate heap size, for diagnostics.
-    pub fn size(&self) -> usize {
-        self.text.len()
-    }
-
     /// The row's buffer, for reuse.
     fn into_buffer(self) -> Vec<u8> {
         self.text.into_bytes()
@@ -344,8 +339,9 @@ impl Queue {
         drop(excess);
     }
 
-    /// Spare buffers held (for tests and diagnostics).
-    pub fn spare_buffers(&self) -> usize {
+    /// Spare buffers held.
+    #[cfg(test)]
+    fn spare_buffers(&self) -> usize {
         self.lock().spare_count
     }
 

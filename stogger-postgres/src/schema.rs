@@ -42,8 +42,8 @@ pub const INDEXES: [(&str, &str); 4] = [
     ("data", "USING GIN (data jsonb_path_ops)"),
 ];
 
-/// PostgreSQL's identifier length limit (NAMEDATALEN - 1).
-pub const MAX_IDENT_BYTES: usize = 63;
+use stogger_pg_proto::settings::check_table_name;
+pub use stogger_pg_proto::settings::MAX_IDENT_BYTES;
 
 /// A table name that was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,55 +78,21 @@ pub fn quote_ident(ident: &str) -> String {
     out
 }
 
-fn check_part(part: &str, what: &str, whole: &str) -> Result<(), SchemaError> {
-    if part.is_empty() {
-        return Err(SchemaError(format!(
-            "table name {whole:?}: the {what} is empty"
-        )));
-    }
-    if part.contains('\0') {
-        return Err(SchemaError(format!(
-            "table name {whole:?}: the {what} contains a NUL character"
-        )));
-    }
-    if part.len() > MAX_IDENT_BYTES {
-        return Err(SchemaError(format!(
-            "table name {whole:?}: the {what} is {} bytes long; PostgreSQL identifiers are at \
-             most {MAX_IDENT_BYTES} bytes",
-            part.len()
-        )));
-    }
-    Ok(())
-}
-
 impl TableName {
-    /// Validates `name` (`table` or `schema.table`).
+    /// Validates `name` (`table` or `schema.table`, by the contract's rules:
+    /// [`check_table_name`]).
     pub fn parse(name: &str) -> Result<TableName, SchemaError> {
-        if name.is_empty() {
-            return Err(SchemaError("the table name is empty".to_string()));
-        }
-        match name.split_once('.') {
-            None => {
-                check_part(name, "name", name)?;
-                Ok(TableName {
-                    schema: None,
-                    table: name.to_string(),
-                })
-            }
-            Some((schema, table)) => {
-                if table.contains('.') {
-                    return Err(SchemaError(format!(
-                        "table name {name:?} has more than one dot; use `table` or `schema.table`"
-                    )));
-                }
-                check_part(schema, "schema part", name)?;
-                check_part(table, "table part", name)?;
-                Ok(TableName {
-                    schema: Some(schema.to_string()),
-                    table: table.to_string(),
-                })
-            }
-        }
+        check_table_name(name).map_err(SchemaError)?;
+        Ok(match name.split_once('.') {
+            None => TableName {
+                schema: None,
+                table: name.to_string(),
+            },
+            Some((schema, table)) => TableName {
+                schema: Some(schema.to_string()),
+                table: table.to_string(),
+            },
+        })
     }
 
     /// The schema, when the name was qualified.

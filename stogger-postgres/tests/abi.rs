@@ -12,39 +12,12 @@ use std::sync::Mutex;
 use common::*;
 use libloading::{Library, Symbol};
 
-#[repr(C)]
-struct Buf {
-    ptr: *mut u8,
-    len: usize,
-    cap: usize,
-}
-
-impl Buf {
-    fn empty() -> Buf {
-        Buf {
-            ptr: std::ptr::null_mut(),
-            len: 0,
-            cap: 0,
-        }
-    }
-}
-
-#[repr(C)]
-struct Row {
-    ts_micros: i64,
-    level_ptr: *const u8,
-    level_len: usize,
-    event_ptr: *const u8,
-    event_len: usize,
-    func_ptr: *const u8,
-    func_len: usize,
-    scope_ptr: *const u8,
-    scope_len: usize,
-    data_ptr: *const u8,
-    data_len: usize,
-}
-
-type WarnFn = extern "C" fn(*const u8, usize, *const u8, usize);
+// The contract's own declarations: this test checks the built library
+// against them, never against a copy.
+use stogger_pg_proto::abi::{
+    StoggerPgBuf as Buf, StoggerPgReport as Report, StoggerPgRow as Row, StoggerPgWarnFn as WarnFn,
+    SYMBOL_ABI_VERSION,
+};
 
 static WARNINGS: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
 
@@ -154,8 +127,8 @@ fn row(event: &'static str, func: Option<&'static str>, data: &'static str) -> R
 #[test]
 fn the_built_plugin_works_through_its_c_abi() {
     let plugin = Plugin::load();
-    let version: Symbol<'_, extern "C" fn() -> u32> = plugin.sym(b"stogger_pg_abi_version");
-    assert_eq!(version(), 1);
+    let version: Symbol<'_, extern "C" fn() -> u32> = plugin.sym(SYMBOL_ABI_VERSION.as_bytes());
+    assert_eq!(version(), stogger_pg_proto::abi::ABI_VERSION);
 
     // Invalid configurations: negative codes and a reason, never a handle.
     for (config, expect) in [
@@ -177,9 +150,9 @@ fn the_built_plugin_works_through_its_c_abi() {
         plugin.sym(b"stogger_pg_write");
     let flush: Symbol<'_, unsafe extern "C" fn(*mut c_void, u64) -> i32> =
         plugin.sym(b"stogger_pg_flush");
-    let stats: Symbol<'_, unsafe extern "C" fn(*mut c_void, *mut Buf) -> i32> =
+    let stats: Symbol<'_, unsafe extern "C" fn(*mut c_void, *mut Report, *mut Buf) -> i32> =
         plugin.sym(b"stogger_pg_stats");
-    let close: Symbol<'_, unsafe extern "C" fn(*mut c_void, u64, *mut Buf) -> i32> =
+    let close: Symbol<'_, unsafe extern "C" fn(*mut c_void, u64, *mut Report) -> i32> =
         plugin.sym(b"stogger_pg_close");
     let schema: Symbol<'_, unsafe extern "C" fn(*const u8, usize, *mut Buf) -> i32> =
         plugin.sym(b"stogger_pg_schema_sql");
@@ -190,8 +163,9 @@ fn the_built_plugin_works_through_its_c_abi() {
     unsafe {
         assert_eq!(write(std::ptr::null_mut(), std::ptr::null(), 1), -1);
         assert_eq!(flush(std::ptr::null_mut(), 10), -1);
-        assert_eq!(stats(std::ptr::null_mut(), &mut out), -1);
-        assert_eq!(close(std::ptr::null_mut(), 10, &mut out), -1);
+        let mut report = Report::default();
+        assert_eq!(stats(std::ptr::null_mut(), &mut report, &mut out), -1);
+        assert_eq!(close(std::ptr::null_mut(), 10, &mut report), -1);
         assert_eq!(schema(std::ptr::null(), 4, &mut out), -1);
     }
     plugin.text(&mut out);
@@ -241,29 +215,21 @@ fn the_built_plugin_works_through_its_c_abi() {
         );
         // "No limit" must not overflow a deadline (that would be a caught panic, -3).
         assert_eq!(flush(handle, u64::MAX), 0);
-        assert_eq!(stats(handle, &mut out), 0);
     }
-    let s: serde_json::Value = serde_json::from_str(&plugin.text(&mut out)).unwrap();
-    for key in [
-        "queued",
-        "delivered",
-        "dropped_queue_full",
-        "dropped_rejected",
-        "batches",
-        "reconnects",
-        "connected",
-        "last_error",
-    ] {
-        assert!(s.get(key).is_some(), "stats lack {key}: {s}");
-    }
-    assert_eq!(
-        (s["delivered"].as_u64(), s["connected"].as_bool()),
-        (Some(100), Some(true))
-    );
+    let mut s = Report::default();
+    // SAFETY: handle from open; a report and a buffer for the plugin to fill.
+    assert_eq!(unsafe { stats(handle, &mut s, &mut out) }, 0);
+    let last_error = plugin.text(&mut out);
+    assert_eq!((s.delivered, s.connected), (100, true), "{s:?}");
+    assert_eq!((s.queued, s.undelivered), (0, 0), "{s:?}");
+    assert_eq!(last_error, "", "no warning yet");
+    // A null last-error buffer is allowed.
+    // SAFETY: as above.
+    assert_eq!(unsafe { stats(handle, &mut s, std::ptr::null_mut()) }, 0);
+    let mut report = Report::default();
     // SAFETY: handle from open, not used afterwards.
-    assert_eq!(unsafe { close(handle, u64::MAX, &mut out) }, 0);
-    let report: serde_json::Value = serde_json::from_str(&plugin.text(&mut out)).unwrap();
-    assert_eq!(report["undelivered"], 0, "{report}");
+    assert_eq!(unsafe { close(handle, u64::MAX, &mut report) }, 0);
+    assert_eq!(report.undelivered, 0, "{report:?}");
     assert_eq!(
         sql(
             &pg,
@@ -305,21 +271,29 @@ fn the_built_plugin_works_through_its_c_abi() {
         row("b", None, "{}"),
         row("c", None, "{}"),
     ];
+    let mut report = Report::default();
     // SAFETY: handle from open.
     unsafe {
         assert_eq!(write(handle, three.as_ptr(), 3), 2, "queue of two");
         assert_eq!(flush(handle, 50), 1, "cannot drain: timed out");
-        assert_eq!(close(handle, 50, &mut out), 1, "rows left undelivered");
+        assert_eq!(stats(handle, &mut report, &mut out), 0);
     }
-    let report: serde_json::Value = serde_json::from_str(&plugin.text(&mut out)).unwrap();
-    assert_eq!(
-        (
-            report["undelivered"].as_u64(),
-            report["dropped_queue_full"].as_u64()
-        ),
-        (Some(2), Some(1))
+    let last_error = plugin.text(&mut out);
+    assert!(
+        !last_error.is_empty() && !last_error.contains("abi-secret"),
+        "{last_error}"
     );
-    assert!(!report.to_string().contains("abi-secret"));
+    // SAFETY: handle from open, not used afterwards.
+    assert_eq!(
+        unsafe { close(handle, 50, &mut report) },
+        1,
+        "rows left undelivered"
+    );
+    assert_eq!(
+        (report.undelivered, report.dropped_queue_full),
+        (2, 1),
+        "{report:?}"
+    );
     let warnings = WARNINGS.lock().unwrap().clone();
     assert!(
         warnings

@@ -44,8 +44,8 @@ fn unreachable_at_open_returns_retrying_with_the_reason() {
             "rows are queued meanwhile"
         );
         let stats = opened.writer.close(Duration::from_millis(300));
-        assert_eq!(stats.undelivered, Some(1), "{stats:?}");
-        assert!(!serde_json::to_string(&stats).unwrap().contains("hunter2"));
+        assert_eq!(stats.undelivered, 1, "{stats:?}");
+        assert!(!format!("{stats:?}").contains("hunter2"));
         assert!(!dump(&warnings).contains("hunter2"));
     }
 }
@@ -82,7 +82,7 @@ fn server_restart_mid_stream_loses_and_duplicates_nothing() {
         dump(&warnings)
     );
     assert_eq!(stats.delivered + stats.uncertain, 30_000, "{stats:?}");
-    assert_eq!(stats.undelivered, Some(0));
+    assert_eq!(stats.undelivered, 0);
     assert!(stats.reconnects >= 1, "{stats:?}");
     assert!(
         !of_kind(&warnings, "connect").is_empty(),
@@ -120,13 +120,9 @@ fn wrong_password_warns_without_the_password() {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    let stats_json = serde_json::to_string(&w.stats()).unwrap();
+    let stats = format!("{:?} {:?}", w.stats(), w.last_error());
     let report = w.close(Duration::from_millis(100));
-    let all = format!(
-        "{}\n{stats_json}\n{}",
-        dump(&warnings),
-        serde_json::to_string(&report).unwrap()
-    );
+    let all = format!("{}\n{stats}\n{report:?}", dump(&warnings));
     assert!(all.contains("password authentication failed"), "{all}");
     assert!(!all.contains(secret), "{all}");
     // The right password works over the same TCP path.
@@ -244,5 +240,5 @@ fn sync_mode_commits_before_returning_and_fails_boundedly() {
     assert_eq!(w.write(&[good.as_ref()]), 1);
     assert_eq!(sql(&pg, "stogger", "SELECT count(*) FROM synced"), "502");
     let stats = w.close(FLUSH);
-    assert_eq!(stats.undelivered, Some(0));
+    assert_eq!(stats.undelivered, 0);
 }

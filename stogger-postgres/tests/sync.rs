@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::*;
 use stogger_postgres::{OpenStatus, WriteMode};
 
-fn sync_config(dsn: &str, table: &str) -> stogger_postgres::OpenConfig {
+fn sync_config(dsn: &str, table: &str) -> stogger_postgres::PgSettings {
     let mut c = config(dsn, table);
     c.write_mode = WriteMode::Sync;
     c
@@ -49,7 +49,7 @@ fn sync_caller_inside_a_tokio_runtime_neither_panics_nor_deadlocks() {
             let two: Vec<_> = part[..2].iter().map(OwnedRow::as_ref).collect();
             n += w.write(&two);
             let stats = w.close(Duration::from_secs(10));
-            assert_eq!(stats.undelivered, Some(0));
+            assert_eq!(stats.undelivered, 0);
             n
         });
         assert_eq!(written, part.len() as i64 + 2, "{}", dump(&warnings));

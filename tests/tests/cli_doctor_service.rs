@@ -56,13 +56,14 @@ fn doctor_reports_the_file_the_service_then_loads_and_writes_with() {
     assert_eq!(plugin["status"], "ok", "{plugin:#}");
     assert_eq!(plugin["for"], "service");
     assert_eq!(plugin["how"], "dynamic");
-    assert_eq!(plugin["abi_version"], 1);
+    assert_eq!(plugin["abi_version"], stogger_core::plugin::ABI_VERSION);
     assert_eq!(plugin["path"], expected.display().to_string());
     assert!(
-        plugin["detail"]
-            .as_str()
-            .unwrap()
-            .contains(&format!("would load {} (ABI 1)", expected.display())),
+        plugin["detail"].as_str().unwrap().contains(&format!(
+            "would load {} (ABI {})",
+            expected.display(),
+            stogger_core::plugin::ABI_VERSION
+        )),
         "{plugin:#}"
     );
 
@@ -71,7 +72,11 @@ fn doctor_reports_the_file_the_service_then_loads_and_writes_with() {
     service.assert_success();
     assert_eq!(
         service.plugin_status(),
-        format!("loaded from {} (ABI 1)", expected.display()),
+        format!(
+            "loaded from {} (ABI {})",
+            expected.display(),
+            stogger_core::plugin::ABI_VERSION
+        ),
         "{service:#?}"
     );
     assert_eq!(
@@ -135,10 +140,14 @@ fn a_plugin_of_another_abi_version_is_refused_naming_both_versions() {
     assert_eq!(plugin["status"], "error", "{plugin:#}");
     assert_eq!(plugin["how"], "abi-mismatch");
     assert_eq!(plugin["abi_version"], 999);
-    assert_eq!(plugin["abi_expected"], 1);
+    assert_eq!(plugin["abi_expected"], stogger_core::plugin::ABI_VERSION);
     let detail = plugin["detail"].as_str().unwrap();
     assert!(
-        detail.contains("version 999") && detail.contains("needs version 1"),
+        detail.contains("version 999")
+            && detail.contains(&format!(
+                "needs version {}",
+                stogger_core::plugin::ABI_VERSION
+            )),
         "{detail}"
     );
     assert!(

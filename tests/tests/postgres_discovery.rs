@@ -7,6 +7,7 @@
 mod postgres_support;
 
 use postgres_support::*;
+use stogger_core::plugin::ABI_VERSION;
 use stogger_tests::pg::Cluster;
 
 /// The events of the `seed` scenario, sorted (`scope-end` is debug: verbose only).
@@ -115,7 +116,7 @@ fn dynamic_service_loads_the_plugin_from_stogger_plugin_dir() {
     let out = sb.run_pg(&["seed"], &dsn, &[]);
     out.assert_success();
     let expected = format!(
-        "loaded from {} (ABI 1)",
+        "loaded from {} (ABI {ABI_VERSION})",
         sb.plugins.join("libstogger_postgres.so").display()
     );
     assert_eq!(out.plugin_status(), expected, "{out:#?}");
@@ -201,7 +202,8 @@ fn wrong_abi_plugin_is_a_warning_naming_both_versions_and_the_file() {
         .unwrap_or_else(|| panic!("no ABI warning: {}", out.stderr));
     assert!(warning.contains(&file.display().to_string()), "{warning}");
     assert!(
-        warning.contains("version 999") && warning.contains("needs version 1"),
+        warning.contains("version 999")
+            && warning.contains(&format!("needs version {ABI_VERSION}")),
         "{warning}"
     );
     assert!(

@@ -222,3 +222,65 @@ fn password_placeholder_without_the_variable_warns_and_connects_without_one() {
         "STOGGER_POSTGRES_PASSWORD"
     );
 }
+
+/// A value the writer does not allow used to pass `init_logging()` and then
+/// switch PostgreSQL off with one stderr line. The writer's limits are the
+/// configuration's now: `init_logging()` fails, naming the key, where the
+/// value came from and the allowed range.
+#[test]
+fn values_the_writer_refuses_make_init_logging_fail() {
+    let sb = Sandbox::new();
+    // Never reached: the configuration is refused before any connection.
+    let dsn = "postgresql://stogger@127.0.0.1:1/logs";
+    let config_file = sb.dir.path().join("stogger.toml");
+    std::fs::write(&config_file, "postgres_connect_timeout_ms = 900000\n").unwrap();
+    let out = sb.run_pg(&["seed"], dsn, &[]);
+    std::fs::remove_file(&config_file).unwrap();
+    let at = format!("{}:1", config_file.display());
+    let cases = [
+        (
+            out,
+            vec![
+                "postgres_connect_timeout_ms",
+                "900000",
+                &at,
+                "from 1 to 600000",
+            ],
+        ),
+        (
+            sb.run_pg(
+                &["seed"],
+                dsn,
+                &[("STOGGER_POSTGRES_QUEUE_CAPACITY", "100000001")],
+            ),
+            vec![
+                "STOGGER_POSTGRES_QUEUE_CAPACITY",
+                "100000001",
+                "from 1 to 100000000",
+            ],
+        ),
+        (
+            sb.run_pg(
+                &["seed"],
+                dsn,
+                &[("STOGGER_POSTGRES_SHUTDOWN_TIMEOUT_MS", "3600001")],
+            ),
+            vec![
+                "STOGGER_POSTGRES_SHUTDOWN_TIMEOUT_MS",
+                "3600001",
+                "from 0 to 3600000",
+            ],
+        ),
+    ];
+    for (out, parts) in cases {
+        assert_eq!(out.code, Some(2), "init_logging must fail: {}", out.stderr);
+        for part in parts {
+            assert!(
+                out.stderr.contains(part),
+                "{part:?} missing: {}",
+                out.stderr
+            );
+        }
+        assert!(!out.stderr.contains("logging is off"), "{}", out.stderr);
+    }
+}

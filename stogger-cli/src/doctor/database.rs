@@ -4,10 +4,8 @@
 use super::report::{Section, Status, SubTable};
 use crate::db;
 use serde_json::Value as Json;
-use std::time::Duration;
 use stogger_core::Config;
-use stogger_postgres::check::{check, CheckReport};
-use stogger_postgres::config::OpenConfig;
+use stogger_postgres::{check, CheckReport};
 
 /// Checks the database when PostgreSQL is enabled and a DSN is set.
 pub fn section(cfg: &Config) -> Section {
@@ -18,18 +16,11 @@ pub fn section(cfg: &Config) -> Section {
             "not checked: enable_postgres = false",
         );
     }
-    let dsn = match db::effective_dsn(cfg) {
-        Ok(d) => d,
-        Err(e) => {
-            return Section::new("database", Status::Error, format!("not checked: {e}"))
-                .hint("see the postgres section above")
-        }
-    };
-    let mut open = OpenConfig::new(dsn);
-    open.table = cfg.postgres_table.clone();
-    open.connect_timeout = Duration::from_millis(cfg.postgres_connect_timeout_ms);
-    open.application_name = Some("stogger-doctor".to_string());
-    from_report(&check(&open))
+    match db::settings(cfg, "stogger-doctor") {
+        Ok(settings) => from_report(&check(&settings)),
+        Err(e) => Section::new("database", Status::Error, format!("not checked: {e}"))
+            .hint("see the postgres section above"),
+    }
 }
 
 fn opt<T: Into<Json>>(v: Option<T>) -> Json {

@@ -7,9 +7,10 @@
 //! parser per key serves every source, and every source accepts the same
 //! spellings.
 
-use super::{Config, LogFormat, Rotation, SystemdMode, TimestampPrecision, WriteMode};
+use super::{Config, Dsn, LogFormat, Rotation, SystemdMode, TimestampPrecision, WriteMode};
 use crate::event::Level;
 use std::path::PathBuf;
+use stogger_pg_proto::settings as pg;
 use toml::Value;
 
 /// Description of one configuration key.
@@ -44,6 +45,21 @@ impl KeyInfo {
             Some((table, short)) => (Some(table), short),
             None => (None, self.name),
         }
+    }
+}
+
+/// A key of the PostgreSQL writer: everything but its variable comes
+/// from the contract's definition of the setting ([`pg::SETTINGS`]).
+const fn pg_key(env: &'static str, setting: &pg::Setting) -> KeyInfo {
+    KeyInfo {
+        name: match setting.config_key {
+            Some(name) => name,
+            None => "",
+        },
+        env,
+        allowed: setting.allowed,
+        default: setting.default,
+        description: setting.doc,
     }
 }
 
@@ -166,20 +182,8 @@ pub const KEYS: &[KeyInfo] = &[
         "false",
         "Register the PostgreSQL target.",
     ),
-    key(
-        "postgres_dsn",
-        "STOGGER_POSTGRES_DSN",
-        "a PostgreSQL connection string (URL or key=value); empty for none",
-        "none",
-        "Connection string; `%PASSWORD%` is replaced by STOGGER_POSTGRES_PASSWORD.",
-    ),
-    key(
-        "postgres_table",
-        "STOGGER_POSTGRES_TABLE",
-        "a table name or `schema.table`, each part 1 to 63 bytes, no NUL",
-        "stogger_logs",
-        "Table the events are written to (created when missing).",
-    ),
+    pg_key("STOGGER_POSTGRES_DSN", &pg::DSN),
+    pg_key("STOGGER_POSTGRES_TABLE", &pg::TABLE),
     key(
         "postgres_plugin",
         "STOGGER_POSTGRES_PLUGIN",
@@ -187,41 +191,11 @@ pub const KEYS: &[KeyInfo] = &[
         "none (search the usual places)",
         "Explicit path of libstogger_postgres.so.",
     ),
-    key(
-        "postgres_write_mode",
-        "STOGGER_POSTGRES_WRITE_MODE",
-        "batch, sync",
-        "batch",
-        "Batch: bounded queue and background COPY. Sync: one durable write per event.",
-    ),
-    key(
-        "postgres_queue_capacity",
-        "STOGGER_POSTGRES_QUEUE_CAPACITY",
-        "an integer >= 1",
-        "100000",
-        "Events held in memory at most while the database is slow or away.",
-    ),
-    key(
-        "postgres_batch_size",
-        "STOGGER_POSTGRES_BATCH_SIZE",
-        "an integer >= 1",
-        "5000",
-        "Rows per COPY.",
-    ),
-    key(
-        "postgres_flush_interval_ms",
-        "STOGGER_POSTGRES_FLUSH_INTERVAL_MS",
-        "an integer >= 1 (milliseconds)",
-        "200",
-        "Longest time an event waits in the queue before a flush.",
-    ),
-    key(
-        "postgres_shutdown_timeout_ms",
-        "STOGGER_POSTGRES_SHUTDOWN_TIMEOUT_MS",
-        "an integer >= 0 (milliseconds)",
-        "5000",
-        "How long dropping the guard waits for the queue to drain.",
-    ),
+    pg_key("STOGGER_POSTGRES_WRITE_MODE", &pg::WRITE_MODE),
+    pg_key("STOGGER_POSTGRES_QUEUE_CAPACITY", &pg::QUEUE_CAPACITY),
+    pg_key("STOGGER_POSTGRES_BATCH_SIZE", &pg::BATCH_SIZE),
+    pg_key("STOGGER_POSTGRES_FLUSH_INTERVAL_MS", &pg::FLUSH_INTERVAL_MS),
+    pg_key("STOGGER_POSTGRES_SHUTDOWN_TIMEOUT_MS", &pg::SHUTDOWN_TIMEOUT_MS),
     key(
         "panic_flush_timeout_ms",
         "STOGGER_PANIC_FLUSH_TIMEOUT_MS",
@@ -229,13 +203,7 @@ pub const KEYS: &[KeyInfo] = &[
         "100",
         "How long logging a panic waits for slow targets (rows not written by then stay queued).",
     ),
-    key(
-        "postgres_connect_timeout_ms",
-        "STOGGER_POSTGRES_CONNECT_TIMEOUT_MS",
-        "an integer >= 1 (milliseconds)",
-        "5000",
-        "Timeout of one connection attempt.",
-    ),
+    pg_key("STOGGER_POSTGRES_CONNECT_TIMEOUT_MS", &pg::CONNECT_TIMEOUT_MS),
     key(
         "log_rotation",
         "STOGGER_LOG_ROTATION",
@@ -534,9 +502,23 @@ fn integer(v: &Value, min: u64, max: u64) -> Parsed<u64> {
     }
 }
 
-fn usize_at_least(v: &Value, min: u64) -> Parsed<usize> {
-    let max = u64::try_from(usize::MAX).unwrap_or(u64::MAX);
-    usize::try_from(integer(v, min, max)?).map_err(|_| Invalid)
+/// An integer within the range the PostgreSQL writer allows for `setting`
+/// (so a value `init_logging()` accepts is never refused by the writer).
+fn pg_integer(v: &Value, setting: &pg::Setting) -> Parsed<u64> {
+    let range = setting.integer_range().ok_or(Invalid)?;
+    integer(v, *range.start(), *range.end())
+}
+
+/// [`pg_integer`] for a count of rows.
+fn pg_count(v: &Value, setting: &pg::Setting) -> Parsed<usize> {
+    usize::try_from(pg_integer(v, setting)?).map_err(|_| Invalid)
+}
+
+/// A text the PostgreSQL writer allows for `setting`.
+fn pg_text(v: &Value, setting: &pg::Setting) -> Parsed<String> {
+    let s = string(v)?;
+    setting.check_text(s).map_err(|_| Invalid)?;
+    Ok(s.to_string())
 }
 
 /// A byte size: an integer, or a decimal number followed by a unit.
@@ -663,15 +645,6 @@ fn file_mode(v: &Value) -> Parsed<u32> {
     Ok(mode)
 }
 
-fn table_name(v: &Value) -> Parsed<String> {
-    let s = non_empty(v)?;
-    let parts: Vec<&str> = s.split('.').collect();
-    if parts.len() > 2 || parts.iter().any(|p| p.is_empty() || p.len() > 63) {
-        return Err(Invalid);
-    }
-    Ok(s.to_string())
-}
-
 /// Sets the key `name` in `cfg` from `value`. Returns `None` when `name` is
 /// not a key, `Some(Err(Invalid))` when the value is not allowed; `cfg` is
 /// unchanged then.
@@ -728,23 +701,25 @@ fn set(cfg: &mut Config, name: &str, v: &Value) -> Option<Parsed<()>> {
             }
             "journal_socket" => cfg.journal_socket = PathBuf::from(non_empty(v)?),
             "enable_postgres" => cfg.enable_postgres = boolean(v)?,
-            "postgres_dsn" => cfg.postgres_dsn = optional(v)?,
-            "postgres_table" => cfg.postgres_table = table_name(v)?,
+            "postgres_dsn" => cfg.postgres_dsn = optional(v)?.map(Dsn::from),
+            "postgres_table" => cfg.postgres_table = pg_text(v, &pg::TABLE)?,
             "postgres_plugin" => cfg.postgres_plugin = optional(v)?.map(PathBuf::from),
             "postgres_write_mode" => {
                 cfg.postgres_write_mode =
-                    choice(v, &[("batch", WriteMode::Batch), ("sync", WriteMode::Sync)])?
+                    choice(v, &WriteMode::ALL.map(|mode| (mode.as_str(), mode)))?
             }
-            "postgres_queue_capacity" => cfg.postgres_queue_capacity = usize_at_least(v, 1)?,
-            "postgres_batch_size" => cfg.postgres_batch_size = usize_at_least(v, 1)?,
+            "postgres_queue_capacity" => {
+                cfg.postgres_queue_capacity = pg_count(v, &pg::QUEUE_CAPACITY)?
+            }
+            "postgres_batch_size" => cfg.postgres_batch_size = pg_count(v, &pg::BATCH_SIZE)?,
             "postgres_flush_interval_ms" => {
-                cfg.postgres_flush_interval_ms = integer(v, 1, u64::MAX)?
+                cfg.postgres_flush_interval_ms = pg_integer(v, &pg::FLUSH_INTERVAL_MS)?
             }
             "postgres_shutdown_timeout_ms" => {
-                cfg.postgres_shutdown_timeout_ms = integer(v, 0, u64::MAX)?
+                cfg.postgres_shutdown_timeout_ms = pg_integer(v, &pg::SHUTDOWN_TIMEOUT_MS)?
             }
             "postgres_connect_timeout_ms" => {
-                cfg.postgres_connect_timeout_ms = integer(v, 1, u64::MAX)?
+                cfg.postgres_connect_timeout_ms = pg_integer(v, &pg::CONNECT_TIMEOUT_MS)?
             }
             "panic_flush_timeout_ms" => cfg.panic_flush_timeout_ms = integer(v, 0, u64::MAX)?,
             "log_rotation" => {

@@ -31,7 +31,7 @@ const RUST_LOG: &str = "RUST_LOG";
 /// `STOGGER_*` variables that are read elsewhere and are not config keys.
 const NOT_KEYS: &[&str] = &[
     CONFIG_VAR,
-    "STOGGER_POSTGRES_PASSWORD",
+    stogger_pg_proto::dsn::PASSWORD_ENV,
     "STOGGER_PLUGIN_DIR",
 ];
 
@@ -523,7 +523,7 @@ pub(crate) fn file_settings() -> BTreeMap<String, Value> {
 
 /// A value as shown in a message: TOML-quoted (so control characters are
 /// escaped), shortened, and never a connection string.
-fn show(key: &str, value: &Value) -> String {
+pub(crate) fn show(key: &str, value: &Value) -> String {
     if key == "postgres_dsn" {
         // It may hold a password, whatever its type.
         return format!("(a TOML {}, not shown)", value.type_str());

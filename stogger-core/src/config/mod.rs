@@ -8,11 +8,14 @@
 
 mod keys;
 mod load;
+mod postgres;
 
 pub use crate::filter::{FilterInForce, SYNTAX as FILTER_SYNTAX};
 pub use keys::syslog_facility_code;
 pub(crate) use load::file_settings;
+pub(crate) use load::show as shown_value;
 pub use load::{load, load_from, load_from_vars, ConfigError, KeyInfo, Loaded, Origin, KEYS};
+pub use postgres::{Dsn, PgSettings};
 
 use crate::event::Level;
 use std::path::PathBuf;
@@ -59,14 +62,10 @@ pub enum TimestampPrecision {
     Relative,
 }
 
-/// How the PostgreSQL target writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WriteMode {
-    /// Bounded queue + background binary COPY (the default).
-    Batch,
-    /// One durable write per event before the log call returns.
-    Sync,
-}
+/// How the PostgreSQL target writes: batch (bounded queue, background
+/// COPY; the default) or sync (one durable write per event before the log
+/// call returns).
+pub use stogger_pg_proto::WriteMode;
 
 /// The `[format]` table.
 #[derive(Debug, Clone, PartialEq)]
@@ -81,7 +80,8 @@ pub struct FormatConfig {
     pub pad_event_width: usize,
 }
 
-/// Every setting stogger reads. Field names are the config keys.
+/// Every setting stogger reads. Field names are the config keys. `Debug`
+/// never shows the DSN's password.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// Log debug events too.
@@ -111,7 +111,8 @@ pub struct Config {
     /// Register the PostgreSQL target.
     pub enable_postgres: bool,
     /// Connection string; `%PASSWORD%` is replaced by `STOGGER_POSTGRES_PASSWORD`.
-    pub postgres_dsn: Option<String>,
+    /// Its `Debug` masks the password.
+    pub postgres_dsn: Option<Dsn>,
     /// Table name (optionally `schema.table`).
     pub postgres_table: String,
     /// Explicit path of `libstogger_postgres.so`.
@@ -196,6 +197,8 @@ impl Config {
 
 impl Default for Config {
     fn default() -> Self {
+        // The PostgreSQL writer's defaults are the contract's.
+        let pg = PgSettings::new(String::new());
         Config {
             verbose: false,
             log_filter: None,
@@ -210,15 +213,15 @@ impl Default for Config {
             journal_socket: PathBuf::from("/run/systemd/journal/socket"),
             enable_postgres: false,
             postgres_dsn: None,
-            postgres_table: "stogger_logs".to_string(),
+            postgres_table: pg.table,
             postgres_plugin: None,
-            postgres_write_mode: WriteMode::Batch,
-            postgres_queue_capacity: 100_000,
-            postgres_batch_size: 5_000,
-            postgres_flush_interval_ms: 200,
-            postgres_shutdown_timeout_ms: 5_000,
+            postgres_write_mode: pg.write_mode,
+            postgres_queue_capacity: pg.queue_capacity,
+            postgres_batch_size: pg.batch_size,
+            postgres_flush_interval_ms: postgres::millis(pg.flush_interval),
+            postgres_shutdown_timeout_ms: postgres::millis(pg.shutdown_timeout),
             panic_flush_timeout_ms: 100,
-            postgres_connect_timeout_ms: 5_000,
+            postgres_connect_timeout_ms: postgres::millis(pg.connect_timeout),
             log_rotation: Rotation::None,
             log_max_bytes: 10_000_000,
             log_backup_count: 5,

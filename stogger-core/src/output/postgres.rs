@@ -18,11 +18,11 @@
 //! anything stogger prints: the plugin redacts it, and every message coming
 //! from the plugin is scrubbed of it once more here.
 
-use crate::config::{Config, WriteMode};
+use crate::config::{Config, PgSettings, WriteMode};
 use crate::dispatch;
 use crate::event::{Event, Level};
 use crate::fork::PerProcess;
-use crate::plugin::{self, Handle, Opened, Plugin, PluginStatus, StoggerPgRow};
+use crate::plugin::{self, Handle, Opened, Plugin, PluginStatus};
 use crate::render::row::{Row, RowRenderer};
 use crate::target::{self, Logger, Output, Outputs, Renderer, Target};
 use crate::warn;
@@ -31,15 +31,11 @@ use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::RwLock;
 use std::time::Duration;
+use stogger_pg_proto::abi::{StoggerPgReport, StoggerPgRow};
+use stogger_pg_proto::dsn::{ParsedDsn, Redactor, PASSWORD_ENV, PASSWORD_PLACEHOLDER};
 
 /// Name of the target in warnings.
 const NAME: &str = "postgres";
-
-/// The environment variable that replaces `%PASSWORD%` in `postgres_dsn`.
-pub const PASSWORD_ENV: &str = "STOGGER_POSTGRES_PASSWORD";
-
-/// The placeholder in `postgres_dsn`.
-pub const PASSWORD_PLACEHOLDER: &str = "%PASSWORD%";
 
 /// Set once `stogger-postgres-not-available` was logged in this process.
 static NOT_AVAILABLE_REPORTED: AtomicBool = AtomicBool::new(false);
@@ -51,25 +47,25 @@ pub(crate) fn build(cfg: &Config, notes: &mut Vec<Event>) -> Option<Box<dyn Targ
     }
     let env = |name: &str| std::env::var(name).ok();
     let plugin = plugin::load(cfg);
-    let prepared = prepare(cfg, notes, plugin, &env, &NOT_AVAILABLE_REPORTED)?;
-    start(cfg, prepared)
+    let request = prepare(cfg, notes, plugin, &env, &NOT_AVAILABLE_REPORTED)?;
+    start(cfg, request)
 }
 
-/// Everything checked before the writer is started.
-struct Prepared {
+/// What the writer is started with: the plugin and the settings.
+struct OpenRequest {
     plugin: &'static Plugin,
-    config_json: Vec<u8>,
+    settings: PgSettings,
 }
 
 /// Turns a discovery result and the configuration into notes, or into what
-/// `stogger_pg_open` needs.
+/// the writer is started with.
 fn prepare(
     cfg: &Config,
     notes: &mut Vec<Event>,
     plugin: Result<&'static Plugin, PluginStatus>,
     env: &dyn Fn(&str) -> Option<String>,
     not_available_reported: &AtomicBool,
-) -> Option<Prepared> {
+) -> Option<OpenRequest> {
     let plugin = match plugin {
         Ok(p) => Some(p),
         Err(status) => {
@@ -79,12 +75,7 @@ fn prepare(
             None
         }
     };
-    let dsn = cfg
-        .postgres_dsn
-        .as_deref()
-        .map(str::trim)
-        .filter(|d| !d.is_empty());
-    let Some(dsn) = dsn else {
+    let Some(dsn) = cfg.postgres_dsn.as_deref().filter(|d| !d.trim().is_empty()) else {
         notes.push(
             Event::new(Level::Warning, "postgres-dsn-missing")
                 .with("key", "postgres_dsn")
@@ -96,8 +87,8 @@ fn prepare(
         return None;
     };
     let plugin = plugin?;
-    let dsn = if dsn.contains(PASSWORD_PLACEHOLDER) {
-        let password = env(PASSWORD_ENV).unwrap_or_else(|| {
+    let password = if dsn.contains(PASSWORD_PLACEHOLDER) {
+        env(PASSWORD_ENV).unwrap_or_else(|| {
             notes.push(
                 Event::new(Level::Warning, "postgres-password-missing")
                     .with("variable", PASSWORD_ENV)
@@ -108,35 +99,20 @@ fn prepare(
                     ),
             );
             String::new()
-        });
-        add_secret(&password);
-        substitute_password(dsn, &password)
+        })
     } else {
-        dsn.to_string()
+        String::new()
     };
-    if let Some(password) = dsn_password(&dsn) {
-        add_secret(&password);
+    add_secret(&password);
+    let settings = cfg.postgres_settings(&password)?;
+    if let Some(password) = ParsedDsn::parse(&settings.dsn, &[])
+        .ok()
+        .as_ref()
+        .and_then(ParsedDsn::password)
+    {
+        add_secret(password);
     }
-    let config_json = serde_json::json!({
-        "dsn": dsn,
-        "table": cfg.postgres_table,
-        "write_mode": match cfg.postgres_write_mode {
-            WriteMode::Batch => "batch",
-            WriteMode::Sync => "sync",
-        },
-        "queue_capacity": cfg.postgres_queue_capacity,
-        "batch_size": cfg.postgres_batch_size,
-        "flush_interval_ms": cfg.postgres_flush_interval_ms,
-        "connect_timeout_ms": cfg.postgres_connect_timeout_ms,
-        "shutdown_timeout_ms": cfg.postgres_shutdown_timeout_ms,
-        "application_name": cfg.syslog_identifier,
-    })
-    .to_string()
-    .into_bytes();
-    Some(Prepared {
-        plugin,
-        config_json,
-    })
+    Some(OpenRequest { plugin, settings })
 }
 
 /// The note for a plugin that cannot be used (`None` when it was already given).
@@ -200,12 +176,9 @@ fn unavailable_note(status: &PluginStatus, not_available_reported: &AtomicBool) 
 }
 
 /// Starts the writer; `None` when the plugin refuses the configuration.
-fn start(cfg: &Config, prepared: Prepared) -> Option<Box<dyn Target>> {
-    let Prepared {
-        plugin,
-        config_json,
-    } = prepared;
-    let handle = match plugin.open(&config_json, forward_warning) {
+fn start(cfg: &Config, request: OpenRequest) -> Option<Box<dyn Target>> {
+    let OpenRequest { plugin, settings } = request;
+    let handle = match plugin.open(settings.to_json().as_bytes(), forward_warning) {
         Opened::Connected(handle) => handle,
         Opened::Retrying(handle, reason) => {
             let how = match cfg.postgres_write_mode {
@@ -362,8 +335,8 @@ fn ffi_row(row: &Row) -> StoggerPgRow {
 }
 
 impl PgLogger {
-    /// The writer's statistics (JSON, as `stogger_pg_stats` gives them).
-    pub fn stats(&self) -> Option<String> {
+    /// The writer's counters (as `stogger_pg_stats` gives them).
+    pub fn stats(&self) -> Option<StoggerPgReport> {
         let guard = self.handle.read().unwrap_or_else(|p| p.into_inner());
         guard.as_ref().and_then(|h| self.plugin.stats(h))
     }
@@ -410,19 +383,19 @@ fn flush_result(code: i32, timeout_ms: u64) -> io::Result<()> {
 /// `None` only when the plugin says everything was delivered and nothing
 /// was dropped. `queued` is the queue length just before closing, for when
 /// the report is missing.
-fn close_note(code: i32, report: &str, queued: Option<u64>) -> Option<String> {
+fn close_note(code: i32, report: &StoggerPgReport, queued: Option<u64>) -> Option<String> {
     let up_to = match queued {
         Some(n) => format!("up to {n} queued events"),
         None => "the queued events".to_string(),
     };
     match code {
-        0 | 1 => match undelivered_note(report) {
-            Some(note) => Some(note),
-            None if code == 0 => None,
-            None => Some(format!(
-                "events not delivered ({up_to}; the plugin's report was unreadable)"
-            )),
-        },
+        0 => undelivered_note(report),
+        1 => Some(undelivered_note(report).unwrap_or_else(|| {
+            format!(
+                "events not delivered ({up_to}; the close deadline passed but the plugin's \
+                 report counts none)"
+            )
+        })),
         -3 => Some(format!(
             "closing the writer panicked (code -3): whether {up_to} were written is unknown"
         )),
@@ -472,10 +445,7 @@ impl Logger<Row> for PgLogger {
             return Ok(None);
         };
         // For the note when the close goes wrong and reports nothing.
-        let queued = self.plugin.stats(&handle).and_then(|stats| {
-            let stats: serde_json::Value = serde_json::from_str(&stats).ok()?;
-            stats.get("queued")?.as_u64()
-        });
+        let queued = self.plugin.stats(&handle).map(|stats| stats.queued);
         let (code, report) = self.plugin.close(handle, self.timeout_ms);
         Ok(close_note(code, &report, queued))
     }
@@ -494,61 +464,47 @@ impl Drop for PgLogger {
 /// "N events not delivered (...)" from `stogger_pg_close`'s report, when
 /// anything accepted by the target did not reach the table: still queued at
 /// the shutdown deadline (`undelivered`), or dropped earlier (queue full,
-/// rejected by the server, database unreachable in sync mode).
-fn undelivered_note(report: &str) -> Option<String> {
-    let report: serde_json::Value = serde_json::from_str(report).ok()?;
-    let count = |key: &str| {
-        report
-            .get(key)
-            .and_then(serde_json::Value::as_u64)
-            .unwrap_or(0)
-    };
-    let parts = [
-        (
-            count("undelivered"),
-            "still queued at the shutdown deadline",
-        ),
-        (
-            count("dropped_queue_full"),
-            "dropped because the queue was full",
-        ),
-        (count("dropped_rejected"), "rejected by the database"),
-        (
-            count("dropped_unavailable"),
-            "dropped while the database was unreachable",
-        ),
-    ];
-    let total: u64 = parts.iter().map(|(n, _)| n).sum();
+/// rejected by the database, database unreachable in sync mode).
+fn undelivered_note(report: &StoggerPgReport) -> Option<String> {
+    let total = report.not_delivered();
     if total == 0 {
         return None;
     }
+    let parts = [
+        (report.undelivered, "still queued at the shutdown deadline"),
+        (
+            report.dropped_queue_full,
+            "dropped because the queue was full",
+        ),
+        (report.dropped_rejected, "rejected by the database"),
+        (
+            report.dropped_unavailable,
+            "dropped while the database was unreachable",
+        ),
+    ];
     let mut why: Vec<String> = parts
         .iter()
         .filter(|(n, _)| *n > 0)
         .map(|(n, what)| format!("{n} {what}"))
         .collect();
-    let uncertain = count("uncertain");
-    if uncertain > 0 {
+    if report.uncertain > 0 {
         why.push(format!(
-            "{uncertain} more with an unknown outcome after a lost connection"
+            "{} more with an unknown outcome after a lost connection",
+            report.uncertain
         ));
     }
     Some(format!("{total} events not delivered ({})", why.join(", ")))
 }
 
-/// The plugin's diagnostics, forwarded as rate-limited `stogger: postgres: ...`
-/// lines. May be called from the plugin's threads.
-extern "C" fn forward_warning(kind: *const u8, kind_len: usize, msg: *const u8, msg_len: usize) {
+/// The plugin's diagnostics, forwarded as `stogger: postgres: ...` lines.
+/// The plugin rate-limits them per kind (the ABI's contract, with the one
+/// limiter of `stogger_pg_proto::limiter`), so they are not limited again.
+/// May be called from the plugin's threads.
+extern "C" fn forward_warning(_kind: *const u8, _kind_len: usize, msg: *const u8, msg_len: usize) {
     let _ = std::panic::catch_unwind(|| {
-        // SAFETY: the plugin passes valid UTF-8 buffers for the call.
-        let kind = unsafe { text_from(kind, kind_len) };
-        // SAFETY: as above.
+        // SAFETY: the plugin passes a valid buffer for the call.
         let msg = unsafe { text_from(msg, msg_len) };
-        let kind = if kind.is_empty() { "plugin" } else { &kind };
-        warn::warn_limited(
-            &format!("{NAME}:{kind}"),
-            &format!("postgres: {}", scrub(&msg)),
-        );
+        warn::warn(&format!("postgres: {}", scrub(&msg)));
     });
 }
 
@@ -565,181 +521,17 @@ unsafe fn text_from(ptr: *const u8, len: usize) -> String {
 /// Per process: a forked child starts with none (a lock a parent's thread
 /// held at fork would never be released) and learns its own on
 /// `init_logging()`.
-static SECRETS: PerProcess<RwLock<Vec<String>>> = PerProcess::new(|| RwLock::new(Vec::new()));
+static SECRETS: PerProcess<RwLock<Redactor>> = PerProcess::new(|| RwLock::new(Redactor::new()));
 
 fn add_secret(secret: &str) {
-    if secret.is_empty() {
-        return;
-    }
     let mut secrets = SECRETS.get().write().unwrap_or_else(|p| p.into_inner());
-    for form in [secret.to_string(), percent_encode(secret)] {
-        if !secrets.contains(&form) {
-            secrets.push(form);
-        }
-    }
-    // Longest first, so a password containing another is replaced whole.
-    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    secrets.add_password(secret);
 }
 
 /// Replaces every known password in `message` by `***`.
 fn scrub(message: &str) -> String {
     let secrets = SECRETS.get().read().unwrap_or_else(|p| p.into_inner());
-    let mut out = message.to_string();
-    for secret in secrets.iter() {
-        if out.contains(secret.as_str()) {
-            out = out.replace(secret.as_str(), "***");
-        }
-    }
-    out
-}
-
-/// Percent-encodes everything but RFC 3986's unreserved characters.
-fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn is_url(dsn: &str) -> bool {
-    dsn.starts_with("postgresql://") || dsn.starts_with("postgres://")
-}
-
-/// `postgres_dsn` as this target connects with it: trimmed, `%PASSWORD%`
-/// replaced by `password` the way the target replaces it (percent-encoded in
-/// a URL, quoted in `key=value` form). `None` when no DSN is set. For tools
-/// that connect like the service does (`stogger doctor`, `stogger query`).
-pub fn dsn_with_password(cfg: &Config, password: &str) -> Option<String> {
-    let dsn = cfg
-        .postgres_dsn
-        .as_deref()
-        .map(str::trim)
-        .filter(|d| !d.is_empty())?;
-    Some(if dsn.contains(PASSWORD_PLACEHOLDER) {
-        substitute_password(dsn, password)
-    } else {
-        dsn.to_string()
-    })
-}
-
-/// Replaces `%PASSWORD%` in a DSN so that any password survives: percent-
-/// encoded in a URL, quoted and escaped in a `key=value` DSN.
-fn substitute_password(dsn: &str, password: &str) -> String {
-    if is_url(dsn) {
-        return dsn.replace(PASSWORD_PLACEHOLDER, &percent_encode(password));
-    }
-    let escaped = password.replace('\\', "\\\\").replace('\'', "\\'");
-    let needs_quotes = password.is_empty()
-        || password
-            .chars()
-            .any(|c| c.is_whitespace() || c == '\'' || c == '\\');
-    let mut out = String::with_capacity(dsn.len() + password.len());
-    let mut rest = dsn;
-    while let Some(at) = rest.find(PASSWORD_PLACEHOLDER) {
-        let before = &rest[..at];
-        out.push_str(before);
-        if before.ends_with('\'') {
-            out.push_str(&escaped);
-        } else if needs_quotes {
-            out.push('\'');
-            out.push_str(&escaped);
-            out.push('\'');
-        } else {
-            out.push_str(password);
-        }
-        rest = &rest[at + PASSWORD_PLACEHOLDER.len()..];
-    }
-    out.push_str(rest);
-    out
-}
-
-/// The password written in a DSN, if any (URL user info, `password=` in a
-/// URL query or a `key=value` DSN).
-fn dsn_password(dsn: &str) -> Option<String> {
-    let found = if is_url(dsn) {
-        let after_scheme = &dsn[dsn.find("://")? + 3..];
-        let authority_end = after_scheme
-            .find(['/', '?', '#'])
-            .unwrap_or(after_scheme.len());
-        let authority = &after_scheme[..authority_end];
-        let from_userinfo = authority
-            .rfind('@')
-            .and_then(|at| authority[..at].split_once(':'))
-            .map(|(_, pw)| percent_decode(pw));
-        let from_query = after_scheme.split_once('?').and_then(|(_, query)| {
-            query
-                .split('&')
-                .find_map(|pair| pair.strip_prefix("password="))
-                .map(percent_decode)
-        });
-        from_userinfo.filter(|p| !p.is_empty()).or(from_query)
-    } else {
-        kv_password(dsn)
-    };
-    found.filter(|p| !p.is_empty())
-}
-
-/// `password` of a libpq `key=value` DSN (values may be quoted with `'`).
-fn kv_password(dsn: &str) -> Option<String> {
-    let mut chars = dsn.chars().peekable();
-    loop {
-        while chars.next_if(|c| c.is_whitespace()).is_some() {}
-        let mut key = String::new();
-        while let Some(c) = chars.next_if(|c| *c != '=' && !c.is_whitespace()) {
-            key.push(c);
-        }
-        if key.is_empty() && chars.peek().is_none() {
-            return None;
-        }
-        while chars.next_if(|c| c.is_whitespace()).is_some() {}
-        chars.next_if_eq(&'=')?;
-        while chars.next_if(|c| c.is_whitespace()).is_some() {}
-        let mut value = String::new();
-        if chars.next_if_eq(&'\'').is_some() {
-            while let Some(c) = chars.next() {
-                match c {
-                    '\\' => value.extend(chars.next()),
-                    '\'' => break,
-                    c => value.push(c),
-                }
-            }
-        } else {
-            while let Some(c) = chars.next_if(|c| !c.is_whitespace()) {
-                if c == '\\' {
-                    value.extend(chars.next());
-                } else {
-                    value.push(c);
-                }
-            }
-        }
-        if key == "password" {
-            return Some(value);
-        }
-    }
+    secrets.apply(message)
 }
 
 #[cfg(test)]
@@ -836,7 +628,7 @@ mod tests {
         for dsn in [None, Some("  ".to_string())] {
             let mut notes = Vec::new();
             let cfg = Config {
-                postgres_dsn: dsn,
+                postgres_dsn: dsn.map(Into::into),
                 ..cfg()
             };
             let reported = AtomicBool::new(true);
@@ -846,55 +638,6 @@ mod tests {
             assert_eq!(notes[0].level, Level::Warning);
             assert_eq!(notes[0].get("key"), Some(&"postgres_dsn".into()));
         }
-    }
-
-    #[test]
-    fn url_passwords_are_percent_encoded() {
-        assert_eq!(
-            substitute_password("postgresql://u:%PASSWORD%@h/db", "p@ss/w:rd ü"),
-            "postgresql://u:p%40ss%2Fw%3Ard%20%C3%BC@h/db"
-        );
-        assert_eq!(
-            dsn_password("postgresql://u:p%40ss%2Fw%3Ard%20%C3%BC@h/db").as_deref(),
-            Some("p@ss/w:rd ü")
-        );
-    }
-
-    #[test]
-    fn key_value_passwords_are_quoted_when_needed() {
-        assert_eq!(
-            substitute_password("host=h password=%PASSWORD% dbname=d", "simple"),
-            "host=h password=simple dbname=d"
-        );
-        let dsn = substitute_password("host=h password=%PASSWORD% dbname=d", "it's a \\secret");
-        assert_eq!(dsn, r"host=h password='it\'s a \\secret' dbname=d");
-        assert_eq!(kv_password(&dsn).as_deref(), Some("it's a \\secret"));
-        assert_eq!(
-            substitute_password("password='%PASSWORD%'", "a'b"),
-            r"password='a\'b'"
-        );
-    }
-
-    #[test]
-    fn passwords_in_dsns_are_found() {
-        assert_eq!(
-            dsn_password("postgresql://stogger:secret@db:5432/logs").as_deref(),
-            Some("secret")
-        );
-        assert_eq!(
-            dsn_password("postgres://db/logs?user=u&password=s%26x").as_deref(),
-            Some("s&x")
-        );
-        assert_eq!(
-            dsn_password("postgresql://stogger:@/logs?host=/run/pg"),
-            None
-        );
-        assert_eq!(
-            kv_password("host=/run/pg password = 'a b' user=x").as_deref(),
-            Some("a b")
-        );
-        assert_eq!(kv_password("host=/run/pg user=x"), None);
-        assert_eq!(kv_password("garbage without equals"), None);
     }
 
     #[test]
@@ -931,48 +674,60 @@ mod tests {
 
     #[test]
     fn a_close_that_ends_badly_is_reported_as_unknown_never_as_nothing() {
-        let clean = r#"{"undelivered": 0, "delivered": 5}"#;
-        assert_eq!(close_note(0, clean, Some(0)), None);
-        assert!(close_note(1, clean, Some(3))
+        let clean = StoggerPgReport {
+            delivered: 5,
+            ..StoggerPgReport::default()
+        };
+        assert_eq!(close_note(0, &clean, Some(0)), None);
+        assert!(close_note(1, &clean, Some(3))
             .unwrap()
-            .contains("report was unreadable"));
-        let panicked = close_note(-3, "", Some(12)).unwrap();
+            .contains("report counts none"));
+        let panicked = close_note(-3, &StoggerPgReport::default(), Some(12)).unwrap();
         assert!(
             panicked.contains("panicked")
                 && panicked.contains("up to 12")
                 && panicked.contains("unknown"),
             "{panicked}"
         );
-        let odd = close_note(9, "", None).unwrap();
+        let odd = close_note(9, &StoggerPgReport::default(), None).unwrap();
         assert!(odd.contains("code 9") && odd.contains("unknown"), "{odd}");
+        let late = StoggerPgReport {
+            undelivered: 2,
+            queued: 2,
+            ..StoggerPgReport::default()
+        };
         assert_eq!(
-            close_note(1, r#"{"undelivered": 2}"#, Some(2)).as_deref(),
+            close_note(1, &late, Some(2)).as_deref(),
             Some("2 events not delivered (2 still queued at the shutdown deadline)")
         );
     }
 
     #[test]
     fn close_report_gives_the_undelivered_count() {
+        let report =
+            |undelivered, dropped_queue_full, dropped_rejected, uncertain| StoggerPgReport {
+                undelivered,
+                dropped_queue_full,
+                dropped_rejected,
+                uncertain,
+                queued: undelivered,
+                delivered: 5,
+                ..StoggerPgReport::default()
+            };
         assert_eq!(
-            undelivered_note(r#"{"undelivered": 10, "dropped_queue_full": 2, "queued": 10}"#)
-                .as_deref(),
+            undelivered_note(&report(10, 2, 0, 0)).as_deref(),
             Some(
                 "12 events not delivered (10 still queued at the shutdown deadline, \
                  2 dropped because the queue was full)"
             )
         );
         assert_eq!(
-            undelivered_note(r#"{"undelivered": 0, "dropped_rejected": 1, "uncertain": 3}"#)
-                .as_deref(),
+            undelivered_note(&report(0, 0, 1, 3)).as_deref(),
             Some(
                 "1 events not delivered (1 rejected by the database, \
                  3 more with an unknown outcome after a lost connection)"
             )
         );
-        assert_eq!(
-            undelivered_note(r#"{"undelivered": 0, "delivered": 5}"#),
-            None
-        );
-        assert_eq!(undelivered_note("not json"), None);
+        assert_eq!(undelivered_note(&report(0, 0, 0, 0)), None);
     }
 }

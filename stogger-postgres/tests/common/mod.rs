@@ -6,7 +6,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use stogger_postgres::{OpenConfig, Opened, RowRef, WarnSink, Writer};
+use stogger_postgres::{Opened, PgSettings, RowRef, WarnSink, Writer};
 use stogger_tests::pg::Cluster;
 
 /// Collected `(kind, message)` warnings.
@@ -43,8 +43,8 @@ pub fn dump(w: &Warnings) -> String {
 }
 
 /// A batch-mode config for `dsn` and `table` with test-friendly timings.
-pub fn config(dsn: &str, table: &str) -> OpenConfig {
-    let mut c = OpenConfig::new(dsn);
+pub fn config(dsn: &str, table: &str) -> PgSettings {
+    let mut c = PgSettings::new(dsn);
     c.table = table.to_string();
     c.flush_interval = Duration::from_millis(50);
     c.connect_timeout = Duration::from_secs(10);
@@ -52,7 +52,7 @@ pub fn config(dsn: &str, table: &str) -> OpenConfig {
 }
 
 /// Opens a writer or fails the test with the reason.
-pub fn open(c: &OpenConfig, sink: Option<WarnSink>) -> Opened {
+pub fn open(c: &PgSettings, sink: Option<WarnSink>) -> Opened {
     match Writer::open(c, sink) {
         Ok(o) => o,
         Err(e) => panic!("open failed: {e}"),

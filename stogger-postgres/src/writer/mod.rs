@@ -1,0 +1,391 @@
+//! The writer: a handle for callers and a background task on the plugin's
+//! own tokio runtime (threads named `stogger-pg-*`).
+//!
+//! - [`Writer`] (this module): the handle — open, write, flush, stats,
+//!   close — state by both write modes.
+//! - `batch`: batch mode, the background task writing with binary COPY.
+//! - `sync`: sync mode, one committed INSERT per row on the calling thread.
+//! - `state`: what the handle and both paths share (counters, progress,
+//!   the connection set-up).
+
+mod batch;
+mod state;
+mod sync;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use tokio::sync::Notify;
+
+use stogger_pg_proto::{PgSettings, SettingsError, WriteMode};
+
+use crate::conn_settings::ConnSettings;
+use crate::diag::{WarnSink, Warner};
+use crate::queue::{Queue, Row, RowBytes, RowRef};
+use crate::schema::TableName;
+
+use batch::run_batch;
+use state::{deadline_after, report_first_connection, Progress, WriterState};
+use sync::{SyncPath, SyncRuntime};
+
+/// A writer's counters: the C ABI's report (`stogger_pg_stats`,
+/// `stogger_pg_close`), one definition for both APIs. `undelivered` is set
+/// only by [`Writer::close`].
+pub use stogger_pg_proto::abi::StoggerPgReport as Stats;
+
+/// How the first connection went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OpenStatus {
+    /// Connected, table ready (ABI `0`).
+    Connected,
+    /// Started, but the first connection or the schema failed; the writer
+    /// keeps retrying in the background (ABI `1`). The reason, redacted.
+    Retrying(String),
+}
+
+/// Why a writer could not be started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OpenError {
+    /// Invalid configuration (ABI `-1`).
+    Config(SettingsError),
+    /// The runtime could not be started (ABI `-2`).
+    Runtime(String),
+}
+
+impl std::fmt::Display for OpenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OpenError::Config(e) => e.fmt(f),
+            OpenError::Runtime(m) => write!(f, "cannot start the PostgreSQL writer: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for OpenError {}
+
+impl From<SettingsError> for OpenError {
+    fn from(e: SettingsError) -> OpenError {
+        OpenError::Config(e)
+    }
+}
+
+/// A running PostgreSQL writer (the Rust API; the C ABI wraps it).
+pub struct Writer {
+    state: Arc<WriterState>,
+    runtime: Option<tokio::runtime::Runtime>,
+    sync: Option<Arc<SyncPath>>,
+    mode: WriteMode,
+    connect_timeout: Duration,
+    shutdown_timeout: Duration,
+    closed: bool,
+}
+
+/// A started writer and how its first connection went.
+pub struct Opened {
+    /// The writer.
+    pub writer: Writer,
+    /// Connected, or retrying in the background (with the reason).
+    pub status: OpenStatus,
+}
+
+impl Writer {
+    /// Validates `config`, starts the runtime and the writer task, and waits
+    /// (about `connect_timeout`, plus as much for creating the schema) for
+    /// the first connection. Diagnostics go to `warn` (dropped when None).
+    pub fn open(config: &PgSettings, warn: Option<WarnSink>) -> Result<Opened, OpenError> {
+        config.validate()?;
+        let settings = ConnSettings::parse(config)?;
+        let table = TableName::parse(&config.table)
+            .map_err(|e| SettingsError::new("table", e.to_string()))?;
+        static RUNTIMES: AtomicU64 = AtomicU64::new(0);
+        let id = RUNTIMES.fetch_add(1, Ordering::Relaxed);
+        let threads = AtomicU64::new(0);
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .max_blocking_threads(2)
+            .thread_name_fn(move || {
+                format!(
+                    "stogger-pg-{id}-{}",
+                    threads.fetch_add(1, Ordering::Relaxed)
+                )
+            })
+            .enable_all()
+            .build()
+            .map_err(|e| OpenError::Runtime(e.to_string()))?;
+        let state = Arc::new(WriterState {
+            queue: Queue::new(config.queue_capacity),
+            wake: Notify::new(),
+            stop: Notify::new(),
+            warner: Warner::new(warn, settings.redactor.clone()),
+            table,
+            batch_size: config.batch_size,
+            flush_interval: config.flush_interval,
+            delivered: AtomicU64::new(0),
+            dropped_rejected: AtomicU64::new(0),
+            dropped_unavailable: AtomicU64::new(0),
+            uncertain: AtomicU64::new(0),
+            batches: AtomicU64::new(0),
+            reconnects: AtomicU64::new(0),
+            in_flight: AtomicU64::new(0),
+            connected: AtomicBool::new(false),
+            flush_target: AtomicU64::new(0),
+            reported_drops: AtomicU64::new(0),
+            shutdown: AtomicBool::new(false),
+            deadline: Mutex::new(None),
+            progress: Mutex::new(Progress::default()),
+            progress_changed: Condvar::new(),
+        });
+        let (first_tx, first_rx) = mpsc::channel();
+        let mut sync = None;
+        let task_state = state.clone();
+        let guarded = |fut: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>| {
+            let state = task_state.clone();
+            async move {
+                if std::panic::AssertUnwindSafe(fut)
+                    .catch_unwind()
+                    .await
+                    .is_err()
+                {
+                    state.warner.warn(
+                        "panic",
+                        "the PostgreSQL writer task panicked; writes stop here",
+                    );
+                }
+                state.finish();
+            }
+        };
+        match config.write_mode {
+            WriteMode::Batch => {
+                runtime.spawn(guarded(Box::pin(run_batch(
+                    state.clone(),
+                    settings,
+                    first_tx,
+                ))));
+            }
+            WriteMode::Sync => {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| OpenError::Runtime(e.to_string()))?;
+                let path = Arc::new(SyncPath {
+                    writer: state.clone(),
+                    settings,
+                    runtime: Mutex::new(SyncRuntime {
+                        runtime: Some(rt),
+                        connection: None,
+                    }),
+                });
+                sync = Some(path.clone());
+                // On the writer's blocking pool, so that open works inside a
+                // tokio runtime too.
+                let first_state = state.clone();
+                runtime.spawn_blocking(move || {
+                    let r = path.connect_first();
+                    report_first_connection(&first_state, &mut Some(first_tx), r);
+                });
+            }
+        }
+        let wait = config.connect_timeout * 2 + Duration::from_millis(100);
+        let status = match first_rx.recv_timeout(wait) {
+            Ok(Ok(())) => OpenStatus::Connected,
+            Ok(Err(m)) => OpenStatus::Retrying(m),
+            Err(_) => OpenStatus::Retrying(format!(
+                "no connection within {} ms; still trying in the background",
+                wait.as_millis()
+            )),
+        };
+        if let OpenStatus::Retrying(m) = &status {
+            state.warner.note("connect", m);
+        }
+        Ok(Opened {
+            writer: Writer {
+                state,
+                runtime: Some(runtime),
+                sync,
+                mode: config.write_mode,
+                connect_timeout: config.connect_timeout,
+                shutdown_timeout: config.shutdown_timeout,
+                closed: false,
+            },
+            status,
+        })
+    }
+
+    /// The write mode.
+    pub fn mode(&self) -> WriteMode {
+        self.mode
+    }
+
+    /// Batch mode: copies the rows into the queue and returns how many were
+    /// accepted (the rest were dropped because the queue is full, counted).
+    /// Sync mode: writes and commits them before returning; returns the
+    /// number written (rows the server rejected are not counted), or -2
+    /// when the database could not be reached (the rows are dropped).
+    pub fn write(&self, rows: &[RowRef<'_>]) -> i64 {
+        match rows {
+            [row] => self.write_bytes(&[row.into()]),
+            _ => self.write_bytes(&rows.iter().map(RowBytes::from).collect::<Vec<_>>()),
+        }
+    }
+
+    /// [`Writer::write`] for rows as raw bytes (what the C entry point
+    /// gets): invalid UTF-8 and NUL in text columns become U+FFFD; in batch
+    /// mode that check runs on the writer's thread, not the caller's.
+    pub(crate) fn write_bytes(&self, rows: &[RowBytes<'_>]) -> i64 {
+        if rows.is_empty() {
+            return 0;
+        }
+        if self.closed || self.state.shutting_down() {
+            return -1;
+        }
+        match &self.sync {
+            None => {
+                let p = self.state.queue.push(rows);
+                // Wake the writer when it may be idle (the queue was empty)
+                // or a full batch is ready; a push past that point needs no
+                // wake-up (the writer looks at the queue before it waits).
+                let batch = self.state.batch_size;
+                let crossed = p.len >= batch && p.len - p.accepted < batch;
+                if p.was_empty && p.accepted > 0 || crossed {
+                    self.state.wake.notify_one();
+                }
+                if p.dropped > 0 {
+                    // After the queue lock was released (the callback may log).
+                    self.state.warner.warn(
+                        "queue-full",
+                        &format!(
+                            "queue full ({} rows): dropped {} row(s), {} in total; the \
+                             database is too slow or unreachable",
+                            self.state.queue.capacity(),
+                            p.dropped,
+                            self.state.queue.dropped_full()
+                        ),
+                    );
+                }
+                p.accepted as i64
+            }
+            Some(path) => {
+                let owned: Vec<Row> = rows.iter().map(Row::from_bytes).collect();
+                if tokio::runtime::Handle::try_current().is_err() {
+                    // The common case: the INSERT runs on this thread.
+                    return path.write(&owned);
+                }
+                // Inside a tokio runtime `block_on` is not allowed: a
+                // thread of the writer's blocking pool does the same write
+                // and this thread waits for it, boundedly.
+                let Some(runtime) = self.runtime.as_ref() else {
+                    return -1;
+                };
+                let n = u32::try_from(owned.len()).unwrap_or(u32::MAX);
+                let (reply, answer) = mpsc::sync_channel(1);
+                let p = path.clone();
+                runtime.spawn_blocking(move || {
+                    let _ = reply.send(p.write(&owned));
+                });
+                let bound = self
+                    .connect_timeout
+                    .max(Duration::from_secs(5))
+                    .saturating_mul(n.saturating_mul(4).saturating_add(4));
+                match answer.recv_timeout(bound) {
+                    Ok(v) => v,
+                    Err(_) => {
+                        self.state.warner.warn(
+                            "sync",
+                            &format!(
+                                "a sync write did not finish within {} ms; returning without \
+                                 knowing whether it was written",
+                                bound.as_millis()
+                            ),
+                        );
+                        -2
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits until every row accepted before the call is committed (or
+    /// dropped as rejected), at most `timeout`. True when drained.
+    pub fn flush(&self, timeout: Duration) -> bool {
+        if self.sync.is_some() {
+            return true;
+        }
+        let target = self.state.queue.enqueued();
+        self.state.flush_target.fetch_max(target, Ordering::AcqRel);
+        self.state.wake.notify_one();
+        self.state
+            .wait(timeout, |p| p.resolved >= target || p.finished)
+            && self.state.progress().resolved >= target
+    }
+
+    /// The counters now.
+    pub fn stats(&self) -> Stats {
+        let state = &self.state;
+        Stats {
+            queued: state.queue.len() as u64 + state.in_flight.load(Ordering::Acquire),
+            delivered: state.delivered.load(Ordering::Acquire),
+            dropped_queue_full: state.queue.dropped_full(),
+            dropped_rejected: state.dropped_rejected.load(Ordering::Acquire),
+            dropped_unavailable: state.dropped_unavailable.load(Ordering::Acquire),
+            uncertain: state.uncertain.load(Ordering::Acquire),
+            batches: state.batches.load(Ordering::Acquire),
+            reconnects: state.reconnects.load(Ordering::Acquire),
+            undelivered: 0,
+            connected: state.connected.load(Ordering::Acquire),
+        }
+    }
+
+    /// The last warning (redacted), if there was one.
+    pub fn last_error(&self) -> Option<String> {
+        self.state.warner.last_error()
+    }
+
+    /// Flushes within `timeout`, stops the task and its threads, and
+    /// returns the final counters with `undelivered` set.
+    pub fn close(mut self, timeout: Duration) -> Stats {
+        self.shutdown(timeout)
+    }
+
+    fn shutdown(&mut self, timeout: Duration) -> Stats {
+        let state = self.state.clone();
+        if !self.closed {
+            self.closed = true;
+            {
+                let mut d = state.deadline.lock().unwrap_or_else(|p| p.into_inner());
+                *d = Some(deadline_after(timeout));
+            }
+            state.shutdown.store(true, Ordering::Release);
+            if let Some(path) = self.sync.take() {
+                // Sync mode has no task: nothing is queued.
+                path.close(deadline_after(timeout));
+                state.finish();
+            }
+            state.wake.notify_one();
+            state.stop.notify_one();
+            state.wait(timeout, |p| p.finished);
+        }
+        let mut stats = self.stats();
+        let accepted = state.queue.enqueued();
+        stats.undelivered = match self.mode {
+            WriteMode::Batch => accepted.saturating_sub(state.progress().resolved),
+            WriteMode::Sync => 0,
+        };
+        stats.queued = stats.undelivered;
+        if let Some(rt) = self.runtime.take() {
+            // Never blocks (and is allowed inside another runtime's context).
+            rt.shutdown_background();
+        }
+        stats
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        if !self.closed {
+            let t = self.shutdown_timeout;
+            self.shutdown(t);
+        }
+    }
+}

@@ -1,0 +1,208 @@
+//! What the writer's handle and both write paths share: the state behind
+//! the handle (queue, counters, progress, shutdown), and the set-up of a
+//! connection (schema, prepared statements, the INSERT privilege).
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
+
+use crate::conn::{self, Conn};
+use crate::conn_settings::ConnSettings;
+use crate::diag::Warner;
+use crate::queue::Queue;
+use crate::schema::TableName;
+
+#[derive(Default)]
+pub(super) struct Progress {
+    pub(super) resolved: u64,
+    pub(super) finished: bool,
+}
+
+pub(super) struct WriterState {
+    pub(super) queue: Queue,
+    pub(super) wake: Notify,
+    pub(super) stop: Notify,
+    pub(super) warner: Warner,
+    pub(super) table: TableName,
+    pub(super) batch_size: usize,
+    pub(super) flush_interval: Duration,
+    pub(super) delivered: AtomicU64,
+    pub(super) dropped_rejected: AtomicU64,
+    pub(super) dropped_unavailable: AtomicU64,
+    pub(super) uncertain: AtomicU64,
+    pub(super) batches: AtomicU64,
+    pub(super) reconnects: AtomicU64,
+    pub(super) in_flight: AtomicU64,
+    pub(super) connected: AtomicBool,
+    pub(super) flush_target: AtomicU64,
+    pub(super) reported_drops: AtomicU64,
+    pub(super) shutdown: AtomicBool,
+    pub(super) deadline: Mutex<Option<Instant>>,
+    pub(super) progress: Mutex<Progress>,
+    pub(super) progress_changed: Condvar,
+}
+
+impl WriterState {
+    pub(super) fn shutting_down(&self) -> bool {
+        self.shutdown.load(Ordering::Acquire)
+    }
+
+    pub(super) fn deadline(&self) -> Option<Instant> {
+        *self.deadline.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(super) fn past_deadline(&self) -> bool {
+        self.shutting_down()
+            && match self.deadline() {
+                Some(d) => Instant::now() >= d,
+                None => true,
+            }
+    }
+
+    pub(super) fn progress(&self) -> std::sync::MutexGuard<'_, Progress> {
+        self.progress.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records the fate of `n` queue rows.
+    pub(super) fn resolve(&self, delivered: u64, rejected: u64, uncertain: u64) {
+        self.delivered.fetch_add(delivered, Ordering::AcqRel);
+        self.dropped_rejected.fetch_add(rejected, Ordering::AcqRel);
+        self.uncertain.fetch_add(uncertain, Ordering::AcqRel);
+        self.in_flight
+            .fetch_sub(delivered + rejected + uncertain, Ordering::AcqRel);
+        let mut p = self.progress();
+        p.resolved += delivered + rejected + uncertain;
+        self.progress_changed.notify_all();
+    }
+
+    pub(super) fn finish(&self) {
+        self.connected.store(false, Ordering::Release);
+        let mut p = self.progress();
+        p.finished = true;
+        self.progress_changed.notify_all();
+    }
+
+    /// Waits until `pred` holds or `timeout` passes; true when it holds.
+    pub(super) fn wait(&self, timeout: Duration, pred: impl Fn(&Progress) -> bool) -> bool {
+        let deadline = deadline_after(timeout);
+        let mut p = self.progress();
+        loop {
+            if pred(&p) {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            p = match self.progress_changed.wait_timeout(p, deadline - now) {
+                Ok((g, _)) => g,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
+        }
+    }
+
+    /// Sleeps `d`; before shutdown a close cuts it short, during shutdown it
+    /// is capped by the deadline.
+    pub(super) async fn sleep(&self, d: Duration) {
+        if self.shutting_down() {
+            let left = self.deadline().map_or(Duration::ZERO, |dl| {
+                dl.saturating_duration_since(Instant::now())
+            });
+            tokio::time::sleep(d.min(left)).await;
+        } else {
+            tokio::select! {
+                _ = tokio::time::sleep(d) => {}
+                _ = self.stop.notified() => {}
+            }
+        }
+    }
+}
+
+/// `now + d`, or a time far enough away when that overflows (a caller may
+/// pass `u64::MAX` milliseconds to mean "no limit").
+pub(super) fn deadline_after(d: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(d)
+        .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 24 * 3600)))
+        .unwrap_or(now)
+}
+
+/// Creates the schema and prepares the statements on a connected client;
+/// returns the schema warnings for the caller to report (sync mode reports
+/// them after releasing its lock).
+pub(super) async fn prepare_connection(
+    state: &WriterState,
+    settings: &ConnSettings,
+    client: tokio_postgres::Client,
+) -> Result<(Conn, Vec<String>), String> {
+    let red = |e: &tokio_postgres::Error| settings.redactor.apply(&conn::describe(e));
+    let report = match tokio::time::timeout(
+        settings.connect_timeout.max(Duration::from_secs(5)),
+        conn::ensure_schema(&client, &state.table),
+    )
+    .await
+    {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => {
+            return Err(format!(
+                "connected to {}, but cannot create table {}: {}",
+                settings.display,
+                state.table,
+                red(&e)
+            ))
+        }
+        Err(_) => {
+            return Err(format!(
+                "connected to {}, but creating table {} did not finish in time (a lock?)",
+                settings.display, state.table
+            ))
+        }
+    };
+    let c = Conn::prepare(client, &state.table).await.map_err(|e| {
+        format!(
+            "connected to {}, but cannot prepare writes to {}: {}",
+            settings.display,
+            state.table,
+            red(&e)
+        )
+    })?;
+    // Missing INSERT privilege would only show at the first COPY; say it now.
+    let can_insert = c
+        .client
+        .query_one(
+            "SELECT has_table_privilege($1, 'INSERT')",
+            &[&state.table.quoted()],
+        )
+        .await
+        .ok()
+        .and_then(|r| r.try_get::<_, bool>(0).ok());
+    if can_insert == Some(false) {
+        let user = settings.pg.get_user().unwrap_or("?");
+        return Err(format!(
+            "connected to {}, but user {user:?} has no INSERT privilege on table {} \
+             (GRANT INSERT ON {table} TO {user}; GRANT USAGE ON SEQUENCE of its id column, \
+             e.g. {table}_id_seq, TO {user})",
+            settings.display,
+            state.table,
+            table = state.table.quoted()
+        ));
+    }
+    Ok((c, report.warnings))
+}
+
+pub(super) fn report_first_connection(
+    state: &WriterState,
+    first: &mut Option<mpsc::Sender<Result<(), String>>>,
+    r: Result<(), String>,
+) {
+    if let Some(tx) = first.take() {
+        match tx.send(r) {
+            Ok(()) => {}
+            // open already returned (its wait timed out): say it here.
+            Err(mpsc::SendError(Err(m))) => state.warner.warn("connect", &m),
+            Err(_) => {}
+        }
+    }
+}
