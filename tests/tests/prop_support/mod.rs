@@ -143,3 +143,38 @@ fn run_property<S: Strategy>(
 pub fn fail(why: impl Into<String>) -> TestCaseError {
     TestCaseError::fail(why.into())
 }
+
+/// JSON equality with numbers compared by value: `1e16` from one side and
+/// `10000000000000000` from the other are one number (PostgreSQL and
+/// Python write numbers in their own ways), `-0.0` equals `0`.
+pub fn json_eq(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    use serde_json::Value as J;
+    match (a, b) {
+        (J::Number(x), J::Number(y)) => {
+            let int = |n: &serde_json::Number| {
+                n.as_i64()
+                    .map(i128::from)
+                    .or_else(|| n.as_u64().map(i128::from))
+            };
+            match (int(x), int(y)) {
+                (Some(i), Some(j)) => i == j,
+                (Some(i), None) => float_is_int(y.as_f64(), i),
+                (None, Some(j)) => float_is_int(x.as_f64(), j),
+                (None, None) => x.as_f64() == y.as_f64(),
+            }
+        }
+        (J::Array(x), J::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_eq(a, b))
+        }
+        (J::Object(x), J::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+fn float_is_int(f: Option<f64>, i: i128) -> bool {
+    f.is_some_and(|f| f.fract() == 0.0 && f.abs() < 1e38 && f as i128 == i)
+}
