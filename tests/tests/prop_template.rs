@@ -6,57 +6,14 @@
 
 mod prop_support;
 
-use prop_support::{check, fail, gen};
+use prop_support::{check, fail, gen, Python};
 use proptest::prelude::*;
 use serde_json::json;
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::Mutex;
 use stogger_core::render::template::render_template;
 use stogger_core::{Event, Level, Value};
 
 const ORACLE: &str = include_str!("prop_support/template_oracle.py");
-
-/// The python3 process answering one request per line.
-struct Python {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
-}
-
-impl Python {
-    fn start() -> Python {
-        let mut child = Command::new("python3")
-            .args(["-c", ORACLE])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("this test needs python3 as its oracle (apt-get install python3): {e}")
-            });
-        let stdin = child.stdin.take().expect("stdin");
-        let stdout = BufReader::new(child.stdout.take().expect("stdout"));
-        Python {
-            child,
-            stdin,
-            stdout,
-        }
-    }
-
-    fn ask(&mut self, request: &serde_json::Value) -> serde_json::Value {
-        writeln!(self.stdin, "{request}").expect("write to python");
-        let mut line = String::new();
-        self.stdout.read_line(&mut line).expect("read from python");
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("python said {line:?}: {e}"))
-    }
-}
-
-impl Drop for Python {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// A value as the oracle's Python sees it (the template module docs'
 /// mapping: text is `str`, integers `int`, floats `float`, booleans
@@ -108,7 +65,7 @@ fn case() -> impl Strategy<Value = Case> {
 
 #[test]
 fn templates_render_like_cpython_str_format() {
-    let python = Mutex::new(Python::start());
+    let python = Mutex::new(Python::start(ORACLE));
     let compared = std::sync::atomic::AtomicUsize::new(0);
     check("template_vs_cpython", 500, case, |c| {
         let mut event = Event::new(Level::Info, "t");
@@ -128,7 +85,7 @@ fn templates_render_like_cpython_str_format() {
         let answer = python
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .ask(&request);
+            .ask(&request)?;
         if answer.get("syntax").is_some() {
             return Ok(()); // rejected as a whole by CPython: rendering without a panic is all
         }

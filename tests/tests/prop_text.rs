@@ -12,10 +12,9 @@
 mod prop_support;
 
 use prop_support::gen::{self, EventParts};
-use prop_support::{check, fail};
+use prop_support::{check, exact_numbers, fail, Python, PY_EXACT_JSON};
 use proptest::prelude::*;
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::Command;
 use std::sync::Mutex;
 use stogger_core::config::TimestampPrecision;
 use stogger_core::render::json::JsonRenderer;
@@ -132,74 +131,20 @@ fn check_text(event: &Event, opts: &TextOptions) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-/// The Python process that parses JSON lines.
-struct PythonJson {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
-}
-
-const PY_JSON: &str = r#"
-import json, sys
-def pairs(kv):
-    keys = [k for k, _ in kv]
-    if len(keys) != len(set(keys)):
-        raise ValueError("duplicate key")
-    return dict(kv)
-for line in sys.stdin:
-    try:
-        obj = json.loads(json.loads(line), object_pairs_hook=pairs)
-        out = {"ok": obj}
-    except Exception as e:
-        out = {"error": repr(e)}
-    sys.stdout.write(json.dumps(out) + "\n")
-    sys.stdout.flush()
-"#;
-
-impl PythonJson {
-    fn start() -> PythonJson {
-        let mut child = Command::new("python3")
-            .args(["-c", PY_JSON])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("this test needs python3 (apt-get install python3): {e}"));
-        let stdin = child.stdin.take().expect("stdin");
-        let stdout = BufReader::new(child.stdout.take().expect("stdout"));
-        PythonJson {
-            child,
-            stdin,
-            stdout,
-        }
-    }
-
-    /// Python's `json.loads` of `line`, or its error.
-    fn parse(&mut self, line: &str) -> Result<serde_json::Value, String> {
-        // Sent as a JSON string so the line's own bytes arrive unchanged.
-        let quoted = serde_json::to_string(line).expect("a string serialises");
-        writeln!(self.stdin, "{quoted}").expect("write to python");
-        let mut answer = String::new();
-        self.stdout
-            .read_line(&mut answer)
-            .expect("read from python");
-        let answer: serde_json::Value =
-            serde_json::from_str(&answer).map_err(|e| format!("python said {answer:?}: {e}"))?;
-        match answer.get("ok") {
-            Some(v) => Ok(v.clone()),
-            None => Err(answer["error"].to_string()),
-        }
-    }
-}
-
-impl Drop for PythonJson {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// Python's `json.loads` of `line` (exact numbers, each key once).
+fn python_parse(python: &Mutex<Python>, line: &str) -> Result<serde_json::Value, TestCaseError> {
+    let answer = python
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .ask(&serde_json::Value::String(line.to_string()))?;
+    match answer.get("ok") {
+        Some(v) => Ok(v.clone()),
+        None => Err(fail(format!("Python's json: {}: {line}", answer["error"]))),
     }
 }
 
 /// Checks one JSON line.
-fn check_json(event: &Event, python: &Mutex<PythonJson>) -> Result<(), TestCaseError> {
+fn check_json(event: &Event, python: &Mutex<Python>) -> Result<(), TestCaseError> {
     let line = JsonRenderer::new().render(event);
     prop_assert!(line.ends_with('\n'));
     let body = &line[..line.len() - 1];
@@ -210,13 +155,9 @@ fn check_json(event: &Event, python: &Mutex<PythonJson>) -> Result<(), TestCaseE
     }
     let ours: serde_json::Value =
         serde_json::from_str(body).map_err(|e| fail(format!("serde_json: {e}: {body}")))?;
-    let theirs = python
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .parse(body)
-        .map_err(|e| fail(format!("Python's json: {e}: {body}")))?;
+    let theirs = python_parse(python, body)?;
     prop_assert!(
-        prop_support::json_eq(&ours, &theirs),
+        exact_numbers(&ours) == theirs,
         "serde_json and Python read {} differently: {} vs {}",
         body,
         ours,
@@ -229,7 +170,7 @@ fn check_json(event: &Event, python: &Mutex<PythonJson>) -> Result<(), TestCaseE
 
 #[test]
 fn console_file_and_json_lines_are_terminal_safe() {
-    let python = Mutex::new(PythonJson::start());
+    let python = Mutex::new(Python::start(PY_EXACT_JSON));
     check(
         "text_terminal_safety",
         300,
@@ -282,7 +223,7 @@ fn emit_case() -> impl Strategy<Value = Emit> {
 #[test]
 fn stogger_emit_writes_one_safe_line_to_console_and_file() {
     let stogger = stogger_tests::service::built_binary("stogger");
-    let python = Mutex::new(PythonJson::start());
+    let python = Mutex::new(Python::start(PY_EXACT_JSON));
     check("emit_terminal_safety", 16, emit_case, |c| {
         let dir = tempfile::tempdir().map_err(|e| fail(e.to_string()))?;
         let logdir = dir.path().join("logs");
@@ -325,12 +266,8 @@ fn stogger_emit_writes_one_safe_line_to_console_and_file() {
         if c.json {
             let ours: serde_json::Value = serde_json::from_str(lines[0])
                 .map_err(|e| fail(format!("serde_json: {e}: {file}")))?;
-            let theirs = python
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .parse(lines[0])
-                .map_err(|e| fail(format!("Python's json: {e}: {file}")))?;
-            prop_assert!(prop_support::json_eq(&ours, &theirs));
+            let theirs = python_parse(&python, lines[0])?;
+            prop_assert!(exact_numbers(&ours) == theirs, "{} vs {}", ours, theirs);
             prop_assert_eq!(ours["event"].as_str(), Some(c.name.as_str()));
         } else {
             prop_assert_eq!(visible.as_str(), lines[0], "console and file differ");

@@ -178,3 +178,117 @@ pub fn json_eq(a: &serde_json::Value, b: &serde_json::Value) -> bool {
 fn float_is_int(f: Option<f64>, i: i128) -> bool {
     f.is_some_and(|f| f.fract() == 0.0 && f.abs() < 1e38 && f as i128 == i)
 }
+
+/// A python3 process answering one JSON line with one JSON line (the
+/// oracles' side of the differential tests; one process per test).
+pub struct Python {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl Python {
+    /// Starts `python3 -c script`.
+    pub fn start(script: &str) -> Python {
+        use std::process::{Command, Stdio};
+        let mut child = Command::new("python3")
+            .args(["-c", script])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("this test needs python3 as its oracle (apt-get install python3): {e}")
+            });
+        let stdin = child.stdin.take().expect("stdin");
+        let stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+        Python {
+            child,
+            stdin,
+            stdout,
+        }
+    }
+
+    /// Sends `request` as one line and reads the answer's line.
+    pub fn ask(&mut self, request: &serde_json::Value) -> Result<serde_json::Value, TestCaseError> {
+        use std::io::{BufRead, Write};
+        writeln!(self.stdin, "{request}").map_err(|e| fail(format!("write to python: {e}")))?;
+        let mut line = String::new();
+        self.stdout
+            .read_line(&mut line)
+            .map_err(|e| fail(format!("read from python: {e}")))?;
+        serde_json::from_str(&line).map_err(|e| fail(format!("python said {line:?}: {e}")))
+    }
+}
+
+impl Drop for Python {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Python that reads JSON text exactly: every number becomes
+/// `{"$int": "<decimal>"}` when it is a whole number below 2^100, else
+/// `{"$f64": "<IEEE bits>"}` (Python's float parsing is correctly
+/// rounded; serde_json's default is not, for long decimals such as
+/// PostgreSQL writes). Request: a JSON string holding the text; answer:
+/// `{"ok": value}` or `{"error": message}`. See [`exact_numbers`].
+pub const PY_EXACT_JSON: &str = r#"
+import json, struct, sys
+def num(x):
+    if isinstance(x, int) and abs(x) < 2**100:
+        return {"$int": str(x)}
+    x = float(x)
+    if x.is_integer() and abs(x) < 2**100:
+        return {"$int": str(int(x))}
+    return {"$f64": str(struct.unpack('<Q', struct.pack('<d', x))[0])}
+def pairs(kv):
+    keys = [k for k, _ in kv]
+    if len(keys) != len(set(keys)):
+        raise ValueError("duplicate key")
+    return dict(kv)
+for line in sys.stdin:
+    try:
+        obj = json.loads(json.loads(line), object_pairs_hook=pairs,
+                         parse_int=lambda s: num(int(s)), parse_float=lambda s: num(float(s)),
+                         parse_constant=lambda s: (_ for _ in ()).throw(ValueError(s)))
+        out = {"ok": obj}
+    except Exception as e:
+        out = {"error": repr(e)}
+    sys.stdout.write(json.dumps(out) + "\n")
+    sys.stdout.flush()
+"#;
+
+/// `v` with its numbers written as [`PY_EXACT_JSON`] writes them, so a
+/// value built in Rust compares exactly with one Python read.
+pub fn exact_numbers(v: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value as J;
+    match v {
+        J::Number(n) => {
+            let int = n
+                .as_i64()
+                .map(i128::from)
+                .or_else(|| n.as_u64().map(i128::from));
+            let text = match (int, n.as_f64()) {
+                (Some(i), _) => Ok(i.to_string()),
+                // Exact: a whole number below 2^100 fits an i128 (-0.0 is 0).
+                (None, Some(x)) if x.fract() == 0.0 && x.abs() < 2f64.powi(100) => {
+                    Ok((x as i128).to_string())
+                }
+                (None, Some(x)) => Err(x.to_bits().to_string()),
+                (None, None) => Err("nan".to_string()),
+            };
+            match text {
+                Ok(i) => serde_json::json!({ "$int": i }),
+                Err(bits) => serde_json::json!({ "$f64": bits }),
+            }
+        }
+        J::Array(items) => J::Array(items.iter().map(exact_numbers).collect()),
+        J::Object(m) => J::Object(
+            m.iter()
+                .map(|(k, v)| (k.clone(), exact_numbers(v)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
