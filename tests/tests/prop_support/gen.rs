@@ -524,11 +524,94 @@ pub fn config_key() -> impl Strategy<Value = String> {
     ]
 }
 
+/// Values a key takes (by its name without the table), so that most
+/// generated documents load and the warnings get checked too.
+pub fn valid_values(short: &str) -> Vec<toml::Value> {
+    use toml::Value as T;
+    let s = |v: &[&str]| {
+        v.iter()
+            .map(|x| T::String((*x).to_string()))
+            .collect::<Vec<_>>()
+    };
+    let levels = [
+        "debug", "info", "warning", "warn", "error", "critical", "INFO", " error ",
+    ];
+    match short {
+        "verbose" | "log_to_console" | "log_to_file" | "show_caller_info" | "enable_postgres"
+        | "log_cmd_output" | "show_code_info" => {
+            let mut v = vec![
+                T::Boolean(true),
+                T::Boolean(false),
+                T::Integer(1),
+                T::Integer(0),
+            ];
+            v.extend(s(&["yes", "no", "TRUE", "0", " 1 "]));
+            v
+        }
+        "log_format" => s(&["simple", "json", "JSON"]),
+        "systemd" => s(&["auto", "off", "Off"]),
+        "systemd_facility" => s(&["LOG_LOCAL0", "local7", "daemon", "LOG_USER"]),
+        "log_rotation" => s(&["none", "size"]),
+        "postgres_write_mode" => s(&["batch", "sync"]),
+        "min_level" => s(&levels),
+        "console_min_level" | "file_min_level" | "journal_min_level" | "postgres_min_level" => {
+            let mut v = s(&levels);
+            v.push(T::String(String::new()));
+            v
+        }
+        "timestamp_precision" => s(&["iso", "iso_seconds", "iso_no_z", "relative"]),
+        "pad_event_width" => vec![
+            T::Integer(0),
+            T::Integer(30),
+            T::Integer(200),
+            T::String("12".into()),
+        ],
+        "log_max_bytes" => {
+            let mut v = vec![T::Integer(1), T::Integer(10_000_000)];
+            v.extend(s(&["10MB", "10 MiB", "3kib", "42"]));
+            v
+        }
+        "log_backup_count" => vec![T::Integer(0), T::Integer(5), T::Integer(4_294_967_295)],
+        "postgres_queue_capacity"
+        | "postgres_batch_size"
+        | "postgres_flush_interval_ms"
+        | "postgres_connect_timeout_ms" => {
+            vec![T::Integer(1), T::Integer(100), T::String("50".into())]
+        }
+        "postgres_shutdown_timeout_ms" => vec![T::Integer(0), T::Integer(100)],
+        "logdir" => s(&["logs", "var/log", "."]),
+        "syslog_identifier" => s(&["svc", "my-service", "日本"]),
+        "journal_socket" => s(&["/run/stogger-test-none/socket"]),
+        "postgres_dsn" => s(&["", "host=/nonexistent-stogger user=u connect_timeout=1"]),
+        "postgres_table" => s(&["stogger_logs", "s.t"]),
+        "postgres_plugin" | "translation_dir" => s(&["", "/nonexistent-stogger/x"]),
+        "language" => s(&["", "de"]),
+        _ => Vec::new(),
+    }
+}
+
+/// A value for `key`: one it takes, mostly; any value else.
+fn value_for(key: String) -> impl Strategy<Value = (String, toml::Value)> {
+    let valid = valid_values(&key);
+    let any = toml_value();
+    if valid.is_empty() {
+        any.prop_map(move |v| (key.clone(), v)).boxed()
+    } else {
+        prop_oneof![3 => prop::sample::select(valid), 1 => any]
+            .prop_map(move |v| (key.clone(), v))
+            .boxed()
+    }
+}
+
+fn setting() -> impl Strategy<Value = (String, toml::Value)> {
+    config_key().prop_flat_map(value_for)
+}
+
 /// A table of settings with a `[format]` table now and then.
 pub fn settings_table() -> impl Strategy<Value = toml::Table> {
     (
-        vec((config_key(), toml_value()), 0..8),
-        prop::option::weighted(0.4, vec((config_key(), toml_value()), 0..4)),
+        vec(setting(), 0..8),
+        prop::option::weighted(0.4, vec(setting(), 0..4)),
         prop::option::weighted(0.05, toml_value()),
     )
         .prop_map(|(top, format, format_other)| {
@@ -609,6 +692,30 @@ pub fn env_name() -> impl Strategy<Value = String> {
     ]
 }
 
+/// A variable and a value as text: one its key takes, mostly.
+pub fn env_var() -> impl Strategy<Value = (String, String)> {
+    env_name().prop_flat_map(|name| {
+        let short = stogger_core::config::KEYS
+            .iter()
+            .find(|k| k.env == name)
+            .map(|k| k.short_name())
+            .unwrap_or("");
+        let valid: Vec<String> = valid_values(short)
+            .into_iter()
+            .map(|v| match v {
+                toml::Value::String(s) => s,
+                other => other.to_string(),
+            })
+            .collect();
+        let value = if valid.is_empty() {
+            env_text().boxed()
+        } else {
+            prop_oneof![3 => prop::sample::select(valid), 1 => env_text()].boxed()
+        };
+        value.prop_map(move |v| (name.clone(), v))
+    })
+}
+
 /// A variable's value as text: the spellings of [`toml_value`]'s words,
 /// numbers, and any text.
 pub fn env_text() -> impl Strategy<Value = String> {
@@ -636,7 +743,7 @@ pub fn os_bytes() -> impl Strategy<Value = Vec<u8>> {
     ]);
     prop_oneof![
         4 => env_text().prop_map(String::into_bytes),
-        1 => (env_text(), bad, env_text()).prop_map(|(a, b, c)| {
+        2 => (env_text(), bad, env_text()).prop_map(|(a, b, c)| {
             let mut v = a.into_bytes();
             v.extend(b);
             v.extend(c.into_bytes());
