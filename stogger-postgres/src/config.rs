@@ -290,14 +290,8 @@ impl ConnSettings {
             split_dsn(dsn).map_err(|m| ConfigError::new("dsn", format!("{m} (in {display})")))?;
         // Whatever parsing happens next, messages must not show the password:
         // register what looks like one before tokio-postgres sees the text.
-        for (k, v) in &extracted.all {
-            if k == "password" {
-                redactor.add(v);
-            }
-        }
-        if let Some((raw, decoded)) = &extracted.url_password {
-            redactor.add(raw);
-            redactor.add(decoded);
+        for secret in extracted.passwords() {
+            redactor.add(secret);
         }
         let mut pg = tokio_postgres::Config::from_str(&rest).map_err(|e| {
             ConfigError::new(
@@ -381,6 +375,26 @@ struct Extracted {
     all: Vec<(String, String)>,
     /// The password of the URL's userinfo, as written and decoded.
     url_password: Option<(String, String)>,
+    /// `password=` query parameters of a URL as written (percent-encoded).
+    raw_query_passwords: Vec<String>,
+}
+
+impl Extracted {
+    /// Every spelling of every password in the DSN.
+    fn passwords(&self) -> impl Iterator<Item = &str> {
+        let decoded = self
+            .all
+            .iter()
+            .filter(|(k, _)| k == "password")
+            .map(|(_, v)| v.as_str());
+        let url = self
+            .url_password
+            .iter()
+            .flat_map(|(raw, dec)| [raw.as_str(), dec.as_str()]);
+        decoded
+            .chain(url)
+            .chain(self.raw_query_passwords.iter().map(String::as_str))
+    }
 }
 
 /// Splits the DSN into the part tokio-postgres gets (without the TLS keys)
@@ -398,10 +412,14 @@ fn split_dsn(dsn: &str) -> Result<(String, Extracted), String> {
             .map(|p| (p.to_string(), percent_decode(p)));
         let mut all = Vec::new();
         let mut kept = Vec::new();
+        let mut raw_query_passwords = Vec::new();
         if let Some(q) = query {
             for part in q.split('&').filter(|p| !p.is_empty()) {
-                let (k, v) = part.split_once('=').unwrap_or((part, ""));
-                let (k, v) = (percent_decode(k), percent_decode(v));
+                let (k, raw) = part.split_once('=').unwrap_or((part, ""));
+                let (k, v) = (percent_decode(k), percent_decode(raw));
+                if k == "password" {
+                    raw_query_passwords.push(raw.to_string());
+                }
                 if !TLS_KEYS.contains(&k.as_str()) && !UNSUPPORTED_KEYS.contains(&k.as_str()) {
                     kept.push(part);
                 }
@@ -413,7 +431,14 @@ fn split_dsn(dsn: &str) -> Result<(String, Extracted), String> {
         } else {
             format!("{base}?{}", kept.join("&"))
         };
-        Ok((rest, Extracted { all, url_password }))
+        Ok((
+            rest,
+            Extracted {
+                all,
+                url_password,
+                raw_query_passwords,
+            },
+        ))
     } else {
         let pairs = parse_key_values(dsn)?;
         let mut rest = String::new();
@@ -439,6 +464,7 @@ fn split_dsn(dsn: &str) -> Result<(String, Extracted), String> {
             Extracted {
                 all: pairs,
                 url_password: None,
+                raw_query_passwords: Vec::new(),
             },
         ))
     }
@@ -630,14 +656,8 @@ impl Redactor {
     pub fn for_dsn(dsn: &str) -> Redactor {
         let mut r = Redactor::default();
         if let Ok((_, ex)) = split_dsn(dsn) {
-            for (k, v) in ex.all {
-                if k == "password" {
-                    r.add(&v);
-                }
-            }
-            if let Some((raw, decoded)) = ex.url_password {
-                r.add(&raw);
-                r.add(&decoded);
+            for secret in ex.passwords() {
+                r.add(secret);
             }
         }
         r
@@ -682,6 +702,23 @@ impl Redactor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The shrunk input of the DSN property test (`tests/tests/prop_dsn.rs`):
+    /// a password given as a URL query parameter was only known decoded,
+    /// so a message quoting the DSN showed it as written.
+    #[test]
+    fn a_query_password_is_redacted_as_written_and_decoded() {
+        let dsn = "postgres://a@localhost/?password=PWaa%40";
+        let text = format!("error near PWaa@ in {dsn}");
+        let cleaned = Redactor::for_dsn(dsn).apply(&text);
+        assert_eq!(
+            cleaned,
+            "error near *** in postgres://a@localhost/?password=***"
+        );
+        let err = ConnSettings::parse(&OpenConfig::new(format!("{dsn}&sslmode=bogus")))
+            .expect_err("bogus sslmode");
+        assert!(!err.to_string().contains("PWaa"), "{err}");
+    }
 
     #[test]
     fn json_defaults_and_overrides() {
