@@ -12,7 +12,7 @@
 mod prop_support;
 
 use prop_support::gen::{self, EventParts};
-use prop_support::{check, exact_numbers, fail, Python, PY_EXACT_JSON};
+use prop_support::{check, exact_json, fail, Python, PY_EXACT_JSON};
 use proptest::prelude::*;
 use std::process::Command;
 use std::sync::Mutex;
@@ -131,18 +131,6 @@ fn check_text(event: &Event, opts: &TextOptions) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-/// Python's `json.loads` of `line` (exact numbers, each key once).
-fn python_parse(python: &Mutex<Python>, line: &str) -> Result<serde_json::Value, TestCaseError> {
-    let answer = python
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .ask(&serde_json::Value::String(line.to_string()))?;
-    match answer.get("ok") {
-        Some(v) => Ok(v.clone()),
-        None => Err(fail(format!("Python's json: {}: {line}", answer["error"]))),
-    }
-}
-
 /// Checks one JSON line.
 fn check_json(event: &Event, python: &Mutex<Python>) -> Result<(), TestCaseError> {
     let line = JsonRenderer::new().render(event);
@@ -155,9 +143,10 @@ fn check_json(event: &Event, python: &Mutex<Python>) -> Result<(), TestCaseError
     }
     let ours: serde_json::Value =
         serde_json::from_str(body).map_err(|e| fail(format!("serde_json: {e}: {body}")))?;
-    let theirs = python_parse(python, body)?;
+    let theirs = exact_json(python, body)?;
+    let ours_again = serde_json::to_string(&ours).map_err(|e| fail(e.to_string()))?;
     prop_assert!(
-        exact_numbers(&ours) == theirs,
+        exact_json(python, &ours_again)? == theirs,
         "serde_json and Python read {} differently: {} vs {}",
         body,
         ours,
@@ -266,8 +255,14 @@ fn stogger_emit_writes_one_safe_line_to_console_and_file() {
         if c.json {
             let ours: serde_json::Value = serde_json::from_str(lines[0])
                 .map_err(|e| fail(format!("serde_json: {e}: {file}")))?;
-            let theirs = python_parse(&python, lines[0])?;
-            prop_assert!(exact_numbers(&ours) == theirs, "{} vs {}", ours, theirs);
+            let theirs = exact_json(&python, lines[0])?;
+            let ours_again = serde_json::to_string(&ours).map_err(|e| fail(e.to_string()))?;
+            prop_assert!(
+                exact_json(&python, &ours_again)? == theirs,
+                "{} vs {}",
+                ours,
+                theirs
+            );
             prop_assert_eq!(ours["event"].as_str(), Some(c.name.as_str()));
         } else {
             prop_assert_eq!(visible.as_str(), lines[0], "console and file differ");

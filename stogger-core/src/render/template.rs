@@ -19,6 +19,9 @@
 //!
 //! - `{name}`, `{name:spec}`, `{name!r}`, `{name!s:spec}`, `{name!a}`; `{{`
 //!   and `}}` are literal braces.
+//!   `!r` escapes what the console escapes ([`super::text::is_unprintable`]);
+//!   CPython also escapes characters its Unicode tables call unassigned or
+//!   private use (tables that change with each Python release).
 //! - `spec` is Python's whole format-spec mini-language,
 //!   `[[fill]align][sign][z][#][0][width][grouping][.precision][type]`, with
 //!   the types `s d b o x X c e E f F g G n %` and no type, printed exactly

@@ -228,30 +228,33 @@ impl Drop for Python {
 }
 
 /// Python that reads JSON text exactly: every number becomes
-/// `{"$int": "<decimal>"}` when it is a whole number below 2^100, else
-/// `{"$f64": "<IEEE bits>"}` (Python's float parsing is correctly
-/// rounded; serde_json's default is not, for long decimals such as
-/// PostgreSQL writes). Request: a JSON string holding the text; answer:
-/// `{"ok": value}` or `{"error": message}`. See [`exact_numbers`].
+/// `{"$num": "<its decimal value>"}` (whole numbers below 10^30 in digits,
+/// others normalised: `1e16`, `10000000000000000` and `1.0E16` are one
+/// value; `-0` is `0`), so two
+/// texts compare by the values they denote, whoever wrote them
+/// (PostgreSQL writes numbers as exact decimals; serde_json's default
+/// float parsing is not correctly rounded). Keys must be unique. Request:
+/// a JSON string holding the text; answer: `{"ok": value}` or
+/// `{"error": message}`. See [`exact_json`].
 pub const PY_EXACT_JSON: &str = r#"
-import json, struct, sys
-def num(x):
-    if isinstance(x, int) and abs(x) < 2**100:
-        return {"$int": str(x)}
-    x = float(x)
-    if x.is_integer() and abs(x) < 2**100:
-        return {"$int": str(int(x))}
-    return {"$f64": str(struct.unpack('<Q', struct.pack('<d', x))[0])}
+import json, sys
+from decimal import Decimal
+def num(s):
+    d = Decimal(s)
+    if d == d.to_integral_value() and abs(d) < 10**30:
+        return {"$num": str(int(d))}
+    return {"$num": str(d.normalize())}
 def pairs(kv):
     keys = [k for k, _ in kv]
     if len(keys) != len(set(keys)):
         raise ValueError("duplicate key")
     return dict(kv)
+def bad(s):
+    raise ValueError(s)
 for line in sys.stdin:
     try:
         obj = json.loads(json.loads(line), object_pairs_hook=pairs,
-                         parse_int=lambda s: num(int(s)), parse_float=lambda s: num(float(s)),
-                         parse_constant=lambda s: (_ for _ in ()).throw(ValueError(s)))
+                         parse_int=num, parse_float=num, parse_constant=bad)
         out = {"ok": obj}
     except Exception as e:
         out = {"error": repr(e)}
@@ -259,36 +262,20 @@ for line in sys.stdin:
     sys.stdout.flush()
 "#;
 
-/// `v` with its numbers written as [`PY_EXACT_JSON`] writes them, so a
-/// value built in Rust compares exactly with one Python read.
-pub fn exact_numbers(v: &serde_json::Value) -> serde_json::Value {
-    use serde_json::Value as J;
-    match v {
-        J::Number(n) => {
-            let int = n
-                .as_i64()
-                .map(i128::from)
-                .or_else(|| n.as_u64().map(i128::from));
-            let text = match (int, n.as_f64()) {
-                (Some(i), _) => Ok(i.to_string()),
-                // Exact: a whole number below 2^100 fits an i128 (-0.0 is 0).
-                (None, Some(x)) if x.fract() == 0.0 && x.abs() < 2f64.powi(100) => {
-                    Ok((x as i128).to_string())
-                }
-                (None, Some(x)) => Err(x.to_bits().to_string()),
-                (None, None) => Err("nan".to_string()),
-            };
-            match text {
-                Ok(i) => serde_json::json!({ "$int": i }),
-                Err(bits) => serde_json::json!({ "$f64": bits }),
-            }
-        }
-        J::Array(items) => J::Array(items.iter().map(exact_numbers).collect()),
-        J::Object(m) => J::Object(
-            m.iter()
-                .map(|(k, v)| (k.clone(), exact_numbers(v)))
-                .collect(),
-        ),
-        other => other.clone(),
+/// JSON text as [`PY_EXACT_JSON`] reads it (an error when it is not JSON).
+pub fn exact_json(
+    python: &std::sync::Mutex<Python>,
+    text: &str,
+) -> Result<serde_json::Value, TestCaseError> {
+    let answer = python
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .ask(&serde_json::Value::String(text.to_string()))?;
+    match answer.get("ok") {
+        Some(v) => Ok(v.clone()),
+        None => Err(fail(format!(
+            "Python's json: {}: {text:.400}",
+            answer["error"]
+        ))),
     }
 }
