@@ -6,10 +6,12 @@
 //! - `demo`: the guided tour (throwaway PostgreSQL, demo service, doctor, query).
 //! - `pg start|stop|status`: a throwaway PostgreSQL under `target/pg/` for manual use.
 //! - `bench [--quick]`: the benchmarks, each as a ratio against a baseline (BENCHMARKS.md).
+//! - `fuzz [--minutes N]`: property tests with many more cases, and the AFL fuzzers (docs/testing.md).
 
 mod bench;
 mod ci;
 mod demo;
+mod fuzz;
 mod pg;
 mod run;
 
@@ -24,7 +26,9 @@ commands:
   pg start|stop|status
                      a throwaway PostgreSQL under target/pg/dev for trying things by hand
   bench [--quick]    release build, then every benchmark against its baseline;
-                     table on stdout, target/bench/results.json (see BENCHMARKS.md)";
+                     table on stdout, target/bench/results.json (see BENCHMARKS.md)
+  fuzz [--minutes N] the property tests with many more cases, then the AFL fuzzers of
+                     the parsers (cargo-afl), N minutes in all (default 10; docs/testing.md)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -34,6 +38,7 @@ fn main() -> ExitCode {
         Some("demo") => demo::demo(),
         Some("pg") => pg::pg(&args[1..]),
         Some("bench") => bench::bench(&args[1..]),
+        Some("fuzz") => fuzz::fuzz(&args[1..]),
         Some("-h" | "--help" | "help") | None => {
             println!("{USAGE}");
             Ok(())
