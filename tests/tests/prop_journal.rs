@@ -14,31 +14,13 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use stogger_core::config::{Config, SystemdMode};
 use stogger_core::output::journal;
+use stogger_core::render::journal::RESERVED;
 use stogger_core::{Event, Value};
 use stogger_tests::journald::{Entry, Journald};
 
-/// Names stogger writes itself or journald gives a meaning (docs/journal.md).
-const RESERVED: &[&str] = &[
-    "MESSAGE",
-    "MESSAGE_ID",
-    "PRIORITY",
-    "SYSLOG_IDENTIFIER",
-    "SYSLOG_FACILITY",
-    "SYSLOG_PID",
-    "SYSLOG_TIMESTAMP",
-    "SYSLOG_RAW",
-    "CODE_FILE",
-    "CODE_LINE",
-    "CODE_FUNC",
-    "OBJECT_PID",
-    "STOGGER_EVENT",
-    "STOGGER_LEVEL",
-    "SCOPE",
-    "FUNC",
-];
-
 /// The journal name of a field key, by the rules of docs/journal.md
-/// ("Field names"), written here independently of stogger's code.
+/// ("Field names"), written here independently of stogger's code (only
+/// the list of reserved names is taken from it).
 fn journal_name(key: &str) -> String {
     let upper: String = key
         .chars()
