@@ -234,8 +234,13 @@ fn probe_case() -> impl Strategy<Value = ProbeCase> {
     // Mostly no document, so that the environment decides.
     let document = prop::option::weighted(0.3, gen::config_document())
         .prop_map(|d| d.unwrap_or((ConfigFile::Stogger, String::new())));
-    let var = (gen::env_var(), gen::os_bytes(), prop::bool::weighted(0.3))
-        .prop_map(|((name, text), bytes, raw)| (name, if raw { bytes } else { text.into_bytes() }));
+    let var = (gen::env_var(), gen::os_bytes(), prop::bool::weighted(0.3)).prop_map(
+        |((name, text), bytes, raw)| {
+            let mut value = if raw { bytes } else { text.into_bytes() };
+            value.retain(|&b| b != 0); // no environment holds NUL
+            (name, value)
+        },
+    );
     (document, proptest::collection::vec(var, 0..5)).prop_map(|((kind, text), vars)| ProbeCase {
         kind,
         text,

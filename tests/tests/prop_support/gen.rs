@@ -85,9 +85,18 @@ pub fn text(max: usize) -> impl Strategy<Value = String> {
     ]
 }
 
-/// Text without NUL (what a process argument can carry).
+/// Text a process argument can carry: no NUL, and at most 32 kB (Linux
+/// refuses a single argument over 128 kB with E2BIG).
 pub fn arg_text(max: usize) -> impl Strategy<Value = String> {
-    text(max).prop_map(|s| s.replace('\0', "\u{2400}"))
+    text(max).prop_map(|s| {
+        let mut s = s.replace('\0', "\u{2400}");
+        let mut cut = s.len().min(32 * 1024);
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+        s
+    })
 }
 
 /// Field names: identifiers, the names stogger and journald give meaning
@@ -730,8 +739,16 @@ pub fn env_text() -> impl Strategy<Value = String> {
 
 /// Raw bytes for an environment variable: valid UTF-8 mostly, else
 /// invalid sequences, among them lone surrogates as WTF-8/CESU-8 encodes
-/// them (`ED A0 80`) and overlong forms.
+/// them (`ED A0 80`) and overlong forms. Never NUL (no environment can
+/// hold it).
 pub fn os_bytes() -> impl Strategy<Value = Vec<u8>> {
+    os_bytes_with_nul().prop_map(|mut v| {
+        v.retain(|&b| b != 0);
+        v
+    })
+}
+
+fn os_bytes_with_nul() -> impl Strategy<Value = Vec<u8>> {
     let bad = prop::sample::select(vec![
         vec![0xed, 0xa0, 0x80],
         vec![0xed, 0xbf, 0xbf],
