@@ -238,6 +238,7 @@ fn probe_case() -> impl Strategy<Value = ProbeCase> {
         |((name, text), bytes, raw)| {
             let mut value = if raw { bytes } else { text.into_bytes() };
             value.retain(|&b| b != 0); // no environment holds NUL
+            value.truncate(gen::ARG_MAX_BYTES); // nor a value over 128 kB
             (name, value)
         },
     );

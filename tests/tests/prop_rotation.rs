@@ -44,19 +44,20 @@ impl Case {
     fn lines(&self) -> u64 {
         let longest = LINE_OVERHEAD + self.max_pad;
         let room = u64::from(self.backups) * (self.max_bytes - longest);
-        (room / (longest * self.threads * 2)).max(1)
+        room / (longest * self.threads * 2)
     }
 }
 
 fn case() -> impl Strategy<Value = Case> {
-    (2000u64..20_000, 1u32..5, 1u64..7, 0u64..300).prop_map(
-        |(max_bytes, backups, threads, max_pad)| Case {
+    (2000u64..20_000, 1u32..5, 1u64..7, 0u64..300)
+        .prop_map(|(max_bytes, backups, threads, max_pad)| Case {
             max_bytes,
             backups,
             threads,
             max_pad,
-        },
-    )
+        })
+        // At least one line per thread must fit into what the backups keep.
+        .prop_filter("a line per thread fits", |c| c.lines() >= 1)
 }
 
 fn backup(path: &Path, n: u32) -> std::path::PathBuf {

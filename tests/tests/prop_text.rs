@@ -177,12 +177,12 @@ fn console_file_and_json_lines_are_terminal_safe() {
 /// the event is exactly one line.
 fn emit_field() -> impl Strategy<Value = String> {
     (gen::field_name(), gen::arg_text(8)).prop_filter_map("not a plain key", |(k, v)| {
-        let k = k.replace('\0', "");
+        let k = gen::fit_arg_to(&k.replace('\0', ""), 16 * 1024);
         let plain = !k.contains('=')
             && !k.trim().is_empty()
             && !k.trim().starts_with('_')
             && !SECTION_KEYS.contains(&k.trim());
-        plain.then(|| format!("{k}={v}"))
+        plain.then(|| format!("{k}={}", gen::fit_arg_to(&v, 16 * 1024)))
     })
 }
 
@@ -198,7 +198,7 @@ fn emit_case() -> impl Strategy<Value = Emit> {
     (
         gen::arg_text(8).prop_filter("a name", |n| !n.trim().is_empty()),
         proptest::collection::vec(emit_field(), 0..6),
-        prop::option::weighted(0.3, gen::template().prop_map(|t| t.replace('\0', ""))),
+        prop::option::weighted(0.3, gen::template().prop_map(|t| gen::fit_arg(&t))),
         any::<bool>(),
     )
         .prop_map(|(name, fields, message, json)| Emit {
@@ -216,11 +216,14 @@ fn stogger_emit_writes_one_safe_line_to_console_and_file() {
     check("emit_terminal_safety", 16, emit_case, |c| {
         let dir = tempfile::tempdir().map_err(|e| fail(e.to_string()))?;
         let logdir = dir.path().join("logs");
-        let mut args = vec!["emit".to_string(), c.name.clone()];
-        args.extend(c.fields.iter().cloned());
+        let mut args = vec!["emit".to_string()];
         if let Some(m) = &c.message {
             args.push(format!("--message={m}"));
         }
+        // `--`: a name or field may start with `-`.
+        args.push("--".to_string());
+        args.push(c.name.clone());
+        args.extend(c.fields.iter().cloned());
         let out = Command::new(&stogger)
             .args(&args)
             .current_dir(dir.path())

@@ -88,15 +88,27 @@ pub fn text(max: usize) -> impl Strategy<Value = String> {
 /// Text a process argument can carry: no NUL, and at most 32 kB (Linux
 /// refuses a single argument over 128 kB with E2BIG).
 pub fn arg_text(max: usize) -> impl Strategy<Value = String> {
-    text(max).prop_map(|s| {
-        let mut s = s.replace('\0', "\u{2400}");
-        let mut cut = s.len().min(32 * 1024);
-        while !s.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        s.truncate(cut);
-        s
-    })
+    text(max).prop_map(|s| fit_arg(&s))
+}
+
+/// Longest argument or environment value the process tests pass.
+pub const ARG_MAX_BYTES: usize = 32 * 1024;
+
+/// `s` as a process can be given it: NUL replaced by U+2400, cut to
+/// [`ARG_MAX_BYTES`].
+pub fn fit_arg(s: &str) -> String {
+    fit_arg_to(s, ARG_MAX_BYTES)
+}
+
+/// [`fit_arg`] with a smaller limit.
+pub fn fit_arg_to(s: &str, max: usize) -> String {
+    let mut s = s.replace('\0', "\u{2400}");
+    let mut cut = s.len().min(max.min(ARG_MAX_BYTES));
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    s.truncate(cut);
+    s
 }
 
 /// Field names: identifiers, the names stogger and journald give meaning
