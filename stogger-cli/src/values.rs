@@ -98,6 +98,32 @@ mod tests {
         );
     }
 
+    /// Found by the JSON-line property test (`tests/tests/prop_text.rs`):
+    /// serde_json's default float parsing was one ulp off for this one.
+    #[test]
+    fn floats_parse_correctly_rounded() {
+        for s in [
+            "2.252517404413411e-222",
+            "-7.480609793913505e-233",
+            "0.1",
+            "1e300",
+        ] {
+            let want: f64 = s.parse().unwrap();
+            match parse_value(s) {
+                Value::F64(x) => assert_eq!(x.to_bits(), want.to_bits(), "{s}"),
+                other => panic!("{s}: {other:?}"),
+            }
+            let Value::Json(j) = parse_value(&format!("[{s}]")) else {
+                panic!("{s}: not JSON");
+            };
+            assert_eq!(
+                j[0].as_f64().map(f64::to_bits),
+                Some(want.to_bits()),
+                "[{s}]"
+            );
+        }
+    }
+
     #[test]
     fn everything_else_is_text() {
         for s in [

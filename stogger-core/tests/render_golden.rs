@@ -843,6 +843,23 @@ fn json_renames_fields_that_collide_with_its_own_keys() {
     );
 }
 
+/// The shrunk input of the JSON-line property test
+/// (`tests/tests/prop_text.rs`): `timestamp` renamed to `field_timestamp`
+/// met a field of that name, and the key appeared twice.
+#[test]
+fn json_renames_around_fields_that_already_have_the_new_name() {
+    let e = event(Level::Info, "e")
+        .with("timestamp", "a")
+        .with("field_timestamp", "b")
+        .with("field_field_timestamp", "c");
+    assert_eq!(
+        JsonRenderer::new().render(&e),
+        "{\"timestamp\":\"2026-06-01T17:19:01.123456Z\",\"level\":\"info\",\"event\":\"e\",\
+         \"field_field_field_timestamp\":\"a\",\"field_timestamp\":\"b\",\
+         \"field_field_timestamp\":\"c\",\"pid\":4242}\n"
+    );
+}
+
 #[test]
 fn json_escapes_what_could_drive_a_terminal_and_stays_one_line() {
     let e = event(Level::Info, "e").with("v", "a\nb\x1b[31m\u{7f}\u{9b}\u{202e}é");

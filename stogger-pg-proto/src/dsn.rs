@@ -78,6 +78,9 @@ pub struct ParsedDsn {
     pub params: Vec<(String, String)>,
     /// The password of a URL's user info: as written, and percent-decoded.
     pub url_password: Option<(String, String)>,
+    /// `password=` query parameters of a URL as written (percent-encoded);
+    /// their decoded form is in [`ParsedDsn::params`].
+    pub raw_query_passwords: Vec<String>,
 }
 
 impl fmt::Debug for ParsedDsn {
@@ -110,10 +113,14 @@ impl ParsedDsn {
                 .map(|p| (p.to_string(), percent_decode(p)));
             let mut params = Vec::new();
             let mut kept_parts = Vec::new();
+            let mut raw_query_passwords = Vec::new();
             if let Some(q) = query {
                 for part in q.split('&').filter(|p| !p.is_empty()) {
-                    let (k, v) = part.split_once('=').unwrap_or((part, ""));
-                    let (k, v) = (percent_decode(k), percent_decode(v));
+                    let (k, raw) = part.split_once('=').unwrap_or((part, ""));
+                    let (k, v) = (percent_decode(k), percent_decode(raw));
+                    if k == "password" {
+                        raw_query_passwords.push(raw.to_string());
+                    }
                     if kept(&k) {
                         kept_parts.push(part);
                     }
@@ -129,6 +136,7 @@ impl ParsedDsn {
                 remaining,
                 params,
                 url_password,
+                raw_query_passwords,
             })
         } else {
             let params = parse_key_values(dsn)?;
@@ -142,6 +150,7 @@ impl ParsedDsn {
                 remaining,
                 params,
                 url_password: None,
+                raw_query_passwords: Vec::new(),
             })
         }
     }
@@ -430,6 +439,9 @@ impl Redactor {
         if let Some((raw, decoded)) = &parsed.url_password {
             self.add(raw);
             self.add(decoded);
+        }
+        for raw in &parsed.raw_query_passwords {
+            self.add(raw);
         }
     }
 

@@ -106,3 +106,12 @@ pub use reader::{LogReader, QueryParam, StoredRow};
 pub use schema::{schema_sql, SchemaError, TableName};
 pub use stogger_pg_proto::{PgSettings, SettingsError, WriteMode};
 pub use writer::{OpenError, OpenStatus, Opened, Stats, Writer};
+
+/// Checks that `dsn` is a connection string the writer can use, reading it
+/// exactly as [`Writer::open`] does (TLS keys, `connect_timeout`, the
+/// driver's own parser), without connecting. For tools that report a bad
+/// DSN before trying it. The error names what is wrong and never shows the
+/// password.
+pub fn validate_dsn(dsn: &str) -> Result<(), SettingsError> {
+    conn_settings::ConnSettings::parse(&PgSettings::new(dsn)).map(|_| ())
+}

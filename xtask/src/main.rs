@@ -11,12 +11,14 @@
 //! - `install-test`: the `.deb` installed, used and removed (root).
 //! - `pg start|stop|status`: a throwaway PostgreSQL under `target/pg/` for manual use.
 //! - `bench [--quick]`: the benchmarks, each as a ratio against a baseline (BENCHMARKS.md).
+//! - `fuzz [--minutes N]`: property tests with many more cases, and the AFL fuzzers (docs/testing.md).
 
 mod bench;
 mod ci;
 mod demo;
 mod dist;
 mod fresh;
+mod fuzz;
 mod install_test;
 mod pg;
 mod run;
@@ -39,7 +41,9 @@ commands:
   pg start|stop|status
                      a throwaway PostgreSQL under target/pg/dev for trying things by hand
   bench [--quick]    release build, then every benchmark against its baseline;
-                     table on stdout, target/bench/results.json (see BENCHMARKS.md)";
+                     table on stdout, target/bench/results.json (see BENCHMARKS.md)
+  fuzz [--minutes N] the property tests with many more cases, then the AFL fuzzers of
+                     the parsers (cargo-afl), N minutes in all (default 10; docs/testing.md)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -52,6 +56,7 @@ fn main() -> ExitCode {
         Some("install-test") => install_test::install_test(),
         Some("pg") => pg::pg(&args[1..]),
         Some("bench") => bench::bench(&args[1..]),
+        Some("fuzz") => fuzz::fuzz(&args[1..]),
         Some("-h" | "--help" | "help") | None => {
             println!("{USAGE}");
             Ok(())

@@ -239,12 +239,13 @@ pub fn load(code: &[(&'static str, toml::Value)]) -> Result<Loaded, ConfigError>
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     let mut vars = Vec::new();
     for (name, value) in std::env::vars_os() {
-        let Some(name) = name
-            .to_str()
-            .filter(|n| n.starts_with("STOGGER_") || *n == RUST_LOG)
-        else {
+        // A name that is not UTF-8 is no key's, but it is reported like
+        // any other unknown variable.
+        let name = name.to_string_lossy();
+        if !(name.starts_with("STOGGER_") || name == RUST_LOG) {
             continue;
-        };
+        }
+        let name = name.as_ref();
         match value.into_string() {
             Ok(value) => vars.push((name.to_string(), value)),
             Err(raw) => {
@@ -265,6 +266,9 @@ pub fn load(code: &[(&'static str, toml::Value)]) -> Result<Loaded, ConfigError>
                         reason: "the path is not valid UTF-8".to_string(),
                     });
                 }
+                // Not a key: its value is never read, but an unknown
+                // name must still be warned about.
+                vars.push((name.to_string(), raw.to_string_lossy().into_owned()));
             }
         }
     }

@@ -1,10 +1,20 @@
 //! The file logger: `{logdir}/{syslog_identifier}.log`, with size rotation.
 //!
-//! Rotation keeps backups `.1` (newest) to `.N` (`log_backup_count`). The size
-//! is read from the file when it is opened, so a restarted service keeps
-//! counting from the real size, and the limit is checked before every write:
-//! a line that would take the file past `log_max_bytes` goes into a fresh file.
-//! A single line larger than the limit is still written (into an empty file).
+//! Rotation keeps backups `.1` (newest) to `.N` (`log_backup_count`). The limit
+//! is checked before every write: a line that would take the file past
+//! `log_max_bytes` goes into a fresh file. A single line larger than the
+//! limit is still written (into an empty file).
+//!
+//! Several processes may log into one file (a service and its workers, two
+//! instances). With rotation on, each write therefore holds an advisory
+//! lock (`flock`) on the open file while it checks that the file is still
+//! the one at the path (another process may have rotated it away: then it
+//! opens the new one), reads the file's real size, rotates if needed and
+//! appends. The lock is waited for at most [`LOCK_WAIT`]; a process that
+//! holds it longer (stopped in a debugger, say) does not stop the others:
+//! they append without it, so no line is lost, at the cost of the size
+//! check. Without rotation every line is one `write` in append mode, which
+//! the kernel keeps whole.
 //!
 //! Permissions: a file stogger creates (the log file, and after a rotation
 //! its fresh successor) gets `log_file_mode` (`0640` by default: logs carry
@@ -12,15 +22,25 @@
 //! process umask like any file a process creates. An existing file keeps
 //! its mode: stogger never changes permissions someone set. A backup is the
 //! renamed log file, so it has the mode that file had.
+//!
+//! A logger whose pipeline was replaced is closed but keeps its file open
+//! until it is dropped: an event that was on its way still lands in the file
+//! (appended, never rotating: the new logger owns the name).
 
 use crate::config::{Config, Rotation};
 use crate::event::Event;
 use crate::render::text::TextLine;
 use crate::target::{self, Logger};
+use rustix::fs::{flock, FlockOperation};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Longest a write waits for another process's lock on the log file.
+pub const LOCK_WAIT: Duration = Duration::from_secs(1);
 
 /// `log_file_mode`'s default: owner read/write, group read, others nothing.
 pub const DEFAULT_FILE_MODE: u32 = 0o640;
@@ -37,9 +57,9 @@ pub struct FileLogger {
 
 #[derive(Debug)]
 struct State {
-    /// `None` after a failed rotation (the next write opens the file again).
-    file: Option<File>,
-    size: u64,
+    /// The open file and its identity (device, inode); `None` after a
+    /// failed open (the next write opens the file again).
+    file: Option<(File, (u64, u64))>,
     /// Set by `close`. The file stays open until the logger is dropped, so
     /// an event that was on its way while the pipeline was replaced still
     /// lands in it (appended, never rotating: the new logger owns the name).
@@ -78,8 +98,7 @@ impl FileLogger {
                 fs::create_dir_all(dir)?;
             }
         }
-        let file = open_append(path, mode)?;
-        let size = file.metadata()?.len();
+        let file = open_identified(path, mode)?;
         Ok(FileLogger {
             path: path.to_path_buf(),
             max_bytes,
@@ -87,7 +106,6 @@ impl FileLogger {
             mode,
             state: Mutex::new(State {
                 file: Some(file),
-                size,
                 closed: false,
             }),
         })
@@ -104,30 +122,71 @@ impl FileLogger {
             .lock()
             .map_err(|_| io::Error::other("file logger lock poisoned"))?;
         if state.closed {
-            let file = state.file.as_mut().ok_or_else(target::closed_error)?;
-            file.write_all(bytes)?;
-            return Ok(());
+            let (file, _) = state.file.as_mut().ok_or_else(target::closed_error)?;
+            return file.write_all(bytes);
         }
-        if let Some(max) = self.max_bytes {
-            if state.size > 0 && state.size + bytes.len() as u64 > max {
-                state.file = None;
-                self.rotate()?;
-                state.file = Some(open_append(&self.path, self.mode)?);
-                state.size = 0;
-            }
-        }
-        let file = match &mut state.file {
-            Some(file) => file,
-            None => {
-                // The last rotation failed half-way: write to the file again.
-                let file = open_append(&self.path, self.mode)?;
-                state.size = file.metadata()?.len();
-                state.file.insert(file)
-            }
+        let Some(max) = self.max_bytes else {
+            return self.file_of(&mut state)?.0.write_all(bytes);
         };
-        file.write_all(bytes)?;
-        state.size += bytes.len() as u64;
-        Ok(())
+        // Each round either writes or moves to the file now at the path
+        // (after another process's rotation or our own); a few are enough
+        // unless the file is rotated away again and again.
+        for _ in 0..8 {
+            let (file, id) = self.file_of(&mut state)?;
+            let locked = lock(file)?;
+            let current = match fs::metadata(&self.path) {
+                Ok(m) => Some(m),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+                Err(e) => {
+                    unlock(file, locked);
+                    return Err(e);
+                }
+            };
+            let moved = current.as_ref().is_none_or(|m| (m.dev(), m.ino()) != *id);
+            if !locked {
+                // Waited long enough: append without the size check, to
+                // the file at the path.
+                if moved {
+                    state.file = Some(open_identified(&self.path, self.mode)?);
+                }
+                return match state.file.as_mut() {
+                    Some((file, _)) => file.write_all(bytes),
+                    None => Ok(()),
+                };
+            }
+            if moved {
+                unlock(file, locked);
+                state.file = Some(open_identified(&self.path, self.mode)?);
+                continue;
+            }
+            let size = current.map_or(0, |m| m.len());
+            if size > 0 && size + bytes.len() as u64 > max {
+                let rotated = self.rotate();
+                unlock(file, locked);
+                rotated?;
+                state.file = Some(open_identified(&self.path, self.mode)?);
+                continue;
+            }
+            let written = file.write_all(bytes);
+            unlock(file, locked);
+            return written;
+        }
+        // Rotated away under us every time: append to the file we have.
+        match state.file.as_mut() {
+            Some((file, _)) => file.write_all(bytes),
+            None => Ok(()),
+        }
+    }
+
+    /// The open file and its identity, opening the file at the path again
+    /// when the last open failed (after a failed rotation): a later write
+    /// must not be dropped without a word.
+    fn file_of<'a>(&self, state: &'a mut State) -> io::Result<&'a mut (File, (u64, u64))> {
+        if state.file.is_none() {
+            let opened = open_identified(&self.path, self.mode)?;
+            return Ok(state.file.insert(opened));
+        }
+        state.file.as_mut().ok_or_else(target::closed_error)
     }
 
     /// `x.log.(N-1)` → `x.log.N`, ..., `x.log` → `x.log.1`. The oldest is
@@ -151,6 +210,41 @@ fn open_append(path: &Path, mode: u32) -> io::Result<File> {
     #[cfg(not(unix))]
     let _ = mode;
     options.open(path)
+}
+
+/// Opens `path` for appending (creating it with `mode`), with the file's
+/// identity (device, inode).
+fn open_identified(path: &Path, mode: u32) -> io::Result<(File, (u64, u64))> {
+    let file = open_append(path, mode)?;
+    let meta = file.metadata()?;
+    Ok((file, (meta.dev(), meta.ino())))
+}
+
+/// Takes the exclusive advisory lock on `file`, waiting at most
+/// [`LOCK_WAIT`]; `Ok(false)` when another process held it all that time.
+fn lock(file: &File) -> io::Result<bool> {
+    let deadline = Instant::now() + LOCK_WAIT;
+    let mut pause = Duration::from_micros(20);
+    loop {
+        match flock(file, FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => return Ok(true),
+            Err(rustix::io::Errno::WOULDBLOCK) | Err(rustix::io::Errno::INTR) => {
+                if Instant::now() >= deadline {
+                    return Ok(false);
+                }
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(5));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+fn unlock(file: &File, locked: bool) {
+    if locked {
+        // Closing the file would release it too; an error leaves nothing to do.
+        let _ = flock(file, FlockOperation::Unlock);
+    }
 }
 
 /// `x.log` + `.n`.
@@ -186,7 +280,7 @@ fn close(logger: &FileLogger) -> io::Result<Option<String>> {
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     state.closed = true;
-    if let Some(file) = &state.file {
+    if let Some((file, _)) = &state.file {
         file.sync_data()?;
     }
     Ok(None)
@@ -297,6 +391,38 @@ mod tests {
         fs::set_permissions(&existing, fs::Permissions::from_mode(0o604)).unwrap();
         FileLogger::open_path_with_mode(&existing, None, 0, 0o600).unwrap();
         assert_eq!(mode_of(&existing), 0o604);
+    }
+
+    /// The shrunk case of the rotation property test (two processes, one
+    /// file): each process counted only its own bytes, so the file grew
+    /// past the limit, and a process kept appending to a file the other
+    /// had rotated away. Two loggers on one path behave like two processes
+    /// (each has its own open file and its own lock).
+    #[test]
+    fn two_writers_on_one_file_rotate_it_together() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("svc.log");
+        let a = FileLogger::open_path(&path, Some(30), 9).unwrap();
+        let b = FileLogger::open_path(&path, Some(30), 9).unwrap();
+        for i in 0..12 {
+            let (logger, name) = if i % 3 == 0 { (&b, 'b') } else { (&a, 'a') };
+            logger
+                .write(&line(&format!("{name}-{i:02}-xxxxx\n")), &ev())
+                .unwrap(); // 11 bytes
+        }
+        let mut all = String::new();
+        for n in (1..=9).rev() {
+            if let Ok(text) = fs::read_to_string(backup_path(&path, n)) {
+                assert!(text.len() <= 30, ".{n} holds {} bytes", text.len());
+                all.push_str(&text);
+            }
+        }
+        let current = fs::read_to_string(&path).unwrap();
+        assert!(current.len() <= 30);
+        all.push_str(&current);
+        let numbers: Vec<&str> = all.lines().map(|l| &l[2..4]).collect();
+        let want: Vec<String> = (0..12).map(|i| format!("{i:02}")).collect();
+        assert_eq!(numbers, want, "every line once, in order:\n{all}");
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //!
 //! | field | value |
 //! |---|---|
-//! | `MESSAGE` | `<event>: <body>`, the body being what the console line shows after the event name: the rendered `_replace_msg`, or the visible fields as sorted `k=v` (strings quoted `'...'`), control characters escaped so it stays one line; just `<event>` when the body is empty |
+//! | `MESSAGE` | `<event>: <body>`, the body being what the console line shows after the event name: the rendered `_replace_msg`, or the visible fields as sorted `k=v` (strings quoted `'...'`); control characters in the event name and the body escaped as on the console, so it stays one line; just `<event>` when the body is empty |
 //! | `PRIORITY` | `2` critical, `3` error, `4` warning, `6` info, `7` debug |
 //! | `SYSLOG_IDENTIFIER` | config `syslog_identifier` |
 //! | `SYSLOG_FACILITY` | number of config `systemd_facility` (`LOG_LOCAL0` → `16`) |
@@ -51,7 +51,7 @@
 //! `NAME\n<length as u64 little-endian><value>\n`.
 
 use crate::event::{Event, Value};
-use crate::render::text::write_body_translated;
+use crate::render::text::{push_escaped, write_body_translated};
 use crate::render::translate::Translations;
 use crate::target::Renderer;
 use std::sync::Arc;
@@ -184,7 +184,9 @@ impl JournalRenderer {
     /// body is empty.
     pub fn message(&self, event: &Event) -> String {
         let mut msg = String::with_capacity(event.name.len() + 64);
-        msg.push_str(&event.name);
+        // Escaped as on the console: a name is user data too.
+        push_escaped(&mut msg, &event.name);
+        let name_end = msg.len();
         msg.push_str(": ");
         let head = msg.len();
         write_body_translated(
@@ -194,7 +196,7 @@ impl JournalRenderer {
             self.translations.as_deref(),
         );
         if msg.len() == head {
-            msg.truncate(event.name.len());
+            msg.truncate(name_end);
         }
         msg
     }
@@ -442,6 +444,21 @@ mod tests {
         assert_eq!(
             renderer().show_func(true).message(&event),
             "charged: amount=5 func='shop::pay'"
+        );
+    }
+
+    /// Shrunk inputs from the property test against journald
+    /// (`tests/tests/prop_journal.rs`): the name reached `MESSAGE` raw.
+    #[test]
+    fn message_escapes_control_characters_in_the_event_name() {
+        assert_eq!(renderer().message(&Event::new(Level::Debug, "\0")), "\\x00");
+        let event = Event::new(Level::Info, "a\x1b[31m\nb").with("k", 1);
+        assert_eq!(renderer().message(&event), "a\\x1b[31m\\nb: k=1");
+        let f = fields(&event);
+        assert_eq!(
+            one(&f, "STOGGER_EVENT"),
+            "a\x1b[31m\nb",
+            "the field keeps the bytes"
         );
     }
 

@@ -23,7 +23,8 @@
 //! `?debug` value is its `Debug` text. Keys starting with `_` never appear.
 //! A field named `timestamp`, `level`, `event` (or `message`, `scope`,
 //! `func`, when the event writes that key itself) is written as
-//! `field_<name>`, so every key appears once. Strings are escaped as JSON
+//! `field_<name>` (with one more `field_` while another field has that name
+//! too), so every key appears once. Strings are escaped as JSON
 //! requires (control characters as `\n`, `\u001b`, ...), and so are DEL,
 //! the C1 controls and the invisible characters that reorder or hide text
 //! ([`crate::render::text::is_unprintable`], as `\u007f`, `\u202e`, ...): one
@@ -155,13 +156,19 @@ impl Serialize for JsonEvent<'_> {
             _ => false,
         };
         let fields = event.visible_fields();
-        let mut renamed = String::new();
+        // Names given to renamed fields so far (rare: only for a field
+        // that has one of stogger's own names).
+        let mut renamed: Vec<String> = Vec::new();
         for (key, value) in &fields {
             if taken(key) {
-                renamed.clear();
-                renamed.push_str("field_");
-                renamed.push_str(key);
-                map.serialize_entry(&renamed, &JsonValue(value))?;
+                // `field_<name>`, with one more `field_` while another
+                // field has that name too: every key appears once.
+                let mut name = format!("field_{key}");
+                while fields.iter().any(|(k, _)| *k == name) || renamed.contains(&name) {
+                    name.insert_str(0, "field_");
+                }
+                map.serialize_entry(&name, &JsonValue(value))?;
+                renamed.push(name);
             } else {
                 map.serialize_entry(key, &JsonValue(value))?;
             }

@@ -19,6 +19,9 @@
 //!
 //! - `{name}`, `{name:spec}`, `{name!r}`, `{name!s:spec}`, `{name!a}`; `{{`
 //!   and `}}` are literal braces.
+//!   `!r` escapes what the console escapes ([`super::text::is_unprintable`]);
+//!   CPython also escapes characters its Unicode tables call unassigned or
+//!   private use (tables that change with each Python release).
 //! - `spec` is Python's whole format-spec mini-language,
 //!   `[[fill]align][sign][z][#][0][width][grouping][.precision][type]`, with
 //!   the types `s d b o x X c e E f F g G n %` and no type, printed exactly
@@ -28,6 +31,10 @@
 //! - A spec may contain nested fields, one level deep: `{x:{width}.{prec}f}`.
 //! - The whole name is the key: `{user.id}` looks up the field `user.id`
 //!   (tracing's dotted field names); there is no attribute or index access.
+//!   Fields are split exactly as CPython splits them: a name ends at the
+//!   first `}`, `:` or `!` outside `[...]` (`{a[:]}` is the name `a[:]`), the
+//!   conversion is the one character after `!`, and the spec runs to the
+//!   `}` that balances the field's braces.
 //!
 //! # Values
 //!
@@ -116,6 +123,28 @@ impl Fail {
 }
 
 fn render(out: &mut String, template: &str, event: &Event, escape: bool) {
+    // The top level never fails: syntax CPython rejects is kept as text.
+    let _ = markup(out, template, event, MAX_DEPTH, escape, true);
+}
+
+/// CPython's `build_string`: the literal text and replacement fields of
+/// `template` (split as its `MarkupIterator` splits them) into `out`.
+///
+/// At the top level (`recover`), nothing fails: a field that cannot be
+/// rendered writes its [`Fail`] text, and syntax CPython rejects is kept
+/// as text (see the module docs). Inside a spec (`!recover`) any failure
+/// is the failure of the field that holds the spec.
+fn markup(
+    out: &mut String,
+    template: &str,
+    event: &Event,
+    depth: u8,
+    escape: bool,
+    recover: bool,
+) -> Result<(), Fail> {
+    if depth == 0 {
+        return Err(Fail::Bad); // Python: "Max string recursion exceeded"
+    }
     let bytes = template.as_bytes();
     let mut i = 0;
     let mut lit_start = 0;
@@ -132,24 +161,38 @@ fn render(out: &mut String, template: &str, event: &Event, escape: bool) {
                 i += 2;
                 lit_start = i;
             }
+            b'}' if !recover => return Err(Fail::Bad), // "Single '}' encountered"
             b'{' => {
-                let Some(end) = matching_brace(bytes, i) else {
-                    break; // unclosed: the rest is text
-                };
                 push_text(out, &template[lit_start..i], escape);
-                let field = &template[i + 1..end];
-                scratch.clear();
-                match field_into(&mut scratch, field, event, MAX_DEPTH) {
+                let (result, end) = match parse_field(template, i + 1) {
+                    Some((field, end)) => {
+                        scratch.clear();
+                        (field.render(&mut scratch, event, depth), end)
+                    }
+                    None if !recover => return Err(Fail::Bad),
+                    // Rejected by CPython: the field up to its matching
+                    // brace is bad, or, unclosed, the rest is text.
+                    None => match matching_brace(bytes, i) {
+                        Some(close) => (Err(Fail::Bad), close + 1),
+                        None => {
+                            lit_start = i;
+                            break;
+                        }
+                    },
+                };
+                match result {
                     Ok(()) => push_text(out, &scratch, escape),
-                    Err(fail) => out.push_str(fail.text()),
+                    Err(fail) if recover => out.push_str(fail.text()),
+                    Err(fail) => return Err(fail),
                 }
-                i = end + 1;
+                i = end;
                 lit_start = i;
             }
             _ => i += 1,
         }
     }
     push_text(out, &template[lit_start..], escape);
+    Ok(())
 }
 
 /// Index of the `}` closing the field opened at `open`, counting nested braces.
@@ -170,85 +213,108 @@ fn matching_brace(bytes: &[u8], open: usize) -> Option<usize> {
     None
 }
 
-/// Renders one replacement field (the text between its braces) into `buf`.
-fn field_into(buf: &mut String, field: &str, event: &Event, depth: u8) -> Result<(), Fail> {
-    if depth == 0 {
-        return Err(Fail::Bad); // Python: "Max string recursion exceeded"
-    }
-    let name_end = field.find([':', '!']).unwrap_or(field.len());
-    let name = &field[..name_end];
-    if name.contains('{') || name.contains('}') {
-        return Err(Fail::Bad);
-    }
-    let rest = &field[name_end..];
-    let (conversion, spec) = if let Some(after) = rest.strip_prefix('!') {
-        let mut chars = after.chars();
-        let conv = chars.next().ok_or(Fail::Bad)?;
-        let tail = chars.as_str();
-        let spec = if tail.is_empty() {
-            ""
-        } else {
-            tail.strip_prefix(':').ok_or(Fail::Bad)?
-        };
-        (Some(conv), spec)
-    } else {
-        (None, rest.strip_prefix(':').unwrap_or(""))
-    };
-    let arg = lookup(event, name).ok_or(Fail::Missing)?;
-    if let Some(c) = conversion {
-        if !matches!(c, 'r' | 's' | 'a') {
-            return Err(Fail::Bad);
-        }
-    }
-    let spec: Cow<'_, str> = if spec.contains(['{', '}']) {
-        let mut expanded = String::new();
-        expand_spec(&mut expanded, spec, event, depth - 1)?;
-        Cow::Owned(expanded)
-    } else {
-        Cow::Borrowed(spec)
-    };
-    let arg = match conversion {
-        Some('r') => Arg::Str(Cow::Owned(arg.repr(false))),
-        Some('a') => Arg::Str(Cow::Owned(arg.repr(true))),
-        Some(_) => Arg::Str(Cow::Owned(arg.to_str())),
-        None => arg,
-    };
-    format_arg(buf, &arg, &spec)
+/// One replacement field, `{name!conversion:spec}`.
+#[derive(Debug, Clone, Copy)]
+struct Field<'a> {
+    name: &'a str,
+    conversion: Option<char>,
+    spec: &'a str,
+    /// The spec holds fields of its own (a `{` was seen in it).
+    expand: bool,
 }
 
-/// Renders a spec that contains nested fields (Python renders the spec as
-/// a template itself, one level less deep).
-fn expand_spec(out: &mut String, spec: &str, event: &Event, depth: u8) -> Result<(), Fail> {
-    let bytes = spec.as_bytes();
-    let mut i = 0;
-    let mut lit_start = 0;
+/// CPython's `parse_field`: the field starting at `start` (just after its
+/// `{`) and the index after its closing `}`; `None` where CPython raises.
+/// A name ends at `}`, `:` or `!` outside `[...]`; the conversion is the
+/// one character after `!`, whatever it is; the spec runs to the `}` that
+/// balances the field's braces.
+fn parse_field(s: &str, start: usize) -> Option<(Field<'_>, usize)> {
+    let bytes = s.as_bytes();
+    let mut i = start;
+    let mut stop = None;
     while i < bytes.len() {
-        match bytes[i] {
-            b'{' if bytes.get(i + 1) == Some(&b'{') => {
-                out.push_str(&spec[lit_start..=i]);
-                i += 2;
-                lit_start = i;
+        let b = bytes[i];
+        i += 1;
+        match b {
+            b'{' => return None, // "unexpected '{' in field name"
+            b'[' => {
+                while i < bytes.len() && bytes[i] != b']' {
+                    i += 1;
+                }
             }
-            b'}' if bytes.get(i + 1) == Some(&b'}') => {
-                out.push_str(&spec[lit_start..=i]);
-                i += 2;
-                lit_start = i;
+            b'}' | b':' | b'!' => {
+                stop = Some(b);
+                break;
             }
-            b'{' => {
-                let end = matching_brace(bytes, i).ok_or(Fail::Bad)?;
-                out.push_str(&spec[lit_start..i]);
-                let mut inner = String::new();
-                field_into(&mut inner, &spec[i + 1..end], event, depth)?;
-                out.push_str(&inner);
-                i = end + 1;
-                lit_start = i;
-            }
-            b'}' => return Err(Fail::Bad),
-            _ => i += 1,
+            _ => {}
         }
     }
-    out.push_str(&spec[lit_start..]);
-    Ok(())
+    let mut field = Field {
+        name: &s[start..i.saturating_sub(usize::from(stop.is_some()))],
+        conversion: None,
+        spec: "",
+        expand: false,
+    };
+    match stop? {
+        b'}' => return Some((field, i)),
+        b'!' => {
+            // "end of string while looking for conversion specifier"
+            let c = s[i..].chars().next()?;
+            i += c.len_utf8();
+            field.conversion = Some(c);
+            match bytes.get(i) {
+                Some(b'}') => return Some((field, i + 1)),
+                Some(b':') => i += 1,
+                Some(_) => return None, // "expected ':' after conversion specifier"
+                None => return None,    // "unmatched '{' in format spec"
+            }
+        }
+        _ => {}
+    }
+    let spec_start = i;
+    let mut open = 1usize;
+    while i < bytes.len() {
+        let b = bytes[i];
+        i += 1;
+        match b {
+            b'{' => {
+                field.expand = true;
+                open += 1;
+            }
+            b'}' => {
+                open -= 1;
+                if open == 0 {
+                    field.spec = &s[spec_start..i - 1];
+                    return Some((field, i));
+                }
+            }
+            _ => {}
+        }
+    }
+    None // "unmatched '{' in format spec"
+}
+
+impl Field<'_> {
+    /// Python's `output_markup`: look the name up, convert, expand the
+    /// spec (one level less deep), format.
+    fn render(&self, buf: &mut String, event: &Event, depth: u8) -> Result<(), Fail> {
+        let arg = lookup(event, self.name).ok_or(Fail::Missing)?;
+        let arg = match self.conversion {
+            None => arg,
+            Some('r') => Arg::Str(Cow::Owned(arg.repr(false))),
+            Some('a') => Arg::Str(Cow::Owned(arg.repr(true))),
+            Some('s') => Arg::Str(Cow::Owned(arg.to_str())),
+            Some(_) => return Err(Fail::Bad), // "Unknown conversion specifier"
+        };
+        let spec: Cow<'_, str> = if self.expand {
+            let mut expanded = String::new();
+            markup(&mut expanded, self.spec, event, depth - 1, false, false)?;
+            Cow::Owned(expanded)
+        } else {
+            Cow::Borrowed(self.spec)
+        };
+        format_arg(buf, &arg, &spec)
+    }
 }
 
 /// A value as Python's `format()` sees it.
@@ -1069,6 +1135,20 @@ mod tests {
             s.push(' ');
         }
         assert_eq!(s, "1e+16 1000000000000000.0 1e-05 0.0001 -0.0 1.0 ");
+    }
+
+    /// Shrunk inputs from the property test against CPython
+    /// (`tests/tests/prop_template.rs`).
+    #[test]
+    fn fields_split_where_cpython_splits_them() {
+        let e = Event::new(Level::Info, "t").with("a[:]", 1).with("x", 5);
+        // `!` takes the next character as the conversion, even a `}`.
+        assert_eq!(render_template("{!}}", &e), MISSING);
+        // `:` inside `[...]` belongs to the name.
+        assert_eq!(render_template("{a[:]}", &e), "1");
+        // A spec inside a spec inside a spec: CPython's recursion limit.
+        assert_eq!(render_template("{x:{x:{{}}}}", &e), BAD_FORMAT);
+        assert_eq!(render_template("{x:{x}}", &e), "    5");
     }
 
     #[test]
