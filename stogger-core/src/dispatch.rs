@@ -105,7 +105,7 @@ fn lock_current() -> RwLockWriteGuard<'static, Option<Arc<Pipeline>>> {
 /// Replaces the pipeline, returning the previous one (not yet closed).
 pub(crate) fn install(pipeline: Option<Pipeline>) -> Installed {
     let installed = install_locked(&mut lock_current(), pipeline);
-    tracing_core::callsite::rebuild_interest_cache();
+    crate::filter::state::rebuild();
     installed
 }
 
@@ -124,7 +124,7 @@ pub(crate) fn uninstall(generation: u64) -> Option<Arc<Pipeline>> {
         }
         install_locked(&mut slot, None).replaced
     };
-    tracing_core::callsite::rebuild_interest_cache();
+    crate::filter::state::rebuild();
     replaced
 }
 

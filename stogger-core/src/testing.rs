@@ -23,6 +23,12 @@ type Buffer = Arc<Mutex<Vec<Event>>>;
 static ACTIVE: AtomicUsize = AtomicUsize::new(0);
 static GLOBAL: Mutex<Vec<Buffer>> = Mutex::new(Vec::new());
 
+/// Held while the count of captures changes and tracing's interest cache
+/// is rebuilt for it: a capture started while another's rebuild is still
+/// under way (tracing sets its max level only at the end of a rebuild)
+/// must not log before that rebuild is done.
+static TRANSITIONS: Mutex<()> = Mutex::new(());
+
 thread_local! {
     static LOCAL: RefCell<Vec<Buffer>> = const { RefCell::new(Vec::new()) };
 }
@@ -73,8 +79,11 @@ fn start(global: bool) -> Capture {
     } else {
         LOCAL.with(|l| l.borrow_mut().push(buffer.clone()));
     }
-    if ACTIVE.fetch_add(1, Ordering::Relaxed) == 0 {
-        crate::filter::state::rebuild();
+    {
+        let _settled = TRANSITIONS.lock().unwrap_or_else(|p| p.into_inner());
+        if ACTIVE.fetch_add(1, Ordering::Relaxed) == 0 {
+            crate::filter::state::rebuild();
+        }
     }
     Capture { buffer, global }
 }
@@ -129,6 +138,7 @@ impl Drop for Capture {
         } else {
             LOCAL.with(|l| l.borrow_mut().retain(|b| !Arc::ptr_eq(b, &self.buffer)));
         }
+        let _settled = TRANSITIONS.lock().unwrap_or_else(|p| p.into_inner());
         if ACTIVE.fetch_sub(1, Ordering::Relaxed) == 1 {
             crate::filter::state::rebuild();
         }

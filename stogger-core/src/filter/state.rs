@@ -9,6 +9,8 @@
 use super::directives::{Matcher, Threshold};
 use super::spec::FilterSpec;
 use crate::event::{Event, Level};
+use crate::fork::PerProcess;
+use crate::layer::SCOPE_TARGET;
 use crate::published::{Published, ThreadCopy};
 use crate::target::{Output, Outputs};
 use crate::testing;
@@ -101,9 +103,21 @@ fn publish(set: FilterSet) {
     rebuild();
 }
 
+/// Serialises [`rebuild`]; per process, so a forked child never waits on a
+/// lock a parent's thread held at fork.
+static REBUILDING: PerProcess<Mutex<()>> = PerProcess::new(|| Mutex::new(()));
+
 /// Makes tracing ask every callsite again (after a filter or a capture
 /// changed), then brings the `log` crate's max level in line.
+///
+/// One rebuild at a time: each computes the interest and the max level from
+/// the state it reads, and a rebuild that started earlier but finished later
+/// would overwrite a newer answer with a stale one (a capture ending on one
+/// thread while another starts left every callsite disabled). Whoever
+/// changes the state stores it first and rebuilds after, so the last
+/// rebuild always reads the newest state.
 pub(crate) fn rebuild() {
+    let _one_at_a_time = REBUILDING.get().lock().unwrap_or_else(|p| p.into_inner());
     tracing_core::callsite::rebuild_interest_cache();
     sync_log_max_level();
 }
@@ -146,6 +160,15 @@ fn running(set: &FilterSet) -> bool {
 /// `ERROR` span) and `#[instrument]` functions (`INFO` by default) give
 /// their scope, func and fields to events stogger takes.
 pub(crate) fn wants(is_span: bool, target: &str, level: &tracing::Level) -> bool {
+    // A `log_scope` span is stogger's own: always wanted. Its one callsite
+    // is shared by every thread, and tracing caches a callsite's interest
+    // from the moment it is first registered; a thread registering it just
+    // while the last capture ended (or logging stopped) would otherwise
+    // leave it disabled for every later scope (the interest cache rebuild
+    // does not see a callsite whose registration is still under way).
+    if is_span && target == SCOPE_TARGET {
+        return true;
+    }
     let level = match Level::from_tracing(level) {
         Level::Error => Level::Critical,
         other => other,
