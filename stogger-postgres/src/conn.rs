@@ -331,40 +331,39 @@ impl<'a> RowValues<'a> {
     }
 }
 
+/// One autocommit INSERT of `row` with `sql` ([`schema::insert_sql`]) as an
+/// unnamed statement: Parse, Bind and Execute in one round trip, and no
+/// prepared statement that outlives it, so it works through pgbouncer's
+/// transaction pooling (sync mode's pooled connections).
+pub async fn insert_unnamed(
+    client: &Client,
+    sql: &str,
+    row: &Row,
+) -> Result<(), tokio_postgres::Error> {
+    let values = RowValues::of(row);
+    let params = values.params();
+    let typed: [(&(dyn ToSql + Sync), Type); 6] =
+        std::array::from_fn(|i| (params[i], COPY_TYPES[i].clone()));
+    client.execute_typed(sql, &typed).await.map(|_| ())
+}
+
 /// A connection prepared for writing to one table.
 pub struct Conn {
     /// The client.
     pub client: Client,
     copy: Statement,
-    insert: Statement,
 }
 
 impl Conn {
-    /// Prepares the COPY and INSERT statements.
+    /// Prepares the COPY statement.
     pub async fn prepare(client: Client, t: &TableName) -> Result<Conn, tokio_postgres::Error> {
         let copy = client.prepare(&schema::copy_sql(t)).await?;
-        let insert = client
-            .prepare_typed(&schema::insert_sql(t), &COPY_TYPES)
-            .await?;
-        Ok(Conn {
-            client,
-            copy,
-            insert,
-        })
+        Ok(Conn { client, copy })
     }
 
     /// Whether the connection is gone.
     pub fn is_closed(&self) -> bool {
         self.client.is_closed()
-    }
-
-    /// One autocommit INSERT (sync mode, and single rows).
-    pub async fn insert(&self, row: &Row) -> Result<(), tokio_postgres::Error> {
-        let values = RowValues::of(row);
-        self.client
-            .execute(&self.insert, &values.params())
-            .await
-            .map(|_| ())
     }
 
     async fn copy(&self, rows: &[Row]) -> Result<(), tokio_postgres::Error> {
