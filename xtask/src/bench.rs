@@ -424,7 +424,7 @@ fn run_all(
             "postgres_queue_capacity": "n + 1000 (at least 101000) for throughput/caller scenarios; 100000 (default) for outage_memory",
             "plugin": "libstogger_postgres.so loaded at run time from target/release (STOGGER_PLUGIN_DIR)",
         },
-        "raw_baselines_runtime": "tokio multi-threaded runtime (the #[tokio::main] default), one connection",
+        "raw_baselines_runtime": "COPY: tokio multi-threaded runtime (the #[tokio::main] default), one connection; sync INSERTs: a current-thread runtime on each calling thread, one connection per thread (as the blocking postgres crate)",
         "build_secs": build_secs,
         "total_secs": started.elapsed().as_secs_f64(),
     });
