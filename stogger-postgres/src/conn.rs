@@ -209,11 +209,22 @@ pub struct SchemaReport {
     pub warnings: Vec<String>,
 }
 
+/// The table's quoted name as the one parameter of an unnamed statement
+/// (nothing outlives the query on the connection, so it works through
+/// pgbouncer's transaction pooling).
+fn table_param(quoted: &String) -> [(&(dyn ToSql + Sync), Type); 1] {
+    [(quoted, Type::TEXT)]
+}
+
 async fn exists(client: &Client, t: &TableName) -> Result<bool, tokio_postgres::Error> {
-    let row = client
-        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&t.quoted()])
+    let quoted = t.quoted();
+    let rows = client
+        .query_typed("SELECT to_regclass($1) IS NOT NULL", &table_param(&quoted))
         .await?;
-    row.try_get(0)
+    Ok(rows
+        .first()
+        .and_then(|r| r.try_get(0).ok())
+        .unwrap_or(false))
 }
 
 /// Creates the table and its indexes if they are missing. An existing table
@@ -247,11 +258,12 @@ pub async fn ensure_schema(
             }
         }
     }
+    let quoted = t.quoted();
     let present: Vec<String> = client
-        .query(
+        .query_typed(
             "SELECT c.relname::text FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
              WHERE i.indrelid = to_regclass($1)",
-            &[&t.quoted()],
+            &table_param(&quoted),
         )
         .await?
         .iter()
@@ -273,10 +285,10 @@ pub async fn ensure_schema(
         }
     }
     let cols = client
-        .query(
+        .query_typed(
             "SELECT attname::text, format_type(atttypid, atttypmod) FROM pg_attribute \
              WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped",
-            &[&t.quoted()],
+            &table_param(&quoted),
         )
         .await?;
     for (name, ty, _) in COLUMNS.iter().skip(1) {

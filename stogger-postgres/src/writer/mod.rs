@@ -220,8 +220,11 @@ impl Writer {
     /// Batch mode: copies the rows into the queue and returns how many were
     /// accepted (the rest were dropped because the queue is full, counted).
     /// Sync mode: writes and commits them before returning; returns the
-    /// number written (rows the server rejected are not counted), or -2
-    /// when the database could not be reached (the rows are dropped).
+    /// number written (rows the server rejected are not counted); -2 when
+    /// rows were not delivered (never sent, or refused with an error: they
+    /// will never be stored); -3 when a row was sent and no answer came (it
+    /// may be stored; it is not sent again). Counted in
+    /// `dropped_unavailable` and `uncertain`.
     pub fn write(&self, rows: &[RowRef<'_>]) -> i64 {
         match rows {
             [row] => self.write_bytes(&[row.into()]),
