@@ -9,11 +9,13 @@
 //!
 //! ```text
 //! stogger-bench run <scenario> <ours|baseline> [--n N] [--dsn DSN] [--table T]
-//!                   [--dir DIR] [--batch-size N]
+//!                   [--dir DIR] [--batch-size N] [--threads N] [--pool-size N]
 //! stogger-bench gin-cost --dsn DSN [--n N] [--runs R]
 //! ```
 //!
-//! Scenarios: `pg_batch_vs_copy`, `pg_sync_vs_insert`, `file_vs_tracing_fmt`,
+//! Scenarios: `pg_batch_vs_copy`, `pg_sync_vs_insert`, `pg_sync_concurrent`,
+//! `caller_under_outage_sync` (ours only: its target is the fail-fast bound),
+//! `file_vs_tracing_fmt`,
 //! `caller_overhead`, `caller_overhead_after_set_filter`, `disabled_debug`,
 //! `disabled_debug_after_set_filter`, `filter_directives_vs_envfilter`,
 //! `outage_memory` (ours only: its baseline is the configured bound).
@@ -50,6 +52,10 @@ pub struct Opts {
     pub batch_size: Option<u64>,
     /// Runs (gin-cost only).
     pub runs: u32,
+    /// Callers at once (pg_sync_concurrent).
+    pub threads: u64,
+    /// stogger's `postgres_sync_pool_size` (None: stogger's default).
+    pub pool_size: Option<u64>,
 }
 
 /// The one event every scenario logs: five typed fields (int, float,
@@ -162,6 +168,8 @@ fn parse(args: &[String]) -> Res<Opts> {
         dir: ".".into(),
         batch_size: None,
         runs: 3,
+        threads: 8,
+        pool_size: None,
     };
     let mut it = args.iter();
     while let Some(flag) = it.next() {
@@ -177,6 +185,8 @@ fn parse(args: &[String]) -> Res<Opts> {
             "--dir" => o.dir = value()?,
             "--batch-size" => o.batch_size = Some(value()?.parse()?),
             "--runs" => o.runs = value()?.parse()?,
+            "--threads" => o.threads = value()?.parse()?,
+            "--pool-size" => o.pool_size = Some(value()?.parse()?),
             other => return Err(format!("unknown option {other}").into()),
         }
     }
@@ -197,6 +207,9 @@ fn run(args: &[String]) -> Res<Value> {
                 ("pg_batch_vs_copy", false) => pg::copy_raw(&o)?,
                 ("pg_sync_vs_insert", true) => pg::sync_ours(&o)?,
                 ("pg_sync_vs_insert", false) => pg::insert_raw(&o)?,
+                ("pg_sync_concurrent", true) => pg::sync_concurrent_ours(&o)?,
+                ("pg_sync_concurrent", false) => pg::sync_concurrent_raw(&o)?,
+                ("caller_under_outage_sync", true) => pg::sync_under_outage_ours(&o)?,
                 ("file_vs_tracing_fmt", true) => local::file_ours(&o)?,
                 ("file_vs_tracing_fmt", false) => local::file_fmt(&o)?,
                 ("caller_overhead", true) => pg::caller_ours(&o)?,

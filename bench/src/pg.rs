@@ -78,6 +78,16 @@ fn runtime() -> Res<tokio::runtime::Runtime> {
         .build()?)
 }
 
+/// The runtime of the raw sync baselines: a current-thread runtime on the
+/// thread that makes the calls, so the connection's I/O runs on the thread
+/// that waits for the answer, as with the blocking `postgres` crate (which
+/// does exactly this) and as in stogger's sync mode.
+fn caller_runtime() -> Res<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}
+
 async fn connect(dsn: &str) -> Res<Client> {
     let (client, conn) = tokio_postgres::connect(dsn, NoTls).await?;
     tokio::spawn(async move {
@@ -289,32 +299,19 @@ fn verified_rows(
     Ok((failures, avg))
 }
 
-/// Raw tokio-postgres: one prepared INSERT per row, autocommit, one connection.
+/// Raw tokio-postgres: one prepared INSERT per row, autocommit, one
+/// connection, on a current-thread runtime on the calling thread (see
+/// [`caller_runtime`]).
 pub fn insert_raw(o: &Opts) -> Res<Value> {
-    let rt = runtime()?;
+    let rt = caller_runtime()?;
     let ddl = plugin_ddl(&o.table)?;
     rt.block_on(async {
         let client = connect(&o.dsn).await?;
         let q = fresh_table(&client, &o.table, &ddl).await?;
-        let insert = client
-            .prepare_typed(
-                &format!("INSERT INTO {q} {COLUMNS} VALUES ($1, $2, $3, $4, $5, $6)"),
-                &TYPES,
-            )
-            .await?;
-        let pid = std::process::id();
-        let mut data = String::with_capacity(256);
-        let none: Option<&str> = None;
+        let insert = prepared_insert(&client, &q).await?;
         let start = Instant::now();
         for i in 0..o.n {
-            raw_data(&mut data, i, pid);
-            let ts = SystemTime::now();
-            client
-                .execute(
-                    &insert,
-                    &[&ts, &"info", &EVENT, &none, &none, &Jsonb(&data)],
-                )
-                .await?;
+            insert_one(&client, &insert, i).await?;
         }
         let secs = start.elapsed().as_secs_f64();
         let (rows, avg) = count_and_drop(&client, &o.table).await?;
@@ -325,6 +322,189 @@ pub fn insert_raw(o: &Opts) -> Res<Value> {
             "avg_data_chars": avg,
         }))
     })
+}
+
+async fn prepared_insert(client: &Client, quoted_table: &str) -> Res<tokio_postgres::Statement> {
+    Ok(client
+        .prepare_typed(
+            &format!("INSERT INTO {quoted_table} {COLUMNS} VALUES ($1, $2, $3, $4, $5, $6)"),
+            &TYPES,
+        )
+        .await?)
+}
+
+/// One autocommit INSERT of raw row `i` with the prepared `insert`.
+async fn insert_one(client: &Client, insert: &tokio_postgres::Statement, i: u64) -> Res<()> {
+    let mut data = String::with_capacity(256);
+    raw_data(&mut data, i, std::process::id());
+    let none: Option<&str> = None;
+    let ts = SystemTime::now();
+    client
+        .execute(insert, &[&ts, &"info", &EVENT, &none, &none, &Jsonb(&data)])
+        .await?;
+    Ok(())
+}
+
+/// Events `0..n` split over `threads` callers: thread `t` gets its range.
+fn share(n: u64, threads: u64, t: u64) -> std::ops::Range<u64> {
+    (n * t / threads)..(n * (t + 1) / threads)
+}
+
+/// Wall time, events/s and the callers' latency percentiles of a run in
+/// which `samples` (ns per call, all threads) took `secs`.
+fn concurrent_figures(n: u64, threads: u64, secs: f64, mut samples: Vec<u64>) -> Value {
+    samples.sort_unstable();
+    json!({
+        "threads": threads,
+        "secs": secs,
+        "events_per_s": n as f64 / secs,
+        "p50_ns": crate::percentile(&samples, 50.0),
+        "p99_ns": crate::percentile(&samples, 99.0),
+        "p999_ns": crate::percentile(&samples, 99.9),
+    })
+}
+
+/// stogger, sync mode, `--threads` callers at once (`--pool-size`
+/// connections, else the default): events/s over all of them and each
+/// call's latency.
+pub fn sync_concurrent_ours(o: &Opts) -> Res<Value> {
+    let rt = runtime()?;
+    drop_table(&rt, o)?;
+    let pool = o.pool_size;
+    let (dsn, table) = (o.dsn.clone(), o.table.clone());
+    let guard = stogger(move |b| {
+        let b = b
+            .set("enable_postgres", true)
+            .set("postgres_dsn", dsn)
+            .set("postgres_table", table)
+            .set("postgres_write_mode", "sync")
+            .set("postgres_shutdown_timeout_ms", 600_000i64);
+        match pool {
+            Some(size) => b.set("postgres_sync_pool_size", size as i64),
+            None => b,
+        }
+    })?;
+    let threads = o.threads.max(1);
+    let start_line = std::sync::Barrier::new(threads as usize + 1);
+    let (samples, secs) = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let start_line = &start_line;
+                s.spawn(move || {
+                    let range = share(o.n, threads, t);
+                    let mut mine = Vec::with_capacity((range.end - range.start) as usize);
+                    start_line.wait();
+                    for i in range {
+                        let c = Instant::now();
+                        log_event(i);
+                        mine.push(c.elapsed().as_nanos() as u64);
+                    }
+                    mine
+                })
+            })
+            .collect();
+        start_line.wait();
+        let start = Instant::now();
+        let samples: Vec<u64> = handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect();
+        (samples, start.elapsed().as_secs_f64())
+    });
+    let mut out = concurrent_figures(o.n, threads, secs, samples);
+    let (failures, avg) = verified_rows(&rt, o, guard)?;
+    out["delivery_failures"] = json!(failures);
+    out["avg_data_chars"] = json!(avg);
+    out["pool_size"] = json!(pool);
+    Ok(out)
+}
+
+/// Raw tokio-postgres, `--threads` callers at once, each with its own
+/// connection and prepared INSERT on a current-thread runtime of its own
+/// (what a careful user writes: the blocking `postgres` crate, per thread).
+pub fn sync_concurrent_raw(o: &Opts) -> Res<Value> {
+    let ddl = plugin_ddl(&o.table)?;
+    let q = quoted(&o.table);
+    caller_runtime()?.block_on(async {
+        let client = connect(&o.dsn).await?;
+        fresh_table(&client, &o.table, &ddl).await?;
+        Ok::<_, Box<dyn std::error::Error>>(())
+    })?;
+    let threads = o.threads.max(1);
+    let start_line = std::sync::Barrier::new(threads as usize + 1);
+    let (samples, secs) = std::thread::scope(|s| -> Res<(Vec<u64>, f64)> {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let (start_line, q, dsn) = (&start_line, &q, &o.dsn);
+                s.spawn(move || -> Result<Vec<u64>, String> {
+                    let rt = caller_runtime().map_err(|e| e.to_string())?;
+                    let prepared = rt.block_on(async {
+                        let client = connect(dsn).await?;
+                        let insert = prepared_insert(&client, q).await?;
+                        Ok::<_, Box<dyn std::error::Error>>((client, insert))
+                    });
+                    // Every thread passes the start line, even one that failed.
+                    start_line.wait();
+                    let (client, insert) = prepared.map_err(|e| e.to_string())?;
+                    let range = share(o.n, threads, t);
+                    let mut mine = Vec::with_capacity((range.end - range.start) as usize);
+                    for i in range {
+                        let c = Instant::now();
+                        rt.block_on(insert_one(&client, &insert, i))
+                            .map_err(|e| e.to_string())?;
+                        mine.push(c.elapsed().as_nanos() as u64);
+                    }
+                    Ok(mine)
+                })
+            })
+            .collect();
+        start_line.wait();
+        let start = Instant::now();
+        let mut samples = Vec::new();
+        for h in handles {
+            samples.extend(h.join().map_err(|_| "a caller panicked")??);
+        }
+        Ok((samples, start.elapsed().as_secs_f64()))
+    })?;
+    let out = concurrent_figures(o.n, threads, secs, samples);
+    caller_runtime()?.block_on(async {
+        let client = connect(&o.dsn).await?;
+        let (rows, _) = count_and_drop(&client, &o.table).await?;
+        check_count(rows, o.n, &o.table)
+    })?;
+    Ok(out)
+}
+
+/// stogger, sync mode, with the database black-holed (a listener that
+/// accepts connections and never answers) from the start: the caller's
+/// time per event once the first failure (at start-up, after
+/// `postgres_connect_timeout_ms` = 1 s) opened the breaker. Ours only: the
+/// target is the documented fail-fast bound.
+pub fn sync_under_outage_ours(o: &Opts) -> Res<Value> {
+    let hole = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let port = hole.local_addr()?.port();
+    std::thread::spawn(move || {
+        // Held open, never read: the process ends them.
+        let mut held = Vec::new();
+        for c in hole.incoming().flatten() {
+            held.push(c);
+        }
+    });
+    let dsn = format!("postgresql://bench:bench@127.0.0.1:{port}/bench?sslmode=disable");
+    let table = o.table.clone();
+    let guard = stogger(move |b| {
+        b.set("enable_postgres", true)
+            .set("postgres_dsn", dsn)
+            .set("postgres_table", table)
+            .set("postgres_write_mode", "sync")
+            .set("postgres_connect_timeout_ms", 1_000i64)
+            .set("postgres_shutdown_timeout_ms", 0i64)
+    })?;
+    let mut out = crate::time_calls(o.n);
+    let failures = stogger_core::warn::delivery_failures();
+    drop(guard);
+    out["delivery_failures"] = json!(failures);
+    Ok(out)
 }
 
 /// How much the GIN index on `data` costs COPY: raw COPY of N rows into the

@@ -49,6 +49,7 @@ pub fn value_of(cfg: &Config, key: &str) -> Option<String> {
         "postgres_flush_interval_ms" => cfg.postgres_flush_interval_ms.to_string(),
         "postgres_shutdown_timeout_ms" => cfg.postgres_shutdown_timeout_ms.to_string(),
         "postgres_connect_timeout_ms" => cfg.postgres_connect_timeout_ms.to_string(),
+        "postgres_sync_pool_size" => cfg.postgres_sync_pool_size.to_string(),
         "panic_flush_timeout_ms" => cfg.panic_flush_timeout_ms.to_string(),
         "log_rotation" => match cfg.log_rotation {
             Rotation::None => "none",

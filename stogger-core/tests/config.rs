@@ -155,6 +155,7 @@ postgres_batch_size = 10
 postgres_flush_interval_ms = 50
 postgres_shutdown_timeout_ms = 0
 postgres_connect_timeout_ms = 750
+postgres_sync_pool_size = 6
 panic_flush_timeout_ms = 25
 log_rotation = "size"
 log_max_bytes = 4096
@@ -210,6 +211,7 @@ pad_event_width = 0
     assert_eq!(c.postgres_flush_interval_ms, 50);
     assert_eq!(c.postgres_shutdown_timeout_ms, 0);
     assert_eq!(c.postgres_connect_timeout_ms, 750);
+    assert_eq!(c.postgres_sync_pool_size, 6);
     assert_eq!(c.panic_flush_timeout_ms, 25);
     assert_eq!(c.log_rotation, Rotation::Size);
     assert_eq!(c.log_max_bytes, 4096);
@@ -270,6 +272,7 @@ fn every_key_can_be_set_from_its_environment_variable() {
         ("postgres_flush_interval_ms", "9"),
         ("postgres_shutdown_timeout_ms", "11"),
         ("postgres_connect_timeout_ms", "13"),
+        ("postgres_sync_pool_size", "2"),
         ("panic_flush_timeout_ms", "0"),
         ("log_rotation", "size"),
         ("log_max_bytes", "2KiB"),

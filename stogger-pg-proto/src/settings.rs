@@ -76,6 +76,9 @@ pub struct PgSettings {
     pub shutdown_timeout: Duration,
     /// `application_name` reported to the server (overrides the DSN's).
     pub application_name: Option<String>,
+    /// Connections sync mode writes through at most (1: callers take turns
+    /// on one connection).
+    pub sync_pool_size: usize,
 }
 
 /// One key of [`PgSettings`]: its names, default, allowed values and
@@ -290,6 +293,22 @@ pub const APPLICATION_NAME: Setting = Setting {
     },
 };
 
+/// Sync mode's connections.
+pub const SYNC_POOL_SIZE: Setting = Setting {
+    name: "sync_pool_size",
+    config_key: Some("postgres_sync_pool_size"),
+    default: "4",
+    allowed: "an integer from 1 to 256",
+    doc: "Sync mode: connections the log calls of a process write through at most (1: they take turns).",
+    kind: Kind::Integer {
+        min: 1,
+        max: 256,
+        default: 4,
+        get: |s| count(s.sync_pool_size),
+        set: |s, n| s.sync_pool_size = to_usize(n),
+    },
+};
+
 /// Every setting, in the order of the reference.
 pub const SETTINGS: &[Setting] = &[
     DSN,
@@ -301,6 +320,7 @@ pub const SETTINGS: &[Setting] = &[
     SHUTDOWN_TIMEOUT_MS,
     CONNECT_TIMEOUT_MS,
     APPLICATION_NAME,
+    SYNC_POOL_SIZE,
 ];
 
 impl Setting {
@@ -448,6 +468,7 @@ impl PgSettings {
             connect_timeout: Duration::ZERO,
             shutdown_timeout: Duration::ZERO,
             application_name: None,
+            sync_pool_size: 0,
         };
         for setting in SETTINGS {
             setting.set_default(&mut settings);
@@ -637,6 +658,7 @@ mod tests {
         s.queue_capacity = 7;
         s.shutdown_timeout = Duration::ZERO;
         s.application_name = Some("svc".into());
+        s.sync_pool_size = 9;
         assert_eq!(PgSettings::from_json(&s.to_json()), Ok(s));
     }
 

@@ -209,11 +209,22 @@ pub struct SchemaReport {
     pub warnings: Vec<String>,
 }
 
+/// The table's quoted name as the one parameter of an unnamed statement
+/// (nothing outlives the query on the connection, so it works through
+/// pgbouncer's transaction pooling).
+fn table_param(quoted: &String) -> [(&(dyn ToSql + Sync), Type); 1] {
+    [(quoted, Type::TEXT)]
+}
+
 async fn exists(client: &Client, t: &TableName) -> Result<bool, tokio_postgres::Error> {
-    let row = client
-        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&t.quoted()])
+    let quoted = t.quoted();
+    let rows = client
+        .query_typed("SELECT to_regclass($1) IS NOT NULL", &table_param(&quoted))
         .await?;
-    row.try_get(0)
+    Ok(rows
+        .first()
+        .and_then(|r| r.try_get(0).ok())
+        .unwrap_or(false))
 }
 
 /// Creates the table and its indexes if they are missing. An existing table
@@ -247,11 +258,12 @@ pub async fn ensure_schema(
             }
         }
     }
+    let quoted = t.quoted();
     let present: Vec<String> = client
-        .query(
+        .query_typed(
             "SELECT c.relname::text FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
              WHERE i.indrelid = to_regclass($1)",
-            &[&t.quoted()],
+            &table_param(&quoted),
         )
         .await?
         .iter()
@@ -273,10 +285,10 @@ pub async fn ensure_schema(
         }
     }
     let cols = client
-        .query(
+        .query_typed(
             "SELECT attname::text, format_type(atttypid, atttypmod) FROM pg_attribute \
              WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped",
-            &[&t.quoted()],
+            &table_param(&quoted),
         )
         .await?;
     for (name, ty, _) in COLUMNS.iter().skip(1) {
@@ -331,40 +343,39 @@ impl<'a> RowValues<'a> {
     }
 }
 
+/// One autocommit INSERT of `row` with `sql` ([`schema::insert_sql`]) as an
+/// unnamed statement: Parse, Bind and Execute in one round trip, and no
+/// prepared statement that outlives it, so it works through pgbouncer's
+/// transaction pooling (sync mode's pooled connections).
+pub async fn insert_unnamed(
+    client: &Client,
+    sql: &str,
+    row: &Row,
+) -> Result<(), tokio_postgres::Error> {
+    let values = RowValues::of(row);
+    let params = values.params();
+    let typed: [(&(dyn ToSql + Sync), Type); 6] =
+        std::array::from_fn(|i| (params[i], COPY_TYPES[i].clone()));
+    client.execute_typed(sql, &typed).await.map(|_| ())
+}
+
 /// A connection prepared for writing to one table.
 pub struct Conn {
     /// The client.
     pub client: Client,
     copy: Statement,
-    insert: Statement,
 }
 
 impl Conn {
-    /// Prepares the COPY and INSERT statements.
+    /// Prepares the COPY statement.
     pub async fn prepare(client: Client, t: &TableName) -> Result<Conn, tokio_postgres::Error> {
         let copy = client.prepare(&schema::copy_sql(t)).await?;
-        let insert = client
-            .prepare_typed(&schema::insert_sql(t), &COPY_TYPES)
-            .await?;
-        Ok(Conn {
-            client,
-            copy,
-            insert,
-        })
+        Ok(Conn { client, copy })
     }
 
     /// Whether the connection is gone.
     pub fn is_closed(&self) -> bool {
         self.client.is_closed()
-    }
-
-    /// One autocommit INSERT (sync mode, and single rows).
-    pub async fn insert(&self, row: &Row) -> Result<(), tokio_postgres::Error> {
-        let values = RowValues::of(row);
-        self.client
-            .execute(&self.insert, &values.params())
-            .await
-            .map(|_| ())
     }
 
     async fn copy(&self, rows: &[Row]) -> Result<(), tokio_postgres::Error> {

@@ -15,7 +15,8 @@
 //!   [`OpenStatus`], [`OpenError`], [`Stats`], [`WarnSink`], rows as
 //!   [`RowRef`]): the writer the C ABI wraps.
 //! - [`check`] ([`CheckReport`], [`ColumnCheck`], [`IndexCheck`]): the
-//!   read-only diagnosis behind `stogger doctor`.
+//!   read-only diagnosis behind `stogger doctor`; [`check_sync_pool`]
+//!   ([`SyncPoolCheck`]): sync mode's pool, for the same.
 //! - [`LogReader`] ([`QueryParam`], [`StoredRow`]): reading the table back,
 //!   as `stogger query` does.
 //! - [`schema_sql`] and [`TableName`] ([`SchemaError`]): the DDL and the
@@ -71,10 +72,13 @@
 //!   drops the newest rows and says so, in a warning and in a
 //!   `stogger-events-dropped` row.
 //! - **Sync mode**: one committed INSERT per row before the call returns,
-//!   on the calling thread (one connection behind a mutex: concurrent
-//!   callers take turns; a caller inside a tokio runtime is served by the
-//!   writer's own threads); one reconnect attempt on failure, then the row
-//!   is dropped and the call returns an error.
+//!   on the calling thread, through a pool of `sync_pool_size` connections
+//!   (a caller inside a tokio runtime is served by the writer's own
+//!   threads). A connection found dead before sending is replaced once; a
+//!   failed connect or an INSERT past its time limit opens a breaker that
+//!   makes every caller return at once (rows not delivered, never sent)
+//!   until a background probe reconnects. An INSERT sent without an answer
+//!   is counted `uncertain` and never sent again.
 //! - **Close**: flushes within the deadline and reports `undelivered`.
 //!
 //! ## TLS
@@ -89,6 +93,7 @@ mod check;
 mod conn;
 mod conn_settings;
 mod diag;
+mod pool_check;
 mod queue;
 mod reader;
 mod schema;
@@ -101,6 +106,7 @@ pub use abi::{
 };
 pub use check::{check, CheckReport, ColumnCheck, IndexCheck};
 pub use diag::WarnSink;
+pub use pool_check::{check_sync_pool, SyncPoolCheck};
 pub use queue::RowRef;
 pub use reader::{LogReader, QueryParam, StoredRow};
 pub use schema::{schema_sql, SchemaError, TableName};

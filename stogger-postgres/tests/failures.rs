@@ -218,9 +218,11 @@ fn sync_mode_commits_before_returning_and_fails_boundedly() {
     let bad = OwnedRow::new("bad", "not json");
     let good = OwnedRow::new("good", "{}");
     assert_eq!(w.write(&[bad.as_ref(), good.as_ref()]), 1);
-    // Server gone: one reconnect attempt, then the row is dropped.
+    // Server gone: one reconnect attempt, then the row is dropped, and
+    // the next calls fail fast without trying.
     pg.stop_server().unwrap();
-    assert!(w.write(&[good.as_ref()]) < 0);
+    assert_eq!(w.write(&[good.as_ref()]), -2);
+    assert!(!w.stats().connected);
     let stats = w.stats();
     assert_eq!(
         (
@@ -235,8 +237,18 @@ fn sync_mode_commits_before_returning_and_fails_boundedly() {
         "{}",
         dump(&warnings)
     );
-    // Back again: the next write reconnects by itself.
+    // Back again: the background probe reconnects (its backoff is at most
+    // 2 s), then writes go through again.
     pg.start_server().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !w.stats().connected {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no reconnect\n{}",
+            dump(&warnings)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert_eq!(w.write(&[good.as_ref()]), 1);
     assert_eq!(sql(&pg, "stogger", "SELECT count(*) FROM synced"), "502");
     let stats = w.close(FLUSH);

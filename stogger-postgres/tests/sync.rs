@@ -1,6 +1,6 @@
 //! Sync mode's callers: a caller inside a tokio runtime (where the write
 //! cannot `block_on` on its own thread) and several threads writing at
-//! once through the one serialised connection.
+//! once (with a pool of one connection, they take turns on it).
 
 mod common;
 
@@ -83,7 +83,8 @@ fn concurrent_sync_callers_write_every_row_exactly_once() {
     let pg = cluster("pgsyncmt");
     let dsn = pg.socket_dsn("stogger", "stogger");
     let (sink, warnings) = recorder();
-    let c = sync_config(&dsn, "sync_threads");
+    let mut c = sync_config(&dsn, "sync_threads");
+    c.sync_pool_size = 1;
     let opened = open(&c, Some(sink));
     assert_eq!(opened.status, OpenStatus::Connected);
     let w = opened.writer;

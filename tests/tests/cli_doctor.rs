@@ -356,3 +356,53 @@ fn the_filter_in_force_and_where_it_came_from() {
     ]);
     assert_eq!(row(&rows, "journal").0, "info,hyper=warn");
 }
+
+#[test]
+fn sync_mode_shows_the_pool_size_and_the_services_connections() {
+    let mut s = Setup::new("cli-doctor-sync");
+    s.create_table_with_schema_command();
+    s.set("STOGGER_POSTGRES_WRITE_MODE", "sync");
+    s.set("STOGGER_POSTGRES_SYNC_POOL_SIZE", "3");
+    // A busy connection of the service (its application_name is the
+    // syslog identifier, `clitest`).
+    let mut busy = std::process::Command::new("psql")
+        .arg(format!(
+            "host={} port={} user=stogger dbname=stogger application_name=clitest",
+            s.pg.socket_dir().display(),
+            s.pg.port()
+        ))
+        .args(["-c", "SELECT pg_sleep(60)"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("psql");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while s.sql(
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'clitest' \
+         AND state = 'active'",
+    ) != "1"
+    {
+        assert!(std::time::Instant::now() < deadline, "psql never connected");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = s.run(&["doctor", "--json"]);
+    let _ = busy.kill();
+    let _ = busy.wait();
+    let doc = doctor_json(&out);
+    let pool = &doc["sections"]["sync_pool"];
+    assert_eq!(status(&doc, "sync_pool"), "ok", "{pool:#}");
+    assert_eq!(pool["size"], 3);
+    assert_eq!(pool["opened"], 3, "a pool of the configured size opens");
+    assert_eq!(pool["service_connections"]["active"], 1, "{pool:#}");
+    assert!(pool["free_slots"].as_i64().unwrap() > 0, "{pool:#}");
+    let text = s.run(&["doctor"]);
+    assert!(
+        text.stdout.contains("size 3 per process"),
+        "{}",
+        text.stdout
+    );
+
+    // Batch mode has no pool.
+    s.set("STOGGER_POSTGRES_WRITE_MODE", "batch");
+    let doc = doctor_json(&s.run(&["doctor", "--json"]));
+    assert_eq!(status(&doc, "sync_pool"), "off");
+}

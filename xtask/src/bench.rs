@@ -64,7 +64,7 @@ struct Scenario {
     met: fn(f64, f64) -> bool,
 }
 
-const SCENARIOS: [Scenario; 9] = [
+const SCENARIOS: [Scenario; 11] = [
     Scenario {
         name: "pg_batch_vs_copy",
         n_full: 100_000,
@@ -85,9 +85,33 @@ const SCENARIOS: [Scenario; 9] = [
         metric: "events_per_s",
         unit: "events/s",
         better: Better::Higher,
-        baseline: "raw tokio-postgres: one prepared INSERT per row, autocommit, one connection",
+        baseline: "raw tokio-postgres: one prepared INSERT per row, autocommit, one connection, on a current-thread runtime on the calling thread (as the blocking postgres crate)",
         target: "ratio >= 0.9",
         met: |_, r| r >= 0.9,
+    },
+    Scenario {
+        name: "pg_sync_concurrent",
+        n_full: 40_000,
+        n_quick: 8_000,
+        db: Db::Live,
+        metric: "events_per_s",
+        unit: "events/s",
+        better: Better::Higher,
+        baseline: "8 threads, each its own connection and prepared INSERT on a current-thread runtime of its own; ours: 8 threads logging in sync mode (default pool)",
+        target: "ratio >= 0.9",
+        met: |_, r| r >= 0.9,
+    },
+    Scenario {
+        name: "caller_under_outage_sync",
+        n_full: 200_000,
+        n_quick: 50_000,
+        db: Db::Down,
+        metric: "p999_ns",
+        unit: "ns/call p99.9",
+        better: Better::Lower,
+        baseline: "none: the documented fail-fast bound (sync mode, database black-holed from the start)",
+        target: "ours p99.9 <= 1 ms",
+        met: |ours, _| ours <= 1_000_000.0,
     },
     Scenario {
         name: "file_vs_tracing_fmt",
@@ -376,6 +400,12 @@ fn run_all(
     } else {
         Value::Null
     };
+    let sync_threads = if only.is_none_or(|o| o.iter().any(|n| n == "pg_sync_concurrent")) {
+        heading("sync-threads: stogger sync mode by callers and by pool size");
+        sync_threads_diag(ctx, quick, runs, &dsn)?
+    } else {
+        Value::Null
+    };
     drop(pg);
     print_table(&scenarios);
     let settings = json!({
@@ -394,7 +424,7 @@ fn run_all(
             "postgres_queue_capacity": "n + 1000 (at least 101000) for throughput/caller scenarios; 100000 (default) for outage_memory",
             "plugin": "libstogger_postgres.so loaded at run time from target/release (STOGGER_PLUGIN_DIR)",
         },
-        "raw_baselines_runtime": "tokio multi-threaded runtime (the #[tokio::main] default), one connection",
+        "raw_baselines_runtime": "COPY: tokio multi-threaded runtime (the #[tokio::main] default), one connection; sync INSERTs: a current-thread runtime on each calling thread, one connection per thread (as the blocking postgres crate)",
         "build_secs": build_secs,
         "total_secs": started.elapsed().as_secs_f64(),
     });
@@ -404,6 +434,7 @@ fn run_all(
         "scenarios": scenarios,
         "gin_cost": gin,
         "batch_size": batch,
+        "sync_threads": sync_threads,
     }))
 }
 
@@ -451,6 +482,73 @@ fn batch_size_diag(ctx: &Ctx, quick: bool, runs: u32, dsn: &str) -> Result<Value
         out.insert(
             (*name).into(),
             json!({"rows_per_s": median(rates[k].clone()), "runs": rates[k]}),
+        );
+    }
+    out.insert("n".into(), json!(n));
+    Ok(Value::Object(out))
+}
+
+/// Sync mode under concurrency: stogger (default pool) with 1, 2, 4, 8 and
+/// 16 callers, and 8 callers with `postgres_sync_pool_size` 1, 2, 4, 8
+/// (the figures behind the default); events/s and p99, medians.
+fn sync_threads_diag(ctx: &Ctx, quick: bool, runs: u32, dsn: &str) -> Result<Value, String> {
+    let n: u64 = if quick { 8_000 } else { 40_000 };
+    let mut variants: Vec<(String, u64, Option<u64>)> = [1, 2, 4, 8, 16]
+        .iter()
+        .map(|t| (format!("threads_{t}"), *t, None))
+        .collect();
+    variants.extend(
+        [1, 2, 4, 8]
+            .iter()
+            .map(|p| (format!("threads_8_pool_{p}"), 8, Some(*p))),
+    );
+    let mut rates: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
+    let mut p99s: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
+    for run in 0..runs {
+        for (k, (name, threads, pool)) in variants.iter().enumerate() {
+            let mut args: Vec<String> = [
+                "run",
+                "pg_sync_concurrent",
+                "ours",
+                "--n",
+                &n.to_string(),
+                "--dsn",
+                dsn,
+                "--table",
+                &format!("bench_st_{k}_{run}"),
+                "--threads",
+                &threads.to_string(),
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+            if let Some(p) = pool {
+                args.extend(["--pool-size".to_string(), p.to_string()]);
+            }
+            let (v, _) = ctx.run(&args)?;
+            let rate = num(&v, "events_per_s").unwrap_or(f64::NAN);
+            let p99 = num(&v, "p99_ns").unwrap_or(f64::NAN);
+            println!(
+                "    run {}: {name:<18} {} events/s, p99 {} us",
+                run + 1,
+                fmt_num(rate),
+                fmt_num(p99 / 1000.0)
+            );
+            rates[k].push(rate);
+            p99s[k].push(p99);
+        }
+    }
+    let mut out = Map::new();
+    for (k, (name, threads, pool)) in variants.iter().enumerate() {
+        out.insert(
+            name.clone(),
+            json!({
+                "threads": threads,
+                "pool_size": pool.map_or(json!("default"), |p| json!(p)),
+                "events_per_s": median(rates[k].clone()),
+                "p99_ns": median(p99s[k].clone()),
+                "runs": rates[k],
+            }),
         );
     }
     out.insert("n".into(), json!(n));

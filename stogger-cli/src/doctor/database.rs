@@ -5,7 +5,7 @@ use super::report::{Section, Status, SubTable};
 use crate::db;
 use serde_json::Value as Json;
 use stogger_core::Config;
-use stogger_postgres::{check, CheckReport};
+use stogger_postgres::{check, check_sync_pool, CheckReport, SyncPoolCheck};
 
 /// Checks the database when PostgreSQL is enabled and a DSN is set.
 pub fn section(cfg: &Config) -> Section {
@@ -221,6 +221,93 @@ pub fn from_report(r: &CheckReport) -> Section {
                 .collect(),
             in_text,
         });
+    }
+    section
+}
+
+/// Sync mode's pool: its size, a pool of that size opened now, and the
+/// service's connections on the server (its processes' pools as they are).
+pub fn sync_pool(cfg: &Config) -> Section {
+    if !cfg.enable_postgres || cfg.postgres_write_mode != stogger_core::config::WriteMode::Sync {
+        return Section::new(
+            "sync_pool",
+            Status::Off,
+            "not used: postgres_write_mode is not sync",
+        );
+    }
+    match db::settings(cfg, "stogger-doctor") {
+        Ok(settings) => from_pool_check(&check_sync_pool(&settings, &cfg.syslog_identifier)),
+        Err(e) => Section::new("sync_pool", Status::Error, format!("not checked: {e}")),
+    }
+}
+
+/// Turns the pool check into a section.
+pub fn from_pool_check(p: &SyncPoolCheck) -> Section {
+    let held: i64 = p.service_connections.iter().map(|(_, n)| n).sum();
+    let states = p
+        .service_connections
+        .iter()
+        .map(|(s, n)| format!("{n} {s}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let service = if held == 0 {
+        format!(
+            "no connection of application {:?} open now",
+            p.application_name
+        )
+    } else {
+        format!(
+            "application {:?} holds {held} connection(s) now ({states})",
+            p.application_name
+        )
+    };
+    let free = p
+        .free_slots
+        .map(|f| format!("; {f} connection slot(s) free on the server"))
+        .unwrap_or_default();
+    let detail = format!(
+        "size {} per process; a pool of {} opened {} connection(s) in {} ms; {service}{free}",
+        p.size,
+        p.size,
+        p.opened,
+        p.open_ms.unwrap_or_default()
+    );
+    let status = if p.opened == 0 {
+        Status::Error
+    } else if p.problems.is_empty() {
+        Status::Ok
+    } else {
+        Status::Warning
+    };
+    let detail = if p.problems.is_empty() {
+        detail
+    } else {
+        format!("{detail}; {}", p.problems.join("; "))
+    };
+    let mut section = Section::new("sync_pool", status, detail)
+        .fact("size", p.size as u64)
+        .fact("opened", p.opened as u64)
+        .fact("open_ms", opt(p.open_ms))
+        .fact("application_name", p.application_name.clone())
+        .fact(
+            "service_connections",
+            Json::Object(
+                p.service_connections
+                    .iter()
+                    .map(|(s, n)| (s.clone(), Json::from(*n)))
+                    .collect(),
+            ),
+        )
+        .fact("free_slots", opt(p.free_slots))
+        .fact(
+            "problems",
+            Json::Array(p.problems.iter().map(|m| m.clone().into()).collect()),
+        );
+    if status != Status::Ok {
+        section = section.hint(
+            "each process of the service holds up to postgres_sync_pool_size connections: \
+             lower it, or raise max_connections on the server (or put pgbouncer in between)",
+        );
     }
     section
 }

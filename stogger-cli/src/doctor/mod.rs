@@ -73,6 +73,7 @@ pub fn diagnose(loaded: Option<&Loaded>, errors: &[ConfigError], service: Option
         None => plugin::for_cli(cfg),
     });
     report.sections.push(database::section(cfg));
+    report.sections.push(database::sync_pool(cfg));
     report
 }
 

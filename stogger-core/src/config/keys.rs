@@ -204,6 +204,7 @@ pub const KEYS: &[KeyInfo] = &[
         "How long logging a panic waits for slow targets (rows not written by then stay queued).",
     ),
     pg_key("STOGGER_POSTGRES_CONNECT_TIMEOUT_MS", &pg::CONNECT_TIMEOUT_MS),
+    pg_key("STOGGER_POSTGRES_SYNC_POOL_SIZE", &pg::SYNC_POOL_SIZE),
     key(
         "log_rotation",
         "STOGGER_LOG_ROTATION",
@@ -717,6 +718,9 @@ fn set(cfg: &mut Config, name: &str, v: &Value) -> Option<Parsed<()>> {
             }
             "postgres_shutdown_timeout_ms" => {
                 cfg.postgres_shutdown_timeout_ms = pg_integer(v, &pg::SHUTDOWN_TIMEOUT_MS)?
+            }
+            "postgres_sync_pool_size" => {
+                cfg.postgres_sync_pool_size = pg_count(v, &pg::SYNC_POOL_SIZE)?
             }
             "postgres_connect_timeout_ms" => {
                 cfg.postgres_connect_timeout_ms = pg_integer(v, &pg::CONNECT_TIMEOUT_MS)?

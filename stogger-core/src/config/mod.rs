@@ -131,6 +131,8 @@ pub struct Config {
     pub panic_flush_timeout_ms: u64,
     /// Connect timeout.
     pub postgres_connect_timeout_ms: u64,
+    /// Sync mode: connections a process writes through at most.
+    pub postgres_sync_pool_size: usize,
     /// File rotation.
     pub log_rotation: Rotation,
     /// Size limit of the log file with `log_rotation = "size"`.
@@ -222,6 +224,7 @@ impl Default for Config {
             postgres_shutdown_timeout_ms: postgres::millis(pg.shutdown_timeout),
             panic_flush_timeout_ms: 100,
             postgres_connect_timeout_ms: postgres::millis(pg.connect_timeout),
+            postgres_sync_pool_size: pg.sync_pool_size,
             log_rotation: Rotation::None,
             log_max_bytes: 10_000_000,
             log_backup_count: 5,

@@ -39,6 +39,7 @@ impl Config {
             connect_timeout: Duration::from_millis(self.postgres_connect_timeout_ms),
             shutdown_timeout: Duration::from_millis(self.postgres_shutdown_timeout_ms),
             application_name: Some(self.syslog_identifier.clone()),
+            sync_pool_size: self.postgres_sync_pool_size,
         })
     }
 }

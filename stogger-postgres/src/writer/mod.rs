@@ -4,11 +4,15 @@
 //! - [`Writer`] (this module): the handle — open, write, flush, stats,
 //!   close — state by both write modes.
 //! - `batch`: batch mode, the background task writing with binary COPY.
-//! - `sync`: sync mode, one committed INSERT per row on the calling thread.
+//! - `sync`: sync mode, one committed INSERT per row on the calling thread,
+//!   through `pool` (deadpool's pool of connections driven by their
+//!   caller) and `breaker` (fail fast while the database is unavailable).
 //! - `state`: what the handle and both paths share (counters, progress,
 //!   the connection set-up).
 
 mod batch;
+mod breaker;
+mod pool;
 mod state;
 mod sync;
 
@@ -28,7 +32,7 @@ use crate::schema::TableName;
 
 use batch::run_batch;
 use state::{deadline_after, report_first_connection, Progress, WriterState};
-use sync::{SyncPath, SyncRuntime};
+use sync::SyncPath;
 
 /// A writer's counters: the C ABI's report (`stogger_pg_stats`,
 /// `stogger_pg_close`), one definition for both APIs. `undelivered` is set
@@ -77,7 +81,6 @@ pub struct Writer {
     runtime: Option<tokio::runtime::Runtime>,
     sync: Option<Arc<SyncPath>>,
     mode: WriteMode,
-    connect_timeout: Duration,
     shutdown_timeout: Duration,
     closed: bool,
 }
@@ -104,7 +107,9 @@ impl Writer {
         let threads = AtomicU64::new(0);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
-            .max_blocking_threads(2)
+            // Sync mode: one per pooled connection for callers inside a
+            // runtime, and one for the first connection.
+            .max_blocking_threads(2.max(config.sync_pool_size.saturating_add(1)))
             .thread_name_fn(move || {
                 format!(
                     "stogger-pg-{id}-{}",
@@ -165,18 +170,13 @@ impl Writer {
                 ))));
             }
             WriteMode::Sync => {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .map_err(|e| OpenError::Runtime(e.to_string()))?;
-                let path = Arc::new(SyncPath {
-                    writer: state.clone(),
+                let path = SyncPath::new(
+                    state.clone(),
                     settings,
-                    runtime: Mutex::new(SyncRuntime {
-                        runtime: Some(rt),
-                        connection: None,
-                    }),
-                });
+                    config.sync_pool_size,
+                    runtime.handle().clone(),
+                )
+                .map_err(OpenError::Runtime)?;
                 sync = Some(path.clone());
                 // On the writer's blocking pool, so that open works inside a
                 // tokio runtime too.
@@ -205,7 +205,6 @@ impl Writer {
                 runtime: Some(runtime),
                 sync,
                 mode: config.write_mode,
-                connect_timeout: config.connect_timeout,
                 shutdown_timeout: config.shutdown_timeout,
                 closed: false,
             },
@@ -221,8 +220,11 @@ impl Writer {
     /// Batch mode: copies the rows into the queue and returns how many were
     /// accepted (the rest were dropped because the queue is full, counted).
     /// Sync mode: writes and commits them before returning; returns the
-    /// number written (rows the server rejected are not counted), or -2
-    /// when the database could not be reached (the rows are dropped).
+    /// number written (rows the server rejected are not counted); -2 when
+    /// rows were not delivered (never sent, or refused with an error: they
+    /// will never be stored); -3 when a row was sent and no answer came (it
+    /// may be stored; it is not sent again). Counted in
+    /// `dropped_unavailable` and `uncertain`.
     pub fn write(&self, rows: &[RowRef<'_>]) -> i64 {
         match rows {
             [row] => self.write_bytes(&[row.into()]),
@@ -275,32 +277,9 @@ impl Writer {
                 // Inside a tokio runtime `block_on` is not allowed: a
                 // thread of the writer's blocking pool does the same write
                 // and this thread waits for it, boundedly.
-                let Some(runtime) = self.runtime.as_ref() else {
-                    return -1;
-                };
-                let n = u32::try_from(owned.len()).unwrap_or(u32::MAX);
-                let (reply, answer) = mpsc::sync_channel(1);
-                let p = path.clone();
-                runtime.spawn_blocking(move || {
-                    let _ = reply.send(p.write(&owned));
-                });
-                let bound = self
-                    .connect_timeout
-                    .max(Duration::from_secs(5))
-                    .saturating_mul(n.saturating_mul(4).saturating_add(4));
-                match answer.recv_timeout(bound) {
-                    Ok(v) => v,
-                    Err(_) => {
-                        self.state.warner.warn(
-                            "sync",
-                            &format!(
-                                "a sync write did not finish within {} ms; returning without \
-                                 knowing whether it was written",
-                                bound.as_millis()
-                            ),
-                        );
-                        -2
-                    }
+                match self.runtime.as_ref() {
+                    Some(runtime) => path.write_from_runtime(owned, runtime),
+                    None => -1,
                 }
             }
         }

@@ -130,17 +130,37 @@ pub(super) fn deadline_after(d: Duration) -> Instant {
 }
 
 /// Creates the schema and prepares the statements on a connected client;
-/// returns the schema warnings for the caller to report (sync mode reports
-/// them after releasing its lock).
+/// returns the schema warnings for the caller to report.
 pub(super) async fn prepare_connection(
     state: &WriterState,
     settings: &ConnSettings,
     client: tokio_postgres::Client,
 ) -> Result<(Conn, Vec<String>), String> {
+    let warnings = ready_table(state, settings, &client).await?;
+    let c = Conn::prepare(client, &state.table).await.map_err(|e| {
+        format!(
+            "connected to {}, but cannot prepare writes to {}: {}",
+            settings.display,
+            state.table,
+            settings.redactor.apply(&conn::describe(&e))
+        )
+    })?;
+    Ok((c, warnings))
+}
+
+/// Creates the table when it is missing (bounded by
+/// `max(connect_timeout, 5 s)`) and checks the INSERT privilege; returns
+/// the schema warnings for the caller to report. Prepares nothing, so it
+/// leaves no state on the connection (sync mode's pooled connections).
+pub(super) async fn ready_table(
+    state: &WriterState,
+    settings: &ConnSettings,
+    client: &tokio_postgres::Client,
+) -> Result<Vec<String>, String> {
     let red = |e: &tokio_postgres::Error| settings.redactor.apply(&conn::describe(e));
     let report = match tokio::time::timeout(
         settings.connect_timeout.max(Duration::from_secs(5)),
-        conn::ensure_schema(&client, &state.table),
+        conn::ensure_schema(client, &state.table),
     )
     .await
     {
@@ -160,24 +180,17 @@ pub(super) async fn prepare_connection(
             ))
         }
     };
-    let c = Conn::prepare(client, &state.table).await.map_err(|e| {
-        format!(
-            "connected to {}, but cannot prepare writes to {}: {}",
-            settings.display,
-            state.table,
-            red(&e)
-        )
-    })?;
-    // Missing INSERT privilege would only show at the first COPY; say it now.
-    let can_insert = c
-        .client
-        .query_one(
+    // Missing INSERT privilege would only show at the first write; say it
+    // now (an unnamed statement: nothing outlives it on the connection).
+    let quoted = state.table.quoted();
+    let can_insert = client
+        .query_typed(
             "SELECT has_table_privilege($1, 'INSERT')",
-            &[&state.table.quoted()],
+            &[(&quoted, tokio_postgres::types::Type::TEXT)],
         )
         .await
         .ok()
-        .and_then(|r| r.try_get::<_, bool>(0).ok());
+        .and_then(|rows| rows.first().and_then(|r| r.try_get::<_, bool>(0).ok()));
     if can_insert == Some(false) {
         let user = settings.pg.get_user().unwrap_or("?");
         return Err(format!(
@@ -189,7 +202,7 @@ pub(super) async fn prepare_connection(
             table = state.table.quoted()
         ));
     }
-    Ok((c, report.warnings))
+    Ok(report.warnings)
 }
 
 pub(super) fn report_first_connection(

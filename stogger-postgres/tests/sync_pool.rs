@@ -1,0 +1,467 @@
+//! Sync mode's pool and breaker against a real server: concurrent callers
+//! see their row committed when the call returns, a full pool makes
+//! callers wait boundedly, a server restart with callers queued in the
+//! pool, and a black-holed database: after the first failure callers
+//! return at once, and rows reported "not delivered" never appear.
+
+mod common;
+
+use std::sync::{Arc, Barrier, Mutex};
+use std::time::{Duration, Instant};
+
+use common::*;
+use stogger_postgres::{OpenStatus, PgSettings, WriteMode, Writer};
+use stogger_tests::pg::Cluster;
+use stogger_tests::proxy::{Mode, TcpProxy};
+
+/// `write`'s result for rows never sent (or refused): not delivered.
+const NOT_DELIVERED: i64 = -2;
+/// `write`'s result for a row sent without an answer: maybe stored.
+const UNCERTAIN: i64 = -3;
+
+fn sync_config(dsn: &str, table: &str, pool: usize, timeout: Duration) -> PgSettings {
+    let mut c = config(dsn, table);
+    c.write_mode = WriteMode::Sync;
+    c.sync_pool_size = pool;
+    c.connect_timeout = timeout;
+    c
+}
+
+/// A client of its own (another connection than the writer's), on a
+/// current-thread runtime, for reading rows back.
+struct Reader {
+    rt: tokio::runtime::Runtime,
+    client: tokio_postgres::Client,
+}
+
+impl Reader {
+    fn new(dsn: &str) -> Reader {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let client = rt.block_on(async {
+            let (client, conn) = tokio_postgres::connect(dsn, tokio_postgres::NoTls)
+                .await
+                .expect("reader connects");
+            tokio::spawn(conn);
+            client
+        });
+        Reader { rt, client }
+    }
+
+    /// Rows of `table` whose `data.seq` is `seq`.
+    fn count_seq(&self, table: &str, seq: u64) -> i64 {
+        self.rt.block_on(async {
+            // Polls the reader's connection: the runtime runs only here.
+            self.client
+                .query_one(
+                    &format!("SELECT count(*) FROM {table} WHERE (data->>'seq')::bigint = $1"),
+                    &[&(seq as i64)],
+                )
+                .await
+                .expect("count")
+                .get::<_, i64>(0)
+        })
+    }
+}
+
+fn one(rows: &[OwnedRow], i: usize) -> Vec<stogger_postgres::RowRef<'_>> {
+    vec![rows[i].as_ref()]
+}
+
+#[test]
+fn eight_concurrent_callers_find_their_row_committed_when_the_call_returns() {
+    let pg = cluster("pgpool8");
+    let dsn = pg.socket_dsn("stogger", "stogger");
+    let (sink, warnings) = recorder();
+    let c = sync_config(&dsn, "pool_eight", 4, Duration::from_secs(10));
+    let opened = open(&c, Some(sink));
+    assert_eq!(opened.status, OpenStatus::Connected, "{}", dump(&warnings));
+    let w = opened.writer;
+    const THREADS: u64 = 8;
+    const PER_THREAD: u64 = 60;
+    let start = Barrier::new(THREADS as usize);
+    std::thread::scope(|s| {
+        for t in 0..THREADS {
+            let (w, start, dsn) = (&w, &start, &dsn);
+            s.spawn(move || {
+                let reader = Reader::new(dsn);
+                let rows = seq_rows("pool", t * PER_THREAD..(t + 1) * PER_THREAD);
+                start.wait();
+                for (i, row) in rows.iter().enumerate() {
+                    assert_eq!(w.write(&[row.as_ref()]), 1, "thread {t} row {i}");
+                    // Right after the call, from another connection.
+                    assert_eq!(
+                        reader.count_seq("pool_eight", t * PER_THREAD + i as u64),
+                        1,
+                        "row {} not visible right after its call returned",
+                        t * PER_THREAD + i as u64
+                    );
+                }
+            });
+        }
+    });
+    let total = THREADS * PER_THREAD;
+    assert_eq!(
+        sql(
+            &pg,
+            "stogger",
+            "SELECT count(*), count(DISTINCT data->>'seq') FROM pool_eight"
+        ),
+        format!("{total}|{total}")
+    );
+    // The callers really ran side by side: more than one connection.
+    let backends: u64 = sql(
+        &pg,
+        "stogger",
+        "SELECT count(*) FROM pg_stat_activity WHERE usename = 'stogger' \
+         AND application_name = 'stogger'",
+    )
+    .parse()
+    .unwrap();
+    assert!(
+        (2..=5).contains(&backends),
+        "expected up to 4 pooled connections (+ none else), found {backends}"
+    );
+    let stats = w.close(Duration::from_secs(10));
+    assert_eq!(stats.delivered, total);
+    assert_eq!(
+        (
+            stats.dropped_rejected,
+            stats.dropped_unavailable,
+            stats.uncertain
+        ),
+        (0, 0, 0)
+    );
+}
+
+/// Holds `LOCK TABLE ... ACCESS EXCLUSIVE` on `table` for `hold` (in a
+/// psql child), so INSERTs wait; returns once the lock is taken.
+fn lock_table_for(pg: &Cluster, table: &str, hold: Duration) -> std::thread::JoinHandle<()> {
+    let q = format!(
+        "BEGIN; LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep({}); COMMIT;",
+        hold.as_secs_f64()
+    );
+    let locker = {
+        let dsn = pg.socket_dsn("stogger", "stogger");
+        std::thread::spawn(move || {
+            let r = Reader::new(&dsn);
+            let _ = r.rt.block_on(r.client.batch_execute(&q));
+        })
+    };
+    // Until the lock is held.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sql(
+        pg,
+        "stogger",
+        &format!(
+            "SELECT count(*) FROM pg_locks WHERE relation = '{table}'::regclass \
+             AND mode = 'AccessExclusiveLock' AND granted"
+        ),
+    ) != "1"
+    {
+        assert!(Instant::now() < deadline, "the lock was never taken");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    locker
+}
+
+/// Runs `callers` threads that each write row `i` once, all at the same
+/// moment; returns (result, seconds the call took) per caller.
+fn concurrent_calls(w: &Writer, rows: &[OwnedRow], callers: usize) -> Vec<(i64, f64)> {
+    let start = Barrier::new(callers);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..callers)
+            .map(|i| {
+                let start = &start;
+                s.spawn(move || {
+                    start.wait();
+                    let t = Instant::now();
+                    let r = w.write(&one(rows, i));
+                    (r, t.elapsed().as_secs_f64())
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
+#[test]
+fn a_full_pool_makes_callers_wait_their_turn_and_never_beyond_the_bound() {
+    let pg = cluster("pgpoolfull");
+    let dsn = pg.socket_dsn("stogger", "stogger");
+    let (sink, warnings) = recorder();
+    // One connection, eight callers; the bound is 3 s.
+    let bound = Duration::from_secs(3);
+    let c = sync_config(&dsn, "pool_full", 1, bound);
+    let w = open(&c, Some(sink)).writer;
+    let rows = seq_rows("full", 0..16);
+
+    // The table is locked for 1 s: the first caller's INSERT waits for it,
+    // the other seven wait for the one connection, then all get through.
+    let locker = lock_table_for(&pg, "pool_full", Duration::from_secs(1));
+    let got = concurrent_calls(&w, &rows[..8], 8);
+    locker.join().unwrap();
+    assert!(
+        got.iter().all(|(r, _)| *r == 1),
+        "{got:?}\n{}",
+        dump(&warnings)
+    );
+    let slowest = got.iter().map(|(_, s)| *s).fold(0.0, f64::max);
+    assert!(slowest >= 0.5, "the callers did wait for the lock: {got:?}");
+    assert!(slowest < bound.as_secs_f64() + 2.0, "{got:?}");
+    assert_eq!(sql(&pg, "stogger", "SELECT count(*) FROM pool_full"), "8");
+
+    // Locked for longer than the bound: the first caller's INSERT runs out
+    // of time (uncertain: it may still commit when the lock goes), the
+    // waiting callers give up then too, with their rows never sent.
+    let locker = lock_table_for(&pg, "pool_full", Duration::from_secs(6));
+    let got = concurrent_calls(&w, &rows[8..], 8);
+    for (r, secs) in &got {
+        assert!(
+            *secs < bound.as_secs_f64() + 2.0,
+            "a caller waited {secs:.2} s, beyond the bound: {got:?}"
+        );
+        assert!(*r == NOT_DELIVERED || *r == UNCERTAIN, "{got:?}");
+    }
+    assert_eq!(
+        got.iter().filter(|(r, _)| *r == UNCERTAIN).count(),
+        1,
+        "only the caller holding the connection had sent its row: {got:?}"
+    );
+    locker.join().unwrap();
+    // The rows reported as not delivered never appear; at most the one
+    // uncertain row does.
+    std::thread::sleep(Duration::from_millis(500));
+    let reader = Reader::new(&dsn);
+    for (i, (r, _)) in got.iter().enumerate() {
+        if *r == NOT_DELIVERED {
+            assert_eq!(
+                reader.count_seq("pool_full", 8 + i as u64),
+                0,
+                "row {}",
+                8 + i
+            );
+        }
+    }
+    let stats = w.close(Duration::from_secs(10));
+    assert_eq!((stats.uncertain, stats.dropped_unavailable), (1, 7));
+}
+
+#[test]
+fn a_server_restart_with_callers_waiting_in_the_pool_is_survived() {
+    let mut pg = cluster("pgpoolrestart");
+    let dsn = pg.socket_dsn("stogger", "stogger");
+    let (sink, warnings) = recorder();
+    let bound = Duration::from_secs(3);
+    let c = sync_config(&dsn, "pool_restart", 1, bound);
+    let w = open(&c, Some(sink)).writer;
+    let rows = seq_rows("restart", 0..200);
+    assert_eq!(w.write(&one(&rows, 0)), 1);
+
+    // Eight callers queue behind a locked table; the server stops under them.
+    let locker = lock_table_for(&pg, "pool_restart", Duration::from_secs(30));
+    let results = Arc::new(Mutex::new(Vec::new()));
+    std::thread::scope(|s| {
+        for i in 1..=8 {
+            let (w, rows, results) = (&w, &rows, results.clone());
+            s.spawn(move || {
+                let t = Instant::now();
+                let r = w.write(&one(rows, i));
+                results
+                    .lock()
+                    .unwrap()
+                    .push((i, r, t.elapsed().as_secs_f64()));
+            });
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        pg.stop_server().expect("stop");
+    });
+    let _ = locker.join();
+    let results = results.lock().unwrap().clone();
+    for (_, r, secs) in &results {
+        assert!(
+            *r < 0,
+            "nothing can be written while the server is down: {results:?}"
+        );
+        assert!(*secs < bound.as_secs_f64() + 2.0, "{results:?}");
+    }
+    pg.start_server().expect("start");
+
+    // The probe reconnects; writes succeed again without a new writer.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut next = 9;
+    loop {
+        let r = w.write(&one(&rows, next));
+        next += 1;
+        if r == 1 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no write succeeded after the restart\n{}",
+            dump(&warnings)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for i in next..next + 20 {
+        assert_eq!(w.write(&one(&rows, i)), 1, "{}", dump(&warnings));
+    }
+    // Nothing twice; no row reported not delivered was stored.
+    let reader = Reader::new(&dsn);
+    for (i, r, _) in &results {
+        let n = reader.count_seq("pool_restart", *i as u64);
+        match *r {
+            NOT_DELIVERED => assert_eq!(n, 0, "row {i}"),
+            _ => assert!(n <= 1, "row {i} stored {n} times"),
+        }
+    }
+    assert_eq!(
+        sql(
+            &pg,
+            "stogger",
+            "SELECT count(*) - count(DISTINCT data->>'seq') FROM pool_restart"
+        ),
+        "0"
+    );
+    assert!(
+        !of_kind(&warnings, "reconnect").is_empty(),
+        "{}",
+        dump(&warnings)
+    );
+}
+
+/// The documented bound of a sync call while the breaker is open is
+/// "without I/O or waiting"; this is the generous liveness bound the test
+/// holds it to (the time limit a caller would otherwise pay is 3 s).
+const FAIL_FAST_LIVENESS: Duration = Duration::from_millis(500);
+
+#[test]
+fn with_the_database_black_holed_callers_fail_fast_and_undelivered_rows_never_appear() {
+    let pg = cluster("pgpoolhole");
+    let proxy = TcpProxy::start(("127.0.0.1", pg.port()), Mode::Forward).expect("proxy");
+    let dsn = format!(
+        "postgresql://stogger:secret@127.0.0.1:{}/stogger?sslmode=disable",
+        proxy.port()
+    );
+    let (sink, warnings) = recorder();
+    let bound = Duration::from_secs(3);
+    let c = sync_config(&dsn, "pool_hole", 4, bound);
+    let opened = open(&c, Some(sink));
+    assert_eq!(opened.status, OpenStatus::Connected, "{}", dump(&warnings));
+    let w = opened.writer;
+
+    const THREADS: u64 = 8;
+    const PER_THREAD: u64 = 100_000;
+    // (seq, result, start, end) of every call.
+    let calls = Mutex::new(Vec::new());
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        for t in 0..THREADS {
+            let (w, calls, stop) = (&w, &calls, &stop);
+            s.spawn(move || {
+                let mut mine = Vec::new();
+                for seq in t * PER_THREAD..(t + 1) * PER_THREAD {
+                    if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        break;
+                    }
+                    let row = seq_rows("hole", seq..seq + 1);
+                    let started = Instant::now();
+                    let r = w.write(&[row[0].as_ref()]);
+                    mine.push((seq, r, started, Instant::now()));
+                    // A service logs now and then, not in a tight loop.
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                calls.lock().unwrap().extend(mine);
+            });
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        proxy.set_mode(Mode::BlackHole);
+        std::thread::sleep(Duration::from_secs(6));
+        proxy.set_mode(Mode::Forward);
+        // Until writes succeed again (the probe's attempt in the black hole
+        // runs out first), then a little more.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            std::thread::sleep(Duration::from_millis(200));
+            let ok = w.stats().connected;
+            if ok || Instant::now() > deadline {
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+    let mut calls = calls.into_inner().unwrap();
+    calls.sort_by_key(|c| c.3);
+    let first_failure = calls
+        .iter()
+        .find(|c| c.1 != 1)
+        .map(|c| c.3)
+        .expect("some call failed while the database was black-holed");
+    let mut after: Vec<f64> = calls
+        .iter()
+        .filter(|c| c.2 >= first_failure && c.1 != 1)
+        .map(|c| (c.3 - c.2).as_secs_f64())
+        .collect();
+    assert!(
+        after.len() >= 100,
+        "expected many calls during the outage, got {}",
+        after.len()
+    );
+    after.sort_by(f64::total_cmp);
+    let p999 = after[((after.len() - 1) as f64 * 0.999).round() as usize];
+    assert!(
+        p999 < FAIL_FAST_LIVENESS.as_secs_f64(),
+        "p99.9 of {} failed calls after the first failure took {p999:.3} s (max {:.3} s)",
+        after.len(),
+        after.last().unwrap()
+    );
+    // Recovered: the last calls were written.
+    assert!(
+        calls.iter().rev().take(8).any(|c| c.1 == 1),
+        "writes did not resume\n{}",
+        dump(&warnings)
+    );
+    // Let anything still in flight settle, then look: no row reported
+    // "not delivered" is in the table; no row is there twice.
+    std::thread::sleep(Duration::from_secs(1));
+    let stored: Vec<i64> = {
+        let reader = Reader::new(&pg.socket_dsn("stogger", "stogger"));
+        reader.rt.block_on(async {
+            reader
+                .client
+                .query("SELECT (data->>'seq')::bigint FROM pool_hole", &[])
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.get::<_, i64>(0))
+                .collect()
+        })
+    };
+    let stored_set: std::collections::HashSet<i64> = stored.iter().copied().collect();
+    assert_eq!(stored.len(), stored_set.len(), "a row was stored twice");
+    let undelivered: Vec<u64> = calls
+        .iter()
+        .filter(|c| c.1 == NOT_DELIVERED)
+        .map(|c| c.0)
+        .collect();
+    assert!(!undelivered.is_empty());
+    for seq in &undelivered {
+        assert!(
+            !stored_set.contains(&(*seq as i64)),
+            "row {seq} was reported not delivered but is in the table"
+        );
+    }
+    for c in calls.iter().filter(|c| c.1 == 1) {
+        assert!(
+            stored_set.contains(&(c.0 as i64)),
+            "written row {} missing",
+            c.0
+        );
+    }
+    let stats = w.close(Duration::from_secs(10));
+    assert_eq!(stats.dropped_unavailable, undelivered.len() as u64);
+    assert!(stats.reconnects >= 1);
+}
