@@ -85,13 +85,19 @@
 #![warn(missing_docs)]
 
 mod abi;
+mod admin;
+mod catalog;
 mod check;
 mod conn;
 mod conn_settings;
 mod diag;
+mod indexes;
+mod maintenance;
+mod period;
 mod queue;
 mod reader;
 mod schema;
+mod table;
 mod tls;
 mod writer;
 
@@ -99,10 +105,16 @@ pub use abi::{
     stogger_pg_abi_version, stogger_pg_buf_free, stogger_pg_close, stogger_pg_flush,
     stogger_pg_open, stogger_pg_schema_sql, stogger_pg_stats, stogger_pg_write,
 };
-pub use check::{check, CheckReport, ColumnCheck, IndexCheck};
+pub use admin::{apply_schema, migrate, ApplyReport, MigrateReport};
+pub use check::{
+    check, CheckReport, ColumnCheck, MaintenanceRecord, PartitionCheck, PartitionsReport,
+};
 pub use diag::WarnSink;
+pub use indexes::{IndexCheck, IndexStatus};
 pub use queue::RowRef;
 pub use reader::{LogReader, QueryParam, StoredRow};
-pub use schema::{schema_sql, SchemaError, TableName};
-pub use stogger_pg_proto::{PgSettings, SettingsError, WriteMode};
+pub use schema::{schema_sql, schema_sql_for, Layout, SchemaError, TableName};
+pub use stogger_pg_proto::{
+    GinOpclass, PartitionManager, Partitioning, PgSettings, SettingsError, WriteMode,
+};
 pub use writer::{OpenError, OpenStatus, Opened, Stats, Writer};
