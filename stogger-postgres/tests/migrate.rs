@@ -1,0 +1,141 @@
+//! `migrate` on a real server: a plain table of a million rows becomes a
+//! partitioned one while a writer keeps writing, and no row is lost.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use stogger_postgres::{check, migrate, Partitioning, RowRef};
+use time::OffsetDateTime;
+
+const PRELOAD: u64 = 1_000_000;
+
+fn now_micros() -> i64 {
+    (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1000) as i64
+}
+
+#[test]
+fn a_million_row_plain_table_becomes_partitioned_while_a_writer_writes() {
+    let pg = cluster("pgmigrate");
+    let dsn = pg.socket_dsn("stogger", "stogger");
+    let plain = config(&dsn, "logs");
+    let w = open(&plain, None).writer;
+    write_all(&w, &seq_rows("before", 0..10));
+    assert_eq!(w.close(FLUSH).delivered, 10);
+    // A million rows over the last 20 days, made by the server.
+    sql(
+        &pg,
+        "stogger",
+        &format!(
+            "INSERT INTO logs (\"timestamp\", level, event, data) \
+             SELECT now() - (i % 1728000) * interval '1 second', 'info', 'preload', \
+                    jsonb_build_object('i', i, 'user_id', i % 1000) \
+             FROM generate_series(1, {PRELOAD}) i"
+        ),
+    );
+
+    let mut c = plain.clone();
+    c.partitioning = Partitioning::Daily;
+    c.maintenance_interval = Duration::from_secs(1);
+    let (sink, warnings) = recorder();
+    let w = Arc::new(open(&c, Some(sink)).writer);
+    // The writer says that the table is not partitioned yet, and writes.
+    assert!(
+        of_kind(&warnings, "schema")
+            .iter()
+            .any(|m| m.contains("stogger schema migrate")),
+        "{}",
+        dump(&warnings)
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let feeder = {
+        let (w, stop) = (w.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut sent = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let rows: Vec<OwnedRow> = (0..50)
+                    .map(|_| {
+                        let mut r = OwnedRow::new("live", "{\"k\": 1}");
+                        r.ts = now_micros();
+                        r
+                    })
+                    .collect();
+                let refs: Vec<RowRef<'_>> = rows.iter().map(OwnedRow::as_ref).collect();
+                sent += w.write(&refs) as u64;
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            sent
+        })
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    let report = migrate(&c);
+    std::thread::sleep(Duration::from_millis(1500));
+    stop.store(true, Ordering::Relaxed);
+    let sent = feeder.join().expect("feeder");
+    assert!(
+        report.problems.is_empty(),
+        "{report:#?}\n{}",
+        dump(&warnings)
+    );
+    assert_eq!(report.legacy_partition.as_deref(), Some("logs_legacy"));
+    assert!(w.flush(FLUSH), "{:?}", w.stats());
+    let stats = w.stats();
+    assert_eq!(
+        (
+            stats.delivered,
+            stats.dropped_rejected,
+            stats.dropped_unavailable,
+            stats.uncertain
+        ),
+        (sent, 0, 0, 0),
+        "{stats:?}\n{}",
+        dump(&warnings)
+    );
+
+    // Every row is there, once.
+    assert_eq!(
+        sql(&pg, "stogger", "SELECT count(*), count(DISTINCT id) FROM logs WHERE event <> 'stogger-partition-maintenance'"),
+        format!("{n}|{n}", n = PRELOAD + 10 + sent)
+    );
+    assert_eq!(
+        sql(
+            &pg,
+            "stogger",
+            "SELECT relkind FROM pg_class WHERE oid = 'logs'::regclass"
+        ),
+        "p"
+    );
+    // New rows get ids after the old ones: the sequence went along.
+    assert_eq!(
+        sql(
+            &pg,
+            "stogger",
+            "SELECT pg_get_serial_sequence('logs', 'id') IS NOT NULL, \
+             (SELECT max(id) FROM logs WHERE event = 'preload') < (SELECT max(id) FROM logs WHERE event = 'live')"
+        ),
+        "t|t"
+    );
+    let doctor = check(&c);
+    assert!(doctor.ok(), "{doctor:#?}");
+    let parts = doctor.partitions.as_ref().expect("partitioned");
+    assert!(parts.list.iter().any(|p| p.name == "logs_legacy"));
+    assert_eq!(parts.oldest.as_deref(), Some("-infinity"));
+    // Migrating again is refused: nothing to do.
+    let again = migrate(&c);
+    assert!(
+        again
+            .problems
+            .iter()
+            .any(|p| p.contains("already partitioned")),
+        "{again:#?}"
+    );
+    Arc::try_unwrap(w).ok().expect("one writer").close(FLUSH);
+    assert!(
+        of_kind(&warnings, "maintenance").is_empty(),
+        "{}",
+        dump(&warnings)
+    );
+}
