@@ -48,6 +48,7 @@ use crate::catalog::{self, TableKind};
 use crate::conn::{self, describe};
 use crate::conn_settings::ConnSettings;
 use crate::indexes::{self, IndexCheck, IndexStatus};
+use crate::maintenance::{self, MaintenancePlan, Outcome};
 use crate::period::{literal, Period};
 use crate::schema::{self, quote_ident, IndexSpec, Layout, TableName};
 use crate::table::{self, TablePlan};
@@ -145,10 +146,12 @@ pub fn apply_schema(settings: &PgSettings) -> ApplyReport {
     }
     let external = settings.partition_manager == stogger_pg_proto::PartitionManager::External;
     let seed = base.clone();
+    let config = settings.clone();
     let result = with_connection(settings, move |client, cs, t| {
         Box::pin(async move {
             let mut r = seed;
-            match apply_on(client, &t, &layout, &plan, external, &mut r).await {
+            let upkeep = MaintenancePlan::of(&config, &t);
+            match apply_on(client, &t, &layout, &plan, external, &upkeep, &mut r).await {
                 Ok(()) => {}
                 Err(e) => r.problems.push(cs.redactor.apply(&e)),
             }
@@ -170,6 +173,7 @@ async fn apply_on(
     layout: &Layout,
     plan: &TablePlan,
     external: bool,
+    upkeep: &MaintenancePlan,
     r: &mut ApplyReport,
 ) -> Result<(), String> {
     let kind = catalog::table_kind(client, t)
@@ -177,6 +181,18 @@ async fn apply_on(
         .map_err(|e| describe(&e))?;
     if kind == TableKind::Missing {
         let now = time::OffsetDateTime::now_utc();
+        let made: Vec<String> = if layout.partitioned() && !external {
+            Period::ahead(layout.partitioning, now, plan.premake)
+                .iter()
+                .map(|p| {
+                    t.partition(&p.suffix(layout.partitioning))
+                        .table()
+                        .to_string()
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         let mut script = table::creation_script(t, plan, now);
         if external {
             // Only the parent, its indexes and DEFAULT partition.
@@ -195,6 +211,9 @@ async fn apply_on(
         r.created_table = true;
         r.statements
             .extend(script.lines().map(str::to_string).filter(|l| !l.is_empty()));
+        if !made.is_empty() {
+            record_partitions(client, upkeep, made, "stogger schema --apply").await?;
+        }
         return Ok(());
     }
     if let TableKind::Other(k) = kind {
@@ -228,6 +247,33 @@ async fn apply_on(
     Ok(())
 }
 
+/// Records the partitions an administrator's command made, as a
+/// maintenance run (so that `stogger doctor` sees them made and when the
+/// services' maintenance is due).
+async fn record_partitions(
+    client: &Client,
+    plan: &MaintenancePlan,
+    made: Vec<String>,
+    by: &str,
+) -> Result<(), String> {
+    let out = Outcome {
+        ran: true,
+        partitions: made.len(),
+        created: made,
+        ..Outcome::default()
+    };
+    let next = time::OffsetDateTime::now_utc()
+        + time::Duration::try_from(plan.interval).unwrap_or(time::Duration::HOUR);
+    maintenance::record(client, plan, &out, next, by)
+        .await
+        .map_err(|e| {
+            format!(
+                "recording the new partitions in the table: {}",
+                describe(&e)
+            )
+        })
+}
+
 /// How many times the final swap is tried while writers hold locks.
 const SWAP_ATTEMPTS: u32 = 30;
 
@@ -257,10 +303,12 @@ pub fn migrate(settings: &PgSettings) -> MigrateReport {
     let layout = Layout::of(settings);
     let premake = settings.partition_premake;
     let seed = base.clone();
+    let config = settings.clone();
     let result = with_connection(settings, move |client, cs, t| {
         Box::pin(async move {
             let mut r = seed;
-            if let Err(e) = migrate_on(client, &t, &layout, premake, &mut r).await {
+            let upkeep = MaintenancePlan::of(&config, &t);
+            if let Err(e) = migrate_on(client, &t, &layout, premake, &upkeep, &mut r).await {
                 r.problems.push(cs.redactor.apply(&e));
             }
             r
@@ -298,6 +346,7 @@ async fn migrate_on(
     t: &TableName,
     layout: &Layout,
     premake: u32,
+    upkeep: &MaintenancePlan,
     r: &mut MigrateReport,
 ) -> Result<(), String> {
     let p = layout.partitioning;
@@ -452,9 +501,10 @@ async fn migrate_on(
     for attempt in 1..=SWAP_ATTEMPTS {
         r.swap_attempts = attempt;
         match swap(client, t, &legacy, layout, premake, cutoff).await {
-            Ok(statements) => {
+            Ok((statements, made)) => {
                 r.statements.extend(statements);
                 r.legacy_partition = Some(legacy.to_string());
+                record_partitions(client, upkeep, made, "stogger schema migrate").await?;
                 return Ok(());
             }
             Err(e) if is_lock_timeout(&e) => {
@@ -486,7 +536,7 @@ async fn swap(
     layout: &Layout,
     premake: u32,
     cutoff: time::OffsetDateTime,
-) -> Result<Vec<String>, tokio_postgres::Error> {
+) -> Result<(Vec<String>, Vec<String>), tokio_postgres::Error> {
     client
         .batch_execute(&format!(
             "BEGIN; SET LOCAL lock_timeout = {}; LOCK TABLE {} IN ACCESS EXCLUSIVE MODE",
@@ -496,9 +546,10 @@ async fn swap(
         .await?;
     let result = async {
         let mut done = Vec::new();
+        let mut made = Vec::new();
         if catalog::table_kind(client, t).await? != TableKind::Plain {
             // Someone migrated it meanwhile: leave it.
-            return Ok(done);
+            return Ok((done, made));
         }
         let quoted = t.quoted();
         let seq: Option<String> = client
@@ -589,17 +640,19 @@ async fn swap(
             let mut period = Some(first);
             for _ in 0..=premake {
                 let Some(current) = period else { break };
+                let part = t.partition(&current.suffix(p));
                 script.push_str(&format!(
                     "CREATE TABLE {} PARTITION OF {quoted} {};\n",
-                    t.partition(&current.suffix(p)).quoted(),
+                    part.quoted(),
                     current.bounds_sql()
                 ));
+                made.push(part.table().to_string());
                 period = current.next(p);
             }
         }
         client.batch_execute(&script).await?;
         done.extend(script.lines().map(str::to_string));
-        Ok(done)
+        Ok((done, made))
     }
     .await;
     match result {

@@ -79,13 +79,18 @@ impl MaintenancePlan {
     pub fn for_writer(settings: &PgSettings, table: &TableName) -> Option<MaintenancePlan> {
         (settings.partitioning != Partitioning::None
             && settings.partition_manager == PartitionManager::Stogger)
-            .then(|| MaintenancePlan {
-                table: table.clone(),
-                partitioning: settings.partitioning,
-                premake: settings.partition_premake,
-                retention_days: settings.retention_days,
-                interval: settings.maintenance_interval,
-            })
+            .then(|| MaintenancePlan::of(settings, table))
+    }
+
+    /// The plan `settings` describe for `table`, whoever runs it.
+    pub fn of(settings: &PgSettings, table: &TableName) -> MaintenancePlan {
+        MaintenancePlan {
+            table: table.clone(),
+            partitioning: settings.partitioning,
+            premake: settings.partition_premake,
+            retention_days: settings.retention_days,
+            interval: settings.maintenance_interval,
+        }
     }
 }
 
@@ -353,14 +358,17 @@ pub async fn run_once(client: &Client, plan: &MaintenancePlan) -> Outcome {
     out
 }
 
-/// Writes the run's result into the table (best effort: a table that
-/// takes no rows now is not maintenance's problem to report twice).
+/// Writes the run's result into the table (the schedule ignores a failure:
+/// a table that takes no rows now is the write path's to report). `by`
+/// says who made the partitions: `schedule` (a writer), or the `stogger
+/// schema` command that created or migrated the table.
 pub async fn record(
     client: &Client,
     plan: &MaintenancePlan,
     out: &Outcome,
     next_run: OffsetDateTime,
-) {
+    by: &str,
+) -> Result<(), tokio_postgres::Error> {
     let next = next_run
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
@@ -377,6 +385,7 @@ pub async fn record(
         "retention_days": plan.retention_days,
         "interval_ms": u64::try_from(plan.interval.as_millis()).unwrap_or(u64::MAX),
         "next_run": next,
+        "by": by,
         "pid": std::process::id(),
     });
     let level = if out.error.is_some() {
@@ -393,7 +402,7 @@ pub async fn record(
         (&EVENT, Type::TEXT),
         (&data, Type::JSONB),
     ];
-    let _ = client.execute_typed(&sql, &params).await;
+    client.execute_typed(&sql, &params).await.map(|_| ())
 }
 
 /// The writer's maintenance task: a run at start, then one every
@@ -423,7 +432,7 @@ where
                 if out.ran {
                     let next = OffsetDateTime::now_utc()
                         + time::Duration::try_from(delay).unwrap_or(time::Duration::HOUR);
-                    record(&client, &plan, &out, next).await;
+                    let _ = record(&client, &plan, &out, next, "schedule").await;
                 }
                 match &out.error {
                     Some(e) => {
