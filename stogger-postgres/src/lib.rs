@@ -18,8 +18,15 @@
 //!   read-only diagnosis behind `stogger doctor`.
 //! - [`LogReader`] ([`QueryParam`], [`StoredRow`]): reading the table back,
 //!   as `stogger query` does.
-//! - [`schema_sql`] and [`TableName`] ([`SchemaError`]): the DDL and the
-//!   table and index names, as `stogger schema` prints them.
+//! - [`schema_sql`], [`schema_sql_for`] with a [`Layout`], and
+//!   [`TableName`] ([`SchemaError`]): the DDL and the table, index and
+//!   partition names, as `stogger schema` prints them.
+//! - [`apply_schema`] ([`ApplyReport`]) and [`migrate`] ([`MigrateReport`]):
+//!   what an administrator runs (`stogger schema --apply`, `stogger schema
+//!   migrate`); [`IndexCheck`] and [`IndexStatus`]: indexes compared by
+//!   definition; [`PartitionsReport`], [`PartitionCheck`],
+//!   [`MaintenanceRecord`]: the partitions and their maintenance, in the
+//!   check.
 //! - [`PgSettings`], [`SettingsError`], [`WriteMode`]: the settings, shared
 //!   with stogger-core through `stogger-pg-proto`.
 //! - The C entry points (`stogger_pg_open`, ...), for stogger-core's
@@ -42,10 +49,20 @@
 //!
 //! Indexes: `idx_<table>_timestamp` (timestamp DESC), `idx_<table>_level`,
 //! `idx_<table>_event`, and `idx_<table>_data`, a GIN index with
-//! `jsonb_path_ops` (serves `data @> '{"k": v}'`; for `data->>'k' = 'v'`
-//! add an expression index). At connect, a missing table is created with
-//! its indexes; an existing table is used as it is (missing indexes are
-//! created when possible, otherwise reported).
+//! `jsonb_path_ops` by default (serves `data @> '{"k": v}'`; for
+//! `data->>'k' = 'v'` add an expression index). At connect, a missing table
+//! is created with its indexes; an existing table is used as it is: its
+//! indexes are never created or rebuilt on the writer's path ([`check`]
+//! reports differences, [`apply_schema`] builds what is missing without
+//! blocking writers).
+//!
+//! With `partitioning` other than `none` the table is partitioned by
+//! `"timestamp"` (primary key `(id, "timestamp")`), and the writer runs
+//! the partition maintenance beside its write path: partitions made ahead,
+//! expired ones dropped, one service at a time (docs/scaling.md).
+//!
+//! Every statement works through pgbouncer in transaction pooling mode:
+//! nothing is prepared across transactions, no session setting is kept.
 //!
 //! A NUL character in `level`, `event`, `func` or `scope` is stored as
 //! U+FFFD; the `data` text is sent as is (stogger-core makes it safe for

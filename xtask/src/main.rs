@@ -13,6 +13,7 @@
 //! - `bench [--quick]`: the benchmarks, each as a ratio against a baseline (BENCHMARKS.md).
 
 mod bench;
+mod bench_scale;
 mod ci;
 mod demo;
 mod dist;
