@@ -43,8 +43,9 @@ pub struct PartitionCheck {
     pub to: Option<String>,
     /// Table, indexes and TOAST, in bytes.
     pub bytes: i64,
-    /// The planner's estimate of its rows (-1: never analysed).
-    pub rows_estimate: i64,
+    /// The planner's estimate of its rows; None before its first ANALYZE
+    /// (or autovacuum's).
+    pub rows_estimate: Option<i64>,
 }
 
 /// The partitions of a partitioned table.
@@ -82,6 +83,9 @@ pub struct MaintenanceRecord {
     pub dropped: Vec<String>,
     /// When that service runs it next (RFC 3339).
     pub next_run: Option<String>,
+    /// Who ran it: `schedule` (a service's maintenance), `stogger schema
+    /// --apply` or `stogger schema migrate`.
+    pub by: Option<String>,
     /// The next run is more than five minutes late: is any service with
     /// `postgres_partition_manager = stogger` running?
     pub overdue: bool,
@@ -436,7 +440,7 @@ async fn partitions(
         from: p.range.map(|(lo, _)| bound_text(lo)),
         to: p.range.map(|(_, hi)| bound_text(hi)),
         bytes: p.bytes,
-        rows_estimate: p.rows_estimate,
+        rows_estimate: (p.rows_estimate >= 0).then_some(p.rows_estimate),
     };
     let ranged: Vec<&catalog::PartitionInfo> = parts.iter().filter(|p| p.range.is_some()).collect();
     Ok(PartitionsReport {
@@ -508,6 +512,7 @@ async fn last_maintenance(
         created: list("created"),
         dropped: list("dropped"),
         next_run,
+        by: text("by"),
         overdue,
         pid: data.get("pid").and_then(|v| v.as_i64()),
     }))

@@ -370,6 +370,8 @@ pub async fn record(
     by: &str,
 ) -> Result<(), tokio_postgres::Error> {
     let next = next_run
+        .replace_nanosecond(0)
+        .unwrap_or(next_run)
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
     let data = json!({

@@ -111,7 +111,7 @@ pub fn from_report(r: &CheckReport) -> Section {
         findings.push(format!("table {} does not exist yet", r.table));
         hints.push(
             "the service creates the table when it starts (it needs CREATE on the schema); to \
-             create it now: `stogger schema | psql <DSN>`"
+             create it now: `stogger schema --apply` (or `stogger schema | psql <DSN>`)"
                 .to_string(),
         );
     }
@@ -152,18 +152,25 @@ pub fn from_report(r: &CheckReport) -> Section {
                 .collect::<Vec<_>>()
                 .join(", ")
         ));
+        // The missing ones: one command (each statement is in the table);
+        // the others: their statements.
         let mut fixes: Vec<String> = index_problems
             .iter()
-            .filter_map(|i| i.fix.clone())
+            .filter(|i| i.status != IndexStatus::Missing)
+            .filter_map(|i| {
+                i.fix
+                    .as_deref()
+                    .map(|f| f.trim_end_matches(';').to_string())
+            })
             .collect();
-        fixes.dedup();
         if index_problems
             .iter()
             .any(|i| i.status == IndexStatus::Missing)
         {
-            fixes.push(
-                "`stogger schema --apply` builds every missing index without blocking writers \
-                 (queries work without them, slower)"
+            fixes.insert(
+                0,
+                "`stogger schema --apply` builds the missing indexes without blocking writers \
+                 (the `fix` column has each statement; queries work without them, slower)"
                     .to_string(),
             );
         }

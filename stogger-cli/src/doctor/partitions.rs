@@ -86,10 +86,9 @@ pub fn section(cfg: &Config, r: &CheckReport) -> Section {
             "; default partition {} ({}{})",
             d.name,
             bytes(d.bytes),
-            if d.rows_estimate > 0 {
-                format!(", about {} rows", d.rows_estimate)
-            } else {
-                String::new()
+            match d.rows_estimate {
+                Some(n) if n > 0 => format!(", about {n} rows"),
+                _ => String::new(),
             }
         )),
         None => detail.push_str("; no default partition"),
@@ -140,8 +139,13 @@ pub fn section(cfg: &Config, r: &CheckReport) -> Section {
                     );
                 }
                 Some(m) => {
+                    let who = match (m.by.as_deref(), m.pid) {
+                        (Some("schedule") | None, Some(pid)) => format!(" by pid {pid}"),
+                        (Some(by), _) => format!(" by {by}"),
+                        (None, None) => String::new(),
+                    };
                     detail.push_str(&format!(
-                        ": last run {} {}{}{}, next due {}",
+                        ": last run {}{who}: {}{}{}, next due {}",
                         m.at,
                         m.result,
                         if m.created.is_empty() {
@@ -187,7 +191,7 @@ pub fn section(cfg: &Config, r: &CheckReport) -> Section {
                     p.from.clone().map_or(Json::Null, Json::from),
                     p.to.clone().map_or(Json::Null, Json::from),
                     bytes(p.bytes).into(),
-                    p.rows_estimate.into(),
+                    p.rows_estimate.map_or(Json::Null, Json::from),
                 ]
             })
             .collect(),
