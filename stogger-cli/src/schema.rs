@@ -6,7 +6,7 @@
 
 use crate::db;
 use clap::{Args, Subcommand};
-use stogger_core::config::{Config, Partitioning};
+use stogger_core::config::{Config, Partitioning, PgSettings};
 use stogger_postgres::{apply_schema, migrate, schema_sql_for, Layout};
 
 /// Arguments of `stogger schema`.
@@ -81,13 +81,18 @@ pub fn run(args: &SchemaArgs) -> u8 {
     }
 }
 
+/// The settings `--apply` and `migrate` connect with (as the service does).
+fn settings(cfg: &Config) -> Result<PgSettings, u8> {
+    db::settings(cfg, "stogger-schema").map_err(|e| {
+        crate::error(&e);
+        crate::EXIT_USAGE
+    })
+}
+
 fn run_apply(cfg: &Config) -> u8 {
-    let settings = match db::settings(cfg, "stogger-schema") {
+    let settings = match settings(cfg) {
         Ok(s) => s,
-        Err(e) => {
-            crate::error(&e);
-            return crate::EXIT_USAGE;
-        }
+        Err(code) => return code,
     };
     let r = apply_schema(&settings);
     if r.created_table {
@@ -115,12 +120,9 @@ fn run_apply(cfg: &Config) -> u8 {
 }
 
 fn run_migrate(cfg: &Config, json: bool) -> u8 {
-    let settings = match db::settings(cfg, "stogger-schema") {
+    let settings = match settings(cfg) {
         Ok(s) => s,
-        Err(e) => {
-            crate::error(&e);
-            return crate::EXIT_USAGE;
-        }
+        Err(code) => return code,
     };
     let r = migrate(&settings);
     if json {

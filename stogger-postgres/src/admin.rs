@@ -40,7 +40,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 use stogger_pg_proto::dsn::redact;
-use stogger_pg_proto::{Partitioning, PgSettings};
+use stogger_pg_proto::{PartitionManager, Partitioning, PgSettings};
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::Client;
 
@@ -52,6 +52,7 @@ use crate::maintenance::{self, MaintenancePlan, Outcome};
 use crate::period::{literal, Period};
 use crate::schema::{self, quote_ident, IndexSpec, Layout, TableName};
 use crate::table::{self, TablePlan};
+use crate::tx;
 
 /// What `apply_schema` did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -90,39 +91,71 @@ pub struct MigrateReport {
     pub problems: Vec<String>,
 }
 
-/// Runs `f` on a private thread (`stogger-pg-admin`) with its own
-/// current-thread runtime and a connection, so that it can be called from
-/// anywhere; a connection failure is the error.
-fn with_connection<T, F>(settings: &PgSettings, f: F) -> Result<T, String>
+/// A report that gathers what went wrong.
+trait Problems: Clone + Send + 'static {
+    fn problems(&mut self) -> &mut Vec<String>;
+}
+
+impl Problems for ApplyReport {
+    fn problems(&mut self) -> &mut Vec<String> {
+        &mut self.problems
+    }
+}
+
+impl Problems for MigrateReport {
+    fn problems(&mut self) -> &mut Vec<String> {
+        &mut self.problems
+    }
+}
+
+/// Runs `work` on a private thread (`stogger-pg-admin`) with its own
+/// current-thread runtime and a connection made as the writer makes it, so
+/// that it can be called from anywhere; fills `report` and adds what went
+/// wrong to its problems, redacted (a connection failure included).
+fn run_admin<R, F>(settings: &PgSettings, report: R, work: F) -> R
 where
-    T: Send + 'static,
+    R: Problems,
     F: for<'a> FnOnce(
             &'a Client,
-            &'a ConnSettings,
             TableName,
-        ) -> futures_util::future::BoxFuture<'a, T>
+            MaintenancePlan,
+            &'a mut R,
+        ) -> futures_util::future::BoxFuture<'a, Result<(), String>>
         + Send
         + 'static,
 {
     let config = settings.clone();
+    let seed = report.clone();
     let handle = std::thread::Builder::new()
         .name("stogger-pg-admin".into())
-        .spawn(move || -> Result<T, String> {
+        .spawn(move || -> Result<R, String> {
             let cs = ConnSettings::parse(&config).map_err(|e| e.to_string())?;
             let table = TableName::parse(&config.table).map_err(|e| e.to_string())?;
+            let upkeep = MaintenancePlan::of(&config, &table);
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .map_err(|e| format!("cannot start a runtime: {e}"))?;
             rt.block_on(async {
                 let client = conn::connect(&cs).await?;
-                Ok(f(&client, &cs, table).await)
+                let mut r = seed;
+                if let Err(e) = work(&client, table, upkeep, &mut r).await {
+                    r.problems().push(cs.redactor.apply(&e));
+                }
+                Ok(r)
             })
-        })
-        .map_err(|e| format!("cannot start a thread: {e}"))?;
-    handle
-        .join()
-        .unwrap_or_else(|_| Err("the admin thread panicked".to_string()))
+        });
+    let outcome = match handle {
+        Ok(h) => h
+            .join()
+            .unwrap_or_else(|_| Err("the admin thread panicked".to_string())),
+        Err(e) => Err(format!("cannot start a thread: {e}")),
+    };
+    outcome.unwrap_or_else(|e| {
+        let mut r = report;
+        r.problems().push(e);
+        r
+    })
 }
 
 /// `stogger schema --apply`: creates the table (with everything a writer
@@ -131,40 +164,22 @@ where
 /// `CREATE INDEX CONCURRENTLY` — on a partitioned table partition by
 /// partition, attached to an index on the parent. Drops nothing.
 pub fn apply_schema(settings: &PgSettings) -> ApplyReport {
-    let mut base = ApplyReport {
+    let base = ApplyReport {
         dsn: redact(&settings.dsn),
         table: settings.table.clone(),
         ..ApplyReport::default()
     };
     let layout = Layout::of(settings);
-    let mut plan = TablePlan::of(settings);
     // An administrator asked for it: the table is created even when its
     // partitions are managed elsewhere (then without time partitions).
-    plan.manager = stogger_pg_proto::PartitionManager::Stogger;
-    if settings.partition_manager == stogger_pg_proto::PartitionManager::External {
-        plan.premake = 0;
-    }
-    let external = settings.partition_manager == stogger_pg_proto::PartitionManager::External;
-    let seed = base.clone();
-    let config = settings.clone();
-    let result = with_connection(settings, move |client, cs, t| {
-        Box::pin(async move {
-            let mut r = seed;
-            let upkeep = MaintenancePlan::of(&config, &t);
-            match apply_on(client, &t, &layout, &plan, external, &upkeep, &mut r).await {
-                Ok(()) => {}
-                Err(e) => r.problems.push(cs.redactor.apply(&e)),
-            }
-            r
-        })
-    });
-    match result {
-        Ok(r) => r,
-        Err(e) => {
-            base.problems.push(e);
-            base
-        }
-    }
+    let external = settings.partition_manager == PartitionManager::External;
+    let plan = TablePlan {
+        manager: PartitionManager::Stogger,
+        ..TablePlan::of(settings)
+    };
+    run_admin(settings, base, move |client, t, upkeep, r| {
+        Box::pin(async move { apply_on(client, &t, &layout, &plan, external, &upkeep, r).await })
+    })
 }
 
 async fn apply_on(
@@ -302,25 +317,9 @@ pub fn migrate(settings: &PgSettings) -> MigrateReport {
     }
     let layout = Layout::of(settings);
     let premake = settings.partition_premake;
-    let seed = base.clone();
-    let config = settings.clone();
-    let result = with_connection(settings, move |client, cs, t| {
-        Box::pin(async move {
-            let mut r = seed;
-            let upkeep = MaintenancePlan::of(&config, &t);
-            if let Err(e) = migrate_on(client, &t, &layout, premake, &upkeep, &mut r).await {
-                r.problems.push(cs.redactor.apply(&e));
-            }
-            r
-        })
-    });
-    match result {
-        Ok(r) => r,
-        Err(e) => {
-            base.problems.push(e);
-            base
-        }
-    }
+    run_admin(settings, base, move |client, t, upkeep, r| {
+        Box::pin(async move { migrate_on(client, &t, &layout, premake, &upkeep, r).await })
+    })
 }
 
 async fn run(client: &Client, r: &mut MigrateReport, sql: String) -> Result<(), String> {
@@ -537,14 +536,12 @@ async fn swap(
     premake: u32,
     cutoff: time::OffsetDateTime,
 ) -> Result<(Vec<String>, Vec<String>), tokio_postgres::Error> {
-    client
-        .batch_execute(&format!(
-            "BEGIN; SET LOCAL lock_timeout = {}; LOCK TABLE {} IN ACCESS EXCLUSIVE MODE",
-            SWAP_LOCK_TIMEOUT.as_millis(),
-            t.quoted()
-        ))
-        .await?;
-    let result = async {
+    let begin = format!(
+        "BEGIN; SET LOCAL lock_timeout = {}; LOCK TABLE {} IN ACCESS EXCLUSIVE MODE",
+        SWAP_LOCK_TIMEOUT.as_millis(),
+        t.quoted()
+    );
+    tx::in_transaction(client, &begin, async {
         let mut done = Vec::new();
         let mut made = Vec::new();
         if catalog::table_kind(client, t).await? != TableKind::Plain {
@@ -653,18 +650,8 @@ async fn swap(
         client.batch_execute(&script).await?;
         done.extend(script.lines().map(str::to_string));
         Ok((done, made))
-    }
-    .await;
-    match result {
-        Ok(done) => {
-            client.batch_execute("COMMIT").await?;
-            Ok(done)
-        }
-        Err(e) => {
-            let _ = client.batch_execute("ROLLBACK").await;
-            Err(e)
-        }
-    }
+    })
+    .await
 }
 
 /// `text` as a SQL string literal.

@@ -116,6 +116,7 @@ mod reader;
 mod schema;
 mod table;
 mod tls;
+mod tx;
 mod writer;
 
 pub use abi::{

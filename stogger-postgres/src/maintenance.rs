@@ -44,6 +44,7 @@ use crate::conn::{self, describe};
 use crate::conn_settings::ConnSettings;
 use crate::period::{epoch, Period};
 use crate::schema::TableName;
+use crate::tx;
 
 /// How long a maintenance statement waits for a lock before the run gives up.
 pub const LOCK_TIMEOUT: Duration = Duration::from_secs(1);
@@ -125,18 +126,9 @@ fn skipped(why: &str) -> Outcome {
     }
 }
 
-async fn begin(client: &Client) -> Result<(), tokio_postgres::Error> {
-    client
-        .batch_execute(&format!(
-            "BEGIN; SET LOCAL lock_timeout = {}; SET LOCAL statement_timeout = {}",
-            LOCK_TIMEOUT.as_millis(),
-            STATEMENT_TIMEOUT.as_millis()
-        ))
-        .await
-}
-
-/// Runs `work` in a transaction that first takes the table's maintenance
-/// lock; `Ok(None)` when another session holds it. Rolled back on error.
+/// Runs `work` in a transaction (under [`LOCK_TIMEOUT`] and
+/// [`STATEMENT_TIMEOUT`]) that first takes the table's maintenance lock;
+/// `Ok(None)` when another session holds it. Rolled back on error.
 async fn locked<T, F>(
     client: &Client,
     t: &TableName,
@@ -145,23 +137,18 @@ async fn locked<T, F>(
 where
     F: std::future::Future<Output = Result<T, tokio_postgres::Error>>,
 {
-    begin(client).await?;
-    let result = async {
+    let begin = format!(
+        "BEGIN; SET LOCAL lock_timeout = {}; SET LOCAL statement_timeout = {}",
+        LOCK_TIMEOUT.as_millis(),
+        STATEMENT_TIMEOUT.as_millis()
+    );
+    tx::in_transaction(client, &begin, async {
         if !catalog::try_xact_lock(client, t).await? {
             return Ok(None);
         }
         work.await.map(Some)
-    }
-    .await;
-    let end = match &result {
-        Ok(Some(_)) => "COMMIT",
-        _ => "ROLLBACK",
-    };
-    match (client.batch_execute(end).await, result) {
-        (Ok(()), r) => r,
-        (Err(e), Ok(_)) => Err(e),
-        (Err(_), Err(e)) => Err(e),
-    }
+    })
+    .await
 }
 
 /// The number of rows a statement touched.

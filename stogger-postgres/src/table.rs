@@ -19,6 +19,7 @@ use crate::catalog::{self, TableKind};
 use crate::conn::describe;
 use crate::period::Period;
 use crate::schema::{self, Layout, TableName, COLUMNS};
+use crate::tx;
 
 /// What the writer may do to its table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,15 +166,13 @@ async fn create(
     t: &TableName,
     plan: &TablePlan,
 ) -> Result<bool, tokio_postgres::Error> {
-    client
-        .batch_execute(&format!(
-            "BEGIN; SET LOCAL lock_timeout = {}",
-            plan.lock_timeout.as_millis().max(1)
-        ))
-        .await?;
+    let begin = format!(
+        "BEGIN; SET LOCAL lock_timeout = {}",
+        plan.lock_timeout.as_millis().max(1)
+    );
     let quoted = t.quoted();
     let name: [(&(dyn ToSql + Sync), Type); 1] = [(&quoted, Type::TEXT)];
-    let attempt = async {
+    tx::in_transaction(client, &begin, async {
         // Services starting together: one creates, the others wait and find it.
         client
             .query_typed(
@@ -193,15 +192,6 @@ async fn create(
             .unwrap_or_else(time::OffsetDateTime::now_utc);
         client.batch_execute(&creation_script(t, plan, now)).await?;
         Ok(true)
-    };
-    match attempt.await {
-        Ok(created) => {
-            client.batch_execute("COMMIT").await?;
-            Ok(created)
-        }
-        Err(e) => {
-            let _ = client.batch_execute("ROLLBACK").await;
-            Err(e)
-        }
-    }
+    })
+    .await
 }

@@ -3,19 +3,13 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use stogger_postgres::{check, migrate, Partitioning, RowRef};
-use time::OffsetDateTime;
+use stogger_postgres::{check, migrate, Partitioning};
 
 const PRELOAD: u64 = 1_000_000;
-
-fn now_micros() -> i64 {
-    (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1000) as i64
-}
 
 #[test]
 fn a_million_row_plain_table_becomes_partitioned_while_a_writer_writes() {
@@ -50,50 +44,18 @@ fn a_million_row_plain_table_becomes_partitioned_while_a_writer_writes() {
         "{}",
         dump(&warnings)
     );
-    let stop = Arc::new(AtomicBool::new(false));
-    let feeder = {
-        let (w, stop) = (w.clone(), stop.clone());
-        std::thread::spawn(move || {
-            let mut sent = 0u64;
-            while !stop.load(Ordering::Relaxed) {
-                let rows: Vec<OwnedRow> = (0..50)
-                    .map(|_| {
-                        let mut r = OwnedRow::new("live", "{\"k\": 1}");
-                        r.ts = now_micros();
-                        r
-                    })
-                    .collect();
-                let refs: Vec<RowRef<'_>> = rows.iter().map(OwnedRow::as_ref).collect();
-                sent += w.write(&refs) as u64;
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            sent
-        })
-    };
+    let feeder = Feeder::start(w.clone(), 50, Duration::from_millis(5));
     std::thread::sleep(Duration::from_millis(500));
     let report = migrate(&c);
     std::thread::sleep(Duration::from_millis(1500));
-    stop.store(true, Ordering::Relaxed);
-    let sent = feeder.join().expect("feeder");
+    let sent = feeder.stop();
     assert!(
         report.problems.is_empty(),
         "{report:#?}\n{}",
         dump(&warnings)
     );
     assert_eq!(report.legacy_partition.as_deref(), Some("logs_legacy"));
-    assert!(w.flush(FLUSH), "{:?}", w.stats());
-    let stats = w.stats();
-    assert_eq!(
-        (
-            stats.delivered,
-            stats.dropped_rejected,
-            stats.dropped_unavailable,
-            stats.uncertain
-        ),
-        (sent, 0, 0, 0),
-        "{stats:?}\n{}",
-        dump(&warnings)
-    );
+    assert_all_delivered(&w, sent, &warnings);
 
     // Every row is there, once.
     assert_eq!(

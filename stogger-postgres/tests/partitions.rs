@@ -6,12 +6,11 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
-use stogger_postgres::{check, Partitioning, PgSettings, RowRef, Writer};
+use stogger_postgres::{check, Partitioning, PgSettings, Writer};
 use time::OffsetDateTime;
 
 fn partitioned(dsn: &str, table: &str) -> PgSettings {
@@ -20,10 +19,6 @@ fn partitioned(dsn: &str, table: &str) -> PgSettings {
     c.partition_premake = 3;
     c.maintenance_interval = Duration::from_secs(1);
     c
-}
-
-fn now_micros() -> i64 {
-    (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1000) as i64
 }
 
 /// `stogger_logs_pYYYYMMDD` for `days` after today (UTC).
@@ -47,18 +42,6 @@ fn children(pg: &stogger_tests::pg::Cluster, table: &str) -> Vec<String> {
         ),
     );
     out.lines().map(str::to_string).collect()
-}
-
-/// Waits (boundedly) until `cond` holds; false when it never did.
-fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + limit;
-    while Instant::now() < end {
-        if cond() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    cond()
 }
 
 fn row_at(event: &str, ts: i64) -> OwnedRow {
@@ -218,44 +201,18 @@ fn retention_drops_an_expired_partition_while_a_writer_runs() {
     c.retention_days = 30;
     let (sink, warnings) = recorder();
     let w = Arc::new(open(&c, Some(sink)).writer);
-    let stop = Arc::new(AtomicBool::new(false));
-    let feeder = {
-        let (w, stop) = (w.clone(), stop.clone());
-        std::thread::spawn(move || {
-            let mut sent = 0u64;
-            while !stop.load(Ordering::Relaxed) {
-                let rows: Vec<OwnedRow> = (0..20).map(|_| row_at("live", now_micros())).collect();
-                let refs: Vec<RowRef<'_>> = rows.iter().map(OwnedRow::as_ref).collect();
-                sent += w.write(&refs) as u64;
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            sent
-        })
-    };
+    let feeder = Feeder::start(w.clone(), 20, Duration::from_millis(10));
     let gone = eventually(Duration::from_secs(30), || {
         !children(&pg, "logs").contains(&"logs_old".to_string())
     });
     std::thread::sleep(Duration::from_millis(300));
-    stop.store(true, Ordering::Relaxed);
-    let sent = feeder.join().expect("feeder");
+    let sent = feeder.stop();
     assert!(
         gone,
         "the expired partition is still there; {}",
         dump(&warnings)
     );
-    assert!(w.flush(FLUSH), "{:?}", w.stats());
-    let stats = w.stats();
-    assert!(sent > 0);
-    assert_eq!(
-        (
-            stats.delivered,
-            stats.dropped_rejected,
-            stats.dropped_unavailable,
-            stats.uncertain
-        ),
-        (sent, 0, 0, 0),
-        "{stats:?}"
-    );
+    assert_all_delivered(&w, sent, &warnings);
     // Every live row is there; the old ones went with their partition.
     assert_eq!(
         sql(

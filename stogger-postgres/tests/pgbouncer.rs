@@ -17,10 +17,6 @@ use stogger_postgres::{
 use stogger_tests::pgbouncer::bouncer_or_fail;
 use time::OffsetDateTime;
 
-fn now_micros() -> i64 {
-    (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1000) as i64
-}
-
 #[test]
 fn writers_doctor_and_reader_work_through_transaction_pooling() {
     let pg = cluster("pgbouncer");

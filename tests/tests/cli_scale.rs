@@ -6,7 +6,7 @@
 mod cli_support;
 
 use cli_support::{doctor_json, status, Setup, PASSWORD};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use stogger_tests::pgbouncer::bouncer_or_fail;
 use stogger_tests::service;
 
@@ -42,39 +42,7 @@ fn schema_partitioned_prints_ddl_postgresql_accepts() {
     assert!(out
         .stdout
         .contains("PARTITION OF \"stogger_logs\" DEFAULT;"));
-    let mut psql = Command::new("psql")
-        .arg("-h")
-        .arg(s.pg.socket_dir())
-        .arg("-p")
-        .arg(s.pg.port().to_string())
-        .args([
-            "-U",
-            "stogger",
-            "-d",
-            "stogger",
-            "-X",
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-        ])
-        .stdin(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("psql");
-    {
-        use std::io::Write;
-        psql.stdin
-            .take()
-            .expect("stdin")
-            .write_all(out.stdout.as_bytes())
-            .expect("feed psql");
-    }
-    let done = psql.wait_with_output().expect("psql");
-    assert!(
-        done.status.success(),
-        "{}",
-        String::from_utf8_lossy(&done.stderr)
-    );
+    s.psql_script(&out.stdout);
     assert_eq!(
         s.sql("SELECT relkind FROM pg_class WHERE relname = 'stogger_logs'"),
         "p"
