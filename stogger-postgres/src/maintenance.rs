@@ -405,14 +405,18 @@ where
     W: Fn(&'static str, &str) + Send + Sync + 'static,
 {
     let mut failing = false;
+    // Waiting for the write path to create the table: soon at start, then
+    // less and less often (a writer without CREATE never will).
+    let mut missing = Duration::from_secs(2);
     loop {
         let delay = match conn::connect(&settings).await {
             Err(_) => plan.interval.min(RETRY),
             Ok(client) => {
                 let out = run_once(&client, &plan).await;
                 let delay = if out.no_table {
-                    // At start, before the write path created the table.
-                    plan.interval.min(Duration::from_secs(2))
+                    let wait = plan.interval.min(missing);
+                    missing = (missing * 2).min(plan.interval);
+                    wait
                 } else if out.error.is_some() {
                     plan.interval.min(RETRY)
                 } else {
