@@ -14,10 +14,10 @@ use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
 use tokio_postgres::{Client, NoTls};
 
 /// Columns stogger writes, in its COPY order.
-const COLUMNS: &str = "(\"timestamp\", level, event, func, scope, data)";
+pub(crate) const COLUMNS: &str = "(\"timestamp\", level, event, func, scope, data)";
 
 /// Their types.
-const TYPES: [Type; 6] = [
+pub(crate) const TYPES: [Type; 6] = [
     Type::TIMESTAMPTZ,
     Type::TEXT,
     Type::TEXT,
@@ -29,7 +29,7 @@ const TYPES: [Type; 6] = [
 /// JSON text sent as binary `jsonb` (version byte 1, then the text): what a
 /// careful hand-written COPY does instead of building `serde_json::Value`s.
 #[derive(Debug)]
-struct Jsonb<'a>(&'a str);
+pub(crate) struct Jsonb<'a>(pub(crate) &'a str);
 
 impl ToSql for Jsonb<'_> {
     fn to_sql(
@@ -51,7 +51,7 @@ impl ToSql for Jsonb<'_> {
 
 /// The `data` object of one raw row: the keys and values stogger stores for
 /// [`log_event`] (five fields, pid, code location).
-fn raw_data(buf: &mut String, i: u64, pid: u32) {
+pub(crate) fn raw_data(buf: &mut String, i: u64, pid: u32) {
     buf.clear();
     let _ = write!(
         buf,
@@ -65,14 +65,14 @@ fn raw_data(buf: &mut String, i: u64, pid: u32) {
     );
 }
 
-fn quoted(table: &str) -> String {
+pub(crate) fn quoted(table: &str) -> String {
     format!("\"{}\"", table.replace('"', "\"\""))
 }
 
 /// The runtime of the raw baselines: tokio's default multi-threaded one
 /// (what `#[tokio::main]` gives), so the connection task runs beside the
 /// code producing rows, as stogger's writer runs beside its callers.
-fn runtime() -> Res<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> Res<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?)
@@ -88,7 +88,7 @@ fn caller_runtime() -> Res<tokio::runtime::Runtime> {
         .build()?)
 }
 
-async fn connect(dsn: &str) -> Res<Client> {
+pub(crate) async fn connect(dsn: &str) -> Res<Client> {
     let (client, conn) = tokio_postgres::connect(dsn, NoTls).await?;
     tokio::spawn(async move {
         let _ = conn.await;
@@ -97,7 +97,7 @@ async fn connect(dsn: &str) -> Res<Client> {
 }
 
 /// The DDL the plugin runs for `table`, from the loaded plugin itself.
-fn plugin_ddl(table: &str) -> Res<String> {
+pub(crate) fn plugin_ddl(table: &str) -> Res<String> {
     let cfg = stogger_core::Config::default();
     Ok(stogger_core::plugin::schema_sql(&cfg, table)?)
 }
@@ -224,7 +224,7 @@ async fn raw_copy(client: &Client, quoted_table: &str, n: u64) -> Res<f64> {
 }
 
 /// One COPY of rows `range` (autocommit).
-async fn raw_copy_range(
+pub(crate) async fn raw_copy_range(
     client: &Client,
     quoted_table: &str,
     range: std::ops::Range<u64>,

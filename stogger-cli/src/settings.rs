@@ -50,6 +50,13 @@ pub fn value_of(cfg: &Config, key: &str) -> Option<String> {
         "postgres_shutdown_timeout_ms" => cfg.postgres_shutdown_timeout_ms.to_string(),
         "postgres_connect_timeout_ms" => cfg.postgres_connect_timeout_ms.to_string(),
         "postgres_sync_pool_size" => cfg.postgres_sync_pool_size.to_string(),
+        "postgres_partitioning" => cfg.postgres_partitioning.to_string(),
+        "postgres_partition_premake" => cfg.postgres_partition_premake.to_string(),
+        "postgres_retention_days" => cfg.postgres_retention_days.to_string(),
+        "postgres_default_partition" => cfg.postgres_default_partition.to_string(),
+        "postgres_partition_manager" => cfg.postgres_partition_manager.to_string(),
+        "postgres_maintenance_interval_ms" => cfg.postgres_maintenance_interval_ms.to_string(),
+        "postgres_gin_opclass" => cfg.postgres_gin_opclass.to_string(),
         "panic_flush_timeout_ms" => cfg.panic_flush_timeout_ms.to_string(),
         "log_rotation" => match cfg.log_rotation {
             Rotation::None => "none",

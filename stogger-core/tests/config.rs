@@ -8,8 +8,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use stogger_core::config::{
-    load_from, load_from_vars, syslog_facility_code, ConfigError, Loaded, LogFormat, Origin,
-    Rotation, SystemdMode, TimestampPrecision, WriteMode, KEYS,
+    load_from, load_from_vars, syslog_facility_code, ConfigError, GinOpclass, Loaded, LogFormat,
+    Origin, PartitionManager, Partitioning, Rotation, SystemdMode, TimestampPrecision, WriteMode,
+    KEYS,
 };
 use stogger_core::{Config, Level};
 use tempfile::TempDir;
@@ -156,6 +157,13 @@ postgres_flush_interval_ms = 50
 postgres_shutdown_timeout_ms = 0
 postgres_connect_timeout_ms = 750
 postgres_sync_pool_size = 6
+postgres_partitioning = "daily"
+postgres_partition_premake = 7
+postgres_retention_days = 30
+postgres_default_partition = false
+postgres_partition_manager = "external"
+postgres_maintenance_interval_ms = 60000
+postgres_gin_opclass = "jsonb_ops"
 panic_flush_timeout_ms = 25
 log_rotation = "size"
 log_max_bytes = 4096
@@ -212,6 +220,13 @@ pad_event_width = 0
     assert_eq!(c.postgres_shutdown_timeout_ms, 0);
     assert_eq!(c.postgres_connect_timeout_ms, 750);
     assert_eq!(c.postgres_sync_pool_size, 6);
+    assert_eq!(c.postgres_partitioning, Partitioning::Daily);
+    assert_eq!(c.postgres_partition_premake, 7);
+    assert_eq!(c.postgres_retention_days, 30);
+    assert!(!c.postgres_default_partition);
+    assert_eq!(c.postgres_partition_manager, PartitionManager::External);
+    assert_eq!(c.postgres_maintenance_interval_ms, 60_000);
+    assert_eq!(c.postgres_gin_opclass, GinOpclass::JsonbOps);
     assert_eq!(c.panic_flush_timeout_ms, 25);
     assert_eq!(c.log_rotation, Rotation::Size);
     assert_eq!(c.log_max_bytes, 4096);
@@ -273,6 +288,13 @@ fn every_key_can_be_set_from_its_environment_variable() {
         ("postgres_shutdown_timeout_ms", "11"),
         ("postgres_connect_timeout_ms", "13"),
         ("postgres_sync_pool_size", "2"),
+        ("postgres_partitioning", "Hourly"),
+        ("postgres_partition_premake", "0"),
+        ("postgres_retention_days", "90"),
+        ("postgres_default_partition", "no"),
+        ("postgres_partition_manager", "external"),
+        ("postgres_maintenance_interval_ms", "1000"),
+        ("postgres_gin_opclass", "none"),
         ("panic_flush_timeout_ms", "0"),
         ("log_rotation", "size"),
         ("log_max_bytes", "2KiB"),

@@ -46,6 +46,84 @@ impl WriteMode {
     }
 }
 
+/// Declares a configuration enum: its variants with their names, `ALL`,
+/// `as_str` and `parse` (the names are the configuration's spellings).
+macro_rules! named_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($(#[$vmeta])* $variant),+
+        }
+
+        impl $name {
+            /// Every value, in the order of the reference.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The name as written in configuration.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+
+            /// The value named `name` (exactly as [`Self::as_str`] writes it).
+            pub fn parse(name: &str) -> Option<$name> {
+                Self::ALL.iter().copied().find(|v| v.as_str() == name)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+named_enum! {
+    /// Whether the table is split into time partitions, and how wide one is.
+    /// Periods are aligned in UTC: hours, days, ISO weeks (from Monday),
+    /// calendar months.
+    Partitioning {
+        /// One plain table (the seed's DDL).
+        None = "none",
+        /// One partition per hour.
+        Hourly = "hourly",
+        /// One partition per day.
+        Daily = "daily",
+        /// One partition per ISO week (Monday to Monday).
+        Weekly = "weekly",
+        /// One partition per calendar month.
+        Monthly = "monthly",
+    }
+}
+
+named_enum! {
+    /// Who creates and drops the partitions of a partitioned table.
+    PartitionManager {
+        /// The writer: ahead of time, and expired ones dropped (retention).
+        Stogger = "stogger",
+        /// Someone else (pg_partman, a DBA): stogger runs no DDL at all and
+        /// only writes.
+        External = "external",
+    }
+}
+
+named_enum! {
+    /// The operator class of the GIN index on `data`, or no GIN index.
+    GinOpclass {
+        /// Serves containment (`data @> '{"k": v}'`); smaller and faster to
+        /// write than `jsonb_ops`.
+        JsonbPathOps = "jsonb_path_ops",
+        /// PostgreSQL's default: also serves the key-existence operators
+        /// `?`, `?|`, `?&`.
+        JsonbOps = "jsonb_ops",
+        /// No GIN index (fastest writes; `data @>` scans).
+        None = "none",
+    }
+}
+
 /// The default table name.
 pub const DEFAULT_TABLE: &str = "stogger_logs";
 
@@ -79,6 +157,21 @@ pub struct PgSettings {
     /// Connections sync mode writes through at most (1: callers take turns
     /// on one connection).
     pub sync_pool_size: usize,
+    /// Plain table, or time partitions of this width.
+    pub partitioning: Partitioning,
+    /// Partitions kept ready ahead of the current one.
+    pub partition_premake: u32,
+    /// Partitions whose whole range is older than this many days are
+    /// dropped; 0 keeps everything.
+    pub retention_days: u32,
+    /// A DEFAULT partition catches rows outside every time partition.
+    pub default_partition: bool,
+    /// Who creates and drops partitions.
+    pub partition_manager: PartitionManager,
+    /// How often the partition maintenance runs (it also runs at start).
+    pub maintenance_interval: Duration,
+    /// The GIN index on `data`.
+    pub gin_opclass: GinOpclass,
 }
 
 /// One key of [`PgSettings`]: its names, default, allowed values and
@@ -114,6 +207,12 @@ enum Kind {
         default: &'static str,
         get: fn(&PgSettings) -> &'static str,
         set: fn(&mut PgSettings, &str),
+    },
+    /// A boolean (a JSON boolean).
+    Flag {
+        default: bool,
+        get: fn(&PgSettings) -> bool,
+        set: fn(&mut PgSettings, bool),
     },
     /// A whole number in `min..=max` (milliseconds for durations).
     Integer {
@@ -309,6 +408,115 @@ pub const SYNC_POOL_SIZE: Setting = Setting {
     },
 };
 
+/// Time partitions.
+pub const PARTITIONING: Setting = Setting {
+    name: "partitioning",
+    config_key: Some("postgres_partitioning"),
+    default: "none",
+    allowed: "none, hourly, daily, weekly, monthly",
+    doc: "Time partitions of the table (PARTITION BY RANGE on timestamp), or one plain table.",
+    kind: Kind::Choice {
+        options: &["none", "hourly", "daily", "weekly", "monthly"],
+        default: "none",
+        get: |s| s.partitioning.as_str(),
+        set: |s, v| s.partitioning = Partitioning::parse(v).unwrap_or(Partitioning::None),
+    },
+};
+
+/// Partitions made ahead of time.
+pub const PARTITION_PREMAKE: Setting = Setting {
+    name: "partition_premake",
+    config_key: Some("postgres_partition_premake"),
+    default: "3",
+    allowed: "an integer from 0 to 1000",
+    doc: "Partitions kept ready after the current one (partitioned tables).",
+    kind: Kind::Integer {
+        min: 0,
+        max: 1000,
+        default: 3,
+        get: |s| u64::from(s.partition_premake),
+        set: |s, n| s.partition_premake = u32::try_from(n).unwrap_or(u32::MAX),
+    },
+};
+
+/// Retention.
+pub const RETENTION_DAYS: Setting = Setting {
+    name: "retention_days",
+    config_key: Some("postgres_retention_days"),
+    default: "0",
+    allowed: "an integer from 0 to 36500 (days; 0 keeps everything)",
+    doc: "Partitions entirely older than this are dropped (partitioned tables); 0 keeps all.",
+    kind: Kind::Integer {
+        min: 0,
+        max: 36_500,
+        default: 0,
+        get: |s| u64::from(s.retention_days),
+        set: |s, n| s.retention_days = u32::try_from(n).unwrap_or(u32::MAX),
+    },
+};
+
+/// The DEFAULT partition.
+pub const DEFAULT_PARTITION: Setting = Setting {
+    name: "default_partition",
+    config_key: Some("postgres_default_partition"),
+    default: "true",
+    allowed: "true or false",
+    doc: "A DEFAULT partition catches rows outside every time partition (skewed clocks).",
+    kind: Kind::Flag {
+        default: true,
+        get: |s| s.default_partition,
+        set: |s, v| s.default_partition = v,
+    },
+};
+
+/// Who manages partitions.
+pub const PARTITION_MANAGER: Setting = Setting {
+    name: "partition_manager",
+    config_key: Some("postgres_partition_manager"),
+    default: "stogger",
+    allowed: "stogger, external",
+    doc: "stogger: the writer creates and drops partitions. external (pg_partman, a DBA): stogger only writes.",
+    kind: Kind::Choice {
+        options: &["stogger", "external"],
+        default: "stogger",
+        get: |s| s.partition_manager.as_str(),
+        set: |s, v| {
+            s.partition_manager = PartitionManager::parse(v).unwrap_or(PartitionManager::Stogger)
+        },
+    },
+};
+
+/// The maintenance schedule.
+pub const MAINTENANCE_INTERVAL_MS: Setting = Setting {
+    name: "maintenance_interval_ms",
+    config_key: Some("postgres_maintenance_interval_ms"),
+    default: "3600000",
+    allowed: "an integer from 1000 to 86400000 (milliseconds)",
+    doc: "How often the writer creates partitions ahead and drops expired ones (also at start).",
+    kind: Kind::Integer {
+        min: 1000,
+        max: 86_400_000,
+        default: 3_600_000,
+        get: |s| millis(s.maintenance_interval),
+        set: |s, n| s.maintenance_interval = Duration::from_millis(n),
+    },
+};
+
+/// The GIN index's operator class.
+pub const GIN_OPCLASS: Setting = Setting {
+    name: "gin_opclass",
+    config_key: Some("postgres_gin_opclass"),
+    default: "jsonb_path_ops",
+    allowed: "jsonb_path_ops, jsonb_ops, none",
+    doc: "Operator class of the GIN index on data (none: no GIN index) for tables stogger creates.",
+    kind: Kind::Choice {
+        options: &["jsonb_path_ops", "jsonb_ops", "none"],
+        default: "jsonb_path_ops",
+        get: |s| s.gin_opclass.as_str(),
+        set: |s, v| s.gin_opclass = GinOpclass::parse(v).unwrap_or(GinOpclass::JsonbPathOps),
+    },
+};
+
 /// Every setting, in the order of the reference.
 pub const SETTINGS: &[Setting] = &[
     DSN,
@@ -321,6 +529,13 @@ pub const SETTINGS: &[Setting] = &[
     CONNECT_TIMEOUT_MS,
     APPLICATION_NAME,
     SYNC_POOL_SIZE,
+    PARTITIONING,
+    PARTITION_PREMAKE,
+    RETENTION_DAYS,
+    DEFAULT_PARTITION,
+    PARTITION_MANAGER,
+    MAINTENANCE_INTERVAL_MS,
+    GIN_OPCLASS,
 ];
 
 impl Setting {
@@ -329,6 +544,14 @@ impl Setting {
     pub fn integer_range(&self) -> Option<RangeInclusive<u64>> {
         match self.kind {
             Kind::Integer { min, max, .. } => Some(min..=max),
+            _ => None,
+        }
+    }
+
+    /// The names a choice setting allows; `None` for the others.
+    pub fn choices(&self) -> Option<&'static [&'static str]> {
+        match self.kind {
+            Kind::Choice { options, .. } => Some(options),
             _ => None,
         }
     }
@@ -367,6 +590,7 @@ impl Setting {
                     Err(self.error(format!("{v:?} is not one of {}", quoted(options))))
                 }
             }
+            Kind::Flag { .. } => Ok(()),
             Kind::Integer { min, max, get, .. } => {
                 let n = get(settings);
                 if (min..=max).contains(&n) {
@@ -382,6 +606,7 @@ impl Setting {
         match self.kind {
             Kind::Text { default, set, .. } => set(settings, default.map(str::to_string)),
             Kind::Choice { default, set, .. } => set(settings, default),
+            Kind::Flag { default, set, .. } => set(settings, default),
             Kind::Integer { default, set, .. } => set(settings, default),
         }
     }
@@ -390,6 +615,7 @@ impl Setting {
         match self.kind {
             Kind::Text { get, .. } => get(settings).map_or(Value::Null, Value::from),
             Kind::Choice { get, .. } => Value::from(get(settings)),
+            Kind::Flag { get, .. } => Value::from(get(settings)),
             Kind::Integer { get, .. } => Value::from(get(settings)),
         }
     }
@@ -415,6 +641,12 @@ impl Setting {
                     return Err(self.error(format!("{s:?} is not one of {}", quoted(options))));
                 }
                 set(settings, s);
+            }
+            Kind::Flag { set, .. } => {
+                let Value::Bool(b) = value else {
+                    return Err(self.error(format!("expected a boolean, got {}", type_name(value))));
+                };
+                set(settings, *b);
             }
             Kind::Integer { min, max, set, .. } => {
                 let Value::Number(n) = value else {
@@ -469,6 +701,13 @@ impl PgSettings {
             shutdown_timeout: Duration::ZERO,
             application_name: None,
             sync_pool_size: 0,
+            partitioning: Partitioning::None,
+            partition_premake: 0,
+            retention_days: 0,
+            default_partition: true,
+            partition_manager: PartitionManager::Stogger,
+            maintenance_interval: Duration::ZERO,
+            gin_opclass: GinOpclass::JsonbPathOps,
         };
         for setting in SETTINGS {
             setting.set_default(&mut settings);
@@ -659,7 +898,58 @@ mod tests {
         s.shutdown_timeout = Duration::ZERO;
         s.application_name = Some("svc".into());
         s.sync_pool_size = 9;
+        s.partitioning = Partitioning::Weekly;
+        s.partition_premake = 0;
+        s.retention_days = 30;
+        s.default_partition = false;
+        s.partition_manager = PartitionManager::External;
+        s.maintenance_interval = Duration::from_secs(60);
+        s.gin_opclass = GinOpclass::None;
         assert_eq!(PgSettings::from_json(&s.to_json()), Ok(s));
+    }
+
+    #[test]
+    fn partition_settings_default_to_the_seed_table() {
+        let s = PgSettings::from_json(r#"{"dsn":"host=/tmp user=u"}"#).unwrap();
+        assert_eq!(s.partitioning, Partitioning::None);
+        assert_eq!(s.partition_premake, 3);
+        assert_eq!(s.retention_days, 0);
+        assert!(s.default_partition);
+        assert_eq!(s.partition_manager, PartitionManager::Stogger);
+        assert_eq!(s.maintenance_interval, Duration::from_secs(3600));
+        assert_eq!(s.gin_opclass, GinOpclass::JsonbPathOps);
+        let cases = [
+            (
+                r#"{"dsn":"host=/tmp","partitioning":"yearly"}"#,
+                "partitioning",
+            ),
+            (
+                r#"{"dsn":"host=/tmp","default_partition":"yes"}"#,
+                "default_partition",
+            ),
+            (
+                r#"{"dsn":"host=/tmp","retention_days":40000}"#,
+                "retention_days",
+            ),
+            (
+                r#"{"dsn":"host=/tmp","maintenance_interval_ms":10}"#,
+                "maintenance_interval_ms",
+            ),
+            (
+                r#"{"dsn":"host=/tmp","gin_opclass":"btree"}"#,
+                "gin_opclass",
+            ),
+            (
+                r#"{"dsn":"host=/tmp","partition_manager":"partman"}"#,
+                "partition_manager",
+            ),
+        ];
+        for (json, key) in cases {
+            assert_eq!(PgSettings::from_json(json).unwrap_err().key, key, "{json}");
+        }
+        for p in Partitioning::ALL {
+            assert_eq!(Partitioning::parse(p.as_str()), Some(*p));
+        }
     }
 
     #[test]
@@ -681,6 +971,10 @@ mod tests {
             }
             if let Some(key) = setting.config_key {
                 assert_eq!(key, format!("postgres_{}", setting.name));
+            }
+            if let Some(options) = setting.choices() {
+                assert_eq!(setting.allowed, options.join(", "), "{}", setting.name);
+                assert!(options.contains(&setting.default), "{}", setting.name);
             }
         }
     }

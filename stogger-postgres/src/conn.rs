@@ -1,6 +1,14 @@
-//! One database connection: connecting (TLS, timeout), creating the schema,
-//! writing rows (binary COPY or INSERT) in a transaction whose outcome can be
-//! recovered after a lost connection, and classifying failures.
+//! One database connection: connecting (TLS, timeout), writing rows
+//! (binary COPY or INSERT) in a transaction whose outcome can be recovered
+//! after a lost connection, and classifying failures. (Creating the table
+//! is `table`'s.)
+//!
+//! Every statement works through pgbouncer in transaction pooling mode,
+//! where consecutive transactions of one client may run on different server
+//! connections: nothing is prepared ahead. The INSERT and `txid_status` are
+//! one unnamed statement each (`execute_typed`/`query_typed`: parse, bind
+//! and execute in one round trip); the COPY statement is prepared inside
+//! its transaction and closed before the transaction ends.
 
 use std::error::Error as StdError;
 
@@ -9,11 +17,11 @@ use futures_util::pin_mut;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::config::Host;
 use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
-use tokio_postgres::{Client, NoTls, SimpleQueryMessage, Statement};
+use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
 
 use crate::conn_settings::ConnSettings;
 use crate::queue::Row;
-use crate::schema::{self, TableName, COLUMNS, INDEXES};
+use crate::schema::{self, TableName};
 
 /// Microseconds between the Unix epoch and PostgreSQL's (2000-01-01).
 const PG_EPOCH_OFFSET_MICROS: i64 = 946_684_800_000_000;
@@ -199,115 +207,6 @@ pub async fn connect_parts(s: &ConnSettings) -> Result<(Client, Connection), Str
     }
 }
 
-/// What [`ensure_schema`] found or did.
-#[derive(Debug, Default)]
-pub struct SchemaReport {
-    /// The table was created now.
-    pub created: bool,
-    /// Problems that do not stop writing (a missing index that could not be
-    /// created, an unexpected column type).
-    pub warnings: Vec<String>,
-}
-
-/// The table's quoted name as the one parameter of an unnamed statement
-/// (nothing outlives the query on the connection, so it works through
-/// pgbouncer's transaction pooling).
-fn table_param(quoted: &String) -> [(&(dyn ToSql + Sync), Type); 1] {
-    [(quoted, Type::TEXT)]
-}
-
-async fn exists(client: &Client, t: &TableName) -> Result<bool, tokio_postgres::Error> {
-    let quoted = t.quoted();
-    let rows = client
-        .query_typed("SELECT to_regclass($1) IS NOT NULL", &table_param(&quoted))
-        .await?;
-    Ok(rows
-        .first()
-        .and_then(|r| r.try_get(0).ok())
-        .unwrap_or(false))
-}
-
-/// Creates the table and its indexes if they are missing. An existing table
-/// is not touched (creating it again would need CREATE privilege on the
-/// schema, which a writer with only INSERT does not have); missing indexes on
-/// it are created if possible, and otherwise reported as warnings.
-pub async fn ensure_schema(
-    client: &Client,
-    t: &TableName,
-) -> Result<SchemaReport, tokio_postgres::Error> {
-    let mut report = SchemaReport::default();
-    if !exists(client, t).await? {
-        let mut script = String::from("BEGIN;\n");
-        for s in schema::ddl_statements(t) {
-            script.push_str(&s);
-            script.push_str(";\n");
-        }
-        script.push_str("COMMIT;");
-        match client.batch_execute(&script).await {
-            Ok(()) => report.created = true,
-            Err(e) => {
-                let _ = client.batch_execute("ROLLBACK").await;
-                // Another process created it at the same moment (duplicate
-                // type/relation): fine if it is there now.
-                let dup = e
-                    .as_db_error()
-                    .is_some_and(|d| matches!(d.code().code(), "23505" | "42P07" | "42710"));
-                if !(dup && exists(client, t).await?) {
-                    return Err(e);
-                }
-            }
-        }
-    }
-    let quoted = t.quoted();
-    let present: Vec<String> = client
-        .query_typed(
-            "SELECT c.relname::text FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
-             WHERE i.indrelid = to_regclass($1)",
-            &table_param(&quoted),
-        )
-        .await?
-        .iter()
-        .filter_map(|r| r.try_get::<_, String>(0).ok())
-        .collect();
-    for (suffix, def) in INDEXES {
-        let name = t.index_name(suffix);
-        if present.contains(&name) {
-            continue;
-        }
-        if let Err(e) = client
-            .batch_execute(&schema::create_index_sql(t, suffix, def))
-            .await
-        {
-            report.warnings.push(format!(
-                "index {name} on {t} is missing and could not be created: {}",
-                describe(&e)
-            ));
-        }
-    }
-    let cols = client
-        .query_typed(
-            "SELECT attname::text, format_type(atttypid, atttypmod) FROM pg_attribute \
-             WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped",
-            &table_param(&quoted),
-        )
-        .await?;
-    for (name, ty, _) in COLUMNS.iter().skip(1) {
-        let found = cols
-            .iter()
-            .find(|r| r.try_get::<_, String>(0).ok().as_deref() == Some(name));
-        match found.and_then(|r| r.try_get::<_, String>(1).ok()) {
-            Some(actual) if actual == *ty => {}
-            Some(actual) => report.warnings.push(format!(
-                "column {name} of {t} is {actual}, expected {ty}: writes will fail"
-            )),
-            None => report
-                .warnings
-                .push(format!("column {name} of {t} is missing: writes will fail")),
-        }
-    }
-    Ok(report)
-}
-
 /// A row's six values, as COPY and INSERT send them (in
 /// [`schema::INSERT_COLUMNS`] order, typed as [`COPY_TYPES`]).
 struct RowValues<'a> {
@@ -341,6 +240,13 @@ impl<'a> RowValues<'a> {
             &self.data,
         ]
     }
+
+    /// The values with their types, for an unnamed statement.
+    fn typed(&self) -> [(&(dyn ToSql + Sync), Type); 6] {
+        let [a, b, c, d, e, f] = self.params();
+        let [ta, tb, tc, td, te, tf] = COPY_TYPES;
+        [(a, ta), (b, tb), (c, tc), (d, td), (e, te), (f, tf)]
+    }
 }
 
 /// One autocommit INSERT of `row` with `sql` ([`schema::insert_sql`]) as an
@@ -353,24 +259,24 @@ pub async fn insert_unnamed(
     row: &Row,
 ) -> Result<(), tokio_postgres::Error> {
     let values = RowValues::of(row);
-    let params = values.params();
-    let typed: [(&(dyn ToSql + Sync), Type); 6] =
-        std::array::from_fn(|i| (params[i], COPY_TYPES[i].clone()));
-    client.execute_typed(sql, &typed).await.map(|_| ())
+    client.execute_typed(sql, &values.typed()).await.map(|_| ())
 }
 
-/// A connection prepared for writing to one table.
+/// A connection for writing to one table.
 pub struct Conn {
     /// The client.
     pub client: Client,
-    copy: Statement,
+    copy_sql: String,
 }
 
 impl Conn {
-    /// Prepares the COPY statement.
-    pub async fn prepare(client: Client, t: &TableName) -> Result<Conn, tokio_postgres::Error> {
-        let copy = client.prepare(&schema::copy_sql(t)).await?;
-        Ok(Conn { client, copy })
+    /// A connection writing to `t`. Nothing is prepared on the server
+    /// ahead (see the module docs: pgbouncer).
+    pub fn new(client: Client, t: &TableName) -> Conn {
+        Conn {
+            client,
+            copy_sql: schema::copy_sql(t),
+        }
     }
 
     /// Whether the connection is gone.
@@ -378,8 +284,13 @@ impl Conn {
         self.client.is_closed()
     }
 
+    /// The COPY, inside the caller's transaction. Its statement is
+    /// prepared here and dropped on return, which sends its Close before
+    /// the caller's COMMIT or ROLLBACK: no statement outlives the
+    /// transaction on whatever server connection pgbouncer lent it.
     async fn copy(&self, rows: &[Row]) -> Result<(), tokio_postgres::Error> {
-        let sink = self.client.copy_in(&self.copy).await?;
+        let statement = self.client.prepare(&self.copy_sql).await?;
+        let sink = self.client.copy_in(&statement).await?;
         let writer = BinaryCopyInWriter::new(sink, &COPY_TYPES);
         pin_mut!(writer);
         for row in rows {
@@ -440,15 +351,23 @@ impl Conn {
         }
         match self
             .client
-            .query_one("SELECT txid_status($1)", &[&xid])
+            .query_typed("SELECT txid_status($1)", &[(&xid, Type::INT8)])
             .await
         {
-            Ok(row) => Ok(match row.try_get::<_, Option<String>>(0)?.as_deref() {
-                Some("committed") => TxStatus::Committed,
-                Some("aborted") => TxStatus::Aborted,
-                Some("in progress") => TxStatus::InProgress,
-                _ => TxStatus::Unknown,
-            }),
+            Ok(rows) => Ok(
+                match rows
+                    .first()
+                    .map(|row| row.try_get::<_, Option<String>>(0))
+                    .transpose()?
+                    .flatten()
+                    .as_deref()
+                {
+                    Some("committed") => TxStatus::Committed,
+                    Some("aborted") => TxStatus::Aborted,
+                    Some("in progress") => TxStatus::InProgress,
+                    _ => TxStatus::Unknown,
+                },
+            ),
             // "transaction ID ... is in the future": the server restarted
             // without ever logging it, so it did not commit.
             Err(e) if e.as_db_error().is_some_and(|d| d.code().code() == "22023") => {
@@ -517,7 +436,9 @@ mod tests {
         rt.block_on(async {
             let table = TableName::parse("tx_logs").unwrap();
             let a = connect(&settings).await.unwrap();
-            ensure_schema(&a, &table).await.unwrap();
+            crate::table::ensure_table(&a, &table, &crate::table::TablePlan::of(&cfg))
+                .await
+                .unwrap();
             a.batch_execute("BEGIN").await.unwrap();
             let committed = xid(&a).await;
             a.batch_execute(
@@ -532,9 +453,7 @@ mod tests {
             let open_xid = xid(&a).await;
 
             // Another connection (as after a reconnect) asks.
-            let b = Conn::prepare(connect(&settings).await.unwrap(), &table)
-                .await
-                .unwrap();
+            let b = Conn::new(connect(&settings).await.unwrap(), &table);
             assert_eq!(b.txid_status(committed).await.unwrap(), TxStatus::Committed);
             assert_eq!(b.txid_status(aborted).await.unwrap(), TxStatus::Aborted);
             assert_eq!(b.txid_status(open_xid).await.unwrap(), TxStatus::InProgress);

@@ -19,8 +19,15 @@
 //!   ([`SyncPoolCheck`]): sync mode's pool, for the same.
 //! - [`LogReader`] ([`QueryParam`], [`StoredRow`]): reading the table back,
 //!   as `stogger query` does.
-//! - [`schema_sql`] and [`TableName`] ([`SchemaError`]): the DDL and the
-//!   table and index names, as `stogger schema` prints them.
+//! - [`schema_sql`], [`schema_sql_for`] with a [`Layout`], and
+//!   [`TableName`] ([`SchemaError`]): the DDL and the table, index and
+//!   partition names, as `stogger schema` prints them.
+//! - [`apply_schema`] ([`ApplyReport`]) and [`migrate`] ([`MigrateReport`]):
+//!   what an administrator runs (`stogger schema --apply`, `stogger schema
+//!   migrate`); [`IndexCheck`] and [`IndexStatus`]: indexes compared by
+//!   definition; [`PartitionsReport`], [`PartitionCheck`],
+//!   [`MaintenanceRecord`]: the partitions and their maintenance, in the
+//!   check.
 //! - [`PgSettings`], [`SettingsError`], [`WriteMode`]: the settings, shared
 //!   with stogger-core through `stogger-pg-proto`.
 //! - The C entry points (`stogger_pg_open`, ...), for stogger-core's
@@ -43,10 +50,20 @@
 //!
 //! Indexes: `idx_<table>_timestamp` (timestamp DESC), `idx_<table>_level`,
 //! `idx_<table>_event`, and `idx_<table>_data`, a GIN index with
-//! `jsonb_path_ops` (serves `data @> '{"k": v}'`; for `data->>'k' = 'v'`
-//! add an expression index). At connect, a missing table is created with
-//! its indexes; an existing table is used as it is (missing indexes are
-//! created when possible, otherwise reported).
+//! `jsonb_path_ops` by default (serves `data @> '{"k": v}'`; for
+//! `data->>'k' = 'v'` add an expression index). At connect, a missing table
+//! is created with its indexes; an existing table is used as it is: its
+//! indexes are never created or rebuilt on the writer's path ([`check`]
+//! reports differences, [`apply_schema`] builds what is missing without
+//! blocking writers).
+//!
+//! With `partitioning` other than `none` the table is partitioned by
+//! `"timestamp"` (primary key `(id, "timestamp")`), and the writer runs
+//! the partition maintenance beside its write path: partitions made ahead,
+//! expired ones dropped, one service at a time (docs/scaling.md).
+//!
+//! Every statement works through pgbouncer in transaction pooling mode:
+//! nothing is prepared across transactions, no session setting is kept.
 //!
 //! A NUL character in `level`, `event`, `func` or `scope` is stored as
 //! U+FFFD; the `data` text is sent as is (stogger-core makes it safe for
@@ -89,28 +106,41 @@
 #![warn(missing_docs)]
 
 mod abi;
+mod admin;
+mod catalog;
 mod check;
 mod conn;
 mod conn_settings;
 mod diag;
+mod indexes;
+mod maintenance;
+mod period;
 mod pool_check;
 mod queue;
 mod reader;
 mod schema;
+mod table;
 mod tls;
+mod tx;
 mod writer;
 
 pub use abi::{
     stogger_pg_abi_version, stogger_pg_buf_free, stogger_pg_close, stogger_pg_flush,
     stogger_pg_open, stogger_pg_schema_sql, stogger_pg_stats, stogger_pg_write,
 };
-pub use check::{check, CheckReport, ColumnCheck, IndexCheck};
+pub use admin::{apply_schema, migrate, ApplyReport, MigrateReport};
+pub use check::{
+    check, CheckReport, ColumnCheck, MaintenanceRecord, PartitionCheck, PartitionsReport,
+};
 pub use diag::WarnSink;
+pub use indexes::{IndexCheck, IndexStatus};
 pub use pool_check::{check_sync_pool, SyncPoolCheck};
 pub use queue::RowRef;
 pub use reader::{LogReader, QueryParam, StoredRow};
-pub use schema::{schema_sql, SchemaError, TableName};
-pub use stogger_pg_proto::{PgSettings, SettingsError, WriteMode};
+pub use schema::{schema_sql, schema_sql_for, Layout, SchemaError, TableName};
+pub use stogger_pg_proto::{
+    GinOpclass, PartitionManager, Partitioning, PgSettings, SettingsError, WriteMode,
+};
 pub use writer::{OpenError, OpenStatus, Opened, Stats, Writer};
 
 /// Checks that `dsn` is a connection string the writer can use, reading it

@@ -227,7 +227,9 @@ pub fn bench(args: &[String]) -> Result<(), String> {
     let runs = runs.unwrap_or(if quick { 3 } else { 7 }).max(1);
     if let Some(only) = &only {
         for name in only {
-            if !SCENARIOS.iter().any(|s| s.name == name) {
+            if !SCENARIOS.iter().any(|s| s.name == name)
+                && !crate::bench_scale::NAMES.contains(&name.as_str())
+            {
                 return Err(format!("no scenario {name}"));
             }
         }
@@ -270,7 +272,7 @@ pub fn bench(args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-struct Ctx {
+pub(crate) struct Ctx {
     runner: PathBuf,
     plugin_dir: PathBuf,
     scratch: PathBuf,
@@ -278,7 +280,7 @@ struct Ctx {
 
 impl Ctx {
     /// Runs the runner with `args`; the JSON of its last stdout line and its stderr.
-    fn run(&self, args: &[String]) -> Result<(Value, String), String> {
+    pub(crate) fn run(&self, args: &[String]) -> Result<(Value, String), String> {
         if interrupted() {
             return Err("interrupted".into());
         }
@@ -334,7 +336,7 @@ fn num(v: &Value, key: &str) -> Option<f64> {
     v.get(key).and_then(Value::as_f64)
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
+pub(crate) fn median(mut v: Vec<f64>) -> f64 {
     if v.is_empty() {
         return f64::NAN;
     }
@@ -377,6 +379,7 @@ fn run_all(
         heading(&format!("{} ({runs} runs, interleaved)", sc.name));
         scenarios.push(run_scenario(ctx, sc, quick, runs, &dsn, &down_dsn)?);
     }
+    scenarios.extend(crate::bench_scale::run(ctx, quick, runs, only, &pg, &dsn)?);
     let gin = if only.is_none() {
         heading("gin-cost: raw COPY with and without the GIN index on data");
         let n = if quick { 20_000 } else { 100_000 };

@@ -7,7 +7,10 @@
 //! parser per key serves every source, and every source accepts the same
 //! spellings.
 
-use super::{Config, Dsn, LogFormat, Rotation, SystemdMode, TimestampPrecision, WriteMode};
+use super::{
+    Config, Dsn, GinOpclass, LogFormat, PartitionManager, Partitioning, Rotation, SystemdMode,
+    TimestampPrecision, WriteMode,
+};
 use crate::event::Level;
 use std::path::PathBuf;
 use stogger_pg_proto::settings as pg;
@@ -205,6 +208,16 @@ pub const KEYS: &[KeyInfo] = &[
     ),
     pg_key("STOGGER_POSTGRES_CONNECT_TIMEOUT_MS", &pg::CONNECT_TIMEOUT_MS),
     pg_key("STOGGER_POSTGRES_SYNC_POOL_SIZE", &pg::SYNC_POOL_SIZE),
+    pg_key("STOGGER_POSTGRES_PARTITIONING", &pg::PARTITIONING),
+    pg_key("STOGGER_POSTGRES_PARTITION_PREMAKE", &pg::PARTITION_PREMAKE),
+    pg_key("STOGGER_POSTGRES_RETENTION_DAYS", &pg::RETENTION_DAYS),
+    pg_key("STOGGER_POSTGRES_DEFAULT_PARTITION", &pg::DEFAULT_PARTITION),
+    pg_key("STOGGER_POSTGRES_PARTITION_MANAGER", &pg::PARTITION_MANAGER),
+    pg_key(
+        "STOGGER_POSTGRES_MAINTENANCE_INTERVAL_MS",
+        &pg::MAINTENANCE_INTERVAL_MS,
+    ),
+    pg_key("STOGGER_POSTGRES_GIN_OPCLASS", &pg::GIN_OPCLASS),
     key(
         "log_rotation",
         "STOGGER_LOG_ROTATION",
@@ -515,6 +528,11 @@ fn pg_count(v: &Value, setting: &pg::Setting) -> Parsed<usize> {
     usize::try_from(pg_integer(v, setting)?).map_err(|_| Invalid)
 }
 
+/// [`pg_integer`] for a small count (partitions, days).
+fn pg_u32(v: &Value, setting: &pg::Setting) -> Parsed<u32> {
+    u32::try_from(pg_integer(v, setting)?).map_err(|_| Invalid)
+}
+
 /// A text the PostgreSQL writer allows for `setting`.
 fn pg_text(v: &Value, setting: &pg::Setting) -> Parsed<String> {
     let s = string(v)?;
@@ -565,6 +583,12 @@ fn choice<T: Copy>(v: &Value, options: &[(&str, T)]) -> Parsed<T> {
         .find(|(name, _)| *name == s)
         .map(|(_, t)| *t)
         .ok_or(Invalid)
+}
+
+/// One of the contract's named values (`daily`, `external`, ...).
+fn named<T: Copy>(v: &Value, all: &[T], name: fn(T) -> &'static str) -> Parsed<T> {
+    let s = word(v).ok_or(Invalid)?.to_ascii_lowercase();
+    all.iter().copied().find(|t| name(*t) == s).ok_or(Invalid)
 }
 
 fn string(v: &Value) -> Parsed<&str> {
@@ -724,6 +748,26 @@ fn set(cfg: &mut Config, name: &str, v: &Value) -> Option<Parsed<()>> {
             }
             "postgres_connect_timeout_ms" => {
                 cfg.postgres_connect_timeout_ms = pg_integer(v, &pg::CONNECT_TIMEOUT_MS)?
+            }
+            "postgres_partitioning" => {
+                cfg.postgres_partitioning = named(v, Partitioning::ALL, Partitioning::as_str)?
+            }
+            "postgres_partition_premake" => {
+                cfg.postgres_partition_premake = pg_u32(v, &pg::PARTITION_PREMAKE)?
+            }
+            "postgres_retention_days" => {
+                cfg.postgres_retention_days = pg_u32(v, &pg::RETENTION_DAYS)?
+            }
+            "postgres_default_partition" => cfg.postgres_default_partition = boolean(v)?,
+            "postgres_partition_manager" => {
+                cfg.postgres_partition_manager =
+                    named(v, PartitionManager::ALL, PartitionManager::as_str)?
+            }
+            "postgres_maintenance_interval_ms" => {
+                cfg.postgres_maintenance_interval_ms = pg_integer(v, &pg::MAINTENANCE_INTERVAL_MS)?
+            }
+            "postgres_gin_opclass" => {
+                cfg.postgres_gin_opclass = named(v, GinOpclass::ALL, GinOpclass::as_str)?
             }
             "panic_flush_timeout_ms" => cfg.panic_flush_timeout_ms = integer(v, 0, u64::MAX)?,
             "log_rotation" => {

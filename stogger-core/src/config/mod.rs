@@ -67,6 +67,11 @@ pub enum TimestampPrecision {
 /// call returns).
 pub use stogger_pg_proto::WriteMode;
 
+/// Time partitions of the PostgreSQL table (`postgres_partitioning`), who
+/// manages them (`postgres_partition_manager`), and the GIN index's
+/// operator class (`postgres_gin_opclass`): the contract's types.
+pub use stogger_pg_proto::{GinOpclass, PartitionManager, Partitioning};
+
 /// The `[format]` table.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FormatConfig {
@@ -133,6 +138,20 @@ pub struct Config {
     pub postgres_connect_timeout_ms: u64,
     /// Sync mode: connections a process writes through at most.
     pub postgres_sync_pool_size: usize,
+    /// Plain table, or time partitions of this width.
+    pub postgres_partitioning: Partitioning,
+    /// Partitions kept ready ahead of the current one.
+    pub postgres_partition_premake: u32,
+    /// Partitions entirely older than this many days are dropped; 0 keeps all.
+    pub postgres_retention_days: u32,
+    /// A DEFAULT partition catches rows outside every time partition.
+    pub postgres_default_partition: bool,
+    /// Who creates and drops partitions: stogger's writer, or someone else.
+    pub postgres_partition_manager: PartitionManager,
+    /// How often the partition maintenance runs (it also runs at start).
+    pub postgres_maintenance_interval_ms: u64,
+    /// The GIN index on `data` of a table stogger creates.
+    pub postgres_gin_opclass: GinOpclass,
     /// File rotation.
     pub log_rotation: Rotation,
     /// Size limit of the log file with `log_rotation = "size"`.
@@ -225,6 +244,13 @@ impl Default for Config {
             panic_flush_timeout_ms: 100,
             postgres_connect_timeout_ms: postgres::millis(pg.connect_timeout),
             postgres_sync_pool_size: pg.sync_pool_size,
+            postgres_partitioning: pg.partitioning,
+            postgres_partition_premake: pg.partition_premake,
+            postgres_retention_days: pg.retention_days,
+            postgres_default_partition: pg.default_partition,
+            postgres_partition_manager: pg.partition_manager,
+            postgres_maintenance_interval_ms: postgres::millis(pg.maintenance_interval),
+            postgres_gin_opclass: pg.gin_opclass,
             log_rotation: Rotation::None,
             log_max_bytes: 10_000_000,
             log_backup_count: 5,

@@ -40,6 +40,13 @@ impl Config {
             shutdown_timeout: Duration::from_millis(self.postgres_shutdown_timeout_ms),
             application_name: Some(self.syslog_identifier.clone()),
             sync_pool_size: self.postgres_sync_pool_size,
+            partitioning: self.postgres_partitioning,
+            partition_premake: self.postgres_partition_premake,
+            retention_days: self.postgres_retention_days,
+            default_partition: self.postgres_default_partition,
+            partition_manager: self.postgres_partition_manager,
+            maintenance_interval: Duration::from_millis(self.postgres_maintenance_interval_ms),
+            gin_opclass: self.postgres_gin_opclass,
         })
     }
 }

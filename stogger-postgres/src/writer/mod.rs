@@ -27,8 +27,10 @@ use stogger_pg_proto::{PgSettings, SettingsError, WriteMode};
 
 use crate::conn_settings::ConnSettings;
 use crate::diag::{WarnSink, Warner};
+use crate::maintenance::{self, MaintenancePlan};
 use crate::queue::{Queue, Row, RowBytes, RowRef};
 use crate::schema::TableName;
+use crate::table::TablePlan;
 
 use batch::run_batch;
 use state::{deadline_after, report_first_connection, Progress, WriterState};
@@ -124,6 +126,7 @@ impl Writer {
             wake: Notify::new(),
             stop: Notify::new(),
             warner: Warner::new(warn, settings.redactor.clone()),
+            plan: TablePlan::of(config),
             table,
             batch_size: config.batch_size,
             flush_interval: config.flush_interval,
@@ -142,6 +145,16 @@ impl Writer {
             progress: Mutex::new(Progress::default()),
             progress_changed: Condvar::new(),
         });
+        // Partitions made ahead and expired ones dropped, on a schedule of
+        // their own, beside either write path.
+        if let Some(plan) = MaintenancePlan::for_writer(config, &state.table) {
+            let warn_to = state.clone();
+            runtime.spawn(maintenance::run_schedule(
+                settings.clone(),
+                plan,
+                move |kind, message| warn_to.warner.warn(kind, message),
+            ));
+        }
         let (first_tx, first_rx) = mpsc::channel();
         let mut sync = None;
         let task_state = state.clone();

@@ -1,6 +1,6 @@
 //! What the writer's handle and both write paths share: the state behind
 //! the handle (queue, counters, progress, shutdown), and the set-up of a
-//! connection (schema, prepared statements, the INSERT privilege).
+//! connection (the table, the INSERT privilege).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Condvar, Mutex};
@@ -8,11 +8,12 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
-use crate::conn::{self, Conn};
+use crate::conn::Conn;
 use crate::conn_settings::ConnSettings;
 use crate::diag::Warner;
 use crate::queue::Queue;
 use crate::schema::TableName;
+use crate::table::{self, TablePlan};
 
 #[derive(Default)]
 pub(super) struct Progress {
@@ -26,6 +27,8 @@ pub(super) struct WriterState {
     pub(super) stop: Notify,
     pub(super) warner: Warner,
     pub(super) table: TableName,
+    /// What the writer may do to its table (create it, and how).
+    pub(super) plan: TablePlan,
     pub(super) batch_size: usize,
     pub(super) flush_interval: Duration,
     pub(super) delivered: AtomicU64,
@@ -129,48 +132,41 @@ pub(super) fn deadline_after(d: Duration) -> Instant {
         .unwrap_or(now)
 }
 
-/// Creates the schema and prepares the statements on a connected client;
-/// returns the schema warnings for the caller to report.
+/// Creates the table when it is missing (checks it otherwise) and returns
+/// the connection, ready for writes, with the table's warnings for the
+/// caller to report (sync mode reports them after releasing its lock).
 pub(super) async fn prepare_connection(
     state: &WriterState,
     settings: &ConnSettings,
     client: tokio_postgres::Client,
 ) -> Result<(Conn, Vec<String>), String> {
     let warnings = ready_table(state, settings, &client).await?;
-    let c = Conn::prepare(client, &state.table).await.map_err(|e| {
-        format!(
-            "connected to {}, but cannot prepare writes to {}: {}",
-            settings.display,
-            state.table,
-            settings.redactor.apply(&conn::describe(&e))
-        )
-    })?;
-    Ok((c, warnings))
+    Ok((Conn::new(client, &state.table), warnings))
 }
 
 /// Creates the table when it is missing (bounded by
 /// `max(connect_timeout, 5 s)`) and checks the INSERT privilege; returns
-/// the schema warnings for the caller to report. Prepares nothing, so it
-/// leaves no state on the connection (sync mode's pooled connections).
+/// the table's warnings for the caller to report. Prepares nothing, so it
+/// leaves no state on the connection (sync mode's pooled connections, and
+/// pgbouncer's transaction pooling).
 pub(super) async fn ready_table(
     state: &WriterState,
     settings: &ConnSettings,
     client: &tokio_postgres::Client,
 ) -> Result<Vec<String>, String> {
-    let red = |e: &tokio_postgres::Error| settings.redactor.apply(&conn::describe(e));
     let report = match tokio::time::timeout(
         settings.connect_timeout.max(Duration::from_secs(5)),
-        conn::ensure_schema(client, &state.table),
+        table::ensure_table(client, &state.table, &state.plan),
     )
     .await
     {
         Ok(Ok(r)) => r,
-        Ok(Err(e)) => {
+        Ok(Err(m)) => {
             return Err(format!(
                 "connected to {}, but cannot create table {}: {}",
                 settings.display,
                 state.table,
-                red(&e)
+                settings.redactor.apply(&m)
             ))
         }
         Err(_) => {
@@ -182,15 +178,14 @@ pub(super) async fn ready_table(
     };
     // Missing INSERT privilege would only show at the first write; say it
     // now (an unnamed statement: nothing outlives it on the connection).
-    let quoted = state.table.quoted();
-    let can_insert = client
-        .query_typed(
-            "SELECT has_table_privilege($1, 'INSERT')",
-            &[(&quoted, tokio_postgres::types::Type::TEXT)],
-        )
-        .await
-        .ok()
-        .and_then(|rows| rows.first().and_then(|r| r.try_get::<_, bool>(0).ok()));
+    let can_insert = crate::catalog::query_table(
+        client,
+        "SELECT has_table_privilege($1, 'INSERT')",
+        &state.table,
+    )
+    .await
+    .ok()
+    .and_then(|rows| rows.first().and_then(|r| r.try_get::<_, bool>(0).ok()));
     if can_insert == Some(false) {
         let user = settings.pg.get_user().unwrap_or("?");
         return Err(format!(

@@ -3,8 +3,9 @@
 
 #![allow(dead_code)]
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use stogger_postgres::{Opened, PgSettings, RowRef, WarnSink, Writer};
 use stogger_tests::pg::Cluster;
@@ -129,3 +130,78 @@ pub fn cluster(name: &str) -> Cluster {
 /// Generous bound for flushes in tests (not a timing assertion: a flush
 /// that does not drain fails the test with the stats).
 pub const FLUSH: Duration = Duration::from_secs(60);
+
+/// Now, in microseconds since the Unix epoch (a row's `ts`).
+pub fn now_micros() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1000) as i64
+}
+
+/// Waits (boundedly) until `cond` holds; false when it never did.
+pub fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    cond()
+}
+
+/// A thread writing `rows` rows of event `live` with the current time
+/// through a writer, every `pause`, until stopped — a service logging
+/// while the test changes the table under it.
+pub struct Feeder {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<u64>,
+}
+
+impl Feeder {
+    /// Starts feeding `w`.
+    pub fn start(w: Arc<Writer>, rows: usize, pause: Duration) -> Feeder {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut sent = 0u64;
+            while !flag.load(Ordering::Relaxed) {
+                let batch: Vec<OwnedRow> = (0..rows)
+                    .map(|_| {
+                        let mut r = OwnedRow::new("live", "{\"k\": 1}");
+                        r.ts = now_micros();
+                        r
+                    })
+                    .collect();
+                let refs: Vec<RowRef<'_>> = batch.iter().map(OwnedRow::as_ref).collect();
+                sent += w.write(&refs).max(0) as u64;
+                std::thread::sleep(pause);
+            }
+            sent
+        });
+        Feeder { stop, thread }
+    }
+
+    /// Stops it; the number of rows the writer accepted.
+    pub fn stop(self) -> u64 {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().expect("feeder thread")
+    }
+}
+
+/// Flushes `w` and checks that all `sent` rows were delivered: none
+/// rejected, none dropped for the database's absence, none uncertain.
+pub fn assert_all_delivered(w: &Writer, sent: u64, warnings: &Warnings) {
+    assert!(w.flush(FLUSH), "{:?}", w.stats());
+    let stats = w.stats();
+    assert!(sent > 0, "nothing was sent");
+    assert_eq!(
+        (
+            stats.delivered,
+            stats.dropped_rejected,
+            stats.dropped_unavailable,
+            stats.uncertain
+        ),
+        (sent, 0, 0, 0),
+        "{stats:?}\n{}",
+        dump(warnings)
+    );
+}
