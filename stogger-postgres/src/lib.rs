@@ -92,6 +92,7 @@ mod diag;
 mod queue;
 mod reader;
 mod schema;
+mod spool;
 mod tls;
 mod writer;
 
@@ -104,5 +105,6 @@ pub use diag::WarnSink;
 pub use queue::RowRef;
 pub use reader::{LogReader, QueryParam, StoredRow};
 pub use schema::{schema_sql, SchemaError, TableName};
+pub use spool::{spool_status, SpoolStatus};
 pub use stogger_pg_proto::{PgSettings, SettingsError, WriteMode};
 pub use writer::{OpenError, OpenStatus, Opened, Stats, Writer};

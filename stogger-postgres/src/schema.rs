@@ -127,17 +127,34 @@ impl TableName {
 
     /// The (unquoted) name of the index with `suffix`, at most 63 bytes.
     pub fn index_name(&self, suffix: &str) -> String {
+        self.derived_name("idx_", &format!("_{suffix}"))
+    }
+
+    /// The spool's progress table (`<table>_spool_progress`) in the same
+    /// schema: one row per committed spool batch (spool id, segment,
+    /// offset), written in the same transaction as the rows.
+    pub fn progress_table(&self) -> TableName {
+        TableName {
+            schema: self.schema.clone(),
+            table: self.derived_name("", "_spool_progress"),
+        }
+    }
+
+    /// `<prefix><table><suffix>` when that is plain and at most 63 bytes;
+    /// otherwise the table part sanitised, shortened and followed by a hash
+    /// of the real name, so two tables never share a derived name.
+    fn derived_name(&self, prefix: &str, suffix: &str) -> String {
         let plain = self
             .table
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_');
-        let simple = format!("idx_{}_{suffix}", self.table);
+        let simple = format!("{prefix}{}{suffix}", self.table);
         if plain && simple.len() <= MAX_IDENT_BYTES {
             return simple;
         }
         let hash = format!("{:08x}", fnv1a(self.table.as_bytes()));
-        // idx_ + <part> + _ + hash + _ + suffix
-        let room = MAX_IDENT_BYTES - (4 + 1 + hash.len() + 1 + suffix.len());
+        // <prefix> + <part> + _ + hash + <suffix>
+        let room = MAX_IDENT_BYTES - (prefix.len() + 1 + hash.len() + suffix.len());
         let part: String = self
             .table
             .chars()
@@ -150,7 +167,7 @@ impl TableName {
             })
             .take(room)
             .collect();
-        format!("idx_{part}_{hash}_{suffix}")
+        format!("{prefix}{part}_{hash}{suffix}")
     }
 }
 
@@ -192,12 +209,44 @@ pub fn create_index_sql(t: &TableName, suffix: &str, definition: &str) -> String
     )
 }
 
-/// Every statement the plugin runs to create the table and its indexes.
+/// The `CREATE TABLE IF NOT EXISTS` statement of the spool's progress
+/// table (see [`TableName::progress_table`]).
+pub fn create_progress_table_sql(t: &TableName) -> String {
+    format!(
+        "CREATE TABLE IF NOT EXISTS {} (\n    spool_id TEXT NOT NULL,\n    \
+         segment BIGINT NOT NULL,\n    \"offset\" BIGINT NOT NULL,\n    \
+         committed_at TIMESTAMPTZ NOT NULL DEFAULT now(),\n    \
+         PRIMARY KEY (spool_id, segment, \"offset\")\n)",
+        t.progress_table().quoted()
+    )
+}
+
+/// Records a spool position: `$1` spool id, `$2` segment, `$3` offset.
+pub fn progress_insert_sql(t: &TableName) -> String {
+    format!(
+        "INSERT INTO {} (spool_id, segment, \"offset\") VALUES ($1, $2, $3) \
+         ON CONFLICT DO NOTHING",
+        t.progress_table().quoted()
+    )
+}
+
+/// The highest position recorded for spool `$1`.
+pub fn progress_select_sql(t: &TableName) -> String {
+    format!(
+        "SELECT segment, \"offset\" FROM {} WHERE spool_id = $1 \
+         ORDER BY segment DESC, \"offset\" DESC LIMIT 1",
+        t.progress_table().quoted()
+    )
+}
+
+/// Every statement the plugin runs to create the table, its indexes and
+/// the spool's progress table.
 pub fn ddl_statements(t: &TableName) -> Vec<String> {
     let mut v = vec![create_table_sql(t)];
     for (suffix, def) in INDEXES {
         v.push(create_index_sql(t, suffix, def));
     }
+    v.push(create_progress_table_sql(t));
     v
 }
 
@@ -285,6 +334,12 @@ mod tests {
         assert!(long_a.index_name("timestamp").len() <= MAX_IDENT_BYTES);
         let uni = TableName::parse("журнал_событий_сервиса").unwrap();
         assert!(uni.index_name("timestamp").len() <= MAX_IDENT_BYTES);
+        // The progress table's name follows the same rules.
+        let p = long_a.progress_table();
+        assert!(p.table().len() <= MAX_IDENT_BYTES && p.table().ends_with("_spool_progress"));
+        assert_ne!(p, long_b.progress_table());
+        let q = TableName::parse("audit.events").unwrap().progress_table();
+        assert_eq!(q.quoted(), "\"audit\".\"events_spool_progress\"");
     }
 
     #[test]
@@ -308,7 +363,10 @@ mod tests {
         assert!(sql.contains(
             "CREATE INDEX IF NOT EXISTS \"idx_stogger_logs_data\" ON \"stogger_logs\" USING GIN (data jsonb_path_ops);"
         ));
-        assert_eq!(sql.matches(";\n").count(), 5);
+        assert!(sql.contains(
+            "CREATE TABLE IF NOT EXISTS \"stogger_logs_spool_progress\" (\n    spool_id TEXT NOT NULL,"
+        ));
+        assert_eq!(sql.matches(";\n").count(), 6);
         let hostile = schema_sql("x\"; DROP TABLE t; --").unwrap();
         assert!(hostile.contains("\"x\"\"; DROP TABLE t; --\""));
         assert!(schema_sql("a.b.c").is_err());

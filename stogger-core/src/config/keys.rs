@@ -193,6 +193,7 @@ pub const KEYS: &[KeyInfo] = &[
     ),
     pg_key("STOGGER_POSTGRES_WRITE_MODE", &pg::WRITE_MODE),
     pg_key("STOGGER_POSTGRES_QUEUE_CAPACITY", &pg::QUEUE_CAPACITY),
+    pg_key("STOGGER_POSTGRES_QUEUE_MAX_BYTES", &pg::QUEUE_MAX_BYTES),
     pg_key("STOGGER_POSTGRES_BATCH_SIZE", &pg::BATCH_SIZE),
     pg_key("STOGGER_POSTGRES_FLUSH_INTERVAL_MS", &pg::FLUSH_INTERVAL_MS),
     pg_key("STOGGER_POSTGRES_SHUTDOWN_TIMEOUT_MS", &pg::SHUTDOWN_TIMEOUT_MS),
@@ -204,6 +205,9 @@ pub const KEYS: &[KeyInfo] = &[
         "How long logging a panic waits for slow targets (rows not written by then stay queued).",
     ),
     pg_key("STOGGER_POSTGRES_CONNECT_TIMEOUT_MS", &pg::CONNECT_TIMEOUT_MS),
+    pg_key("STOGGER_POSTGRES_WRITE_TIMEOUT_MS", &pg::WRITE_TIMEOUT_MS),
+    pg_key("STOGGER_POSTGRES_SPOOL_DIR", &pg::SPOOL_DIR),
+    pg_key("STOGGER_POSTGRES_SPOOL_MAX_BYTES", &pg::SPOOL_MAX_BYTES),
     key(
         "log_rotation",
         "STOGGER_LOG_ROTATION",
@@ -514,6 +518,18 @@ fn pg_count(v: &Value, setting: &pg::Setting) -> Parsed<usize> {
     usize::try_from(pg_integer(v, setting)?).map_err(|_| Invalid)
 }
 
+/// A byte size (as [`size`]: `"64MiB"` or an integer) within the range
+/// the PostgreSQL writer allows for `setting`.
+fn pg_size(v: &Value, setting: &pg::Setting) -> Parsed<u64> {
+    let range = setting.integer_range().ok_or(Invalid)?;
+    let n = size(v)?;
+    if range.contains(&n) {
+        Ok(n)
+    } else {
+        Err(Invalid)
+    }
+}
+
 /// A text the PostgreSQL writer allows for `setting`.
 fn pg_text(v: &Value, setting: &pg::Setting) -> Parsed<String> {
     let s = string(v)?;
@@ -711,6 +727,9 @@ fn set(cfg: &mut Config, name: &str, v: &Value) -> Option<Parsed<()>> {
             "postgres_queue_capacity" => {
                 cfg.postgres_queue_capacity = pg_count(v, &pg::QUEUE_CAPACITY)?
             }
+            "postgres_queue_max_bytes" => {
+                cfg.postgres_queue_max_bytes = pg_size(v, &pg::QUEUE_MAX_BYTES)?
+            }
             "postgres_batch_size" => cfg.postgres_batch_size = pg_count(v, &pg::BATCH_SIZE)?,
             "postgres_flush_interval_ms" => {
                 cfg.postgres_flush_interval_ms = pg_integer(v, &pg::FLUSH_INTERVAL_MS)?
@@ -720,6 +739,15 @@ fn set(cfg: &mut Config, name: &str, v: &Value) -> Option<Parsed<()>> {
             }
             "postgres_connect_timeout_ms" => {
                 cfg.postgres_connect_timeout_ms = pg_integer(v, &pg::CONNECT_TIMEOUT_MS)?
+            }
+            "postgres_write_timeout_ms" => {
+                cfg.postgres_write_timeout_ms = pg_integer(v, &pg::WRITE_TIMEOUT_MS)?
+            }
+            "postgres_spool_dir" => {
+                cfg.postgres_spool_dir = optional(v)?.map(PathBuf::from);
+            }
+            "postgres_spool_max_bytes" => {
+                cfg.postgres_spool_max_bytes = pg_size(v, &pg::SPOOL_MAX_BYTES)?
             }
             "panic_flush_timeout_ms" => cfg.panic_flush_timeout_ms = integer(v, 0, u64::MAX)?,
             "log_rotation" => {
