@@ -142,7 +142,7 @@ impl Batch {
         n
     }
 
-    fn from_queue(&self) -> bool {
+    fn is_queue_rows(&self) -> bool {
         matches!(self.source, Source::Queue { .. })
     }
 
@@ -449,7 +449,7 @@ impl BatchTask {
         let state = &*self.state;
         if let Some(b) = self
             .batch
-            .take_if(|b| b.from_queue() && b.unknown.is_none())
+            .take_if(|b| b.is_queue_rows() && b.unknown.is_none())
         {
             // The todo stack is processed from its end: that is the oldest.
             // The gap row, if still unwritten, goes along.
@@ -739,7 +739,7 @@ impl BatchTask {
         let Some(b) = self.batch.as_ref() else {
             return;
         };
-        let from_queue = b.from_queue();
+        let from_queue = b.is_queue_rows();
         if b.todo.is_empty() && b.unknown.is_none() {
             state.batches.fetch_add(1, Ordering::AcqRel);
             if b.rejected > 0 {
