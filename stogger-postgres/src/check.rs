@@ -72,9 +72,13 @@ pub struct CheckReport {
     pub row_count_estimated: bool,
     /// Time of the newest row (RFC 3339).
     pub newest: Option<String>,
-    /// Events services reported as dropped (queue full) in the last 24 hours,
-    /// from the `stogger-events-dropped` rows the writer inserts.
+    /// Events services reported as dropped (queue or spool full) in the
+    /// last 24 hours, from the `stogger-events-dropped` rows the writer
+    /// inserts.
     pub dropped_last_24h: Option<i64>,
+    /// Events whose COMMIT's outcome could not be known (counted as
+    /// uncertain, not sent again) in the last 24 hours, from the same rows.
+    pub uncertain_last_24h: Option<i64>,
     /// Everything wrong, in words (empty when all is well).
     pub problems: Vec<String>,
 }
@@ -135,6 +139,7 @@ fn base_report(config: &PgSettings) -> CheckReport {
         row_count_estimated: false,
         newest: None,
         dropped_last_24h: None,
+        uncertain_last_24h: None,
         problems: Vec::new(),
     }
 }
@@ -309,19 +314,28 @@ async fn inspect(
         }
         Err(e) => return Err(e),
     }
-    // Loss must be visible: the writer records what a full queue dropped.
-    let dropped = client
+    // Loss must be visible: the writer records what it dropped and what
+    // it could not know (the gap rows).
+    let sum = |key: &str| {
+        format!(
+            "coalesce(sum(CASE WHEN jsonb_typeof(data->'{key}') = 'number' \
+             THEN (data->>'{key}')::numeric END), 0)::bigint"
+        )
+    };
+    let gaps = client
         .query_one(
             &format!(
-                "SELECT coalesce(sum(CASE WHEN jsonb_typeof(data->'dropped') = 'number' \
-                 THEN (data->>'dropped')::numeric END), 0)::bigint FROM {quoted} \
-                 WHERE event = 'stogger-events-dropped' AND \"timestamp\" > now() - interval '24 hours'"
+                "SELECT {}, {} FROM {quoted} WHERE event = 'stogger-events-dropped' \
+                 AND \"timestamp\" > now() - interval '24 hours'",
+                sum("dropped"),
+                sum("uncertain")
             ),
             &[],
         )
         .await;
-    if let Ok(row) = dropped {
+    if let Ok(row) = gaps {
         r.dropped_last_24h = row.try_get(0).ok();
+        r.uncertain_last_24h = row.try_get(1).ok();
     }
     Ok(())
 }

@@ -164,7 +164,12 @@ fn commit_swallower(server_port: u16, armed: Arc<AtomicBool>, fired: Arc<AtomicB
 fn lost_commit_run(
     pg: &stogger_tests::pg::Cluster,
     table: &str,
-) -> (stogger_postgres::Stats, Warnings, Duration) {
+) -> (
+    stogger_postgres::Stats,
+    Warnings,
+    Duration,
+    stogger_postgres::PgSettings,
+) {
     let armed = Arc::new(AtomicBool::new(false));
     let fired = Arc::new(AtomicBool::new(false));
     let port = commit_swallower(pg.port(), armed.clone(), fired.clone());
@@ -184,13 +189,13 @@ fn lost_commit_run(
     assert!(fired.load(Ordering::SeqCst), "the proxy never saw COMMIT");
     write_all(&w, &seq_rows("lost", 500..1000));
     assert!(w.flush(RECOVERY), "{:?}\n{}", w.stats(), dump(&warnings));
-    (w.close(FLUSH), warnings, settled)
+    (w.close(FLUSH), warnings, settled, c)
 }
 
 #[test]
 fn a_lost_commit_with_the_old_backend_alive_is_settled_by_ending_that_backend() {
     let pg = cluster("pgalive");
-    let (stats, warnings, _) = lost_commit_run(&pg, "alive");
+    let (stats, warnings, _, _) = lost_commit_run(&pg, "alive");
     // The old transaction was ended (same role), so it aborted: the rows
     // were sent again, once.
     assert_eq!(
@@ -212,7 +217,7 @@ fn a_lost_commit_that_cannot_be_settled_is_counted_uncertain_after_a_bounded_wai
         "stogger",
         "REVOKE EXECUTE ON FUNCTION pg_terminate_backend(integer, bigint) FROM PUBLIC",
     );
-    let (stats, warnings, settled) = lost_commit_run(&pg, "stuck");
+    let (stats, warnings, settled, c) = lost_commit_run(&pg, "stuck");
     assert!(settled < RECOVERY, "waited {settled:?}");
     // The 500 rows of the stuck transaction are not sent again: not in the
     // table (it never commits), counted, reported, shown in the gap row.
@@ -241,4 +246,8 @@ fn a_lost_commit_that_cannot_be_settled_is_counted_uncertain_after_a_bounded_wai
         ),
         "500|uncertain"
     );
+    // stogger doctor's check counts them for the last 24 hours.
+    let report = stogger_postgres::check(&config(&pg.socket_dsn("stogger", "stogger"), &c.table));
+    assert_eq!(report.uncertain_last_24h, Some(500), "{report:?}");
+    assert_eq!(report.dropped_last_24h, Some(0), "{report:?}");
 }

@@ -180,6 +180,29 @@ fn a_truncated_segment_is_reported_and_the_rows_before_it_delivered() {
     let mut pg = cluster("spooltorn");
     let sb = Sandbox::new();
     spool_while_down(&sb, &mut pg, 1_000);
+    let doctor = || {
+        let spool = spool_env(sb.dir.path());
+        let dsn = pg.socket_dsn("stogger", "stogger");
+        let out = stogger_tests::service::run(
+            &stogger_tests::service::built_binary("stogger"),
+            &["doctor", "--json"],
+            sb.dir.path(),
+            &[
+                ("STOGGER_ENABLE_POSTGRES", "true"),
+                ("STOGGER_POSTGRES_DSN", &dsn),
+                ("STOGGER_POSTGRES_SPOOL_DIR", &spool),
+            ],
+        );
+        let v: serde_json::Value = serde_json::from_str(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr));
+        v["sections"]["spool"].clone()
+    };
+    // stogger doctor shows what waits, and since when.
+    let before = doctor();
+    assert_eq!(before["events"], 1000, "{before:#}");
+    assert_eq!(before["status"], "warning", "{before:#}");
+    assert!(before["oldest"].is_string(), "{before:#}");
+    assert!(before["bytes"].as_u64().unwrap() > 1000 * 20, "{before:#}");
     // Power loss in the middle of the last record.
     let spool = sb.dir.path().join("spool");
     let mut segments: Vec<_> = std::fs::read_dir(&spool)
@@ -197,14 +220,16 @@ fn a_truncated_segment_is_reported_and_the_rows_before_it_delivered() {
         .unwrap()
         .set_len(len - 10)
         .unwrap();
+    assert!(doctor()["damaged_bytes"].as_u64().unwrap() > 0);
     let out = replay(&sb, &pg, &[]);
     out.assert_success();
     assert!(
-        out.stderr.contains("is damaged") && out.stderr.contains("bytes lost")
-            || out.stderr.contains("byte(s) lost"),
+        out.stderr.contains("is damaged") && out.stderr.contains("byte(s) lost"),
         "{}",
         out.stderr
     );
+    let after = doctor();
+    assert_eq!(after["events"], 0, "{after:#}");
     // The last event of the first run went last into the spool: the good
     // records before it all arrived, once.
     assert_eq!(bulk_rows(&pg), "999|999|0|998", "{}", out.stderr);

@@ -5,6 +5,7 @@
 mod database;
 mod plugin;
 pub mod report;
+mod spool;
 mod targets;
 
 use crate::dsn::{self, Secrets};
@@ -73,6 +74,7 @@ pub fn diagnose(loaded: Option<&Loaded>, errors: &[ConfigError], service: Option
         None => plugin::for_cli(cfg),
     });
     report.sections.push(database::section(cfg));
+    report.sections.push(spool::section(cfg));
     report
 }
 
