@@ -16,7 +16,9 @@
 //! Scenarios: `pg_batch_vs_copy`, `pg_sync_vs_insert`, `file_vs_tracing_fmt`,
 //! `caller_overhead`, `caller_overhead_after_set_filter`, `disabled_debug`,
 //! `disabled_debug_after_set_filter`, `filter_directives_vs_envfilter`,
-//! `outage_memory` (ours only: its baseline is the configured bound).
+//! `outage_memory`, `outage_memory_64k` (ours only: the baseline is the
+//! computed bytes of the queued rows), `caller_under_outage` (ours with
+//! the database black-holed, baseline the same with it up).
 //!
 //! stogger is configured in code (console off, journal off, file target off
 //! with `log_to_file = false`); every `STOGGER_*` variable but
@@ -211,7 +213,13 @@ fn run(args: &[String]) -> Res<Value> {
                 }
                 ("filter_directives_vs_envfilter", true) => local::directives_ours(&o)?,
                 ("filter_directives_vs_envfilter", false) => local::directives_envfilter(&o)?,
-                ("outage_memory", true) => local::outage_ours(&o)?,
+                ("outage_memory", true) => local::outage_ours(&o, 0)?,
+                ("outage_memory_64k", true) => local::outage_ours(&o, 64 * 1024)?,
+                ("caller_under_outage", true) => pg::caller_under_outage(&o, "batch")?,
+                // Its baseline: the same calls with the database up.
+                ("caller_under_outage", false) => pg::caller_ours(&o)?,
+                // The sync-mode variant goes here, with its own baseline:
+                // ("caller_under_outage_sync", true) => pg::caller_under_outage(&o, "sync")?,
                 (s, _) => return Err(format!("no scenario {s} for side {side}").into()),
             };
             if let Value::Object(m) = &mut out {

@@ -51,7 +51,7 @@ impl ToSql for Jsonb<'_> {
 
 /// The `data` object of one raw row: the keys and values stogger stores for
 /// [`log_event`] (five fields, pid, code location).
-fn raw_data(buf: &mut String, i: u64, pid: u32) {
+pub(crate) fn raw_data(buf: &mut String, i: u64, pid: u32) {
     buf.clear();
     let _ = write!(
         buf,
@@ -414,6 +414,29 @@ fn caller_ours_with(o: &Opts, set_filter: bool) -> Res<Value> {
     let (failures, _) = verified_rows(&rt, o, guard)?;
     if let Value::Object(m) = &mut out {
         m.insert("delivery_failures".into(), json!(failures));
+    }
+    Ok(out)
+}
+
+/// The calling thread's cost of one event while the database is
+/// black-holed (`--dsn` points at a listener that accepts and never
+/// answers): the writer is stuck connecting, the queue fills and then
+/// drops; the caller must not notice. `mode` is `batch` here; the sync
+/// variant (`caller_under_outage_sync`) calls it with `sync`.
+pub fn caller_under_outage(o: &Opts, mode: &'static str) -> Res<Value> {
+    let (dsn, table) = (o.dsn.clone(), o.table.clone());
+    let guard = stogger(move |b| {
+        b.set("enable_postgres", true)
+            .set("postgres_dsn", dsn)
+            .set("postgres_table", table)
+            .set("postgres_write_mode", mode)
+            .set("postgres_shutdown_timeout_ms", 0i64)
+    })?;
+    let mut out = crate::time_calls(o.n);
+    let refused = stogger_core::warn::delivery_failures();
+    drop(guard);
+    if let Value::Object(m) = &mut out {
+        m.insert("refused_writes".into(), json!(refused));
     }
     Ok(out)
 }

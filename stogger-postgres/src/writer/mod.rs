@@ -286,18 +286,19 @@ impl Writer {
                     self.state.wake.notify_one();
                 }
                 if p.dropped > 0 {
-                    // After the queue lock was released (the callback may log).
-                    self.state.warner.warn(
-                        "queue-full",
-                        &format!(
+                    // After the queue lock was released (the callback may
+                    // log); the text is only built when it goes out.
+                    let queue = &self.state.queue;
+                    self.state.warner.warn_lazy("queue-full", || {
+                        format!(
                             "queue full ({} rows or {} bytes): dropped {} row(s), {} in total; \
                              the database is too slow or unreachable",
-                            self.state.queue.capacity(),
-                            self.state.queue.max_bytes(),
+                            queue.capacity(),
+                            queue.max_bytes(),
                             p.dropped,
-                            self.state.queue.dropped_full()
-                        ),
-                    );
+                            queue.dropped_full()
+                        )
+                    });
                 }
                 p.accepted as i64
             }
