@@ -411,9 +411,9 @@ impl Queue {
             // The common case, one event: the row (a few hundred bytes) is
             // copied under the lock, into a spare buffer when there is one,
             // so a log call takes one lock and allocates nothing.
+            let size = row_size(row);
             g = self.lock();
             was_empty = g.rows.is_empty();
-            let size = row_size(row);
             if g.rows.len() < self.capacity && g.bytes + size <= self.max_bytes {
                 let buffer = g.take_spare();
                 g.rows.push_back(Pending::new_in(buffer, row));

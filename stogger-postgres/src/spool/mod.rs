@@ -113,6 +113,8 @@ pub struct Spool {
     active: Option<File>,
     next_number: u64,
     reader: Option<(u64, Reader)>,
+    /// Positions of rows [`Spool::read`] handed out and not yet delivered.
+    handed: VecDeque<Position>,
 }
 
 impl std::fmt::Debug for Spool {
@@ -241,6 +243,7 @@ impl Spool {
                 active: None,
                 next_number,
                 reader: None,
+                handed: VecDeque::new(),
             },
             damage,
         ))
@@ -413,6 +416,7 @@ impl Spool {
                         bytes += row.data().len() as u64 + 64;
                         batch.rows.push(row);
                         batch.positions.push((number, end));
+                        self.handed.push_back((number, end));
                     }
                     Next::End => break,
                     Next::Damaged => {
@@ -444,7 +448,17 @@ impl Spool {
     /// being appended to), and the position is noted in the `progress`
     /// file for the next run and `stogger doctor`.
     pub fn delivered(&mut self, pos: Position) -> io::Result<()> {
-        self.skip_to(pos)?;
+        while let Some(&front) = self.handed.front() {
+            if front > pos {
+                break;
+            }
+            self.handed.pop_front();
+            if let Some(seg) = self.segments.iter_mut().find(|s| s.number == front.0) {
+                seg.pending = seg.pending.saturating_sub(1);
+                seg.read_from = seg.read_from.max(front.1);
+            }
+        }
+        self.drop_delivered_segments();
         let _ = std::fs::write(
             self.dir.join(PROGRESS_FILE),
             format!("{} {}\n", pos.0, pos.1),
@@ -452,8 +466,24 @@ impl Spool {
         Ok(())
     }
 
+    /// Deletes segments whose rows are all delivered, except the newest.
+    fn drop_delivered_segments(&mut self) {
+        while self.segments.len() > 1 {
+            let seg = &self.segments[0];
+            if seg.pending > 0 || seg.read_from < seg.good_end {
+                break;
+            }
+            let _ = std::fs::remove_file(&seg.path);
+            if self.reader.as_ref().is_some_and(|(n, _)| *n == seg.number) {
+                self.reader = None;
+            }
+            self.segments.pop_front();
+        }
+    }
+
     /// Moves the read position to `pos` when it is further on (what the
-    /// progress table says was committed); counts the rows skipped.
+    /// progress table says was committed, read back once before replaying;
+    /// rescans the segment it falls in to count what is left).
     pub fn skip_to(&mut self, pos: Position) -> io::Result<()> {
         let (number, offset) = pos;
         self.next_number = self.next_number.max(number + 1);

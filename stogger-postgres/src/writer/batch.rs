@@ -231,6 +231,7 @@ pub(super) async fn run_batch(
         lost: false,
         spool,
         spool_synced: false,
+        spool_blocked: false,
     };
     task.run().await;
 }
@@ -289,6 +290,9 @@ struct BatchTask {
     /// The spool's position was read back from the database (and an
     /// earlier run's in-flight commit settled) on this run.
     spool_synced: bool,
+    /// The spool cannot be replayed on this connection (its progress table
+    /// is missing): memory batches go straight to the table meanwhile.
+    spool_blocked: bool,
 }
 
 impl BatchTask {
@@ -313,7 +317,11 @@ impl BatchTask {
             if self.resolve_unknown().await {
                 continue;
             }
-            if self.spool.is_some() && !self.spool_synced && !self.sync_spool().await {
+            if self.spool.is_some()
+                && !self.spool_synced
+                && !self.spool_blocked
+                && !self.sync_spool().await
+            {
                 continue;
             }
             if self.batch.is_none() {
@@ -378,6 +386,7 @@ impl BatchTask {
                     );
                 }
                 self.lost = false;
+                self.spool_blocked = false;
                 self.conn = Some(c);
                 true
             }
@@ -584,14 +593,13 @@ impl BatchTask {
                 &format!(
                     "{why}; the spool {} cannot be written to the table without it (GRANT \
                      SELECT, INSERT on it, or create it with `stogger schema`); new events \
-                     are written directly meanwhile",
+                     are written directly meanwhile, the spool is tried again at the next \
+                     connection",
                     spool.dir().display()
                 ),
             );
-            let d = self.backoff.next();
-            state.sleep(d).await;
-            self.conn = None;
-            return false;
+            self.spool_blocked = true;
+            return true;
         }
         if let Some((xid, pid)) = spool.inflight() {
             let start = Instant::now();

@@ -183,6 +183,13 @@ impl Writer {
             progress: Mutex::new(Progress::default()),
             progress_changed: Condvar::new(),
         });
+        if config.write_mode == WriteMode::Sync && config.spool_dir.is_some() {
+            state.warner.warn(
+                "spool",
+                "postgres_spool_dir is used in batch mode only; this sync-mode writer has no \
+                 spool",
+            );
+        }
         let (first_tx, first_rx) = mpsc::channel();
         let mut sync = None;
         let task_state = state.clone();
