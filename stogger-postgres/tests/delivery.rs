@@ -6,8 +6,6 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -108,58 +106,6 @@ fn a_server_killed_mid_stream_gets_every_queued_event_once_after_restart() {
     assert_eq!((stats.delivered, stats.uncertain), (30_000, 0), "{stats:?}");
 }
 
-/// Forwards 127.0.0.1:<returned port> to `server_port`. While `armed`, the
-/// first `COMMIT` a client sends is swallowed, and from then on nothing
-/// more passes from that client to the server, while both sockets stay
-/// open: the server's backend waits in its transaction, alive.
-fn commit_swallower(server_port: u16, armed: Arc<AtomicBool>, fired: Arc<AtomicBool>) -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    thread::spawn(move || {
-        for client in listener.incoming() {
-            let Ok(client) = client else { return };
-            let Ok(server) = TcpStream::connect(("127.0.0.1", server_port)) else {
-                continue;
-            };
-            let (mut c_read, mut s_write) =
-                (client.try_clone().unwrap(), server.try_clone().unwrap());
-            let (armed, fired) = (armed.clone(), fired.clone());
-            thread::spawn(move || {
-                let mut buf = [0u8; 65536];
-                let mut silent = false;
-                while let Ok(n) = c_read.read(&mut buf) {
-                    if n == 0 {
-                        break;
-                    }
-                    if !silent
-                        && buf[..n].windows(7).any(|w| w == b"COMMIT\0")
-                        && armed.swap(false, Ordering::SeqCst)
-                    {
-                        fired.store(true, Ordering::SeqCst);
-                        silent = true;
-                    }
-                    if !silent && s_write.write_all(&buf[..n]).is_err() {
-                        break;
-                    }
-                }
-                if !silent {
-                    let _ = s_write.shutdown(Shutdown::Both);
-                }
-            });
-            thread::spawn(move || {
-                let (mut s_read, mut c_write) = (server, client);
-                let mut buf = [0u8; 65536];
-                while let Ok(n) = s_read.read(&mut buf) {
-                    if n == 0 || c_write.write_all(&buf[..n]).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-    });
-    port
-}
-
 /// Writes 500 rows in one batch whose COMMIT is swallowed, then 500 more.
 fn lost_commit_run(
     pg: &stogger_tests::pg::Cluster,
@@ -172,7 +118,7 @@ fn lost_commit_run(
 ) {
     let armed = Arc::new(AtomicBool::new(false));
     let fired = Arc::new(AtomicBool::new(false));
-    let port = commit_swallower(pg.port(), armed.clone(), fired.clone());
+    let port = commit_trap(pg.port(), Trap::Request, armed.clone(), fired.clone());
     let mut c = config(&tcp_dsn(port), table);
     c.flush_interval = Duration::from_secs(30); // batches only on flush
     c.write_timeout = Duration::from_secs(2);
