@@ -11,9 +11,11 @@
 //! Rust programs (the `stogger` CLI, tests) can use the same functionality
 //! directly. Everything public is here, at the crate root:
 //!
-//! - [`Writer`] ([`Writer::open`] with [`PgSettings`], [`Opened`],
-//!   [`OpenStatus`], [`OpenError`], [`Stats`], [`WarnSink`], rows as
-//!   [`RowRef`]): the writer the C ABI wraps.
+//! - [`Writer`] ([`Writer::start`] or the waiting [`Writer::open`] with
+//!   [`PgSettings`], [`Opened`], [`OpenStatus`], [`OpenError`], [`Stats`],
+//!   [`WarnSink`], rows as [`RowRef`]): the writer the C ABI wraps.
+//! - [`spool_status`] ([`SpoolStatus`]): what a disk spool directory holds,
+//!   read without touching it, for `stogger doctor`.
 //! - [`check`] ([`CheckReport`], [`ColumnCheck`], [`IndexCheck`]): the
 //!   read-only diagnosis behind `stogger doctor`.
 //! - [`LogReader`] ([`QueryParam`], [`StoredRow`]): reading the table back,
@@ -57,19 +59,24 @@
 //! prints: diagnostics go to the `warn` callback given at open, with the
 //! DSN password removed, rate-limited per kind.
 //!
-//! - **Open**: an invalid configuration is refused naming the key. A
+//! - **Open**: an invalid configuration is refused naming the key.
+//!   [`Writer::start`] (what the C ABI does) never waits for the database:
+//!   the writer connects on its own thread and reports a failure; a
 //!   database that cannot be reached (or a table that cannot be created)
-//!   does not fail the open: the writer starts, reports the reason, and
-//!   retries in the background; it returns within about
-//!   `connect_timeout_ms`.
-//! - **Batch mode** (default): the caller only copies rows into a bounded
-//!   queue. A lost connection keeps the rows and reconnects with backoff
-//!   (100 ms doubling to 5 s); a transaction whose COMMIT got no answer is
-//!   looked up with `txid_status` before anything is sent again, so nothing
-//!   is inserted twice. Rows the server rejects for their content are
-//!   isolated by splitting the batch and only they are dropped. A full queue
-//!   drops the newest rows and says so, in a warning and in a
-//!   `stogger-events-dropped` row.
+//!   never fails the open, the writer retries in the background.
+//! - **Time limits**: every connection has TCP keepalives and
+//!   `tcp_user_timeout`; every write and statement `write_timeout_ms`.
+//! - **Batch mode** (default): the caller only copies rows into a queue
+//!   bounded in rows and bytes. A lost connection keeps the rows and
+//!   reconnects with backoff (100 ms doubling to 5 s); a transaction whose
+//!   COMMIT got no answer is looked up with `txid_status` before anything
+//!   is sent again (its old backend ended when still alive, the wait
+//!   bounded; past it the rows count as uncertain), so nothing is inserted
+//!   twice. Rows the server rejects are isolated by splitting the batch
+//!   and only they are dropped. A full queue drops the newest rows and says
+//!   so, in a warning and in a `stogger-events-dropped` row. With
+//!   `spool_dir`, rows the database cannot take go to a disk spool and are
+//!   replayed in order, exactly once, also by a later run.
 //! - **Sync mode**: one committed INSERT per row before the call returns,
 //!   on the calling thread (one connection behind a mutex: concurrent
 //!   callers take turns; a caller inside a tokio runtime is served by the
