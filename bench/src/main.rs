@@ -17,14 +17,16 @@
 //! ```
 //!
 //! Scenarios: `pg_batch_vs_copy`, `pg_sync_vs_insert`, `pg_sync_concurrent`,
-//! `caller_under_outage_sync` (ours only: its target is the fail-fast bound),
-//! `file_vs_tracing_fmt`,
-//! `caller_overhead`, `caller_overhead_after_set_filter`, `disabled_debug`,
+//! `file_vs_tracing_fmt`, `caller_overhead`,
+//! `caller_overhead_after_set_filter`, `disabled_debug`,
 //! `disabled_debug_after_set_filter`, `filter_directives_vs_envfilter`,
-//! `outage_memory` (ours only: its baseline is the configured bound),
-//! `pg_sustained` (sides `ours`, `plain`, `baseline` on a preloaded table),
-//! `pg_many_writers` (`--writers W --monitor-dsn M`; ours through pgbouncer,
-//! baseline direct).
+//! `outage_memory`, `outage_memory_64k` (ours only: the baseline is the
+//! computed bytes of the queued rows), `caller_under_outage` (ours with
+//! the database black-holed, baseline the same calls with it up),
+//! `caller_under_outage_sync` (ours only, database black-holed: its
+//! target is the fail-fast bound), `pg_sustained` (sides `ours`, `plain`,
+//! `baseline` on a preloaded table), `pg_many_writers` (`--writers W
+//! --monitor-dsn M`; ours through pgbouncer, baseline direct).
 //!
 //! stogger is configured in code (console off, journal off, file target off
 //! with `log_to_file = false`); every `STOGGER_*` variable but
@@ -240,7 +242,6 @@ fn run(args: &[String]) -> Res<Value> {
                 ("pg_sync_vs_insert", false) => pg::insert_raw(&o)?,
                 ("pg_sync_concurrent", true) => pg::sync_concurrent_ours(&o)?,
                 ("pg_sync_concurrent", false) => pg::sync_concurrent_raw(&o)?,
-                ("caller_under_outage_sync", true) => pg::sync_under_outage_ours(&o)?,
                 ("file_vs_tracing_fmt", true) => local::file_ours(&o)?,
                 ("file_vs_tracing_fmt", false) => local::file_fmt(&o)?,
                 ("caller_overhead", true) => pg::caller_ours(&o)?,
@@ -255,7 +256,12 @@ fn run(args: &[String]) -> Res<Value> {
                 }
                 ("filter_directives_vs_envfilter", true) => local::directives_ours(&o)?,
                 ("filter_directives_vs_envfilter", false) => local::directives_envfilter(&o)?,
-                ("outage_memory", true) => local::outage_ours(&o)?,
+                ("outage_memory", true) => local::outage_ours(&o, 0)?,
+                ("outage_memory_64k", true) => local::outage_ours(&o, 64 * 1024)?,
+                ("caller_under_outage", true) => pg::caller_under_outage(&o, "batch")?,
+                // Its baseline: the same calls with the database up.
+                ("caller_under_outage", false) => pg::caller_ours(&o)?,
+                ("caller_under_outage_sync", true) => pg::caller_under_outage(&o, "sync")?,
                 ("pg_sustained", _) => scale::sustained(&o, side)?,
                 ("pg_many_writers", _) => scale::many_writers(&o, o.writers, &o.monitor_dsn)?,
                 (s, _) => return Err(format!("no scenario {s} for side {side}").into()),

@@ -475,38 +475,6 @@ pub fn sync_concurrent_raw(o: &Opts) -> Res<Value> {
     Ok(out)
 }
 
-/// stogger, sync mode, with the database black-holed (a listener that
-/// accepts connections and never answers) from the start: the caller's
-/// time per event once the first failure (at start-up, after
-/// `postgres_connect_timeout_ms` = 1 s) opened the breaker. Ours only: the
-/// target is the documented fail-fast bound.
-pub fn sync_under_outage_ours(o: &Opts) -> Res<Value> {
-    let hole = std::net::TcpListener::bind("127.0.0.1:0")?;
-    let port = hole.local_addr()?.port();
-    std::thread::spawn(move || {
-        // Held open, never read: the process ends them.
-        let mut held = Vec::new();
-        for c in hole.incoming().flatten() {
-            held.push(c);
-        }
-    });
-    let dsn = format!("postgresql://bench:bench@127.0.0.1:{port}/bench?sslmode=disable");
-    let table = o.table.clone();
-    let guard = stogger(move |b| {
-        b.set("enable_postgres", true)
-            .set("postgres_dsn", dsn)
-            .set("postgres_table", table)
-            .set("postgres_write_mode", "sync")
-            .set("postgres_connect_timeout_ms", 1_000i64)
-            .set("postgres_shutdown_timeout_ms", 0i64)
-    })?;
-    let mut out = crate::time_calls(o.n);
-    let failures = stogger_core::warn::delivery_failures();
-    drop(guard);
-    out["delivery_failures"] = json!(failures);
-    Ok(out)
-}
-
 /// How much the GIN index on `data` costs COPY: raw COPY of N rows into the
 /// plugin's table (GIN `jsonb_path_ops`), the same with the default
 /// `jsonb_ops`, and without a GIN index; runs interleaved, medians.
@@ -594,6 +562,34 @@ fn caller_ours_with(o: &Opts, set_filter: bool) -> Res<Value> {
     let (failures, _) = verified_rows(&rt, o, guard)?;
     if let Value::Object(m) = &mut out {
         m.insert("delivery_failures".into(), json!(failures));
+    }
+    Ok(out)
+}
+
+/// The calling thread's cost of one event while the database is
+/// black-holed from the start (`--dsn` points at a listener that accepts
+/// and never answers), in write mode `mode`:
+///
+/// - `batch` (`caller_under_outage`): the writer is stuck connecting, the
+///   queue fills and then drops; the caller must not notice.
+/// - `sync` (`caller_under_outage_sync`): the first connection fails after
+///   `postgres_connect_timeout_ms` (1 s here) and opens the breaker; from
+///   then on every call returns at once (the fail-fast bound).
+pub fn caller_under_outage(o: &Opts, mode: &'static str) -> Res<Value> {
+    let (dsn, table) = (o.dsn.clone(), o.table.clone());
+    let guard = stogger(move |b| {
+        b.set("enable_postgres", true)
+            .set("postgres_dsn", dsn)
+            .set("postgres_table", table)
+            .set("postgres_write_mode", mode)
+            .set("postgres_connect_timeout_ms", 1_000i64)
+            .set("postgres_shutdown_timeout_ms", 0i64)
+    })?;
+    let mut out = crate::time_calls(o.n);
+    let refused = stogger_core::warn::delivery_failures();
+    drop(guard);
+    if let Value::Object(m) = &mut out {
+        m.insert("refused_writes".into(), json!(refused));
     }
     Ok(out)
 }

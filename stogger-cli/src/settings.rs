@@ -45,6 +45,10 @@ pub fn value_of(cfg: &Config, key: &str) -> Option<String> {
         }
         .to_string(),
         "postgres_queue_capacity" => cfg.postgres_queue_capacity.to_string(),
+        "postgres_queue_max_bytes" => cfg.postgres_queue_max_bytes.to_string(),
+        "postgres_write_timeout_ms" => cfg.postgres_write_timeout_ms.to_string(),
+        "postgres_spool_dir" => opt(cfg.postgres_spool_dir.as_deref().map(path)),
+        "postgres_spool_max_bytes" => cfg.postgres_spool_max_bytes.to_string(),
         "postgres_batch_size" => cfg.postgres_batch_size.to_string(),
         "postgres_flush_interval_ms" => cfg.postgres_flush_interval_ms.to_string(),
         "postgres_shutdown_timeout_ms" => cfg.postgres_shutdown_timeout_ms.to_string(),

@@ -152,6 +152,10 @@ postgres_table = "audit.events"
 postgres_plugin = "/opt/stogger/libstogger_postgres.so"
 postgres_write_mode = "sync"
 postgres_queue_capacity = 50
+postgres_queue_max_bytes = "2MiB"
+postgres_write_timeout_ms = 1500
+postgres_spool_dir = "/var/spool/billing"
+postgres_spool_max_bytes = "2GiB"
 postgres_batch_size = 10
 postgres_flush_interval_ms = 50
 postgres_shutdown_timeout_ms = 0
@@ -215,6 +219,13 @@ pad_event_width = 0
     );
     assert_eq!(c.postgres_write_mode, WriteMode::Sync);
     assert_eq!(c.postgres_queue_capacity, 50);
+    assert_eq!(c.postgres_queue_max_bytes, 2 << 20);
+    assert_eq!(c.postgres_write_timeout_ms, 1500);
+    assert_eq!(
+        c.postgres_spool_dir,
+        Some(PathBuf::from("/var/spool/billing"))
+    );
+    assert_eq!(c.postgres_spool_max_bytes, 2 << 30);
     assert_eq!(c.postgres_batch_size, 10);
     assert_eq!(c.postgres_flush_interval_ms, 50);
     assert_eq!(c.postgres_shutdown_timeout_ms, 0);
@@ -283,6 +294,10 @@ fn every_key_can_be_set_from_its_environment_variable() {
         ("postgres_plugin", "/x/libstogger_postgres.so"),
         ("postgres_write_mode", "sync"),
         ("postgres_queue_capacity", "7"),
+        ("postgres_queue_max_bytes", "65536"),
+        ("postgres_write_timeout_ms", "250"),
+        ("postgres_spool_dir", "/var/spool/x"),
+        ("postgres_spool_max_bytes", "1MiB"),
         ("postgres_batch_size", "3"),
         ("postgres_flush_interval_ms", "9"),
         ("postgres_shutdown_timeout_ms", "11"),

@@ -143,12 +143,22 @@ pub struct PgSettings {
     pub write_mode: WriteMode,
     /// Maximum number of rows waiting in memory (batch mode).
     pub queue_capacity: usize,
+    /// Maximum bytes of row text waiting in memory (batch mode); whichever
+    /// of this and `queue_capacity` is reached first drops.
+    pub queue_max_bytes: u64,
     /// Maximum rows per COPY.
     pub batch_size: usize,
     /// The longest a queued row waits for a fuller batch.
     pub flush_interval: Duration,
     /// Bound for one connection attempt (and for a sync write's reconnect).
     pub connect_timeout: Duration,
+    /// Bound for one write (a batch's `BEGIN`/`COPY`/`COMMIT`) and for every
+    /// statement; also how long a lost COMMIT is waited on.
+    pub write_timeout: Duration,
+    /// Directory of the disk spool (batch mode); None: no spool.
+    pub spool_dir: Option<String>,
+    /// Maximum bytes of the spool's segment files.
+    pub spool_max_bytes: u64,
     /// Default deadline for flushing on close (used when the writer is
     /// dropped without being closed).
     pub shutdown_timeout: Duration,
@@ -312,6 +322,22 @@ pub const QUEUE_CAPACITY: Setting = Setting {
     },
 };
 
+/// The queue's bound in bytes.
+pub const QUEUE_MAX_BYTES: Setting = Setting {
+    name: "queue_max_bytes",
+    config_key: Some("postgres_queue_max_bytes"),
+    default: "67108864",
+    allowed: "a size from 65536 to 68719476736 bytes (64 MiB by default): an integer, or in stogger's configuration a string with a unit, e.g. \"64MiB\"",
+    doc: "Bytes of event text held in memory at most; with queue_capacity, whichever is reached first drops.",
+    kind: Kind::Integer {
+        min: 65_536,
+        max: 64 << 30,
+        default: 64 << 20,
+        get: |s| s.queue_max_bytes,
+        set: |s, n| s.queue_max_bytes = n,
+    },
+};
+
 /// Rows per COPY.
 pub const BATCH_SIZE: Setting = Setting {
     name: "batch_size",
@@ -373,6 +399,61 @@ pub const CONNECT_TIMEOUT_MS: Setting = Setting {
         default: 5000,
         get: |s| millis(s.connect_timeout),
         set: |s, n| s.connect_timeout = Duration::from_millis(n),
+    },
+};
+
+/// The bound of one write and of every statement.
+pub const WRITE_TIMEOUT_MS: Setting = Setting {
+    name: "write_timeout_ms",
+    config_key: Some("postgres_write_timeout_ms"),
+    default: "30000",
+    allowed: "an integer from 100 to 3600000 (milliseconds)",
+    doc: "Longest one write (BEGIN, COPY, COMMIT) or statement may take; also how long a lost COMMIT is waited on.",
+    kind: Kind::Integer {
+        min: 100,
+        max: 3_600_000,
+        default: 30_000,
+        get: |s| millis(s.write_timeout),
+        set: |s, n| s.write_timeout = Duration::from_millis(n),
+    },
+};
+
+fn check_spool_dir(dir: &str) -> Result<(), String> {
+    if dir.contains('\0') {
+        return Err("the path contains a NUL character".to_string());
+    }
+    Ok(())
+}
+
+/// The disk spool's directory.
+pub const SPOOL_DIR: Setting = Setting {
+    name: "spool_dir",
+    config_key: Some("postgres_spool_dir"),
+    default: "none (no spool)",
+    allowed: "a directory path (created when missing); empty for none",
+    doc: "Directory where events go while the database is away or the queue is past half full; replayed in order later, also by the next run.",
+    kind: Kind::Text {
+        default: None,
+        required: false,
+        check: check_spool_dir,
+        get: |s| s.spool_dir.as_deref(),
+        set: |s, v| s.spool_dir = v.filter(|d| !d.is_empty()),
+    },
+};
+
+/// The spool's bound in bytes.
+pub const SPOOL_MAX_BYTES: Setting = Setting {
+    name: "spool_max_bytes",
+    config_key: Some("postgres_spool_max_bytes"),
+    default: "1073741824",
+    allowed: "a size from 1048576 to 1099511627776 bytes (1 GiB by default): an integer, or in stogger's configuration a string with a unit, e.g. \"1GiB\"",
+    doc: "Bytes of spool files at most; when full, the newest events are dropped (counted).",
+    kind: Kind::Integer {
+        min: 1 << 20,
+        max: 1 << 40,
+        default: 1 << 30,
+        get: |s| s.spool_max_bytes,
+        set: |s, n| s.spool_max_bytes = n,
     },
 };
 
@@ -523,10 +604,14 @@ pub const SETTINGS: &[Setting] = &[
     TABLE,
     WRITE_MODE,
     QUEUE_CAPACITY,
+    QUEUE_MAX_BYTES,
     BATCH_SIZE,
     FLUSH_INTERVAL_MS,
     SHUTDOWN_TIMEOUT_MS,
     CONNECT_TIMEOUT_MS,
+    WRITE_TIMEOUT_MS,
+    SPOOL_DIR,
+    SPOOL_MAX_BYTES,
     APPLICATION_NAME,
     SYNC_POOL_SIZE,
     PARTITIONING,
@@ -695,10 +780,14 @@ impl PgSettings {
             table: String::new(),
             write_mode: WriteMode::Batch,
             queue_capacity: 0,
+            queue_max_bytes: 0,
             batch_size: 0,
             flush_interval: Duration::ZERO,
             connect_timeout: Duration::ZERO,
             shutdown_timeout: Duration::ZERO,
+            write_timeout: Duration::ZERO,
+            spool_dir: None,
+            spool_max_bytes: 0,
             application_name: None,
             sync_pool_size: 0,
             partitioning: Partitioning::None,
@@ -905,7 +994,17 @@ mod tests {
         s.partition_manager = PartitionManager::External;
         s.maintenance_interval = Duration::from_secs(60);
         s.gin_opclass = GinOpclass::None;
+        s.queue_max_bytes = 1 << 20;
+        s.write_timeout = Duration::from_millis(250);
+        s.spool_dir = Some("/var/spool/svc".into());
+        s.spool_max_bytes = 1 << 30;
         assert_eq!(PgSettings::from_json(&s.to_json()), Ok(s));
+        // The spool is off by default, and an empty directory means off.
+        let c = PgSettings::from_json(r#"{"dsn":"host=/tmp","spool_dir":""}"#).unwrap();
+        assert_eq!(c.spool_dir, None);
+        assert_eq!(c.queue_max_bytes, 64 << 20);
+        assert_eq!(c.spool_max_bytes, 1 << 30);
+        assert_eq!(c.write_timeout, Duration::from_secs(30));
     }
 
     #[test]

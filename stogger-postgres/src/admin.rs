@@ -162,7 +162,8 @@ where
 /// would create) when it is missing; on an existing table builds each of
 /// stogger's indexes that is missing (compared by definition) with
 /// `CREATE INDEX CONCURRENTLY` — on a partitioned table partition by
-/// partition, attached to an index on the parent. Drops nothing.
+/// partition, attached to an index on the parent — and the spool's
+/// progress table when it is missing. Drops nothing.
 pub fn apply_schema(settings: &PgSettings) -> ApplyReport {
     let base = ApplyReport {
         dsn: redact(&settings.dsn),
@@ -258,6 +259,21 @@ async fn apply_on(
             }
             _ => r.remaining.push(check.clone()),
         }
+    }
+    // The spool's progress table, when the table was made without it (by
+    // an older version, or by hand).
+    let progress = t.progress_table();
+    let missing = catalog::table_kind(client, &progress)
+        .await
+        .map_err(|e| describe(&e))?
+        == TableKind::Missing;
+    if missing {
+        let sql = schema::create_progress_table_sql(t);
+        client
+            .batch_execute(&sql)
+            .await
+            .map_err(|e| format!("creating {progress}: {}", describe(&e)))?;
+        r.statements.extend(sql.lines().map(str::to_string));
     }
     Ok(())
 }

@@ -134,9 +134,13 @@ pub struct CheckReport {
     pub row_count_estimated: bool,
     /// Time of the newest row (RFC 3339).
     pub newest: Option<String>,
-    /// Events services reported as dropped (queue full) in the last 24 hours,
-    /// from the `stogger-events-dropped` rows the writer inserts.
+    /// Events services reported as dropped (queue or spool full) in the
+    /// last 24 hours, from the `stogger-events-dropped` rows the writer
+    /// inserts.
     pub dropped_last_24h: Option<i64>,
+    /// Events whose COMMIT's outcome could not be known (counted as
+    /// uncertain, not sent again) in the last 24 hours, from the same rows.
+    pub uncertain_last_24h: Option<i64>,
     /// Everything wrong, in words (empty when all is well).
     pub problems: Vec<String>,
 }
@@ -200,6 +204,7 @@ fn base_report(config: &PgSettings) -> CheckReport {
         row_count_estimated: false,
         newest: None,
         dropped_last_24h: None,
+        uncertain_last_24h: None,
         problems: Vec::new(),
     }
 }
@@ -369,18 +374,27 @@ async fn inspect(
             .map(rfc3339);
     }
     count_rows(client, t, bound, r).await?;
-    // Loss must be visible: the writer records what a full queue dropped.
-    let dropped = one_row(
+    // Loss must be visible: the writer records what it dropped and what
+    // it could not know (the gap rows).
+    let sum = |key: &str| {
+        format!(
+            "coalesce(sum(CASE WHEN jsonb_typeof(data->'{key}') = 'number' \
+             THEN (data->>'{key}')::numeric END), 0)::bigint"
+        )
+    };
+    let gaps = one_row(
         client,
         &format!(
-            "SELECT coalesce(sum(CASE WHEN jsonb_typeof(data->'dropped') = 'number' \
-             THEN (data->>'dropped')::numeric END), 0)::bigint FROM {quoted} \
-             WHERE event = 'stogger-events-dropped' AND \"timestamp\" > now() - interval '24 hours'"
+            "SELECT {}, {} FROM {quoted} WHERE event = 'stogger-events-dropped' \
+             AND \"timestamp\" > now() - interval '24 hours'",
+            sum("dropped"),
+            sum("uncertain")
         ),
     )
     .await;
-    if let Ok(Some(row)) = dropped {
+    if let Ok(Some(row)) = gaps {
         r.dropped_last_24h = row.try_get(0).ok();
+        r.uncertain_last_24h = row.try_get(1).ok();
     }
     if kind == TableKind::Partitioned {
         r.maintenance = last_maintenance(client, t).await?;

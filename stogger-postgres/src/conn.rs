@@ -5,12 +5,16 @@
 //!
 //! Every statement works through pgbouncer in transaction pooling mode,
 //! where consecutive transactions of one client may run on different server
-//! connections: nothing is prepared ahead. The INSERT and `txid_status` are
-//! one unnamed statement each (`execute_typed`/`query_typed`: parse, bind
-//! and execute in one round trip); the COPY statement is prepared inside
-//! its transaction and closed before the transaction ends.
+//! connections: nothing is prepared ahead. The INSERT, the spool's
+//! progress INSERT, `txid_status` and the ending of a lost COMMIT's backend
+//! are one unnamed statement each (`execute_typed`/`query_typed`: parse,
+//! bind and execute in one round trip); the COPY statement is prepared
+//! inside its transaction and closed before the transaction ends. The
+//! per-transaction `statement_timeout` is a `SET LOCAL`, which ends with
+//! its transaction.
 
 use std::error::Error as StdError;
+use std::time::Duration;
 
 use bytes::{BufMut, BytesMut};
 use futures_util::pin_mut;
@@ -116,10 +120,10 @@ pub fn describe(e: &tokio_postgres::Error) -> String {
 pub enum Failure {
     /// The connection is unusable: reconnect, keep the rows.
     Connection(String),
-    /// The server rejected the content of (some of) the rows: isolate them.
+    /// The server rejected (some of) the rows: isolate them by bisection.
     Rows(String),
-    /// The table or privileges are wrong (or another statement-level
-    /// problem): keep the rows, retry later with backoff. `table_missing`
+    /// The database cannot take rows now (privileges, resources, a missing
+    /// table): keep the rows, retry later with backoff. `table_missing`
     /// asks for the schema to be created again.
     Blocked {
         /// The server's message.
@@ -129,26 +133,36 @@ pub enum Failure {
     },
 }
 
-/// Classifies a driver error (SQLSTATE classes: 22 data exception, 23
-/// integrity, 54 program limit (e.g. an index row too large) are row-level;
-/// 08 connection, 57 operator intervention (shutdown), 53 resources, 58
-/// system error and any error without SQLSTATE are connection-level).
+/// Classifies a driver error. Only what says the database is unavailable
+/// keeps the rows: connection (class 08, an error without SQLSTATE, a
+/// closed client) and operator intervention (57, including a statement
+/// timeout) reconnect; invalid authorization (28), missing privilege
+/// (42501), insufficient resources (53), system errors (58), a missing
+/// table or schema (42P01, 3F000: created again) and transient conflicts
+/// (40 serialization/deadlock, 55P03 lock timeout) wait and retry. Every
+/// other error is taken as caused by the rows and isolated by bisection
+/// (a trigger's `P0001`, bad data 22, constraints 23, limits 54, ...).
 pub fn classify(e: &tokio_postgres::Error, client: &Client) -> Failure {
     let text = describe(e);
-    if let Some(db) = e.as_db_error() {
-        let code = db.code().code();
-        let class = &code[..code.len().min(2)];
-        return match class {
-            "22" | "23" | "54" => Failure::Rows(text),
-            "08" | "57" | "53" | "58" => Failure::Connection(text),
-            _ if client.is_closed() => Failure::Connection(text),
-            _ => Failure::Blocked {
-                message: text,
-                table_missing: code == "42P01" || code == "3F000",
-            },
-        };
+    let Some(db) = e.as_db_error() else {
+        return Failure::Connection(text);
+    };
+    let code = db.code().code();
+    let class = &code[..code.len().min(2)];
+    let table_missing = code == "42P01" || code == "3F000";
+    match class {
+        "08" | "57" => Failure::Connection(text),
+        _ if client.is_closed() => Failure::Connection(text),
+        "28" | "53" | "58" | "40" => Failure::Blocked {
+            message: text,
+            table_missing: false,
+        },
+        _ if table_missing || code == "42501" || code == "55P03" => Failure::Blocked {
+            message: text,
+            table_missing,
+        },
+        _ => Failure::Rows(text),
     }
-    Failure::Connection(text)
 }
 
 /// A connection's I/O future (tokio-postgres' `Connection`, boxed so that
@@ -299,61 +313,127 @@ impl Conn {
         writer.finish().await.map(|_| ())
     }
 
-    /// Writes `rows` in one transaction: `BEGIN; SELECT txid_current()`,
-    /// COPY, `COMMIT`. When the connection dies after COMMIT was sent, the
-    /// outcome is unknown and [`WriteError::Unknown`] carries the
-    /// transaction id to ask [`Conn::txid_status`] about after reconnecting.
-    pub async fn write(&self, rows: &[Row]) -> Result<(), WriteError> {
-        let xid = match self.begin().await {
-            Ok(x) => x,
-            Err(e) => return Err(WriteError::Failed(classify(&e, &self.client))),
+    /// Writes `rows` in one transaction: `BEGIN; SET LOCAL
+    /// statement_timeout; SELECT txid_current(), pg_backend_pid()`, COPY,
+    /// the spool position when the rows come from the spool (`progress`:
+    /// an INSERT into the progress table, in the same transaction), then
+    /// `COMMIT`; the whole write within `timeout`. When no answer to COMMIT
+    /// comes (connection lost, or the time is up), the outcome is unknown
+    /// and [`WriteError::Unknown`] carries the transaction id and the
+    /// backend's pid to resolve it with after reconnecting. Running out of
+    /// time before COMMIT is a connection failure: the transaction cannot
+    /// commit without it, so the rows may be sent again.
+    pub async fn write(
+        &self,
+        rows: &[Row],
+        progress: Option<&ProgressMark<'_>>,
+        timeout: Duration,
+    ) -> Result<(), WriteError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let late = || {
+            WriteError::Failed(Failure::Connection(format!(
+                "the server did not answer within {} ms (write_timeout_ms)",
+                timeout.as_millis()
+            )))
         };
-        if let Err(e) = self.copy(rows).await {
-            let f = classify(&e, &self.client);
-            if !self.client.is_closed() {
-                let _ = self.client.batch_execute("ROLLBACK").await;
+        let failed = |e: tokio_postgres::Error| WriteError::Failed(classify(&e, &self.client));
+        let (xid, pid) = match tokio::time::timeout_at(deadline, self.begin(timeout)).await {
+            Ok(Ok(x)) => x,
+            Ok(Err(e)) => return Err(failed(e)),
+            Err(_) => return Err(late()),
+        };
+        let body = async {
+            self.copy(rows).await?;
+            if let Some(mark) = progress {
+                self.client
+                    .execute_typed(
+                        mark.insert_sql.as_str(),
+                        &[
+                            (&mark.spool_id, Type::TEXT),
+                            (&mark.segment, Type::INT8),
+                            (&mark.offset, Type::INT8),
+                        ],
+                    )
+                    .await?;
             }
-            return Err(WriteError::Failed(f));
+            Ok::<(), tokio_postgres::Error>(())
+        };
+        match tokio::time::timeout_at(deadline, body).await {
+            Ok(Ok(())) => {
+                if let Some(mark) = progress {
+                    (mark.before_commit)(xid, pid);
+                }
+            }
+            Ok(Err(e)) => {
+                let f = classify(&e, &self.client);
+                if !self.client.is_closed() {
+                    let _ =
+                        tokio::time::timeout_at(deadline, self.client.batch_execute("ROLLBACK"))
+                            .await;
+                }
+                return Err(WriteError::Failed(f));
+            }
+            Err(_) => return Err(late()),
         }
-        match self.client.batch_execute("COMMIT").await {
-            Ok(()) => Ok(()),
+        match tokio::time::timeout_at(deadline, self.client.batch_execute("COMMIT")).await {
+            Ok(Ok(())) => Ok(()),
             // The server answered: the transaction did not commit.
-            Err(e) if e.as_db_error().is_some() && !self.client.is_closed() => {
+            Ok(Err(e)) if e.as_db_error().is_some() && !self.client.is_closed() => {
                 Err(WriteError::Failed(classify(&e, &self.client)))
             }
-            Err(e) => Err(WriteError::Unknown {
+            Ok(Err(e)) => Err(WriteError::Unknown {
                 xid,
+                pid,
                 error: describe(&e),
+            }),
+            Err(_) => Err(WriteError::Unknown {
+                xid,
+                pid,
+                error: format!(
+                    "no answer to COMMIT within {} ms (write_timeout_ms)",
+                    timeout.as_millis()
+                ),
             }),
         }
     }
 
-    async fn begin(&self) -> Result<i64, tokio_postgres::Error> {
+    async fn begin(&self, timeout: Duration) -> Result<(i64, i32), tokio_postgres::Error> {
         let msgs = self
             .client
-            .simple_query("BEGIN; SELECT txid_current()")
+            .simple_query(&format!(
+                "BEGIN; SET LOCAL statement_timeout = {}; \
+                 SELECT txid_current(), pg_backend_pid()",
+                timeout.as_millis()
+            ))
             .await?;
         for m in msgs {
             if let SimpleQueryMessage::Row(r) = m {
-                if let Some(x) = r.get(0).and_then(|v| v.parse::<i64>().ok()) {
-                    return Ok(x);
+                let xid = r.get(0).and_then(|v| v.parse::<i64>().ok());
+                let pid = r.get(1).and_then(|v| v.parse::<i32>().ok());
+                if let (Some(xid), Some(pid)) = (xid, pid) {
+                    return Ok((xid, pid));
                 }
             }
         }
         // Cannot happen with a real server; treat as "no xid known".
-        Ok(-1)
+        Ok((-1, 0))
     }
 
-    /// What became of transaction `xid` (PostgreSQL ≥ 10).
-    pub async fn txid_status(&self, xid: i64) -> Result<TxStatus, tokio_postgres::Error> {
+    /// What became of transaction `xid` (PostgreSQL ≥ 10), within `timeout`.
+    pub async fn txid_status(
+        &self,
+        xid: i64,
+        timeout: Duration,
+    ) -> Result<TxStatus, tokio_postgres::Error> {
         if xid < 0 {
             return Ok(TxStatus::Unknown);
         }
-        match self
-            .client
-            .query_typed("SELECT txid_status($1)", &[(&xid, Type::INT8)])
-            .await
-        {
+        let params: [(&(dyn ToSql + Sync), Type); 1] = [(&xid, Type::INT8)];
+        let asked = self.client.query_typed("SELECT txid_status($1)", &params);
+        let Ok(answer) = tokio::time::timeout(timeout, asked).await else {
+            return Ok(TxStatus::InProgress);
+        };
+        match answer {
             Ok(rows) => Ok(
                 match rows
                     .first()
@@ -376,6 +456,50 @@ impl Conn {
             Err(e) => Err(e),
         }
     }
+
+    /// Ends the backend `pid` if it still runs transaction `xid` (the one
+    /// whose COMMIT got no answer), so that transaction settles now instead
+    /// of when the server notices the dead connection. Allowed for the same
+    /// role (and for members of `pg_signal_backend`); `Ok(false)` when no
+    /// such backend runs; an error (42501) when the role may not.
+    pub async fn terminate(
+        &self,
+        pid: i32,
+        xid: i64,
+        timeout: Duration,
+    ) -> Result<bool, tokio_postgres::Error> {
+        // backend_xid is the 32-bit xid; txid_current() adds the epoch.
+        let xid32 = xid.rem_euclid(1 << 32).to_string();
+        let params: [(&(dyn ToSql + Sync), Type); 2] = [(&pid, Type::INT4), (&xid32, Type::TEXT)];
+        let asked = self.client.query_typed(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE pid = $1 AND backend_xid::text = $2",
+            &params,
+        );
+        match tokio::time::timeout(timeout, asked).await {
+            Ok(Ok(rows)) => Ok(rows
+                .iter()
+                .any(|r| r.try_get::<_, bool>(0).unwrap_or(false))),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Ok(false),
+        }
+    }
+}
+
+/// The spool position a batch from the spool advances to, recorded in the
+/// same transaction as its rows (see [`crate::spool`]).
+pub struct ProgressMark<'a> {
+    /// The INSERT into the table's progress table.
+    pub insert_sql: &'a String,
+    /// The spool's identity.
+    pub spool_id: &'a str,
+    /// The segment of the batch's last record.
+    pub segment: i64,
+    /// The byte offset just after that record.
+    pub offset: i64,
+    /// Called with the transaction id and backend pid just before COMMIT
+    /// (the spool notes them for a next run).
+    pub before_commit: &'a (dyn Fn(i64, i32) + Sync),
 }
 
 /// The outcome of a transaction whose COMMIT got no answer.
@@ -400,6 +524,8 @@ pub enum WriteError {
     Unknown {
         /// The transaction id (`txid_current()`).
         xid: i64,
+        /// The backend that ran it (`pg_backend_pid()`).
+        pid: i32,
         /// What happened.
         error: String,
     },
@@ -413,6 +539,8 @@ mod tests {
 
     use super::*;
     use stogger_pg_proto::PgSettings;
+
+    const T: Duration = Duration::from_secs(10);
 
     async fn xid(c: &tokio_postgres::Client) -> i64 {
         c.query_one("SELECT txid_current()", &[])
@@ -454,25 +582,34 @@ mod tests {
 
             // Another connection (as after a reconnect) asks.
             let b = Conn::new(connect(&settings).await.unwrap(), &table);
-            assert_eq!(b.txid_status(committed).await.unwrap(), TxStatus::Committed);
-            assert_eq!(b.txid_status(aborted).await.unwrap(), TxStatus::Aborted);
-            assert_eq!(b.txid_status(open_xid).await.unwrap(), TxStatus::InProgress);
+            assert_eq!(b.txid_status(committed, T).await.unwrap(), TxStatus::Committed);
+            assert_eq!(b.txid_status(aborted, T).await.unwrap(), TxStatus::Aborted);
+            assert_eq!(b.txid_status(open_xid, T).await.unwrap(), TxStatus::InProgress);
             // An id the server never handed out (as after a crash that lost it).
             assert_eq!(
-                b.txid_status(open_xid + 1_000_000).await.unwrap(),
+                b.txid_status(open_xid + 1_000_000, T).await.unwrap(),
                 TxStatus::Aborted
             );
-            // The connection holding the open transaction dies: it aborts.
-            drop(a);
+            // The backend holding the open transaction is ended (as after a
+            // lost COMMIT whose connection is still open): it aborts. A pid
+            // running another transaction is left alone.
+            let pid: i32 = a
+                .query_one("SELECT pg_backend_pid()", &[])
+                .await
+                .unwrap()
+                .get(0);
+            assert!(!b.terminate(pid, open_xid + 7, T).await.unwrap());
+            assert!(b.terminate(pid, open_xid, T).await.unwrap());
             let mut status = TxStatus::InProgress;
             for _ in 0..100 {
-                status = b.txid_status(open_xid).await.unwrap();
+                status = b.txid_status(open_xid, T).await.unwrap();
                 if status != TxStatus::InProgress {
                     break;
                 }
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             }
             assert_eq!(status, TxStatus::Aborted);
+            drop(a);
         });
     }
 }

@@ -11,9 +11,11 @@
 //! Rust programs (the `stogger` CLI, tests) can use the same functionality
 //! directly. Everything public is here, at the crate root:
 //!
-//! - [`Writer`] ([`Writer::open`] with [`PgSettings`], [`Opened`],
-//!   [`OpenStatus`], [`OpenError`], [`Stats`], [`WarnSink`], rows as
-//!   [`RowRef`]): the writer the C ABI wraps.
+//! - [`Writer`] ([`Writer::start`] or the waiting [`Writer::open`] with
+//!   [`PgSettings`], [`Opened`], [`OpenStatus`], [`OpenError`], [`Stats`],
+//!   [`WarnSink`], rows as [`RowRef`]): the writer the C ABI wraps.
+//! - [`spool_status`] ([`SpoolStatus`]): what a disk spool directory holds,
+//!   read without touching it, for `stogger doctor`.
 //! - [`check`] ([`CheckReport`], [`ColumnCheck`], [`IndexCheck`]): the
 //!   read-only diagnosis behind `stogger doctor`; [`check_sync_pool`]
 //!   ([`SyncPoolCheck`]): sync mode's pool, for the same.
@@ -57,6 +59,11 @@
 //! reports differences, [`apply_schema`] builds what is missing without
 //! blocking writers).
 //!
+//! Beside it, `<table>_spool_progress` (a small plain table, in every
+//! layout) records how far a disk spool was replayed, in the same
+//! transaction as the replayed rows; it is created with the table, or on
+//! its own when an existing table lacks it.
+//!
 //! With `partitioning` other than `none` the table is partitioned by
 //! `"timestamp"` (primary key `(id, "timestamp")`), and the writer runs
 //! the partition maintenance beside its write path: partitions made ahead,
@@ -75,19 +82,24 @@
 //! prints: diagnostics go to the `warn` callback given at open, with the
 //! DSN password removed, rate-limited per kind.
 //!
-//! - **Open**: an invalid configuration is refused naming the key. A
+//! - **Open**: an invalid configuration is refused naming the key.
+//!   [`Writer::start`] (what the C ABI does) never waits for the database:
+//!   the writer connects on its own thread and reports a failure; a
 //!   database that cannot be reached (or a table that cannot be created)
-//!   does not fail the open: the writer starts, reports the reason, and
-//!   retries in the background; it returns within about
-//!   `connect_timeout_ms`.
-//! - **Batch mode** (default): the caller only copies rows into a bounded
-//!   queue. A lost connection keeps the rows and reconnects with backoff
-//!   (100 ms doubling to 5 s); a transaction whose COMMIT got no answer is
-//!   looked up with `txid_status` before anything is sent again, so nothing
-//!   is inserted twice. Rows the server rejects for their content are
-//!   isolated by splitting the batch and only they are dropped. A full queue
-//!   drops the newest rows and says so, in a warning and in a
-//!   `stogger-events-dropped` row.
+//!   never fails the open, the writer retries in the background.
+//! - **Time limits**: every connection has TCP keepalives and
+//!   `tcp_user_timeout`; every write and statement `write_timeout_ms`.
+//! - **Batch mode** (default): the caller only copies rows into a queue
+//!   bounded in rows and bytes. A lost connection keeps the rows and
+//!   reconnects with backoff (100 ms doubling to 5 s); a transaction whose
+//!   COMMIT got no answer is looked up with `txid_status` before anything
+//!   is sent again (its old backend ended when still alive, the wait
+//!   bounded; past it the rows count as uncertain), so nothing is inserted
+//!   twice. Rows the server rejects are isolated by splitting the batch
+//!   and only they are dropped. A full queue drops the newest rows and says
+//!   so, in a warning and in a `stogger-events-dropped` row. With
+//!   `spool_dir`, rows the database cannot take go to a disk spool and are
+//!   replayed in order, exactly once, also by a later run.
 //! - **Sync mode**: one committed INSERT per row before the call returns,
 //!   on the calling thread, through a pool of `sync_pool_size` connections
 //!   (a caller inside a tokio runtime is served by the writer's own
@@ -119,6 +131,7 @@ mod pool_check;
 mod queue;
 mod reader;
 mod schema;
+mod spool;
 mod table;
 mod tls;
 mod tx;
@@ -138,6 +151,7 @@ pub use pool_check::{check_sync_pool, SyncPoolCheck};
 pub use queue::RowRef;
 pub use reader::{LogReader, QueryParam, StoredRow};
 pub use schema::{schema_sql, schema_sql_for, Layout, SchemaError, TableName};
+pub use spool::{spool_status, SpoolStatus};
 pub use stogger_pg_proto::{
     GinOpclass, PartitionManager, Partitioning, PgSettings, SettingsError, WriteMode,
 };

@@ -238,9 +238,17 @@ impl TableName {
         self.sibling(self.derived_name("", suffix))
     }
 
+    /// The spool's progress table (`<table>_spool_progress`) in the same
+    /// schema: one row per committed spool batch (spool id, segment,
+    /// offset), written in the same transaction as the rows.
+    pub fn progress_table(&self) -> TableName {
+        self.sibling(self.derived_name("", "spool_progress"))
+    }
+
     /// `<prefix><table>_<suffix>`; when the table name has characters
     /// outside `[A-Za-z0-9_]` or the result would pass 63 bytes, the table
-    /// part is sanitised, shortened and followed by a hash of the real name.
+    /// part is sanitised, shortened and followed by a hash of the real name,
+    /// so two tables never share a derived name.
     fn derived_name(&self, prefix: &str, suffix: &str) -> String {
         let plain = self
             .table
@@ -336,8 +344,40 @@ pub fn create_default_partition_sql(t: &TableName) -> String {
     )
 }
 
+/// The `CREATE TABLE IF NOT EXISTS` statement of the spool's progress
+/// table (see [`TableName::progress_table`]): a plain table in every
+/// layout (it is small, and never pruned by retention).
+pub fn create_progress_table_sql(t: &TableName) -> String {
+    format!(
+        "CREATE TABLE IF NOT EXISTS {} (\n    spool_id TEXT NOT NULL,\n    \
+         segment BIGINT NOT NULL,\n    \"offset\" BIGINT NOT NULL,\n    \
+         committed_at TIMESTAMPTZ NOT NULL DEFAULT now(),\n    \
+         PRIMARY KEY (spool_id, segment, \"offset\")\n)",
+        t.progress_table().quoted()
+    )
+}
+
+/// Records a spool position: `$1` spool id, `$2` segment, `$3` offset.
+pub fn progress_insert_sql(t: &TableName) -> String {
+    format!(
+        "INSERT INTO {} (spool_id, segment, \"offset\") VALUES ($1, $2, $3) \
+         ON CONFLICT DO NOTHING",
+        t.progress_table().quoted()
+    )
+}
+
+/// The highest position recorded for spool `$1`.
+pub fn progress_select_sql(t: &TableName) -> String {
+    format!(
+        "SELECT segment, \"offset\" FROM {} WHERE spool_id = $1 \
+         ORDER BY segment DESC, \"offset\" DESC LIMIT 1",
+        t.progress_table().quoted()
+    )
+}
+
 /// Every statement that creates the table of `layout` with its indexes
-/// (and its DEFAULT partition); time partitions are the maintenance's.
+/// (and its DEFAULT partition), and the spool's progress table; time
+/// partitions are the maintenance's.
 pub fn ddl_statements(t: &TableName, layout: &Layout) -> Vec<String> {
     let mut v = vec![create_table_sql(t, layout)];
     for index in layout.indexes() {
@@ -346,6 +386,7 @@ pub fn ddl_statements(t: &TableName, layout: &Layout) -> Vec<String> {
     if layout.partitioned() && layout.default_partition {
         v.push(create_default_partition_sql(t));
     }
+    v.push(create_progress_table_sql(t));
     v
 }
 
@@ -447,6 +488,12 @@ mod tests {
         assert!(long_a.index_name("timestamp").len() <= MAX_IDENT_BYTES);
         let uni = TableName::parse("журнал_событий_сервиса").unwrap();
         assert!(uni.index_name("timestamp").len() <= MAX_IDENT_BYTES);
+        // The progress table's name follows the same rules.
+        let p = long_a.progress_table();
+        assert!(p.table().len() <= MAX_IDENT_BYTES && p.table().ends_with("_spool_progress"));
+        assert_ne!(p, long_b.progress_table());
+        let q = TableName::parse("audit.events").unwrap().progress_table();
+        assert_eq!(q.quoted(), "\"audit\".\"events_spool_progress\"");
     }
 
     #[test]
@@ -470,7 +517,10 @@ mod tests {
         assert!(sql.contains(
             "CREATE INDEX IF NOT EXISTS \"idx_stogger_logs_data\" ON \"stogger_logs\" USING GIN (data jsonb_path_ops);"
         ));
-        assert_eq!(sql.matches(";\n").count(), 5);
+        assert!(sql.contains(
+            "CREATE TABLE IF NOT EXISTS \"stogger_logs_spool_progress\" (\n    spool_id TEXT NOT NULL,"
+        ));
+        assert_eq!(sql.matches(";\n").count(), 6);
         let hostile = schema_sql("x\"; DROP TABLE t; --").unwrap();
         assert!(hostile.contains("\"x\"\"; DROP TABLE t; --\""));
         assert!(schema_sql("a.b.c").is_err());
@@ -493,13 +543,20 @@ mod tests {
             "CREATE TABLE IF NOT EXISTS \"stogger_logs_default\" PARTITION OF \"stogger_logs\" DEFAULT;"
         ));
         assert!(sql.contains("-- daily partitions"), "{sql}");
+        // The spool's progress table comes with the table in every layout.
+        assert!(sql.contains(
+            "CREATE TABLE IF NOT EXISTS \"stogger_logs_spool_progress\" (\n    spool_id TEXT NOT NULL,"
+        ));
         let no_gin = Layout {
             gin_opclass: GinOpclass::None,
             default_partition: false,
             ..layout
         };
         let sql = schema_sql_for("stogger_logs", &no_gin).unwrap();
-        assert!(!sql.contains("GIN") && !sql.contains("DEFAULT;"), "{sql}");
+        assert!(
+            !sql.contains("USING GIN") && !sql.contains("DEFAULT;"),
+            "{sql}"
+        );
         assert_eq!(sql.matches("CREATE INDEX").count(), 3);
         // The plain layout is the seed's, whatever the GIN choice.
         let plain = schema_sql_for("stogger_logs", &Layout::SEED).unwrap();

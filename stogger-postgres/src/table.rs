@@ -1,6 +1,9 @@
 //! The table on the writer's path: created, with its indexes (and, when
-//! partitioned, its DEFAULT partition and the first time partitions), when
-//! it is missing; checked, never changed, when it exists.
+//! partitioned, its DEFAULT partition and the first time partitions) and
+//! the spool's progress table, when it is missing; checked, never changed,
+//! when it exists (only a missing progress table is added: it is a small
+//! plain table of stogger's own, in both layouts and with either partition
+//! manager).
 //!
 //! An existing table's indexes are left as they are: building a missing
 //! index takes a lock that blocks every writer for as long as the build
@@ -61,6 +64,9 @@ pub struct SchemaReport {
     /// Problems that do not stop writing (an unexpected column type, a
     /// plain table where partitions were asked for).
     pub warnings: Vec<String>,
+    /// Why the spool's progress table is missing and could not be created
+    /// (only a spool needs it), if it is.
+    pub progress_missing: Option<String>,
 }
 
 /// Creates the table when it is missing (in one transaction, under a lock
@@ -127,7 +133,38 @@ pub async fn ensure_table(
                 .push(format!("column {name} of {t} is missing: writes will fail")),
         }
     }
+    report.progress_missing = ensure_progress_table(client, t).await;
     Ok(report)
+}
+
+/// Creates the spool's progress table of `t` when it is missing (a table
+/// made by an older version, or by a DBA without it); says why it is
+/// missing when it cannot be created. Its rows are written in the same
+/// transaction as the spool's rows, so a missing one only stops the spool.
+async fn ensure_progress_table(client: &Client, t: &TableName) -> Option<String> {
+    let progress = t.progress_table();
+    match catalog::table_kind(client, &progress).await {
+        Ok(TableKind::Missing) => {}
+        Ok(_) => return None,
+        Err(e) => {
+            return Some(format!(
+                "table {progress} cannot be checked: {}",
+                describe(&e)
+            ))
+        }
+    }
+    match client
+        .batch_execute(&schema::create_progress_table_sql(t))
+        .await
+    {
+        Ok(()) => None,
+        // Another service created it at the same moment.
+        Err(e) if is_duplicate(&e) => None,
+        Err(e) => Some(format!(
+            "table {progress} is missing and could not be created: {}",
+            describe(&e)
+        )),
+    }
 }
 
 fn is_duplicate(e: &tokio_postgres::Error) -> bool {

@@ -75,6 +75,7 @@ pub fn from_report(r: &CheckReport) -> Section {
             .fact("row_count_estimated", r.row_count_estimated)
             .fact("newest", opt(r.newest.clone()))
             .fact("dropped_last_24h", opt(r.dropped_last_24h))
+            .fact("uncertain_last_24h", opt(r.uncertain_last_24h))
             .fact(
                 "problems",
                 Json::Array(r.problems.iter().map(|p| p.clone().into()).collect()),
@@ -199,12 +200,26 @@ pub fn from_report(r: &CheckReport) -> Section {
     if let Some(n) = r.dropped_last_24h.filter(|n| *n > 0) {
         status = status.max(Status::Warning);
         findings.push(format!(
-            "{n} events dropped in the last 24 hours because a service's queue was full \
-             (rows with event 'stogger-events-dropped')"
+            "{n} events dropped in the last 24 hours because a service's queue or spool was \
+             full (rows with event 'stogger-events-dropped')"
         ));
         hints.push(
-            "raise postgres_queue_capacity, or find out why the database was slow or away \
+            "raise postgres_queue_capacity / postgres_queue_max_bytes, set postgres_spool_dir, \
+             or find out why the database was slow or away \
              (`stogger query --event stogger-events-dropped`)"
+                .to_string(),
+        );
+    }
+    if let Some(n) = r.uncertain_last_24h.filter(|n| *n > 0) {
+        status = status.max(Status::Warning);
+        findings.push(format!(
+            "{n} events of uncertain fate in the last 24 hours: a COMMIT got no answer and \
+             its transaction did not settle within postgres_write_timeout_ms (stored or not; \
+             never sent twice)"
+        ));
+        hints.push(
+            "look for half-open connections (firewalls, NAT) between the services and the \
+             database (`stogger query --event stogger-events-dropped`)"
                 .to_string(),
         );
     }

@@ -6,6 +6,7 @@ mod database;
 mod partitions;
 mod plugin;
 pub mod report;
+mod spool;
 mod targets;
 
 use crate::dsn::{self, Secrets};
@@ -75,6 +76,7 @@ pub fn diagnose(loaded: Option<&Loaded>, errors: &[ConfigError], service: Option
     });
     report.sections.extend(database::sections(cfg));
     report.sections.push(database::sync_pool(cfg));
+    report.sections.push(spool::section(cfg));
     report
 }
 

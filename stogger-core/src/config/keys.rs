@@ -196,6 +196,7 @@ pub const KEYS: &[KeyInfo] = &[
     ),
     pg_key("STOGGER_POSTGRES_WRITE_MODE", &pg::WRITE_MODE),
     pg_key("STOGGER_POSTGRES_QUEUE_CAPACITY", &pg::QUEUE_CAPACITY),
+    pg_key("STOGGER_POSTGRES_QUEUE_MAX_BYTES", &pg::QUEUE_MAX_BYTES),
     pg_key("STOGGER_POSTGRES_BATCH_SIZE", &pg::BATCH_SIZE),
     pg_key("STOGGER_POSTGRES_FLUSH_INTERVAL_MS", &pg::FLUSH_INTERVAL_MS),
     pg_key("STOGGER_POSTGRES_SHUTDOWN_TIMEOUT_MS", &pg::SHUTDOWN_TIMEOUT_MS),
@@ -207,6 +208,9 @@ pub const KEYS: &[KeyInfo] = &[
         "How long logging a panic waits for slow targets (rows not written by then stay queued).",
     ),
     pg_key("STOGGER_POSTGRES_CONNECT_TIMEOUT_MS", &pg::CONNECT_TIMEOUT_MS),
+    pg_key("STOGGER_POSTGRES_WRITE_TIMEOUT_MS", &pg::WRITE_TIMEOUT_MS),
+    pg_key("STOGGER_POSTGRES_SPOOL_DIR", &pg::SPOOL_DIR),
+    pg_key("STOGGER_POSTGRES_SPOOL_MAX_BYTES", &pg::SPOOL_MAX_BYTES),
     pg_key("STOGGER_POSTGRES_SYNC_POOL_SIZE", &pg::SYNC_POOL_SIZE),
     pg_key("STOGGER_POSTGRES_PARTITIONING", &pg::PARTITIONING),
     pg_key("STOGGER_POSTGRES_PARTITION_PREMAKE", &pg::PARTITION_PREMAKE),
@@ -533,6 +537,18 @@ fn pg_u32(v: &Value, setting: &pg::Setting) -> Parsed<u32> {
     u32::try_from(pg_integer(v, setting)?).map_err(|_| Invalid)
 }
 
+/// A byte size (as [`size`]: `"64MiB"` or an integer) within the range
+/// the PostgreSQL writer allows for `setting`.
+fn pg_size(v: &Value, setting: &pg::Setting) -> Parsed<u64> {
+    let range = setting.integer_range().ok_or(Invalid)?;
+    let n = size(v)?;
+    if range.contains(&n) {
+        Ok(n)
+    } else {
+        Err(Invalid)
+    }
+}
+
 /// A text the PostgreSQL writer allows for `setting`.
 fn pg_text(v: &Value, setting: &pg::Setting) -> Parsed<String> {
     let s = string(v)?;
@@ -736,6 +752,9 @@ fn set(cfg: &mut Config, name: &str, v: &Value) -> Option<Parsed<()>> {
             "postgres_queue_capacity" => {
                 cfg.postgres_queue_capacity = pg_count(v, &pg::QUEUE_CAPACITY)?
             }
+            "postgres_queue_max_bytes" => {
+                cfg.postgres_queue_max_bytes = pg_size(v, &pg::QUEUE_MAX_BYTES)?
+            }
             "postgres_batch_size" => cfg.postgres_batch_size = pg_count(v, &pg::BATCH_SIZE)?,
             "postgres_flush_interval_ms" => {
                 cfg.postgres_flush_interval_ms = pg_integer(v, &pg::FLUSH_INTERVAL_MS)?
@@ -748,6 +767,15 @@ fn set(cfg: &mut Config, name: &str, v: &Value) -> Option<Parsed<()>> {
             }
             "postgres_connect_timeout_ms" => {
                 cfg.postgres_connect_timeout_ms = pg_integer(v, &pg::CONNECT_TIMEOUT_MS)?
+            }
+            "postgres_write_timeout_ms" => {
+                cfg.postgres_write_timeout_ms = pg_integer(v, &pg::WRITE_TIMEOUT_MS)?
+            }
+            "postgres_spool_dir" => {
+                cfg.postgres_spool_dir = optional(v)?.map(PathBuf::from);
+            }
+            "postgres_spool_max_bytes" => {
+                cfg.postgres_spool_max_bytes = pg_size(v, &pg::SPOOL_MAX_BYTES)?
             }
             "postgres_partitioning" => {
                 cfg.postgres_partitioning = named(v, Partitioning::ALL, Partitioning::as_str)?

@@ -126,6 +126,9 @@ pub struct Config {
     pub postgres_write_mode: WriteMode,
     /// Events held in memory at most while the database is slow or away.
     pub postgres_queue_capacity: usize,
+    /// Bytes of event text held in memory at most (with the capacity,
+    /// whichever is reached first drops).
+    pub postgres_queue_max_bytes: u64,
     /// Rows per COPY.
     pub postgres_batch_size: usize,
     /// Longest time an event waits in the queue before a flush.
@@ -136,6 +139,13 @@ pub struct Config {
     pub panic_flush_timeout_ms: u64,
     /// Connect timeout.
     pub postgres_connect_timeout_ms: u64,
+    /// Bound of one write and of every statement (and of the wait for a
+    /// lost COMMIT).
+    pub postgres_write_timeout_ms: u64,
+    /// Directory of the disk spool; `None`: no spool.
+    pub postgres_spool_dir: Option<PathBuf>,
+    /// Bytes of spool files at most.
+    pub postgres_spool_max_bytes: u64,
     /// Sync mode: connections a process writes through at most.
     pub postgres_sync_pool_size: usize,
     /// Plain table, or time partitions of this width.
@@ -238,11 +248,15 @@ impl Default for Config {
             postgres_plugin: None,
             postgres_write_mode: pg.write_mode,
             postgres_queue_capacity: pg.queue_capacity,
+            postgres_queue_max_bytes: pg.queue_max_bytes,
             postgres_batch_size: pg.batch_size,
             postgres_flush_interval_ms: postgres::millis(pg.flush_interval),
             postgres_shutdown_timeout_ms: postgres::millis(pg.shutdown_timeout),
             panic_flush_timeout_ms: 100,
             postgres_connect_timeout_ms: postgres::millis(pg.connect_timeout),
+            postgres_write_timeout_ms: postgres::millis(pg.write_timeout),
+            postgres_spool_dir: None,
+            postgres_spool_max_bytes: pg.spool_max_bytes,
             postgres_sync_pool_size: pg.sync_pool_size,
             postgres_partitioning: pg.partitioning,
             postgres_partition_premake: pg.partition_premake,
