@@ -100,11 +100,13 @@ fn finish(mut child: Child) -> Outcome {
             break status;
         }
         if start.elapsed() > HANG_GUARD {
+            let stacks = stogger_tests::stacks::thread_stacks(child.id());
             let _ = child.kill();
             let _ = child.wait();
             panic!(
-                "the service hung for {HANG_GUARD:?}; stdout: {}",
-                stdout.join().unwrap_or_default()
+                "the service hung for {HANG_GUARD:?}; stdout: {}\nstderr: {}\nthreads:\n{stacks}",
+                stdout.join().unwrap_or_default(),
+                stderr.join().unwrap_or_default()
             );
         }
         std::thread::sleep(Duration::from_millis(20));
