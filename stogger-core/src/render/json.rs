@@ -26,11 +26,12 @@
 //! `field_<name>`, so every key appears once. Strings are escaped as JSON
 //! requires (control characters as `\n`, `\u001b`, ...), and so are DEL,
 //! the C1 controls and the invisible characters that reorder or hide text
-//! ([`crate::render::text::is_unprintable`], as `\u007f`, `\u202e`, ...): one
+//! ([`crate::render::escape::is_unprintable`], as `\u007f`, `\u202e`, ...): one
 //! event is always one line, and `cat`ting the file cannot drive a terminal.
 
+use super::escape::is_unprintable;
 use super::template::render_template;
-use super::text::{is_unprintable, write_iso};
+use super::time::write_iso;
 use super::translate::{template_of, Translations};
 use crate::event::{non_finite_name, Event, Value};
 use crate::target::Renderer;

@@ -1,9 +1,13 @@
 //! Renderers: pure functions from an [`crate::Event`] to a target's form.
 
 mod callsite;
+mod escape;
 pub mod journal;
 pub mod json;
+mod number;
+mod pad;
 pub mod row;
 pub mod template;
 pub mod text;
+mod time;
 pub mod translate;

@@ -84,7 +84,7 @@ pub fn render_template_into(out: &mut String, template: &str, event: &Event) {
 
 /// Like [`render_template_into`], but control characters in the result
 /// (the template's text and every substituted value) are escaped with
-/// [`crate::render::text::push_escaped`], so the message stays one line and
+/// [`crate::render::escape::push_escaped`], so the message stays one line and
 /// a value cannot send terminal escape sequences. Used for console and file
 /// lines.
 pub fn render_template_escaped_into(out: &mut String, template: &str, event: &Event) {
@@ -93,7 +93,7 @@ pub fn render_template_escaped_into(out: &mut String, template: &str, event: &Ev
 
 fn push_text(out: &mut String, s: &str, escape: bool) {
     if escape {
-        super::text::push_escaped(out, s);
+        super::escape::push_escaped(out, s);
     } else {
         out.push_str(s);
     }
@@ -309,7 +309,7 @@ impl<'a> Arg<'a> {
     fn write_str(&self, out: &mut String) {
         match self {
             Arg::Str(s) => out.push_str(s),
-            Arg::Int(n) => super::text::push_int(out, *n),
+            Arg::Int(n) => super::number::push_int(out, *n),
             Arg::Float(x) => write_float_repr(out, *x),
             Arg::Bool(true) => out.push_str("True"),
             Arg::Bool(false) => out.push_str("False"),
@@ -346,26 +346,14 @@ fn python_repr(s: &str, ascii_only: bool) -> String {
                 out.push('\\');
                 out.push(c);
             }
-            c if super::text::is_unprintable(c) || (ascii_only && !c.is_ascii()) => {
-                push_python_escape(&mut out, c)
+            c if super::escape::is_unprintable(c) || (ascii_only && !c.is_ascii()) => {
+                super::escape::push_python_escape(&mut out, c)
             }
             c => out.push(c),
         }
     }
     out.push(quote);
     out
-}
-
-/// `\xNN`, `\uNNNN` or `\UNNNNNNNN`, as Python writes an escaped character.
-pub(crate) fn push_python_escape(out: &mut String, c: char) {
-    let n = u32::from(c);
-    let _ = if n < 0x100 {
-        write!(out, "\\x{n:02x}")
-    } else if n < 0x10000 {
-        write!(out, "\\u{n:04x}")
-    } else {
-        write!(out, "\\U{n:08x}")
-    };
 }
 
 /// A parsed format spec (`[[fill]align][sign][z][#][0][width][grouping][.precision][type]`).
@@ -671,7 +659,7 @@ fn format_int(out: &mut String, n: i128, spec: &Spec) -> Result<(), Fail> {
     let mut digits = String::with_capacity(40);
     let prefix = match ty {
         'd' | 'n' => {
-            super::text::push_uint(&mut digits, magnitude);
+            super::number::push_uint(&mut digits, magnitude);
             ""
         }
         'b' => {
