@@ -30,10 +30,11 @@
 //! event is always one line, and `cat`ting the file cannot drive a terminal.
 
 use super::escape::is_unprintable;
+use super::number::non_finite_name;
 use super::template::render_template;
 use super::time::write_iso;
 use super::translate::{template_of, Translations};
-use crate::event::{non_finite_name, Event, Value};
+use crate::event::{Event, Value};
 use crate::target::Renderer;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::ser::Formatter;

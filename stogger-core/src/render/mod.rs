@@ -11,3 +11,5 @@ pub mod template;
 pub mod text;
 mod time;
 pub mod translate;
+
+pub(crate) use number::{format_float, non_finite_name};

@@ -22,7 +22,8 @@
 //!   `"Infinity"` and `"-Infinity"`. No value can make a row fail.
 
 use super::callsite::CallsiteCache;
-use crate::event::{non_finite_name, Event, Value};
+use super::number::non_finite_name;
+use crate::event::{Event, Value};
 use crate::target::Renderer;
 use std::borrow::Cow;
 use std::cell::RefCell;

@@ -17,8 +17,9 @@
 //! so a value can neither start a new line nor rewrite the terminal.
 
 use super::callsite::CallsiteCache;
+use super::number::write_float;
 use crate::config::TimestampPrecision;
-use crate::event::{write_float, Event, Level, Value};
+use crate::event::{Event, Level, Value};
 use crate::target::Renderer;
 use std::cell::RefCell;
 use std::fmt::Write as _;
@@ -502,7 +503,7 @@ fn section_text(value: &Value) -> String {
     }
 }
 
-/// [`format_float`](crate::event::format_float), written in place.
+/// [`format_float`](super::number::format_float), written in place.
 fn push_float(out: &mut String, x: f64) {
     write_float(out, x);
 }
