@@ -52,6 +52,8 @@
 //!   `}` is written as it is, and so is everything from an unclosed `{` to
 //!   the end; a `{` inside a field name makes that field `<bad format>`.
 
+use super::number::write_float;
+use super::pad::push_fill;
 use crate::event::{Event, Value};
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -310,7 +312,7 @@ impl<'a> Arg<'a> {
         match self {
             Arg::Str(s) => out.push_str(s),
             Arg::Int(n) => super::number::push_int(out, *n),
-            Arg::Float(x) => write_float_repr(out, *x),
+            Arg::Float(x) => write_float(out, *x),
             Arg::Bool(true) => out.push_str("True"),
             Arg::Bool(false) => out.push_str("False"),
         }
@@ -498,12 +500,6 @@ fn format_arg(out: &mut String, arg: &Arg<'_>, spec: &str) -> Result<(), Fail> {
         Arg::Int(n) => format_int(out, *n, &spec),
         Arg::Bool(b) => format_int(out, i128::from(*b), &spec),
         Arg::Float(x) => format_float(out, *x, &spec),
-    }
-}
-
-fn push_fill(out: &mut String, fill: char, n: usize) {
-    for _ in 0..n {
-        out.push(fill);
     }
 }
 
@@ -929,20 +925,6 @@ fn float_general(
     }
 }
 
-/// Python's `repr()` of a float (`1.0`, `1e+16`, `1e-05`, `nan`, `inf`).
-pub(crate) fn write_float_repr(out: &mut String, x: f64) {
-    if x.is_nan() {
-        out.push_str("nan");
-    } else if x.is_infinite() {
-        out.push_str(if x > 0.0 { "inf" } else { "-inf" });
-    } else {
-        if x.is_sign_negative() {
-            out.push('-');
-        }
-        float_general(out, x.abs(), None, false, true, 'e');
-    }
-}
-
 /// Checks a template for what makes Python's `str.format` reject the whole
 /// string: an unclosed `{`, a single `}`, an empty or malformed field name,
 /// a conversion other than `!r`, `!s`, `!a`, a format spec that cannot be
@@ -1053,7 +1035,7 @@ mod tests {
     fn repr_of_floats_switches_to_exponent_like_python() {
         let mut s = String::new();
         for x in [1e16, 1e15, 1e-5, 0.0001, -0.0, 1.0] {
-            write_float_repr(&mut s, x);
+            super::super::number::write_float(&mut s, x);
             s.push(' ');
         }
         assert_eq!(s, "1e+16 1000000000000000.0 1e-05 0.0001 -0.0 1.0 ");
