@@ -305,23 +305,14 @@ impl Event {
             .and_then(|(_, v)| v.as_str())
     }
 
-    /// Every field a reader can see: span context first, then the event's own
-    /// fields (an event field overrides a span field of the same name).
-    /// Keys starting with `_` are left out.
+    /// Every field a reader can see: span fields first, then the event's own
+    /// (an own field overrides a span field of the same name, in the span
+    /// field's place). Keys starting with `_` are left out. These are the
+    /// fields of the JSON line and of the journal entry.
     pub fn visible_fields(&self) -> Vec<(&str, &Value)> {
-        let mut out: Vec<(&str, &Value)> =
-            Vec::with_capacity(self.fields.len() + self.context.len());
-        for (k, v) in self.context.iter().chain(self.fields.iter()) {
-            if k.starts_with('_') {
-                continue;
-            }
-            if let Some(slot) = out.iter_mut().find(|(key, _)| *key == k.as_ref()) {
-                slot.1 = v;
-            } else {
-                out.push((k.as_ref(), v));
-            }
-        }
-        out
+        self.visible(crate::render::VISIBLE)
+            .map(|v| (v.key, v.value))
+            .collect()
     }
 }
 

@@ -50,6 +50,7 @@
 //! `NAME=value\n`; a value with a newline in the binary form
 //! `NAME\n<length as u64 little-endian><value>\n`.
 
+use super::fields::{self, Visible};
 use crate::event::{Event, Value};
 use crate::render::text::write_body_translated;
 use crate::render::translate::Translations;
@@ -240,7 +241,7 @@ impl Renderer for JournalRenderer {
         if let Some(func) = &event.func {
             encode_field(&mut out, "FUNC", func.as_bytes());
         }
-        for (key, value) in event.visible_fields() {
+        for Visible { key, value, .. } in event.visible(fields::VISIBLE) {
             encode_field(&mut out, &field_name(key), field_value(value).as_bytes());
         }
         out

@@ -30,6 +30,7 @@
 //! event is always one line, and `cat`ting the file cannot drive a terminal.
 
 use super::escape::is_unprintable;
+use super::fields::{self, SystemKey, Visible};
 use super::number::non_finite_name;
 use super::template::render_template;
 use super::time::write_iso;
@@ -128,8 +129,6 @@ impl Serialize for JsonValue<'_> {
     }
 }
 
-const SYSTEM_KEYS: [&str; 4] = ["pid", "code_file", "code_lineno", "code_module"];
-
 impl Serialize for JsonEvent<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let event = self.event;
@@ -149,17 +148,17 @@ impl Serialize for JsonEvent<'_> {
         if let Some(func) = &event.func {
             map.serialize_entry("func", func)?;
         }
-        let taken = |key: &str| match key {
+        let written_before = |key: &str| match key {
             "timestamp" | "level" | "event" => true,
             "message" => template.is_some(),
             "scope" => event.scope.is_some(),
             "func" => event.func.is_some(),
             _ => false,
         };
-        let fields = event.visible_fields();
+        let mut fields = event.visible(fields::VISIBLE);
         let mut renamed = String::new();
-        for (key, value) in &fields {
-            if taken(key) {
+        for Visible { key, value, .. } in &mut fields {
+            if written_before(key) {
                 renamed.clear();
                 renamed.push_str("field_");
                 renamed.push_str(key);
@@ -168,19 +167,18 @@ impl Serialize for JsonEvent<'_> {
                 map.serialize_entry(key, &JsonValue(value))?;
             }
         }
-        let has = |key: &str| fields.iter().any(|(k, _)| *k == key);
-        let [pid, file, line, module] = SYSTEM_KEYS;
-        if !has(pid) {
-            map.serialize_entry(pid, &event.pid)?;
+        let taken = fields.taken();
+        if !taken.contains(SystemKey::Pid) {
+            map.serialize_entry("pid", &event.pid)?;
         }
-        if let (Some(v), false) = (&event.code.file, has(file)) {
-            map.serialize_entry(file, v)?;
+        if let (Some(v), false) = (&event.code.file, taken.contains(SystemKey::CodeFile)) {
+            map.serialize_entry("code_file", v)?;
         }
-        if let (Some(v), false) = (&event.code.line, has(line)) {
-            map.serialize_entry(line, v)?;
+        if let (Some(v), false) = (&event.code.line, taken.contains(SystemKey::CodeLineno)) {
+            map.serialize_entry("code_lineno", v)?;
         }
-        if let (Some(v), false) = (&event.code.module, has(module)) {
-            map.serialize_entry(module, v)?;
+        if let (Some(v), false) = (&event.code.module, taken.contains(SystemKey::CodeModule)) {
+            map.serialize_entry("code_module", v)?;
         }
         map.end()
     }

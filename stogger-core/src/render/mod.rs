@@ -2,6 +2,7 @@
 
 mod callsite;
 mod escape;
+mod fields;
 pub mod journal;
 pub mod json;
 mod number;
@@ -12,4 +13,5 @@ pub mod text;
 mod time;
 pub mod translate;
 
+pub(crate) use fields::VISIBLE;
 pub(crate) use number::{format_float, non_finite_name};

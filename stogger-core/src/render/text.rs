@@ -26,6 +26,7 @@ use std::fmt::Write as _;
 use time::OffsetDateTime;
 
 use super::escape::{push_escaped, push_escaped_with, push_quoted, push_raw};
+use super::fields::{self, SystemKey, Visible};
 use super::number::push_int;
 use super::pad::push_fill;
 use super::template::render_template_escaped_into;
@@ -146,13 +147,6 @@ pub const SECTION_KEYS: &[&str] = &[
 const STACK_SEPARATOR: &str =
     "===============================================================================";
 
-fn is_section_key(key: &str) -> bool {
-    matches!(
-        key,
-        "cmd_output_line" | "stdout" | "stderr" | "stack" | "exception_traceback"
-    )
-}
-
 /// A value shown in the `key=value` body.
 #[derive(Clone, Copy)]
 enum Shown<'a> {
@@ -188,22 +182,16 @@ thread_local! {
 }
 
 /// [`collect_fields`] for an event whose body is its own fields only. The
-/// order is made once per callsite by [`collect_fields_plain`] itself, so
-/// both paths show the same.
+/// order is made once per callsite from the same fields
+/// [`collect_fields_plain`] shows, so both paths show the same.
 fn collect_fields_planned(event: &Event) -> Option<Vec<(&str, Shown<'_>)>> {
     SHOWN_ORDER
         .try_with(|cell| {
             let mut plans = cell.try_borrow_mut().ok()?;
             let order = plans.plan(event, || {
-                collect_fields_plain(event, false)
-                    .iter()
-                    .filter_map(|(_, shown)| match shown {
-                        Shown::Value(v) => {
-                            event.fields.iter().position(|(_, f)| std::ptr::eq(f, *v))
-                        }
-                        Shown::Text(_) => None,
-                    })
-                    .collect()
+                let mut shown: Vec<Visible<'_>> = event.visible(fields::BODY).collect();
+                shown.sort_unstable_by(|a, b| a.key.cmp(b.key));
+                shown.iter().map(|v| v.index).collect()
             })?;
             Some(
                 order
@@ -222,23 +210,17 @@ fn collect_fields_planned(event: &Event) -> Option<Vec<(&str, Shown<'_>)>> {
 fn collect_fields_plain(event: &Event, show_func: bool) -> Vec<(&str, Shown<'_>)> {
     let mut out: Vec<(&str, Shown<'_>)> =
         Vec::with_capacity(event.fields.len() + event.context.len() + 2);
-    for (k, v) in event.context.iter().chain(event.fields.iter()) {
-        if k.starts_with('_') || is_section_key(k) {
-            continue;
-        }
-        match out.iter_mut().find(|(key, _)| *key == k.as_ref()) {
-            Some(slot) => slot.1 = Shown::Value(v),
-            None => out.push((k.as_ref(), Shown::Value(v))),
-        }
-    }
+    let mut fields = event.visible(fields::BODY);
+    out.extend(fields.by_ref().map(|v| (v.key, Shown::Value(v.value))));
+    let taken = fields.taken();
     if let Some(scope) = event.scope.as_deref() {
-        if !out.iter().any(|(k, _)| *k == "scope") {
+        if !taken.contains(SystemKey::Scope) {
             out.push(("scope", Shown::Text(scope)));
         }
     }
     if show_func {
         if let Some(func) = event.func.as_deref() {
-            if !out.iter().any(|(k, _)| *k == "func") {
+            if !taken.contains(SystemKey::Func) {
                 out.push(("func", Shown::Text(func)));
             }
         }
