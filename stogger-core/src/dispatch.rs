@@ -246,10 +246,12 @@ pub(crate) fn dispatch(event: &Event) {
         return;
     }
     let _reentry = ReentryGuard::enter();
-    testing::record(event);
     let to = filter::outputs_for(event);
     if to.is_empty() {
         return;
+    }
+    if to.contains_captures() {
+        testing::observe(event);
     }
     with_current(|pipeline| {
         let Some(pipeline) = pipeline else { return };

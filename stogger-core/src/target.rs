@@ -51,13 +51,18 @@ impl Output {
     }
 }
 
-/// A set of [`Output`]s (a bit per output).
+/// A set of [`Output`]s (a bit per output), and whether the running
+/// captures ([`crate::testing`]) observe an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Outputs(u8);
 
 impl Outputs {
     /// No output.
     pub const NONE: Outputs = Outputs(0);
+
+    /// The captures: not an output, but one more place the dispatcher
+    /// hands an event to while a capture runs.
+    pub(crate) const CAPTURES: Outputs = Outputs(1 << Output::ALL.len());
 
     /// The set holding only `output`.
     pub const fn only(output: Output) -> Outputs {
@@ -67,6 +72,11 @@ impl Outputs {
     /// Whether `output` is in the set.
     pub fn contains(self, output: Output) -> bool {
         self.0 & Outputs::only(output).0 != 0
+    }
+
+    /// Whether the captures observe the event.
+    pub(crate) fn contains_captures(self) -> bool {
+        self.0 & Outputs::CAPTURES.0 != 0
     }
 
     /// Whether the set is empty.
