@@ -13,5 +13,8 @@ pub mod text;
 mod time;
 pub mod translate;
 
+#[cfg(test)]
+mod tests;
+
 pub(crate) use fields::VISIBLE;
 pub(crate) use number::{format_float, non_finite_name};
