@@ -236,7 +236,7 @@ pub fn outage_ours(o: &Opts) -> Res<Value> {
     }
     let secs = start.elapsed().as_secs_f64();
     let after = vm_hwm();
-    let refused = stogger_core::warn::delivery_failures();
+    let refused = stogger_core::delivery_failures();
     drop(guard);
     let per_row = at_half.saturating_sub(before) as f64 / half.max(1) as f64;
     let bound = per_row * OUTAGE_CAPACITY as f64;

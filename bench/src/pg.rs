@@ -279,7 +279,7 @@ fn verified_rows(
     o: &Opts,
     guard: stogger_core::LoggingGuard,
 ) -> Res<(u64, f64)> {
-    let failures = stogger_core::warn::delivery_failures();
+    let failures = stogger_core::delivery_failures();
     drop(guard);
     let (rows, avg) = rt.block_on(async {
         let client = connect(&o.dsn).await?;

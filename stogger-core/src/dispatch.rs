@@ -12,6 +12,7 @@
 //! the first event there is dropped with one warning, and `init_logging()`
 //! in the child installs a pipeline of its own.
 
+use crate::delivery::{Failures, Tally};
 use crate::event::Event;
 use crate::filter;
 use crate::fork::{self, PerProcess};
@@ -29,6 +30,9 @@ pub(crate) struct Pipeline {
     pub(crate) targets: Vec<Box<dyn Target>>,
     /// How long the panic hook waits for slow targets (`panic_flush_timeout_ms`).
     pub(crate) panic_flush_timeout: Duration,
+    /// What did not start, and the targets' failures since (shared with
+    /// the guard, which reports them).
+    pub(crate) tally: Arc<Tally>,
 }
 
 impl Pipeline {
@@ -38,13 +42,15 @@ impl Pipeline {
     pub(crate) fn close(&self) {
         let _reentry = ReentryGuard::enter();
         for t in &self.targets {
-            if std::panic::catch_unwind(AssertUnwindSafe(|| t.close())).is_err() {
-                warn::target_lost(
-                    t.name(),
-                    "closing the target panicked; whether the events it still held were \
-                     written is unknown",
-                );
-            }
+            let failures =
+                std::panic::catch_unwind(AssertUnwindSafe(|| t.close())).unwrap_or_else(|_| {
+                    warn::target_lost(
+                        t.name(),
+                        "closing the target panicked; whether the events it still held were \
+                         written is unknown",
+                    )
+                });
+            self.tally.count(failures);
         }
     }
 
@@ -57,9 +63,9 @@ impl Pipeline {
                 Some(timeout) => t.flush_within(timeout),
                 None => t.flush(),
             }));
-            if flushed.is_err() {
-                warn::target_failed(t.name(), "flush", &"the target panicked");
-            }
+            let failures = flushed
+                .unwrap_or_else(|_| warn::target_failed(t.name(), "flush", &"the target panicked"));
+            self.tally.count(failures);
         }
     }
 
@@ -261,14 +267,19 @@ pub(crate) fn dispatch(event: &Event) {
                 continue;
             }
             let handled = std::panic::catch_unwind(AssertUnwindSafe(|| target.handle(event, here)));
-            if handled.is_err() {
-                warn::warn_limited(
-                    &format!("{}:panic", target.name()),
-                    &format!(
-                        "{} target panicked; event dropped for this target",
-                        target.name()
-                    ),
-                );
+            match handled {
+                Ok(Failures::NONE) => {}
+                Ok(failures) => pipeline.tally.count(failures),
+                Err(_) => {
+                    warn::warn_limited(
+                        &format!("{}:panic", target.name()),
+                        &format!(
+                            "{} target panicked; event dropped for this target",
+                            target.name()
+                        ),
+                    );
+                    pipeline.tally.count(Failures::ONE);
+                }
             }
         }
     });
@@ -276,36 +287,35 @@ pub(crate) fn dispatch(event: &Event) {
 
 /// Hands an event that met a closed target (its pipeline was replaced, or
 /// shut down, while the event was on its way) to the current pipeline's
-/// target of the same name. `false` when there is none (logging was shut
-/// down, or the new configuration has no such target), or when this is
-/// already a second attempt: the caller counts and reports the loss.
-pub(crate) fn redeliver(from: &dyn Target, event: &Event) -> bool {
+/// target of the same name, and returns that target's failures (counted
+/// by the caller's pipeline, where the event was dispatched). `None` when
+/// there is none (logging was shut down, or the new configuration has no
+/// such target), or when this is already a second attempt: the caller
+/// counts and reports the loss.
+pub(crate) fn redeliver(from: &dyn Target, event: &Event) -> Option<Failures> {
     thread_local! {
         static REDELIVERING: Cell<bool> = const { Cell::new(false) };
     }
     if REDELIVERING.with(Cell::get) || fork::marks_now().generation.load(Ordering::Acquire) == 0 {
-        return false;
+        return None;
     }
-    let Some(pipeline) = current() else {
-        return false;
-    };
+    let pipeline = current()?;
     let successor = pipeline.targets.iter().find(|t| {
         t.name() == from.name() && !std::ptr::addr_eq(t.as_ref() as *const dyn Target, from)
-    });
-    let Some(successor) = successor else {
-        return false;
-    };
+    })?;
     // What the new configuration's filters let through to this target.
     let to = filter::outputs_for(event) & successor.outputs();
-    if !to.is_empty() {
-        REDELIVERING.with(|r| r.set(true));
-        let handled = std::panic::catch_unwind(AssertUnwindSafe(|| successor.handle(event, to)));
-        REDELIVERING.with(|r| r.set(false));
-        if handled.is_err() {
-            warn::target_failed(successor.name(), "write", &"the target panicked");
-        }
+    if to.is_empty() {
+        return Some(Failures::NONE);
     }
-    true
+    REDELIVERING.with(|r| r.set(true));
+    let handled = std::panic::catch_unwind(AssertUnwindSafe(|| successor.handle(event, to)));
+    REDELIVERING.with(|r| r.set(false));
+    Some(
+        handled.unwrap_or_else(|_| {
+            warn::target_failed(successor.name(), "write", &"the target panicked")
+        }),
+    )
 }
 
 /// Marks the thread as dispatching until dropped (also when a target panics).
@@ -374,19 +384,25 @@ mod tests {
         fn outputs(&self) -> Outputs {
             Output::Console.into()
         }
-        fn handle(&self, event: &Event, _to: Outputs) {
+        fn handle(&self, event: &Event, _to: Outputs) -> Failures {
             if event.name == "generation-test" {
                 self.0.fetch_add(1, Ordering::SeqCst);
             }
+            Failures::NONE
         }
-        fn flush(&self) {}
-        fn close(&self) {}
+        fn flush(&self) -> Failures {
+            Failures::NONE
+        }
+        fn close(&self) -> Failures {
+            Failures::NONE
+        }
     }
 
     fn counting(seen: &Arc<AtomicUsize>) -> Pipeline {
         Pipeline {
             targets: vec![Box::new(Counting(seen.clone()))],
             panic_flush_timeout: Duration::from_millis(100),
+            tally: Arc::default(),
         }
     }
 

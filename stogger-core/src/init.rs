@@ -5,6 +5,7 @@
 //! that layer, closing the previous set.
 
 use crate::config::{self, Config};
+use crate::delivery::{DeliveryReport, Tally};
 use crate::dispatch;
 use crate::error::Error;
 use crate::event::{Event, Level};
@@ -16,7 +17,7 @@ use crate::panic_hook;
 use crate::setup;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, Once};
+use std::sync::{Arc, Mutex, Once};
 use tracing::Subscriber;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Layer;
@@ -114,17 +115,34 @@ pub(crate) fn ensure_layer_installed() -> Result<(), Error> {
 /// ```
 ///
 /// [`shutdown_logging`] stops whatever is current, whoever installed it.
+///
+/// [`LoggingGuard::close`] closes like a drop and also says what was not
+/// delivered (outputs that did not start, failed writes, events lost at
+/// the close).
 #[must_use = "logging stops when the guard is dropped"]
 #[derive(Debug)]
 pub struct LoggingGuard {
     /// The generation of the pipeline this guard's call installed.
     generation: u64,
+    /// That pipeline's tally (kept after a later `init_*` replaced it).
+    tally: Arc<Tally>,
 }
 
 impl LoggingGuard {
     /// Flushes every target of the current pipeline now without closing it.
     pub fn flush(&self) {
         dispatch::flush();
+    }
+
+    /// Closes like dropping the guard (flushes and closes the targets its
+    /// call installed, while they are still the current ones), then
+    /// reports what that configuration did not deliver from its start to
+    /// its close. When a later `init_*` call replaced it, that call closed
+    /// it: the report still covers it, close included.
+    pub fn close(self) -> DeliveryReport {
+        let tally = Arc::clone(&self.tally);
+        drop(self);
+        tally.report()
     }
 }
 
@@ -192,6 +210,7 @@ fn swap(
     startup_events: Vec<Event>,
 ) -> LoggingGuard {
     let outputs = pipeline.outputs();
+    let tally = Arc::clone(&pipeline.tally);
     let installed = dispatch::install(Some(pipeline));
     if let Some(old) = installed.replaced {
         old.close();
@@ -202,6 +221,7 @@ fn swap(
     }
     LoggingGuard {
         generation: installed.generation,
+        tally,
     }
 }
 

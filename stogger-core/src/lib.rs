@@ -22,6 +22,7 @@
 mod call;
 pub mod command;
 pub mod config;
+mod delivery;
 mod dispatch;
 mod error;
 pub mod event;
@@ -43,6 +44,7 @@ pub mod testing;
 pub mod warn;
 
 pub use config::Config;
+pub use delivery::{delivery_failures, DeliveryReport, NotStarted};
 pub use dispatch::emit;
 pub use error::Error;
 pub use event::{Event, FieldName, Level, Value};

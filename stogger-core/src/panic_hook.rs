@@ -53,6 +53,7 @@ fn report(message: String, location: Option<(&str, u32)>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::delivery::Failures;
     use crate::dispatch::{install, Pipeline, TEST_INSTALLS};
     use crate::filter::spec::FilterSpec;
     use crate::target::{Output, Outputs, Target};
@@ -80,24 +81,29 @@ mod tests {
         fn outputs(&self) -> Outputs {
             Output::Console.into()
         }
-        fn handle(&self, event: &Event, _to: Outputs) {
+        fn handle(&self, event: &Event, _to: Outputs) -> Failures {
             if !event.name.starts_with("panic") && event.name != "probe-event" {
-                return;
+                return Failures::NONE;
             }
             self.0.handled.fetch_add(1, Ordering::SeqCst);
             if self.0.panic_inside.load(Ordering::SeqCst) {
                 report("inside a target".into(), None);
             }
+            Failures::NONE
         }
-        fn flush(&self) {
+        fn flush(&self) -> Failures {
             self.0.flushes.fetch_add(1, Ordering::SeqCst);
+            Failures::NONE
         }
-        fn flush_within(&self, timeout: Duration) {
+        fn flush_within(&self, timeout: Duration) -> Failures {
             self.0.flushes.fetch_add(1, Ordering::SeqCst);
             let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
             self.0.flushed_within_ms.store(ms, Ordering::SeqCst);
+            Failures::NONE
         }
-        fn close(&self) {}
+        fn close(&self) -> Failures {
+            Failures::NONE
+        }
     }
 
     fn with_probe(test: impl FnOnce(&Probe)) {
@@ -106,6 +112,7 @@ mod tests {
         install(Some(Pipeline {
             targets: vec![Box::new(ProbeTarget(probe.clone()))],
             panic_flush_timeout: Duration::from_millis(37),
+            tally: Arc::default(),
         }));
         crate::filter::state::start(FilterSpec::default(), Output::Console.into());
         test(&probe);

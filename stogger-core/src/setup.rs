@@ -1,6 +1,7 @@
 //! Building the set of targets a configuration asks for.
 
 use crate::config::{Config, LogFormat};
+use crate::delivery::{NotStarted, Tally};
 use crate::dispatch::Pipeline;
 use crate::error::Error;
 use crate::event::{now_micros, Event, Level};
@@ -18,6 +19,26 @@ use std::sync::Arc;
 pub(crate) struct Built {
     pub(crate) pipeline: Pipeline,
     pub(crate) startup_events: Vec<Event>,
+}
+
+/// What building the targets has to tell once they are installed.
+#[derive(Debug, Default)]
+pub(crate) struct Startup {
+    /// Events to log (`systemd-journal-active`, warnings, failures).
+    pub(crate) notes: Vec<Event>,
+    /// The enabled outputs that did not start (for the guard's report).
+    pub(crate) not_started: Vec<NotStarted>,
+}
+
+impl Startup {
+    /// Logs `note` (an event saying why) and records that `output` did not start.
+    pub(crate) fn failed(&mut self, output: Output, note: Event) {
+        self.not_started.push(NotStarted {
+            output,
+            event: note.name.clone(),
+        });
+        self.notes.push(note);
+    }
 }
 
 fn text_renderer(cfg: &Config, color: bool) -> TextRenderer {
@@ -44,6 +65,7 @@ pub(crate) fn build_console_only(cfg: &Config) -> Built {
         pipeline: Pipeline {
             targets: vec![Box::new(text)],
             panic_flush_timeout: cfg.panic_flush_timeout(),
+            tally: Arc::default(),
         },
         startup_events: Vec::new(),
     }
@@ -51,12 +73,12 @@ pub(crate) fn build_console_only(cfg: &Config) -> Built {
 
 /// Every target the configuration enables.
 pub(crate) fn build(cfg: &Config) -> Result<Built, Error> {
-    let mut notes = Vec::new();
+    let mut startup = Startup::default();
     let mut targets: Vec<Box<dyn Target>> = Vec::new();
     crate::exception::set_capture_backtrace(cfg.capture_backtrace);
 
-    let translations = load_translations(cfg, &mut notes);
-    let journal_target = journal::build(cfg, &mut notes, translations.clone())?;
+    let translations = load_translations(cfg, &mut startup.notes);
+    let journal_target = journal::build(cfg, &mut startup, translations.clone())?;
     let console_on =
         cfg.log_to_console && !(journal_target.is_some() && journal::stderr_is_journal());
 
@@ -66,7 +88,8 @@ pub(crate) fn build(cfg: &Config) -> Result<Built, Error> {
         Some(Ok(f)) => Some(f),
         Some(Err(err)) => {
             let path = cfg.logdir.join(format!("{}.log", cfg.syslog_identifier));
-            notes.push(
+            startup.failed(
+                Output::File,
                 Event::new(Level::Warning, "file-logging-setup-failed")
                     .with("path", path.display().to_string())
                     .with("error", err.to_string())
@@ -106,7 +129,7 @@ pub(crate) fn build(cfg: &Config) -> Result<Built, Error> {
     if let Some(j) = journal_target {
         targets.push(j);
     }
-    if let Some(pg) = postgres::build(cfg, &mut notes) {
+    if let Some(pg) = postgres::build(cfg, &mut startup) {
         targets.push(pg);
     }
     crate::command::set_logdir(&cfg.logdir);
@@ -115,7 +138,53 @@ pub(crate) fn build(cfg: &Config) -> Result<Built, Error> {
         pipeline: Pipeline {
             targets,
             panic_flush_timeout: cfg.panic_flush_timeout(),
+            tally: Arc::new(Tally::new(startup.not_started)),
         },
-        startup_events: notes,
+        startup_events: startup.notes,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SystemdMode;
+
+    /// What `stogger emit` and [`crate::LoggingGuard::close`] report: each
+    /// enabled output that did not start, by the event that said why.
+    #[test]
+    fn outputs_that_do_not_start_are_reported_with_the_reason() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let blocker = dir.path().join("a-file");
+        std::fs::write(&blocker, b"").expect("write");
+        let cfg = Config {
+            logdir: blocker.join("logs"),
+            log_to_console: false,
+            systemd: SystemdMode::Off,
+            enable_postgres: true,
+            postgres_dsn: None,
+            ..Config::default()
+        };
+        let built = build(&cfg).expect("a failed output is no error");
+        let report = built.pipeline.tally.report();
+        let not_started: Vec<(Output, &str)> = report
+            .not_started()
+            .iter()
+            .map(|n| (n.output, n.event.as_str()))
+            .collect();
+        assert!(
+            not_started.contains(&(Output::File, "file-logging-setup-failed")),
+            "{not_started:?}"
+        );
+        assert!(
+            not_started.contains(&(Output::Postgres, "postgres-dsn-missing")),
+            "{not_started:?}"
+        );
+        assert!(!report.is_complete());
+        let logged: Vec<&str> = built
+            .startup_events
+            .iter()
+            .map(|e| e.name.as_str())
+            .collect();
+        assert!(logged.contains(&"file-logging-setup-failed"), "{logged:?}");
+    }
 }

@@ -27,6 +27,7 @@ use crate::error::Error;
 use crate::event::{Event, Level};
 use crate::render::journal::{JournalRenderer, DEFAULT_FACILITY};
 use crate::render::translate::Translations;
+use crate::setup::Startup;
 use crate::target::{Logger, Output, Pair, Target};
 use rustix::fs::{fcntl_add_seals, memfd_create, MemfdFlags, SealFlags};
 use rustix::io::Errno;
@@ -190,16 +191,11 @@ fn is_socket(path: &Path) -> bool {
 /// `"auto"` and there is no socket at `journal_socket`;
 /// [`Error::JournalRequired`] when `"required"` and there is none. Events
 /// to log once logging is set up (the info `systemd-journal-active`,
-/// warnings about the configuration) are pushed to `notes`.
-pub fn open(cfg: &Config, notes: &mut Vec<Event>) -> Result<Option<Box<dyn Target>>, Error> {
-    open_translated(cfg, notes, None)
-}
-
-/// [`open`], with `MESSAGE` showing the translated sentence of events
-/// `translations` has one for.
-pub fn open_translated(
+/// warnings about the configuration) go to `startup`. `MESSAGE` shows the
+/// translated sentence of events `translations` has one for.
+pub(crate) fn build(
     cfg: &Config,
-    notes: &mut Vec<Event>,
+    startup: &mut Startup,
     translations: Option<Arc<Translations>>,
 ) -> Result<Option<Box<dyn Target>>, Error> {
     let socket = &cfg.journal_socket;
@@ -216,7 +212,8 @@ pub fn open_translated(
     let logger = match JournalLogger::new(socket.clone()) {
         Ok(l) => l,
         Err(err) => {
-            notes.push(
+            startup.failed(
+                Output::Journal,
                 Event::new(Level::Warning, "systemd-journal-setup-failed")
                     .with("socket", socket.display().to_string())
                     .with("error", err.to_string())
@@ -232,7 +229,7 @@ pub fn open_translated(
     let facility = match syslog_facility_code(&cfg.systemd_facility) {
         Some(code) => code,
         None => {
-            notes.push(
+            startup.notes.push(
                 Event::new(Level::Warning, "systemd-facility-unknown")
                     .with("systemd_facility", cfg.systemd_facility.clone())
                     .with(
@@ -247,7 +244,7 @@ pub fn open_translated(
         .show_func(cfg.show_caller_info)
         .with_translations(translations);
     let target = Pair::new("journal", renderer).logger(Output::Journal, logger);
-    notes.push(
+    startup.notes.push(
         Event::new(Level::Info, "systemd-journal-active")
             .with("socket", socket.display().to_string())
             .with("identifier", cfg.syslog_identifier.clone())
@@ -257,15 +254,6 @@ pub fn open_translated(
             ),
     );
     Ok(Some(Box::new(target)))
-}
-
-/// Builds the journal target when the configuration and the machine allow it.
-pub(crate) fn build(
-    cfg: &Config,
-    notes: &mut Vec<Event>,
-    translations: Option<Arc<Translations>>,
-) -> Result<Option<Box<dyn Target>>, Error> {
-    open_translated(cfg, notes, translations)
 }
 
 /// Whether stderr is connected to the journal (`JOURNAL_STREAM` matches it).
@@ -526,7 +514,7 @@ mod tests {
             journal_socket: dir.path().join("missing"),
             ..Config::default()
         };
-        match open(&cfg, &mut Vec::new()) {
+        match build(&cfg, &mut Startup::default(), None) {
             Err(Error::JournalRequired { socket }) => assert_eq!(socket, cfg.journal_socket),
             Err(e) => panic!("wrong error {e}"),
             Ok(_) => panic!("required journal without socket must fail"),
@@ -544,9 +532,10 @@ mod tests {
                 journal_socket: path,
                 ..Config::default()
             };
-            let mut notes = Vec::new();
-            let target = build(&cfg, &mut notes, None).expect("auto never fails");
+            let mut startup = Startup::default();
+            let target = build(&cfg, &mut startup, None).expect("auto never fails");
             assert!(target.is_none());
+            let notes = startup.notes;
             assert!(notes.is_empty(), "{notes:?}");
         }
     }
@@ -558,9 +547,9 @@ mod tests {
             systemd: SystemdMode::Off,
             ..fake.config()
         };
-        let mut notes = Vec::new();
-        assert!(build(&cfg, &mut notes, None).expect("off").is_none());
-        assert!(notes.is_empty());
+        let mut startup = Startup::default();
+        assert!(build(&cfg, &mut startup, None).expect("off").is_none());
+        assert!(startup.notes.is_empty());
     }
 
     #[test]
@@ -571,10 +560,11 @@ mod tests {
                 systemd: mode,
                 ..fake.config()
             };
-            let mut notes = Vec::new();
-            let target = build(&cfg, &mut notes, None)
+            let mut startup = Startup::default();
+            let target = build(&cfg, &mut startup, None)
                 .expect("socket exists")
                 .expect("journal target");
+            let notes = startup.notes;
             assert_eq!(target.name(), "journal");
             assert_eq!(target.outputs(), Output::Journal.into());
             assert_eq!(notes.len(), 1, "{notes:?}");
@@ -586,7 +576,7 @@ mod tests {
             );
             assert_eq!(notes[0].get("identifier"), Some(&Value::from("fake-svc")));
 
-            target.handle(
+            let _ = target.handle(
                 &Event::new(Level::Warning, "disk-low").with("free_mb", 3),
                 Output::Journal.into(),
             );
@@ -600,10 +590,10 @@ mod tests {
     #[test]
     fn debug_events_have_priority_7() {
         let fake = FakeJournal::new();
-        let target = build(&fake.config(), &mut Vec::new(), None)
+        let target = build(&fake.config(), &mut Startup::default(), None)
             .expect("socket exists")
             .expect("journal target");
-        target.handle(&Event::new(Level::Debug, "detail"), Output::Journal.into());
+        let _ = target.handle(&Event::new(Level::Debug, "detail"), Output::Journal.into());
         let got = decode(&fake.recv().data).expect("payload");
         assert_eq!(field(&got, "PRIORITY"), Some(&b"7"[..]));
     }
@@ -615,12 +605,15 @@ mod tests {
             systemd_facility: "LOG_NOPE".into(),
             ..fake.config()
         };
-        let mut notes = Vec::new();
-        let target = build(&cfg, &mut notes, None).expect("ok").expect("target");
-        assert!(notes
+        let mut startup = Startup::default();
+        let target = build(&cfg, &mut startup, None)
+            .expect("ok")
+            .expect("target");
+        assert!(startup
+            .notes
             .iter()
             .any(|n| n.name == "systemd-facility-unknown" && n.level == Level::Warning));
-        target.handle(&Event::new(Level::Info, "x"), Output::Journal.into());
+        let _ = target.handle(&Event::new(Level::Info, "x"), Output::Journal.into());
         let got = decode(&fake.recv().data).expect("payload");
         assert_eq!(field(&got, "SYSLOG_FACILITY"), Some(&b"16"[..]));
     }
@@ -632,10 +625,10 @@ mod tests {
             systemd_facility: "LOG_DAEMON".into(),
             ..fake.config()
         };
-        let target = build(&cfg, &mut Vec::new(), None)
+        let target = build(&cfg, &mut Startup::default(), None)
             .expect("ok")
             .expect("target");
-        target.handle(&Event::new(Level::Info, "x"), Output::Journal.into());
+        let _ = target.handle(&Event::new(Level::Info, "x"), Output::Journal.into());
         let got = decode(&fake.recv().data).expect("payload");
         assert_eq!(field(&got, "SYSLOG_FACILITY"), Some(&b"3"[..]));
     }
