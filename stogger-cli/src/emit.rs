@@ -30,18 +30,15 @@ pub fn build_event(args: &EmitArgs) -> Result<Event, String> {
     if args.event.trim().is_empty() {
         return Err("the event name is empty".to_string());
     }
-    let mut event = Event::new(args.level, args.event.clone());
-    event.target = "stogger_cli::emit".into();
+    let mut event = Event::new(args.level, args.event.clone()).with_target("stogger_cli::emit");
     for (key, value) in values::parse_pairs(&args.fields)? {
-        event.fields.push((key.into(), value));
+        event = event.with(key, value);
     }
     if let Some(message) = &args.message {
-        event
-            .fields
-            .push(("_replace_msg".into(), message.clone().into()));
+        event = event.with("_replace_msg", message.clone());
     }
     if args.level == Level::Critical {
-        event.fields.push(("_critical".into(), true.into()));
+        event = event.with("_critical", true);
     }
     Ok(event)
 }
@@ -117,13 +114,13 @@ mod tests {
             Some("Order {order_id} paid"),
         ))
         .unwrap();
-        assert_eq!(e.name, "order-paid");
-        assert_eq!(e.level, Level::Warning);
-        let keys: Vec<&str> = e.fields.iter().map(|(k, _)| k.as_ref()).collect();
+        assert_eq!(e.name(), "order-paid");
+        assert_eq!(e.level(), Level::Warning);
+        let keys: Vec<&str> = e.fields().iter().map(|(k, _)| k.as_ref()).collect();
         assert_eq!(keys, ["order_id", "amount", "paid", "who", "_replace_msg"]);
-        assert_eq!(e.fields[0].1, Value::I64(12346));
-        assert_eq!(e.fields[1].1, Value::F64(99.99));
-        assert_eq!(e.fields[2].1, Value::Bool(true));
+        assert_eq!(e.fields()[0].1, Value::I64(12346));
+        assert_eq!(e.fields()[1].1, Value::F64(99.99));
+        assert_eq!(e.fields()[2].1, Value::Bool(true));
         assert_eq!(e.template(), Some("Order {order_id} paid"));
     }
 

@@ -48,7 +48,7 @@ impl Level {
     }
 
     /// The one-letter form used in console and file lines.
-    pub fn letter(self) -> char {
+    pub(crate) fn letter(self) -> char {
         match self {
             Level::Trace => 'T',
             Level::Debug => 'D',
@@ -60,7 +60,7 @@ impl Level {
     }
 
     /// syslog priority as used by the journal (`PRIORITY=`).
-    pub fn syslog_priority(self) -> u8 {
+    pub(crate) fn syslog_priority(self) -> u8 {
         match self {
             Level::Critical => 2,
             Level::Error => 3,
@@ -85,7 +85,7 @@ impl Level {
 
     /// Maps a tracing level (`ERROR` is `Error`: an event becomes `Critical`
     /// by its `_critical` field, not by its level).
-    pub fn from_tracing(level: &tracing::Level) -> Level {
+    pub(crate) fn from_tracing(level: &tracing::Level) -> Level {
         match *level {
             tracing::Level::TRACE => Level::Trace,
             tracing::Level::DEBUG => Level::Debug,
@@ -218,6 +218,7 @@ impl From<bool> for Value {
 
 /// Where in the source an event was written.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct CodeLocation {
     /// Source file, as the compiler names it (borrowed from tracing's
     /// `'static` metadata for tracing events, owned otherwise).
@@ -228,33 +229,36 @@ pub struct CodeLocation {
     pub module: Option<Cow<'static, str>>,
 }
 
-/// One structured log event, as every renderer sees it.
+/// One structured log event, as every target sees it: what
+/// [`testing::Capture`](crate::testing::Capture) records, and what
+/// [`emit`](crate::emit) sends for events built at run time.
+///
+/// Build one with [`Event::new`] and the `with*` methods; read it with the
+/// accessors. (The fields are private so that the model can grow without
+/// breaking code that reads it.)
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
     /// When the event was created, UTC, microsecond precision.
-    pub timestamp: OffsetDateTime,
-    /// Severity.
-    pub level: Level,
+    pub(crate) timestamp: OffsetDateTime,
+    pub(crate) level: Level,
     /// The event id: the tracing message (`"user-login"`).
-    pub name: String,
+    pub(crate) name: String,
     /// The event's own fields in the order written, `_`-keys included
     /// (renderers decide what to show). Names come from tracing's `'static`
     /// metadata without a copy; dynamic names (`stogger emit`,
     /// `LogScope::add`, [`Event::with`]) are owned.
-    pub fields: Vec<(FieldName, Value)>,
+    pub(crate) fields: Vec<(FieldName, Value)>,
     /// Fields of the enclosing spans, outermost first (context).
-    pub context: Vec<(FieldName, Value)>,
+    pub(crate) context: Vec<(FieldName, Value)>,
     /// Name of the innermost [`crate::log_scope`] around the event.
-    pub scope: Option<String>,
+    pub(crate) scope: Option<String>,
     /// `<module path>::<function>` of the innermost instrumented span.
-    pub func: Option<String>,
-    /// The process id.
-    pub pid: u32,
-    /// Source location.
-    pub code: CodeLocation,
+    pub(crate) func: Option<String>,
+    pub(crate) pid: u32,
+    pub(crate) code: CodeLocation,
     /// The tracing target (module path by default); used to keep stogger's
     /// own dependencies from logging into the target that runs them.
-    pub target: Cow<'static, str>,
+    pub(crate) target: Cow<'static, str>,
 }
 
 /// A field name: borrowed when it comes from tracing's `'static` metadata
@@ -282,6 +286,105 @@ impl Event {
     pub fn with(mut self, key: impl Into<String>, value: impl Into<Value>) -> Event {
         self.fields.push((Cow::Owned(key.into()), value.into()));
         self
+    }
+
+    /// Sets when the event happened (a stored row's time, for example);
+    /// [`Event::new`] stamps the current time.
+    pub fn with_timestamp(mut self, timestamp: OffsetDateTime) -> Event {
+        self.timestamp = timestamp;
+        self
+    }
+
+    /// Sets the log scope the event belongs to (see [`log_scope()`](fn@crate::log_scope)).
+    pub fn with_scope(mut self, scope: impl Into<String>) -> Event {
+        self.scope = Some(scope.into());
+        self
+    }
+
+    /// Sets the function the event comes from (`<module path>::<function>`).
+    pub fn with_func(mut self, func: impl Into<String>) -> Event {
+        self.func = Some(func.into());
+        self
+    }
+
+    /// Sets the process id; [`Event::new`] stamps this process's.
+    pub fn with_pid(mut self, pid: u32) -> Event {
+        self.pid = pid;
+        self
+    }
+
+    /// Sets where in the source the event was written.
+    pub fn with_code_location(mut self, code: CodeLocation) -> Event {
+        self.code = code;
+        self
+    }
+
+    /// Sets the target (a module path, as tracing's): what filter
+    /// directives match. [`Event::new`] sets `stogger`.
+    pub fn with_target(mut self, target: impl Into<String>) -> Event {
+        self.target = Cow::Owned(target.into());
+        self
+    }
+
+    /// When the event happened, UTC, microsecond precision.
+    pub fn timestamp(&self) -> OffsetDateTime {
+        self.timestamp
+    }
+
+    /// Its severity.
+    pub fn level(&self) -> Level {
+        self.level
+    }
+
+    /// The event id: the tracing message (`"user-login"`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The event's own fields in the order written, `_`-keys included.
+    /// Names from tracing's metadata are borrowed (no copy per event);
+    /// names made at run time are owned.
+    pub fn fields(&self) -> &[(FieldName, Value)] {
+        &self.fields
+    }
+
+    /// The fields of the spans around the event, outermost first.
+    pub fn span_fields(&self) -> &[(FieldName, Value)] {
+        &self.context
+    }
+
+    /// The innermost [`log_scope()`](fn@crate::log_scope) around the event.
+    pub fn scope(&self) -> Option<&str> {
+        self.scope.as_deref()
+    }
+
+    /// `<module path>::<function>` of the innermost instrumented span (or
+    /// of the function a call macro logs).
+    pub fn func(&self) -> Option<&str> {
+        self.func.as_deref()
+    }
+
+    /// The id of the process that logged the event.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// Where in the source the event was written, as far as known.
+    pub fn code_location(&self) -> &CodeLocation {
+        &self.code
+    }
+
+    /// The target (the module path by default, as tracing's).
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// The human sentence: the `_replace_msg` template rendered with the
+    /// event's fields, as console, file and journal show it (without the
+    /// escaping those apply). `None` without a template.
+    pub fn message(&self) -> Option<String> {
+        self.template()
+            .map(|template| crate::render::template::render_template(template, self))
     }
 
     /// Looks a key up in the event's fields, then in its span context.
@@ -342,7 +445,7 @@ pub(crate) fn refresh_pid() -> u32 {
 /// Turning a clock reading into a calendar date and time of day is most of
 /// the cost; each thread keeps the whole second it converted last and only
 /// sets the sub-second part while the second lasts.
-pub fn now_micros() -> OffsetDateTime {
+pub(crate) fn now_micros() -> OffsetDateTime {
     thread_local! {
         static LAST_SECOND: std::cell::Cell<Option<(u64, OffsetDateTime)>> =
             const { std::cell::Cell::new(None) };

@@ -4,7 +4,7 @@
 //! builds a new set of targets from the configuration and swaps it in behind
 //! that layer, closing the previous set.
 
-use crate::config::{self, Config};
+use crate::config::{self, Config, ConfigValue};
 use crate::delivery::{DeliveryReport, Tally};
 use crate::dispatch;
 use crate::error::Error;
@@ -241,7 +241,7 @@ impl Stogger {
 /// connection string.
 #[derive(Default, Clone)]
 pub struct Builder {
-    values: Vec<(&'static str, toml::Value)>,
+    values: Vec<(&'static str, ConfigValue)>,
 }
 
 impl std::fmt::Debug for Builder {
@@ -249,7 +249,7 @@ impl std::fmt::Debug for Builder {
         let values: Vec<(&str, String)> = self
             .values
             .iter()
-            .map(|(key, value)| (*key, config::shown_value(key, value)))
+            .map(|(key, value)| (*key, config::shown_value(key, &value.0)))
             .collect();
         f.debug_struct("Builder").field("values", &values).finish()
     }
@@ -257,8 +257,9 @@ impl std::fmt::Debug for Builder {
 
 impl Builder {
     /// Sets any configuration key (as named in the config reference) to a
-    /// value; an invalid value makes [`Builder::init`] fail like a bad file value.
-    pub fn set(mut self, key: &'static str, value: impl Into<toml::Value>) -> Self {
+    /// value (a `bool`, number, string or path; see [`ConfigValue`]); an
+    /// invalid value makes [`Builder::init`] fail like a bad file value.
+    pub fn set(mut self, key: &'static str, value: impl Into<ConfigValue>) -> Self {
         self.values.push((key, value.into()));
         self
     }

@@ -112,7 +112,7 @@ impl From<Output> for Outputs {
 }
 
 /// Turns an event into a target's representation. Pure: no I/O, no global state.
-pub trait Renderer: Send + Sync + 'static {
+pub(crate) trait Renderer: Send + Sync + 'static {
     /// What this renderer produces (a text line, a journal payload, a row, ...).
     type Output;
     /// Renders one event.

@@ -17,7 +17,7 @@ use crate::output::console::write_stderr;
 use stogger_pg_proto::limiter::{with_suppressed, RateLimiter};
 
 /// Minimum time between two lines of the same kind.
-pub use stogger_pg_proto::limiter::INTERVAL;
+pub(crate) use stogger_pg_proto::limiter::INTERVAL;
 
 /// The kinds printed lately (the one limiter shared with the plugin's
 /// warnings: `stogger_pg_proto::limiter`); per process (see [`PerProcess`]:
@@ -25,13 +25,13 @@ pub use stogger_pg_proto::limiter::INTERVAL;
 static LIMITER: PerProcess<RateLimiter> = PerProcess::new(|| RateLimiter::new(INTERVAL));
 
 /// Prints `stogger: <message>` on stderr, unconditionally.
-pub fn warn(message: &str) {
+pub(crate) fn warn(message: &str) {
     let _ = write_stderr(format!("stogger: {message}\n").as_bytes());
 }
 
 /// Prints `stogger: <message>` unless a line of the same `kind` was printed
 /// within [`INTERVAL`]; returns whether it printed.
-pub fn warn_limited(kind: &str, message: &str) -> bool {
+pub(crate) fn warn_limited(kind: &str, message: &str) -> bool {
     match LIMITER.get().admit(kind) {
         Some(suppressed) => {
             warn(&with_suppressed(message, suppressed));

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
 use stogger_core::testing::capture;
-use stogger_core::{Event, Level, LoggingGuard, Stogger, Value};
+use stogger_core::{CodeLocation, Event, Level, LoggingGuard, Stogger, Value};
 use stogger_tests::journald::{Entry, Journald};
 
 fn start() -> Journald {
@@ -43,7 +43,7 @@ fn journal_only(
     assert!(
         cap.events()
             .iter()
-            .any(|n| n.name == "systemd-journal-active"),
+            .any(|n| n.name() == "systemd-journal-active"),
         "{:?}",
         cap.events()
     );
@@ -60,10 +60,11 @@ fn logged(jd: &Journald, ident: &str, n: usize) -> Vec<Entry> {
         .collect()
 }
 
-fn located(mut event: Event, line: u32) -> Event {
-    event.code.file = Some(file!().into());
-    event.code.line = Some(line);
-    event
+fn located(event: Event, line: u32) -> Event {
+    let mut code = CodeLocation::default();
+    code.file = Some(file!().into());
+    code.line = Some(line);
+    event.with_code_location(code)
 }
 
 fn text(entry: &Entry, name: &str) -> String {
@@ -83,15 +84,15 @@ fn events_arrive_as_queryable_journal_fields() {
     let ident = "stogger-e2e-fields";
     let (_turn, guard) = journal_only(jd.socket(), ident, &[("systemd_facility", "LOG_LOCAL3")]);
 
-    let mut login = located(
+    let login = located(
         Event::new(Level::Info, "user-login")
             .with("user_id", 123)
             .with("username", "alice")
             .with("_replace_msg", "User {username} logged in"),
         line!(),
-    );
-    login.func = Some("billing::auth::login".into());
-    login.scope = Some("session".into());
+    )
+    .with_func("billing::auth::login")
+    .with_scope("session");
     stogger_core::emit(login.clone());
     stogger_core::emit(
         Event::new(Level::Warning, "disk-low")
@@ -119,7 +120,7 @@ fn events_arrive_as_queryable_journal_fields() {
     assert_eq!(text(&e, "CODE_FILE"), file!());
     assert_eq!(
         text(&e, "CODE_LINE"),
-        login.code.line.expect("line").to_string()
+        login.code_location().line.expect("line").to_string()
     );
     assert_eq!(text(&e, "CODE_FUNC"), "billing::auth::login");
     assert_eq!(text(&e, "SCOPE"), "session");
@@ -341,7 +342,10 @@ fn required_mode_fails_once_journald_is_gone() {
         Ok(_) => panic!("journald is gone, required mode must fail"),
     }
     let report = guard.close();
-    assert!(report.failures() >= 1, "the failed send is counted: {report}");
+    assert!(
+        report.failures() >= 1,
+        "the failed send is counted: {report}"
+    );
     // `auto` without the socket: no journal target, and nothing said about it.
     let cap = capture();
     let auto = Stogger::builder()
@@ -354,7 +358,7 @@ fn required_mode_fails_once_journald_is_gone() {
     let notes: Vec<String> = cap
         .events()
         .iter()
-        .map(|e| e.name.clone())
+        .map(|e| e.name().to_string())
         .filter(|n| n.contains("journal"))
         .collect();
     assert!(notes.is_empty(), "{notes:?}");

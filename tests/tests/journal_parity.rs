@@ -5,7 +5,7 @@
 //! Needs root and systemd-journald/journalctl (see tests/src/journald.rs).
 
 use stogger_core::testing::capture;
-use stogger_core::{Event, Level, Stogger};
+use stogger_core::{CodeLocation, Event, Level, Stogger};
 use stogger_tests::journald::Journald;
 
 #[test]
@@ -32,13 +32,15 @@ fn journalctl_finds_events_by_event_and_level_with_translated_messages() {
     let warnings: Vec<Event> = cap
         .events()
         .into_iter()
-        .filter(|e| e.name == "translation-warning")
+        .filter(|e| e.name() == "translation-warning")
         .collect();
     assert!(warnings.is_empty(), "{warnings:?}");
-    let mut login = Event::new(Level::Info, "user-login")
+    let mut code = CodeLocation::default();
+    code.module = Some("billing::auth".into());
+    let login = Event::new(Level::Info, "user-login")
         .with("username", "alice")
-        .with("_replace_msg", "User {username} logged in");
-    login.code.module = Some("billing::auth".into());
+        .with("_replace_msg", "User {username} logged in")
+        .with_code_location(code);
     stogger_core::emit(login);
     stogger_core::emit(Event::new(Level::Warning, "disk-low").with("free_mb", 12));
     guard.flush();

@@ -23,11 +23,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 /// `log_file_mode`'s default: owner read/write, group read, others nothing.
-pub const DEFAULT_FILE_MODE: u32 = 0o640;
+pub(crate) const DEFAULT_FILE_MODE: u32 = 0o640;
 
 /// Appends lines to the log file; rotates by size when configured.
 #[derive(Debug)]
-pub struct FileLogger {
+pub(crate) struct FileLogger {
     path: PathBuf,
     max_bytes: Option<u64>,
     backups: u32,
@@ -48,7 +48,7 @@ struct State {
 
 impl FileLogger {
     /// Creates the directory if needed and opens the file for appending.
-    pub fn open(cfg: &Config) -> io::Result<FileLogger> {
+    pub(crate) fn open(cfg: &Config) -> io::Result<FileLogger> {
         let path = cfg.logdir.join(format!("{}.log", cfg.syslog_identifier));
         let rotate = cfg.log_rotation == Rotation::Size && cfg.log_backup_count > 0;
         FileLogger::open_path_with_mode(
@@ -61,13 +61,18 @@ impl FileLogger {
 
     /// Opens `path`; `max_bytes = None` never rotates. A file it creates
     /// gets [`DEFAULT_FILE_MODE`].
-    pub fn open_path(path: &Path, max_bytes: Option<u64>, backups: u32) -> io::Result<FileLogger> {
+    #[cfg(test)]
+    pub(crate) fn open_path(
+        path: &Path,
+        max_bytes: Option<u64>,
+        backups: u32,
+    ) -> io::Result<FileLogger> {
         FileLogger::open_path_with_mode(path, max_bytes, backups, DEFAULT_FILE_MODE)
     }
 
     /// [`FileLogger::open_path`], creating files with permission bits `mode`
     /// (the umask still applies; an existing file keeps its mode).
-    pub fn open_path_with_mode(
+    pub(crate) fn open_path_with_mode(
         path: &Path,
         max_bytes: Option<u64>,
         backups: u32,
@@ -91,11 +96,6 @@ impl FileLogger {
                 closed: false,
             }),
         })
-    }
-
-    /// The file written to.
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     fn write_bytes(&self, bytes: &[u8]) -> io::Result<()> {
@@ -154,7 +154,7 @@ fn open_append(path: &Path, mode: u32) -> io::Result<File> {
 }
 
 /// `x.log` + `.n`.
-pub fn backup_path(path: &Path, n: u32) -> PathBuf {
+pub(crate) fn backup_path(path: &Path, n: u32) -> PathBuf {
     let mut s = path.as_os_str().to_os_string();
     s.push(format!(".{n}"));
     PathBuf::from(s)

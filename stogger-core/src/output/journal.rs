@@ -46,7 +46,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Longest time one send may wait for room in journald's socket queue.
-pub const SEND_TIMEOUT: Duration = Duration::from_secs(1);
+pub(crate) const SEND_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Kernel overhead subtracted from `SO_SNDBUF` to get the largest datagram a
 /// unix socket takes (larger ones fail with `EMSGSIZE`).
@@ -54,7 +54,7 @@ const DATAGRAM_OVERHEAD: usize = 32;
 
 /// Writes native-protocol payloads to journald's socket.
 #[derive(Debug)]
-pub struct JournalLogger {
+pub(crate) struct JournalLogger {
     socket: UnixDatagram,
     path: PathBuf,
     /// Payloads longer than this go through a memfd without trying a datagram.
@@ -67,7 +67,7 @@ impl JournalLogger {
     /// A logger sending to the journal socket at `path` (journald's is
     /// `/run/systemd/journal/socket`). Only creates an unbound local socket:
     /// whether anybody listens at `path` shows at the first write.
-    pub fn new(path: impl Into<PathBuf>) -> io::Result<Self> {
+    pub(crate) fn new(path: impl Into<PathBuf>) -> io::Result<Self> {
         let socket = UnixDatagram::unbound()?;
         socket.set_write_timeout(Some(SEND_TIMEOUT))?;
         let datagram_limit = rustix::net::sockopt::socket_send_buffer_size(&socket)
@@ -81,14 +81,9 @@ impl JournalLogger {
         })
     }
 
-    /// The socket path this logger sends to.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Sends one payload: as a datagram, or through a sealed memfd when it
     /// is too large for one.
-    pub fn send(&self, payload: &[u8]) -> io::Result<()> {
+    pub(crate) fn send(&self, payload: &[u8]) -> io::Result<()> {
         let result = if payload.len() > self.datagram_limit {
             self.send_memfd(payload)
         } else {
@@ -270,7 +265,7 @@ pub(crate) fn stderr_is_journal() -> bool {
 /// Whether a `JOURNAL_STREAM` value (`<device>:<inode>`, decimal, as systemd
 /// sets it for a service whose stdout/stderr is the journal) names the file
 /// with this device and inode number.
-pub fn journal_stream_matches(journal_stream: &str, dev: u64, ino: u64) -> bool {
+pub(crate) fn journal_stream_matches(journal_stream: &str, dev: u64, ino: u64) -> bool {
     let Some((d, i)) = journal_stream.trim().split_once(':') else {
         return false;
     };

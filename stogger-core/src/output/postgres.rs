@@ -309,7 +309,7 @@ impl Target for PostgresTarget {
 }
 
 /// Passes rows to the plugin's writer.
-pub struct PgLogger {
+pub(crate) struct PgLogger {
     plugin: &'static Plugin,
     /// `None` once closed; writes hold the read lock so a close never frees
     /// the handle under a concurrent write.
@@ -344,14 +344,6 @@ fn ffi_row(row: &Row) -> StoggerPgRow {
         scope_len,
         data_ptr: row.data.as_ptr(),
         data_len: row.data.len(),
-    }
-}
-
-impl PgLogger {
-    /// The writer's counters (as `stogger_pg_stats` gives them).
-    pub fn stats(&self) -> Option<StoggerPgReport> {
-        let guard = self.handle.read().unwrap_or_else(|p| p.into_inner());
-        guard.as_ref().and_then(|h| self.plugin.stats(h))
     }
 }
 

@@ -58,12 +58,12 @@ use crate::target::Renderer;
 use std::sync::Arc;
 
 /// Longest field name journald accepts.
-pub const MAX_FIELD_NAME: usize = 64;
+pub(crate) const MAX_FIELD_NAME: usize = 64;
 
 /// Names a user field may not take, because stogger writes the field itself
 /// or journald gives it a meaning: a user field mapping to one of these is
 /// written with the prefix `F_` (`message` → `F_MESSAGE`).
-pub const RESERVED: &[&str] = &[
+pub(crate) const RESERVED: &[&str] = &[
     "MESSAGE",
     "MESSAGE_ID",
     "PRIORITY",
@@ -86,14 +86,14 @@ pub const RESERVED: &[&str] = &[
 ];
 
 /// The prefix that marks a renamed field.
-pub const RENAME_PREFIX: &str = "F_";
+pub(crate) const RENAME_PREFIX: &str = "F_";
 
 /// The facility used when the configured name is unknown (`LOG_LOCAL0`);
 /// names map to numbers with [`crate::config::syslog_facility_code`].
-pub const DEFAULT_FACILITY: u8 = 16;
+pub(crate) const DEFAULT_FACILITY: u8 = 16;
 
 /// The journal field name for a field key (rules in the module docs).
-pub fn field_name(key: &str) -> String {
+pub(crate) fn field_name(key: &str) -> String {
     let mapped: String = key
         .chars()
         .map(|c| match c {
@@ -117,7 +117,7 @@ pub fn field_name(key: &str) -> String {
 }
 
 /// A value as journal field text: strings as they are, the rest as JSON.
-pub fn field_value(value: &Value) -> String {
+pub(crate) fn field_value(value: &Value) -> String {
     match value {
         Value::Str(s) => s.clone(),
         other => match other.to_json() {
@@ -130,7 +130,7 @@ pub fn field_value(value: &Value) -> String {
 /// Appends one field in the native protocol: `NAME=value\n`, or the binary
 /// form `NAME\n<u64 LE length><value>\n` when the value contains a newline.
 /// `name` must already be a valid journal field name.
-pub fn encode_field(out: &mut Vec<u8>, name: &str, value: &[u8]) {
+pub(crate) fn encode_field(out: &mut Vec<u8>, name: &str, value: &[u8]) {
     out.extend_from_slice(name.as_bytes());
     if value.contains(&b'\n') {
         out.push(b'\n');
@@ -144,7 +144,7 @@ pub fn encode_field(out: &mut Vec<u8>, name: &str, value: &[u8]) {
 
 /// Renders events as native-protocol payloads.
 #[derive(Debug, Clone)]
-pub struct JournalRenderer {
+pub(crate) struct JournalRenderer {
     identifier: String,
     facility: u8,
     show_func: bool,
@@ -155,7 +155,7 @@ impl JournalRenderer {
     /// A renderer writing `SYSLOG_IDENTIFIER=identifier` and
     /// `SYSLOG_FACILITY=facility` (a number, see
     /// [`crate::config::syslog_facility_code`]).
-    pub fn new(identifier: impl Into<String>, facility: u8) -> Self {
+    pub(crate) fn new(identifier: impl Into<String>, facility: u8) -> Self {
         JournalRenderer {
             identifier: identifier.into(),
             facility,
@@ -166,7 +166,7 @@ impl JournalRenderer {
 
     /// `MESSAGE` shows the translated sentence of events the translations
     /// have one for (see [`crate::render::translate`]).
-    pub fn with_translations(mut self, translations: Option<Arc<Translations>>) -> Self {
+    pub(crate) fn with_translations(mut self, translations: Option<Arc<Translations>>) -> Self {
         self.translations = translations;
         self
     }
@@ -174,7 +174,7 @@ impl JournalRenderer {
     /// Also show the event's function (`func='...'`) in the `k=v` body of
     /// `MESSAGE`, as the console does with `show_caller_info`. It is always
     /// in `CODE_FUNC` and `FUNC`.
-    pub fn show_func(mut self, on: bool) -> Self {
+    pub(crate) fn show_func(mut self, on: bool) -> Self {
         self.show_func = on;
         self
     }
@@ -183,7 +183,7 @@ impl JournalRenderer {
     /// exactly what the console line shows after the event name (see
     /// [`crate::render::text::write_body`]), or `<event>` alone when the
     /// body is empty.
-    pub fn message(&self, event: &Event) -> String {
+    pub(crate) fn message(&self, event: &Event) -> String {
         let mut msg = String::with_capacity(event.name.len() + 64);
         msg.push_str(&event.name);
         msg.push_str(": ");

@@ -44,19 +44,19 @@ use std::sync::Arc;
 
 /// Renders one JSON object per line.
 #[derive(Debug, Default, Clone)]
-pub struct JsonRenderer {
+pub(crate) struct JsonRenderer {
     translations: Option<Arc<Translations>>,
 }
 
 impl JsonRenderer {
     /// A JSON renderer.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         JsonRenderer::default()
     }
 
     /// `message` is the translated sentence of events the translations
     /// have one for (see [`crate::render::translate`]).
-    pub fn with_translations(mut self, translations: Option<Arc<Translations>>) -> Self {
+    pub(crate) fn with_translations(mut self, translations: Option<Arc<Translations>>) -> Self {
         self.translations = translations;
         self
     }

@@ -3,15 +3,15 @@
 mod callsite;
 mod escape;
 mod fields;
-pub mod journal;
-pub mod json;
+pub(crate) mod journal;
+pub(crate) mod json;
 mod number;
 mod pad;
-pub mod row;
-pub mod template;
-pub mod text;
+pub(crate) mod row;
+pub(crate) mod template;
+pub(crate) mod text;
 mod time;
-pub mod translate;
+pub(crate) mod translate;
 
 #[cfg(test)]
 mod tests;

@@ -31,12 +31,12 @@ use std::cell::RefCell;
 use std::io;
 
 /// The replacement for NUL characters (U+FFFD REPLACEMENT CHARACTER).
-pub const NUL_REPLACEMENT: char = '\u{FFFD}';
+pub(crate) const NUL_REPLACEMENT: char = '\u{FFFD}';
 
 /// One rendered row, owned. `data` is a JSON object as UTF-8 bytes, safe
 /// for `JSONB`; every string is free of NUL characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Row {
+pub(crate) struct Row {
     /// Event time in microseconds since the Unix epoch (UTC).
     pub ts_micros: i64,
     /// `debug`, `info`, `warning`, `error` or `critical`.
@@ -66,7 +66,8 @@ impl Default for Row {
 
 impl Row {
     /// The `data` column as text.
-    pub fn data_str(&self) -> &str {
+    #[cfg(test)]
+    pub(crate) fn data_str(&self) -> &str {
         // Always valid UTF-8: serde_json writes UTF-8 and the fallback is ASCII.
         std::str::from_utf8(&self.data).unwrap_or("{}")
     }
@@ -75,16 +76,16 @@ impl Row {
 /// Renders [`Row`]s. [`RowRenderer::render_into`] reuses a row's buffers,
 /// which is what the PostgreSQL target does on its hot path.
 #[derive(Debug, Default, Clone)]
-pub struct RowRenderer;
+pub(crate) struct RowRenderer;
 
 impl RowRenderer {
     /// A row renderer.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         RowRenderer
     }
 
     /// Renders `event` into `row`, reusing its allocations.
-    pub fn render_into(&self, event: &Event, row: &mut Row) {
+    pub(crate) fn render_into(&self, event: &Event, row: &mut Row) {
         row.ts_micros = micros(event);
         row.level = event.level.as_str();
         set_text(&mut row.event, &event.name);
@@ -116,15 +117,6 @@ fn micros(event: &Event) -> i64 {
         .saturating_add(i64::from(t.microsecond()))
 }
 
-/// Replaces every NUL character of `s` by U+FFFD.
-pub fn replace_nul(s: &str) -> std::borrow::Cow<'_, str> {
-    if s.contains('\0') {
-        std::borrow::Cow::Owned(s.replace('\0', "\u{FFFD}"))
-    } else {
-        std::borrow::Cow::Borrowed(s)
-    }
-}
-
 fn set_text(dst: &mut String, src: &str) {
     dst.clear();
     if src.contains('\0') {
@@ -150,7 +142,7 @@ fn set_opt_text(dst: &mut Option<String>, src: Option<&str>) {
 /// the caller's thread, and a direct writer is about twice as fast as
 /// serde_json's serializer here. Only structured [`Value::Json`] values go
 /// through serde_json (with a formatter that also turns NUL into U+FFFD).
-pub fn write_data(event: &Event, out: &mut Vec<u8>) {
+pub(crate) fn write_data(event: &Event, out: &mut Vec<u8>) {
     let mut obj = ObjectWriter::new(out);
     let taken = match write_fields_planned(event, &mut obj) {
         Some(taken) => taken,

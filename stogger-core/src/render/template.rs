@@ -3,15 +3,15 @@
 //!
 //! ```
 //! use stogger_core::{Event, Level};
-//! use stogger_core::render::template::render_template;
 //!
 //! let event = Event::new(Level::Info, "upload-done")
 //!     .with("file", "a.bin")
 //!     .with("size_mb", 12.345)
-//!     .with("rows", 1234567);
+//!     .with("rows", 1234567)
+//!     .with("_replace_msg", "{file}: {size_mb:.1f} MB, {rows:,} rows");
 //! assert_eq!(
-//!     render_template("{file}: {size_mb:.1f} MB, {rows:,} rows", &event),
-//!     "a.bin: 12.3 MB, 1,234,567 rows"
+//!     event.message().as_deref(),
+//!     Some("a.bin: 12.3 MB, 1,234,567 rows")
 //! );
 //! ```
 //!
@@ -59,28 +59,28 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 
 /// What a field that does not exist renders as.
-pub const MISSING: &str = "<missing>";
+pub(crate) const MISSING: &str = "<missing>";
 
 /// What a field whose spec does not fit its value renders as.
-pub const BAD_FORMAT: &str = "<bad format>";
+pub(crate) const BAD_FORMAT: &str = "<bad format>";
 
 /// Largest width or precision a spec may ask for (a larger one renders
 /// [`BAD_FORMAT`] rather than allocating without bound).
-pub const MAX_WIDTH: usize = 10_000;
+pub(crate) const MAX_WIDTH: usize = 10_000;
 
 /// Nesting Python allows: fields inside a spec, but no deeper.
 const MAX_DEPTH: u8 = 2;
 
 /// Renders `template` against the event's fields. Substituted values are
 /// written as they are (no escaping); see the module docs for the rules.
-pub fn render_template(template: &str, event: &Event) -> String {
+pub(crate) fn render_template(template: &str, event: &Event) -> String {
     let mut out = String::with_capacity(template.len() + 32);
     render_template_into(&mut out, template, event);
     out
 }
 
 /// Like [`render_template`], appending to `out`.
-pub fn render_template_into(out: &mut String, template: &str, event: &Event) {
+pub(crate) fn render_template_into(out: &mut String, template: &str, event: &Event) {
     render(out, template, event, false);
 }
 
@@ -89,7 +89,7 @@ pub fn render_template_into(out: &mut String, template: &str, event: &Event) {
 /// [`crate::render::escape::push_escaped`], so the message stays one line and
 /// a value cannot send terminal escape sequences. Used for console and file
 /// lines.
-pub fn render_template_escaped_into(out: &mut String, template: &str, event: &Event) {
+pub(crate) fn render_template_escaped_into(out: &mut String, template: &str, event: &Event) {
     render(out, template, event, true);
 }
 
@@ -931,7 +931,7 @@ fn float_general(
 /// parsed, or fields nested too deep. `Err` says what is wrong. (Rendering
 /// never fails; this is for templates loaded at start, such as
 /// translations, so that a mistake is reported once.)
-pub fn check_template(template: &str) -> Result<(), String> {
+pub(crate) fn check_template(template: &str) -> Result<(), String> {
     let bytes = template.as_bytes();
     let mut i = 0;
     while i < bytes.len() {

@@ -36,7 +36,7 @@ use std::sync::Arc;
 
 /// How lines are laid out.
 #[derive(Debug, Clone)]
-pub struct TextOptions {
+pub(crate) struct TextOptions {
     /// Emit ANSI colours in [`TextLine::colored`].
     pub color: bool,
     /// Timestamp form.
@@ -56,7 +56,11 @@ impl TextOptions {
     /// The layout a configuration asks for (`format.*`, `show_caller_info`),
     /// with colours as decided by the caller and relative
     /// timestamps counted from `start`.
-    pub fn from_config(cfg: &crate::Config, color: bool, start: OffsetDateTime) -> TextOptions {
+    pub(crate) fn from_config(
+        cfg: &crate::Config,
+        color: bool,
+        start: OffsetDateTime,
+    ) -> TextOptions {
         TextOptions {
             color,
             timestamp: cfg.format.timestamp_precision,
@@ -71,7 +75,7 @@ impl TextOptions {
 /// One rendered event: the coloured console form (when colours are on) and
 /// the plain form for the file. Both end with a newline.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TextLine {
+pub(crate) struct TextLine {
     /// With ANSI codes; `None` when colours are off.
     pub colored: Option<String>,
     /// Without ANSI codes.
@@ -80,21 +84,63 @@ pub struct TextLine {
 
 impl TextLine {
     /// What the console writes.
-    pub fn console(&self) -> &str {
+    pub(crate) fn console(&self) -> &str {
         self.colored.as_deref().unwrap_or(&self.plain)
+    }
+}
+
+/// How stogger lays out console and file lines, for a program that shows
+/// events the same way: `stogger query` prints stored rows with it.
+///
+/// ```
+/// use stogger_core::{Config, Event, Level, LineFormat};
+/// let format = LineFormat::from_config(&Config::default());
+/// let event = Event::new(Level::Info, "user-login").with("user_id", 123);
+/// assert!(format.line(&event).ends_with(" I user-login                     user_id=123\n"));
+/// ```
+///
+/// The layout is in `docs/output-format.md`. Lines are not translated.
+#[derive(Debug, Clone)]
+pub struct LineFormat {
+    renderer: TextRenderer,
+}
+
+impl LineFormat {
+    /// The layout `cfg` gives console and file lines (`format.*`,
+    /// `show_caller_info`), without colours. Relative timestamps
+    /// (`timestamp_precision = "relative"`) count from now.
+    pub fn from_config(cfg: &crate::Config) -> LineFormat {
+        let options = TextOptions::from_config(cfg, false, OffsetDateTime::now_utc());
+        LineFormat {
+            renderer: TextRenderer::new(options),
+        }
+    }
+
+    /// Colours the lines with ANSI codes, as the console does (for a
+    /// stream [`crate::color_wanted`] says should be coloured).
+    pub fn color(mut self, on: bool) -> LineFormat {
+        self.renderer.opts.color = on;
+        self
+    }
+
+    /// The line of `event`, ending in a newline; output sections
+    /// (`stdout`, `stack`, ...) follow on lines of their own.
+    pub fn line(&self, event: &Event) -> String {
+        let line = self.renderer.render(event);
+        line.colored.unwrap_or(line.plain)
     }
 }
 
 /// Renders console and file lines.
 #[derive(Debug, Clone)]
-pub struct TextRenderer {
+pub(crate) struct TextRenderer {
     opts: TextOptions,
     translations: Option<Arc<Translations>>,
 }
 
 impl TextRenderer {
     /// A renderer with these options.
-    pub fn new(opts: TextOptions) -> Self {
+    pub(crate) fn new(opts: TextOptions) -> Self {
         TextRenderer {
             opts,
             translations: None,
@@ -103,36 +149,36 @@ impl TextRenderer {
 
     /// Shows the translated message of events the translations have one
     /// for (see [`crate::render::translate`]).
-    pub fn with_translations(mut self, translations: Option<Arc<Translations>>) -> Self {
+    pub(crate) fn with_translations(mut self, translations: Option<Arc<Translations>>) -> Self {
         self.translations = translations;
         self
     }
 }
 
 /// ANSI SGR sequences used in [`TextLine::colored`].
-pub mod ansi {
+pub(crate) mod ansi {
     /// Ends every coloured piece.
-    pub const RESET: &str = "\x1b[0m";
+    pub(crate) const RESET: &str = "\x1b[0m";
     /// Timestamps, `cmd_output_line` sections and the code location.
-    pub const DIM: &str = "\x1b[2m";
+    pub(crate) const DIM: &str = "\x1b[2m";
     /// The event name.
-    pub const BOLD: &str = "\x1b[1m";
+    pub(crate) const BOLD: &str = "\x1b[1m";
     /// Level letters `T`, `D` and `I`.
-    pub const GREEN: &str = "\x1b[32m";
+    pub(crate) const GREEN: &str = "\x1b[32m";
     /// Level letter `W`.
-    pub const YELLOW: &str = "\x1b[33m";
+    pub(crate) const YELLOW: &str = "\x1b[33m";
     /// Level letters `E` and `C`.
-    pub const RED: &str = "\x1b[31m";
+    pub(crate) const RED: &str = "\x1b[31m";
     /// Keys in the `key=value` body.
-    pub const CYAN: &str = "\x1b[36m";
+    pub(crate) const CYAN: &str = "\x1b[36m";
     /// Values in the `key=value` body.
-    pub const MAGENTA: &str = "\x1b[35m";
+    pub(crate) const MAGENTA: &str = "\x1b[35m";
 }
 
 /// Keys shown as output sections after the line, never in the `key=value`
 /// body, in the order they are written (`_output`, `_raw_output` and
 /// `_raw_output_prefix` are hidden from the body anyway, being `_`-keys).
-pub const SECTION_KEYS: &[&str] = &[
+pub(crate) const SECTION_KEYS: &[&str] = &[
     "cmd_output_line",
     "_output",
     "_raw_output",
@@ -244,13 +290,14 @@ fn body_of<'a>(event: &'a Event, show_func: bool, template: Option<&str>) -> Bod
 /// (escaped), or every visible field as sorted `key=value` joined by single
 /// spaces, with `scope` and (when `show_func`) `func` among them. The
 /// journal's `MESSAGE` and other one-line forms can reuse it.
-pub fn write_body(out: &mut String, event: &Event, show_func: bool) {
+#[cfg(test)]
+pub(crate) fn write_body(out: &mut String, event: &Event, show_func: bool) {
     write_body_translated(out, event, show_func, None);
 }
 
 /// [`write_body`] with the translated message, when `translations` has one
 /// for the event, in place of `_replace_msg`.
-pub fn write_body_translated(
+pub(crate) fn write_body_translated(
     out: &mut String,
     event: &Event,
     show_func: bool,

@@ -9,7 +9,7 @@ use crate::{Event, Level};
 use time::macros::datetime;
 
 /// An event at 2026-06-01T17:19:01.123456Z from pid 4242, without fields.
-pub fn event(level: Level, name: &str) -> Event {
+pub(crate) fn event(level: Level, name: &str) -> Event {
     Event {
         timestamp: datetime!(2026-06-01 17:19:01.123456 UTC),
         level,
@@ -26,7 +26,7 @@ pub fn event(level: Level, name: &str) -> Event {
 
 /// The default line options (no colour, seconds, width 30), logging started
 /// 12.123456 s before [`event`]'s timestamp.
-pub fn opts() -> TextOptions {
+pub(crate) fn opts() -> TextOptions {
     TextOptions {
         color: false,
         timestamp: TimestampPrecision::IsoSeconds,
@@ -38,17 +38,17 @@ pub fn opts() -> TextOptions {
 }
 
 /// The plain (file) line with options `o`.
-pub fn plain_with(o: TextOptions, e: &Event) -> String {
+pub(crate) fn plain_with(o: TextOptions, e: &Event) -> String {
     TextRenderer::new(o).render(e).plain
 }
 
 /// The plain (file) line with the default options.
-pub fn plain(e: &Event) -> String {
+pub(crate) fn plain(e: &Event) -> String {
     plain_with(opts(), e)
 }
 
 /// The spec's template example.
-pub fn user_login() -> Event {
+pub(crate) fn user_login() -> Event {
     event(Level::Info, "user-login")
         .with("user_id", 123)
         .with("username", "alice")
@@ -57,7 +57,7 @@ pub fn user_login() -> Event {
 }
 
 /// The spec's key=value example.
-pub fn order_placed() -> Event {
+pub(crate) fn order_placed() -> Event {
     event(Level::Info, "order-placed")
         .with("order_id", 12345)
         .with("customer_id", 67890)
