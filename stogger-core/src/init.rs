@@ -4,6 +4,7 @@
 //! builds a new set of targets from the configuration and swaps it in behind
 //! that layer, closing the previous set.
 
+use crate::assembly;
 use crate::config::{self, Config, ConfigValue};
 use crate::delivery::{DeliveryReport, Tally};
 use crate::dispatch;
@@ -14,7 +15,6 @@ use crate::filter::spec::FilterSpec;
 use crate::filter::state as filters;
 use crate::layer::StoggerLayer;
 use crate::panic_hook;
-use crate::setup;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Once};
@@ -178,7 +178,7 @@ pub fn init_early_logging() -> Result<LoggingGuard, Error> {
         systemd: config::SystemdMode::Off,
         ..loaded
     };
-    let built = setup::build_console_only(&early);
+    let built = assembly::assemble_console_only(&early);
     let spec = FilterSpec::from_config(&early).unwrap_or_default();
     crate::reload::stop();
     Ok(swap(built.pipeline, spec, Vec::new()))
@@ -301,7 +301,7 @@ impl Builder {
         let spec = FilterSpec::from_config(&loaded.config)
             .map_err(|(key, bad)| crate::filter::invalid(key, config::Origin::Default, bad))?;
         ensure_layer_installed()?;
-        let built = setup::build(&loaded.config)?;
+        let built = assembly::assemble(&loaded.config)?;
         let mut startup = Vec::new();
         for warning in &loaded.warnings {
             startup

@@ -63,6 +63,7 @@
 #![warn(missing_docs)]
 #![warn(unreachable_pub)]
 
+mod assembly;
 mod call;
 pub mod command;
 pub mod config;
@@ -82,7 +83,6 @@ mod published;
 mod reload;
 mod render;
 mod scope;
-mod setup;
 mod target;
 pub mod testing;
 mod warn;

@@ -383,13 +383,7 @@ pub fn status_for_executable(cfg: &Config, exe: &Path) -> Result<PluginStatus, S
 }
 
 /// The places the plugin is looked for, in order (see the module docs); the
-/// last, a bare file name, is the platform's own search. With the `postgres`
-/// feature nothing is searched, but the list is still what it would be.
-pub(crate) fn search_path(cfg: &Config) -> Vec<PathBuf> {
-    let exe = std::env::current_exe().ok();
-    search_path_with(cfg.postgres_plugin.as_deref(), &env_var, exe.as_deref())
-}
-
+/// last, a bare file name, is the platform's own search.
 fn search_path_with(
     configured: Option<&Path>,
     env: &dyn Fn(&str) -> Option<OsString>,

@@ -175,7 +175,7 @@ pub(crate) fn closed_error() -> io::Error {
 
 /// A named renderer feeding one or more loggers (console text and the file
 /// copy come from one rendering).
-pub(crate) struct Pair<R: Renderer> {
+pub(crate) struct RenderingTarget<R: Renderer> {
     name: String,
     outputs: Outputs,
     renderer: R,
@@ -185,10 +185,10 @@ pub(crate) struct Pair<R: Renderer> {
 /// A logger and the output it writes.
 type OutputLogger<T> = (Output, Box<dyn Logger<T>>);
 
-impl<R: Renderer> Pair<R> {
+impl<R: Renderer> RenderingTarget<R> {
     /// A target with no loggers yet.
     pub(crate) fn new(name: impl Into<String>, renderer: R) -> Self {
-        Pair {
+        RenderingTarget {
             name: name.into(),
             outputs: Outputs::NONE,
             renderer,
@@ -209,7 +209,7 @@ impl<R: Renderer> Pair<R> {
     }
 }
 
-impl<R: Renderer> Target for Pair<R> {
+impl<R: Renderer> Target for RenderingTarget<R> {
     fn name(&self) -> &str {
         &self.name
     }

@@ -21,14 +21,14 @@
 //! otherwise (containers have no journal); `required` makes
 //! `init_logging()` fail without it; `off` never tries.
 
+use crate::assembly::StartupLog;
 use crate::config::syslog_facility_code;
 use crate::config::{Config, SystemdMode};
 use crate::error::Error;
 use crate::event::{Event, Level};
 use crate::render::journal::{JournalRenderer, DEFAULT_FACILITY};
 use crate::render::translate::Translations;
-use crate::setup::Startup;
-use crate::target::{Logger, Output, Pair, Target};
+use crate::target::{Logger, Output, RenderingTarget, Target};
 use rustix::fs::{fcntl_add_seals, memfd_create, MemfdFlags, SealFlags};
 use rustix::io::Errno;
 use rustix::net::{
@@ -190,7 +190,7 @@ fn is_socket(path: &Path) -> bool {
 /// translated sentence of events `translations` has one for.
 pub(crate) fn build(
     cfg: &Config,
-    startup: &mut Startup,
+    startup: &mut StartupLog,
     translations: Option<Arc<Translations>>,
 ) -> Result<Option<Box<dyn Target>>, Error> {
     let socket = &cfg.journal_socket;
@@ -224,7 +224,7 @@ pub(crate) fn build(
     let facility = match syslog_facility_code(&cfg.systemd_facility) {
         Some(code) => code,
         None => {
-            startup.notes.push(
+            startup.events.push(
                 Event::new(Level::Warning, "systemd-facility-unknown")
                     .with("systemd_facility", cfg.systemd_facility.clone())
                     .with(
@@ -238,8 +238,8 @@ pub(crate) fn build(
     let renderer = JournalRenderer::new(cfg.syslog_identifier.clone(), facility)
         .show_func(cfg.show_caller_info)
         .with_translations(translations);
-    let target = Pair::new("journal", renderer).logger(Output::Journal, logger);
-    startup.notes.push(
+    let target = RenderingTarget::new("journal", renderer).logger(Output::Journal, logger);
+    startup.events.push(
         Event::new(Level::Info, "systemd-journal-active")
             .with("socket", socket.display().to_string())
             .with("identifier", cfg.syslog_identifier.clone())
@@ -509,7 +509,7 @@ mod tests {
             journal_socket: dir.path().join("missing"),
             ..Config::default()
         };
-        match build(&cfg, &mut Startup::default(), None) {
+        match build(&cfg, &mut StartupLog::default(), None) {
             Err(Error::JournalRequired { socket }) => assert_eq!(socket, cfg.journal_socket),
             Err(e) => panic!("wrong error {e}"),
             Ok(_) => panic!("required journal without socket must fail"),
@@ -527,10 +527,10 @@ mod tests {
                 journal_socket: path,
                 ..Config::default()
             };
-            let mut startup = Startup::default();
+            let mut startup = StartupLog::default();
             let target = build(&cfg, &mut startup, None).expect("auto never fails");
             assert!(target.is_none());
-            let notes = startup.notes;
+            let notes = startup.events;
             assert!(notes.is_empty(), "{notes:?}");
         }
     }
@@ -542,9 +542,9 @@ mod tests {
             systemd: SystemdMode::Off,
             ..fake.config()
         };
-        let mut startup = Startup::default();
+        let mut startup = StartupLog::default();
         assert!(build(&cfg, &mut startup, None).expect("off").is_none());
-        assert!(startup.notes.is_empty());
+        assert!(startup.events.is_empty());
     }
 
     #[test]
@@ -555,11 +555,11 @@ mod tests {
                 systemd: mode,
                 ..fake.config()
             };
-            let mut startup = Startup::default();
+            let mut startup = StartupLog::default();
             let target = build(&cfg, &mut startup, None)
                 .expect("socket exists")
                 .expect("journal target");
-            let notes = startup.notes;
+            let notes = startup.events;
             assert_eq!(target.name(), "journal");
             assert_eq!(target.outputs(), Output::Journal.into());
             assert_eq!(notes.len(), 1, "{notes:?}");
@@ -585,7 +585,7 @@ mod tests {
     #[test]
     fn debug_events_have_priority_7() {
         let fake = FakeJournal::new();
-        let target = build(&fake.config(), &mut Startup::default(), None)
+        let target = build(&fake.config(), &mut StartupLog::default(), None)
             .expect("socket exists")
             .expect("journal target");
         let _ = target.handle(&Event::new(Level::Debug, "detail"), Output::Journal.into());
@@ -600,12 +600,12 @@ mod tests {
             systemd_facility: "LOG_NOPE".into(),
             ..fake.config()
         };
-        let mut startup = Startup::default();
+        let mut startup = StartupLog::default();
         let target = build(&cfg, &mut startup, None)
             .expect("ok")
             .expect("target");
         assert!(startup
-            .notes
+            .events
             .iter()
             .any(|n| n.name == "systemd-facility-unknown" && n.level == Level::Warning));
         let _ = target.handle(&Event::new(Level::Info, "x"), Output::Journal.into());
@@ -620,7 +620,7 @@ mod tests {
             systemd_facility: "LOG_DAEMON".into(),
             ..fake.config()
         };
-        let target = build(&cfg, &mut Startup::default(), None)
+        let target = build(&cfg, &mut StartupLog::default(), None)
             .expect("ok")
             .expect("target");
         let _ = target.handle(&Event::new(Level::Info, "x"), Output::Journal.into());

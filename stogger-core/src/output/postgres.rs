@@ -18,6 +18,7 @@
 //! anything stogger prints: the plugin redacts it, and every message coming
 //! from the plugin is scrubbed of it once more here.
 
+use crate::assembly::StartupLog;
 use crate::config::{Config, PgSettings, WriteMode};
 use crate::delivery::{self, Failures, NotStarted};
 use crate::dispatch;
@@ -25,7 +26,6 @@ use crate::event::{Event, Level};
 use crate::fork::PerProcess;
 use crate::plugin::{self, Handle, Opened, Plugin, PluginStatus};
 use crate::render::row::{Row, RowRenderer};
-use crate::setup::Startup;
 use crate::target::{self, Logger, Output, Outputs, Renderer, Target};
 use crate::warn;
 use std::cell::RefCell;
@@ -43,7 +43,7 @@ const NAME: &str = "postgres";
 static NOT_AVAILABLE_REPORTED: AtomicBool = AtomicBool::new(false);
 
 /// Builds the PostgreSQL target when `enable_postgres` is on and the plugin is found.
-pub(crate) fn build(cfg: &Config, startup: &mut Startup) -> Option<Box<dyn Target>> {
+pub(crate) fn build(cfg: &Config, startup: &mut StartupLog) -> Option<Box<dyn Target>> {
     if !cfg.enable_postgres {
         return None;
     }
@@ -63,7 +63,7 @@ struct OpenRequest {
 /// the writer is started with.
 fn prepare(
     cfg: &Config,
-    startup: &mut Startup,
+    startup: &mut StartupLog,
     plugin: Result<&'static Plugin, PluginStatus>,
     env: &dyn Fn(&str) -> Option<String>,
     not_available_reported: &AtomicBool,
@@ -98,7 +98,7 @@ fn prepare(
     let plugin = plugin?;
     let password = if dsn.contains(PASSWORD_PLACEHOLDER) {
         env(PASSWORD_ENV).unwrap_or_else(|| {
-            startup.notes.push(
+            startup.events.push(
                 Event::new(Level::Warning, "postgres-password-missing")
                     .with("variable", PASSWORD_ENV)
                     .with(
@@ -568,19 +568,19 @@ mod tests {
 
     #[test]
     fn disabled_postgres_builds_nothing_and_says_nothing() {
-        let mut startup = Startup::default();
+        let mut startup = StartupLog::default();
         let cfg = Config {
             enable_postgres: false,
             ..cfg()
         };
         assert!(build(&cfg, &mut startup).is_none());
-        assert!(startup.notes.is_empty());
+        assert!(startup.events.is_empty());
     }
 
     #[test]
     fn missing_plugin_is_one_info_event_per_process() {
         let reported = AtomicBool::new(false);
-        let mut startup = Startup::default();
+        let mut startup = StartupLog::default();
         assert!(prepare(&cfg(), &mut startup, Err(not_found()), &no_env, &reported).is_none());
         assert!(prepare(&cfg(), &mut startup, Err(not_found()), &no_env, &reported).is_none());
         // Logged once, but not started both times.
@@ -596,7 +596,7 @@ mod tests {
                 "stogger-postgres-not-available"
             ]
         );
-        let notes = startup.notes;
+        let notes = startup.events;
         assert_eq!(notes.len(), 1, "{notes:?}");
         let note = &notes[0];
         assert_eq!(note.name, "stogger-postgres-not-available");
@@ -614,7 +614,7 @@ mod tests {
 
     #[test]
     fn abi_mismatch_is_a_warning_naming_both_versions_and_the_file() {
-        let mut startup = Startup::default();
+        let mut startup = StartupLog::default();
         let status = PluginStatus::AbiMismatch {
             path: "/p/libstogger_postgres.so".into(),
             found: 999,
@@ -627,7 +627,7 @@ mod tests {
             &no_env,
             &AtomicBool::new(false),
         );
-        let notes = startup.notes;
+        let notes = startup.events;
         assert_eq!(notes.len(), 1);
         assert_eq!(notes[0].level, Level::Warning);
         assert_eq!(notes[0].name, "stogger-postgres-abi-mismatch");
@@ -647,14 +647,14 @@ mod tests {
     #[test]
     fn missing_dsn_is_one_warning_naming_the_key() {
         for dsn in [None, Some("  ".to_string())] {
-            let mut startup = Startup::default();
+            let mut startup = StartupLog::default();
             let cfg = Config {
                 postgres_dsn: dsn.map(Into::into),
                 ..cfg()
             };
             let reported = AtomicBool::new(true);
             assert!(prepare(&cfg, &mut startup, Err(not_found()), &no_env, &reported).is_none());
-            let notes = startup.notes;
+            let notes = startup.events;
             assert_eq!(notes.len(), 1, "{notes:?}");
             assert_eq!(notes[0].name, "postgres-dsn-missing");
             assert_eq!(notes[0].level, Level::Warning);

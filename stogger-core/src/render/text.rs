@@ -195,7 +195,7 @@ const STACK_SEPARATOR: &str =
 
 /// A value shown in the `key=value` body.
 #[derive(Clone, Copy)]
-enum Shown<'a> {
+enum BodyValue<'a> {
     Value(&'a Value),
     /// `scope` and `func`: quoted like strings.
     Text(&'a str),
@@ -204,14 +204,14 @@ enum Shown<'a> {
 /// What follows the event name.
 enum Body<'a> {
     Message(String),
-    Fields(Vec<(&'a str, Shown<'a>)>),
+    Fields(Vec<(&'a str, BodyValue<'a>)>),
 }
 
 /// The fields the body shows, sorted by key: the `_`-keys and section keys
 /// left out, and of a key given twice the last value. Events without span
 /// context, scope or shown function take their callsite's cached order
 /// (see [`super::callsite`]).
-fn collect_fields(event: &Event, show_func: bool) -> Vec<(&str, Shown<'_>)> {
+fn collect_fields(event: &Event, show_func: bool) -> Vec<(&str, BodyValue<'_>)> {
     let only_fields =
         event.context.is_empty() && event.scope.is_none() && !(show_func && event.func.is_some());
     if only_fields {
@@ -230,7 +230,7 @@ thread_local! {
 /// [`collect_fields`] for an event whose body is its own fields only. The
 /// order is made once per callsite from the same fields
 /// [`collect_fields_plain`] shows, so both paths show the same.
-fn collect_fields_planned(event: &Event) -> Option<Vec<(&str, Shown<'_>)>> {
+fn collect_fields_planned(event: &Event) -> Option<Vec<(&str, BodyValue<'_>)>> {
     SHOWN_ORDER
         .try_with(|cell| {
             let mut plans = cell.try_borrow_mut().ok()?;
@@ -244,7 +244,7 @@ fn collect_fields_planned(event: &Event) -> Option<Vec<(&str, Shown<'_>)>> {
                     .iter()
                     .map(|&i| {
                         let (key, value) = &event.fields[i];
-                        (key.as_ref(), Shown::Value(value))
+                        (key.as_ref(), BodyValue::Value(value))
                     })
                     .collect(),
             )
@@ -253,21 +253,21 @@ fn collect_fields_planned(event: &Event) -> Option<Vec<(&str, Shown<'_>)>> {
         .flatten()
 }
 
-fn collect_fields_plain(event: &Event, show_func: bool) -> Vec<(&str, Shown<'_>)> {
-    let mut out: Vec<(&str, Shown<'_>)> =
+fn collect_fields_plain(event: &Event, show_func: bool) -> Vec<(&str, BodyValue<'_>)> {
+    let mut out: Vec<(&str, BodyValue<'_>)> =
         Vec::with_capacity(event.fields.len() + event.context.len() + 2);
     let mut fields = event.visible(fields::BODY);
-    out.extend(fields.by_ref().map(|v| (v.key, Shown::Value(v.value))));
+    out.extend(fields.by_ref().map(|v| (v.key, BodyValue::Value(v.value))));
     let taken = fields.taken();
     if let Some(scope) = event.scope.as_deref() {
         if !taken.contains(SystemKey::Scope) {
-            out.push(("scope", Shown::Text(scope)));
+            out.push(("scope", BodyValue::Text(scope)));
         }
     }
     if show_func {
         if let Some(func) = event.func.as_deref() {
             if !taken.contains(SystemKey::Func) {
-                out.push(("func", Shown::Text(func)));
+                out.push(("func", BodyValue::Text(func)));
             }
         }
     }
@@ -309,7 +309,7 @@ pub(crate) fn write_body_translated(
     }
 }
 
-fn write_fields(out: &mut String, fields: &[(&str, Shown<'_>)], color: bool) {
+fn write_fields(out: &mut String, fields: &[(&str, BodyValue<'_>)], color: bool) {
     for (i, (key, value)) in fields.iter().enumerate() {
         if i > 0 {
             out.push(' ');
@@ -330,10 +330,10 @@ fn write_fields(out: &mut String, fields: &[(&str, Shown<'_>)], color: bool) {
     }
 }
 
-fn write_value(out: &mut String, value: Shown<'_>) {
+fn write_value(out: &mut String, value: BodyValue<'_>) {
     let value = match value {
-        Shown::Text(s) => return push_quoted(out, s),
-        Shown::Value(v) => v,
+        BodyValue::Text(s) => return push_quoted(out, s),
+        BodyValue::Value(v) => v,
     };
     match value {
         Value::Str(s) => push_quoted(out, s),

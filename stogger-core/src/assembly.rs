@@ -1,4 +1,6 @@
-//! Building the set of targets a configuration asks for.
+//! Assembling the pipeline a configuration asks for: its targets, the
+//! outputs that did not start, and the events to log once it runs.
+//! ([`crate::init`] installs what this assembles.)
 
 use crate::config::{Config, LogFormat};
 use crate::delivery::{NotStarted, Tally};
@@ -11,33 +13,33 @@ use crate::output::{journal, postgres};
 use crate::render::json::JsonRenderer;
 use crate::render::text::{TextOptions, TextRenderer};
 use crate::render::translate::{Translations, DEFAULT_LANGUAGE};
-use crate::target::{Output, Pair, Target};
+use crate::target::{Output, RenderingTarget, Target};
 use std::sync::Arc;
 
 /// A pipeline and the events to log once it is installed (setup notes such
 /// as `file-logging-setup-failed`).
-pub(crate) struct Built {
+pub(crate) struct NewPipeline {
     pub(crate) pipeline: Pipeline,
     pub(crate) startup_events: Vec<Event>,
 }
 
 /// What building the targets has to tell once they are installed.
 #[derive(Debug, Default)]
-pub(crate) struct Startup {
+pub(crate) struct StartupLog {
     /// Events to log (`systemd-journal-active`, warnings, failures).
-    pub(crate) notes: Vec<Event>,
+    pub(crate) events: Vec<Event>,
     /// The enabled outputs that did not start (for the guard's report).
     pub(crate) not_started: Vec<NotStarted>,
 }
 
-impl Startup {
+impl StartupLog {
     /// Logs `note` (an event saying why) and records that `output` did not start.
     pub(crate) fn failed(&mut self, output: Output, note: Event) {
         self.not_started.push(NotStarted {
             output,
             event: note.name.clone(),
         });
-        self.notes.push(note);
+        self.events.push(note);
     }
 }
 
@@ -58,10 +60,10 @@ fn load_translations(cfg: &Config, notes: &mut Vec<Event>) -> Option<Arc<Transla
 }
 
 /// Console only: the early pipeline.
-pub(crate) fn build_console_only(cfg: &Config) -> Built {
-    let text = Pair::new("console", text_renderer(cfg, color_enabled()))
+pub(crate) fn assemble_console_only(cfg: &Config) -> NewPipeline {
+    let text = RenderingTarget::new("console", text_renderer(cfg, color_enabled()))
         .logger(Output::Console, ConsoleLogger::new());
-    Built {
+    NewPipeline {
         pipeline: Pipeline {
             targets: vec![Box::new(text)],
             panic_flush_timeout: cfg.panic_flush_timeout(),
@@ -72,12 +74,12 @@ pub(crate) fn build_console_only(cfg: &Config) -> Built {
 }
 
 /// Every target the configuration enables.
-pub(crate) fn build(cfg: &Config) -> Result<Built, Error> {
-    let mut startup = Startup::default();
+pub(crate) fn assemble(cfg: &Config) -> Result<NewPipeline, Error> {
+    let mut startup = StartupLog::default();
     let mut targets: Vec<Box<dyn Target>> = Vec::new();
     crate::exception::set_capture_backtrace(cfg.capture_backtrace);
 
-    let translations = load_translations(cfg, &mut startup.notes);
+    let translations = load_translations(cfg, &mut startup.events);
     let journal_target = journal::build(cfg, &mut startup, translations.clone())?;
     let console_on =
         cfg.log_to_console && !(journal_target.is_some() && journal::stderr_is_journal());
@@ -103,7 +105,7 @@ pub(crate) fn build(cfg: &Config) -> Result<Built, Error> {
     };
 
     let color = console_on && color_enabled();
-    let mut text = Pair::new(
+    let mut text = RenderingTarget::new(
         "text",
         text_renderer(cfg, color).with_translations(translations.clone()),
     );
@@ -116,7 +118,7 @@ pub(crate) fn build(cfg: &Config) -> Result<Built, Error> {
             LogFormat::Simple => text = text.logger(Output::File, file),
             LogFormat::Json => {
                 let renderer = JsonRenderer::new().with_translations(translations.clone());
-                json_file = Some(Pair::new("json", renderer).logger(Output::File, file))
+                json_file = Some(RenderingTarget::new("json", renderer).logger(Output::File, file))
             }
         }
     }
@@ -134,13 +136,13 @@ pub(crate) fn build(cfg: &Config) -> Result<Built, Error> {
     }
     crate::command::set_logdir(&cfg.logdir);
     targets.push(Box::new(crate::command::CmdOutputTarget));
-    Ok(Built {
+    Ok(NewPipeline {
         pipeline: Pipeline {
             targets,
             panic_flush_timeout: cfg.panic_flush_timeout(),
             tally: Arc::new(Tally::new(startup.not_started)),
         },
-        startup_events: startup.notes,
+        startup_events: startup.events,
     })
 }
 
@@ -164,7 +166,7 @@ mod tests {
             postgres_dsn: None,
             ..Config::default()
         };
-        let built = build(&cfg).expect("a failed output is no error");
+        let built = assemble(&cfg).expect("a failed output is no error");
         let report = built.pipeline.tally.report();
         let not_started: Vec<(Output, &str)> = report
             .not_started()
