@@ -169,8 +169,8 @@ thread_local! {
 /// Runs `f` with the current pipeline. Per event this is two loads (the
 /// page holding the generation, then the generation): the thread keeps its
 /// own `Arc` of the pipeline and takes the lock (and a new `Arc`) only
-/// after an [`install`]. The lock and the two reference count updates per
-/// event were a tenth of a log call's cost. A replaced pipeline is closed
+/// after an [`install`] (no lock and no reference count update per event).
+/// A replaced pipeline is closed
 /// by `install`'s caller at once; a thread that still holds it drops its
 /// copy when it next logs (or exits).
 fn with_current(f: impl FnOnce(Option<&Pipeline>)) {

@@ -2,7 +2,7 @@
 //! [`crate::render::row::RowRenderer`] and handed to the plugin's writer
 //! through its C ABI (see [`crate::plugin`] and `docs/plugin-abi.md`).
 //!
-//! What happens at startup (DESIGN §4):
+//! What happens at startup:
 //!
 //! | condition | behaviour |
 //! |---|---|

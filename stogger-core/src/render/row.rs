@@ -139,9 +139,9 @@ fn set_opt_text(dst: &mut Option<String>, src: Option<&str>) {
 /// Serialises the `data` object of `event` into `out` (appending).
 ///
 /// Written by hand rather than through serde: this runs once per event on
-/// the caller's thread, and a direct writer is about twice as fast as
-/// serde_json's serializer here. Only structured [`Value::Json`] values go
-/// through serde_json (with a formatter that also turns NUL into U+FFFD).
+/// the caller's thread (BENCHMARKS.md has what that saves). Only structured
+/// [`Value::Json`] values go through serde_json (with a formatter that also
+/// turns NUL into U+FFFD).
 pub(crate) fn write_data(event: &Event, out: &mut Vec<u8>) {
     let mut obj = ObjectWriter::new(out);
     let taken = match write_fields_planned(event, &mut obj) {
@@ -283,9 +283,9 @@ impl TailKey {
 const TAIL_SLOTS: usize = 64;
 
 thread_local! {
-    /// Rendered code tails by callsite, direct-mapped: a tail is the same
-    /// bytes for every event of one callsite, and writing it (four keys,
-    /// two escaped strings, two numbers) was a fifth of a row's cost.
+    /// Rendered code tails by callsite, direct-mapped: a tail (four keys,
+    /// two escaped strings, two numbers) is the same bytes for every event
+    /// of one callsite, so it is written once per callsite.
     static TAILS: RefCell<Vec<(Option<TailKey>, Vec<u8>)>> = const { RefCell::new(Vec::new()) };
 }
 
