@@ -361,62 +361,115 @@ pub(crate) fn flush_after_panic() {
     });
 }
 
-/// Serialises the unit tests that install pipelines (the dispatcher is global).
+/// Test support: the lock that serialises the unit tests installing
+/// pipelines (the dispatcher is global), and a target that counts what is
+/// done to it.
 #[cfg(test)]
-pub(crate) static TEST_INSTALLS: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-#[cfg(test)]
-mod tests {
+pub(crate) mod test_probe {
     use super::*;
-    use crate::event::Level;
-    use crate::filter::spec::FilterSpec;
     use crate::target::Output;
     use std::sync::atomic::AtomicUsize;
-    use std::sync::mpsc;
+    use std::sync::Mutex;
 
-    /// Counts the events named `generation-test` it is given.
-    struct Counting(Arc<AtomicUsize>);
+    pub(crate) static TEST_INSTALLS: Mutex<()> = Mutex::new(());
 
-    impl Target for Counting {
+    /// Takes [`TEST_INSTALLS`].
+    pub(crate) fn serial() -> std::sync::MutexGuard<'static, ()> {
+        TEST_INSTALLS.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// What a [`Probe`]'s target counts: the events it handles whose name
+    /// starts with one of its prefixes, the flushes, and the bound of the
+    /// last `flush_within`. `inside`, when set, runs in its `handle` for
+    /// those events, as code a target calls would.
+    #[derive(Default)]
+    pub(crate) struct Probe {
+        prefixes: &'static [&'static str],
+        pub(crate) handled: AtomicUsize,
+        pub(crate) flushes: AtomicUsize,
+        pub(crate) flushed_within_ms: AtomicU64,
+        pub(crate) inside: Mutex<Option<fn()>>,
+    }
+
+    impl Probe {
+        pub(crate) fn new(prefixes: &'static [&'static str]) -> Arc<Probe> {
+            Arc::new(Probe {
+                prefixes,
+                ..Probe::default()
+            })
+        }
+
+        /// A pipeline of this probe's target alone (a console target).
+        pub(crate) fn pipeline(self: &Arc<Self>, panic_flush_timeout: Duration) -> Pipeline {
+            Pipeline {
+                targets: vec![Box::new(ProbeTarget(Arc::clone(self)))],
+                panic_flush_timeout,
+                tally: Arc::default(),
+            }
+        }
+
+        pub(crate) fn handled(&self) -> usize {
+            self.handled.load(Ordering::SeqCst)
+        }
+    }
+
+    struct ProbeTarget(Arc<Probe>);
+
+    impl Target for ProbeTarget {
         fn name(&self) -> &str {
-            "counting"
+            "probe"
         }
         fn outputs(&self) -> Outputs {
             Output::Console.into()
         }
         fn handle(&self, event: &Event, _to: Outputs) -> Failures {
-            if event.name == "generation-test" {
-                self.0.fetch_add(1, Ordering::SeqCst);
+            if self.0.prefixes.iter().any(|p| event.name.starts_with(p)) {
+                self.0.handled.fetch_add(1, Ordering::SeqCst);
+                let inside = *self.0.inside.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some(inside) = inside {
+                    inside();
+                }
             }
             Failures::NONE
         }
         fn flush(&self) -> Failures {
+            self.0.flushes.fetch_add(1, Ordering::SeqCst);
             Failures::NONE
+        }
+        fn flush_within(&self, timeout: Duration) -> Failures {
+            let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+            self.0.flushed_within_ms.store(ms, Ordering::SeqCst);
+            self.flush()
         }
         fn close(&self) -> Failures {
             Failures::NONE
         }
     }
+}
 
-    fn counting(seen: &Arc<AtomicUsize>) -> Pipeline {
-        Pipeline {
-            targets: vec![Box::new(Counting(seen.clone()))],
-            panic_flush_timeout: Duration::from_millis(100),
-            tally: Arc::default(),
-        }
-    }
+#[cfg(test)]
+mod tests {
+    use super::test_probe::{serial, Probe};
+    use super::*;
+    use crate::event::Level;
+    use crate::filter::spec::FilterSpec;
+    use crate::target::Output;
+    use std::sync::mpsc;
 
-    fn lock() -> std::sync::MutexGuard<'static, ()> {
-        TEST_INSTALLS.lock().unwrap_or_else(|p| p.into_inner())
+    /// A pipeline that counts the events named `generation-test`.
+    fn counting() -> (Arc<Probe>, Pipeline) {
+        let probe = Probe::new(&["generation-test"]);
+        let pipeline = probe.pipeline(Duration::from_millis(100));
+        (probe, pipeline)
     }
 
     /// Threads keep their own copy of the pipeline; one that logged before
     /// a re-initialisation must log into the new pipeline afterwards.
     #[test]
     fn a_thread_that_logged_before_a_reinstall_logs_into_the_new_pipeline() {
-        let _serial = lock();
-        let (old, new) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-        install(Some(counting(&old)));
+        let _serial = serial();
+        let ((old, old_pipeline), (new, new_pipeline)) = (counting(), counting());
+        install(Some(old_pipeline));
         crate::filter::state::start(FilterSpec::default(), Output::Console.into());
         let (go, wait) = mpsc::channel::<()>();
         let (done, finished) = mpsc::channel::<()>();
@@ -431,39 +484,31 @@ mod tests {
             finished.recv().unwrap();
         };
         log_once();
-        install(Some(counting(&new)));
+        install(Some(new_pipeline));
         log_once();
         drop(go);
         worker.join().unwrap();
         install(None);
-        assert_eq!(
-            old.load(Ordering::SeqCst),
-            1,
-            "the first event, into the old pipeline"
-        );
-        assert_eq!(
-            new.load(Ordering::SeqCst),
-            1,
-            "the second, into the new one"
-        );
+        assert_eq!(old.handled(), 1, "the first event, into the old pipeline");
+        assert_eq!(new.handled(), 1, "the second, into the new one");
     }
 
     /// What a guard relies on: only the generation that is still current
     /// can be removed, so an old guard's drop leaves its successor alone.
     #[test]
     fn only_the_current_generation_can_be_uninstalled() {
-        let _serial = lock();
-        let (a, b) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-        let first = install(Some(counting(&a))).generation;
-        let second = install(Some(counting(&b))).generation;
+        let _serial = serial();
+        let ((_a, a_pipeline), (b, b_pipeline)) = (counting(), counting());
+        let first = install(Some(a_pipeline)).generation;
+        let second = install(Some(b_pipeline)).generation;
         crate::filter::state::start(FilterSpec::default(), Output::Console.into());
         assert_ne!(first, second);
         assert!(uninstall(first).is_none(), "replaced: nothing to remove");
         dispatch(&Event::new(Level::Info, "generation-test"));
-        assert_eq!(b.load(Ordering::SeqCst), 1, "the second stays current");
+        assert_eq!(b.handled(), 1, "the second stays current");
         assert!(uninstall(second).is_some());
         dispatch(&Event::new(Level::Info, "generation-test"));
-        assert_eq!(b.load(Ordering::SeqCst), 1, "nothing is current now");
+        assert_eq!(b.handled(), 1, "nothing is current now");
         assert!(uninstall(second).is_none(), "removed once only");
     }
 }

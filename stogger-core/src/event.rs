@@ -170,50 +170,28 @@ impl fmt::Display for Value {
     }
 }
 
-impl From<&str> for Value {
-    fn from(s: &str) -> Self {
-        Value::Str(s.to_string())
-    }
+/// `Value::from(x)` for the types a field value usually has; `usize`
+/// widens to `u64` (no platform has a wider one).
+macro_rules! value_from {
+    ($($t:ty => |$v:ident| $make:expr),* $(,)?) => {$(
+        impl From<$t> for Value {
+            fn from($v: $t) -> Self {
+                $make
+            }
+        }
+    )*};
 }
-impl From<String> for Value {
-    fn from(s: String) -> Self {
-        Value::Str(s)
-    }
-}
-impl From<i64> for Value {
-    fn from(n: i64) -> Self {
-        Value::I64(n)
-    }
-}
-impl From<i32> for Value {
-    fn from(n: i32) -> Self {
-        Value::I64(n.into())
-    }
-}
-impl From<u64> for Value {
-    fn from(n: u64) -> Self {
-        Value::U64(n)
-    }
-}
-impl From<u32> for Value {
-    fn from(n: u32) -> Self {
-        Value::U64(n.into())
-    }
-}
-impl From<usize> for Value {
-    fn from(n: usize) -> Self {
-        Value::U64(n as u64)
-    }
-}
-impl From<f64> for Value {
-    fn from(x: f64) -> Self {
-        Value::F64(x)
-    }
-}
-impl From<bool> for Value {
-    fn from(b: bool) -> Self {
-        Value::Bool(b)
-    }
+
+value_from! {
+    &str => |s| Value::Str(s.to_string()),
+    String => |s| Value::Str(s),
+    i64 => |n| Value::I64(n),
+    i32 => |n| Value::I64(n.into()),
+    u64 => |n| Value::U64(n),
+    u32 => |n| Value::U64(n.into()),
+    usize => |n| Value::U64(n as u64),
+    f64 => |x| Value::F64(x),
+    bool => |b| Value::Bool(b),
 }
 
 /// Where in the source an event was written.
