@@ -87,7 +87,10 @@ impl Tally {
         }
     }
 
-    /// Counts `failures` for this pipeline and for the process.
+    /// Counts `failures` for this pipeline and for the process. Out of
+    /// line: the dispatcher calls it only when something failed.
+    #[cold]
+    #[inline(never)]
     pub(crate) fn count(&self, failures: Failures) {
         if failures.0 > 0 {
             self.failures.fetch_add(failures.0, Ordering::Relaxed);
