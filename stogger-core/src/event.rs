@@ -60,7 +60,7 @@ impl Level {
     }
 
     /// syslog priority as used by the journal (`PRIORITY=`).
-    pub(crate) fn syslog_priority(self) -> u8 {
+    pub fn syslog_priority(self) -> u8 {
         match self {
             Level::Critical => 2,
             Level::Error => 3,
@@ -363,6 +363,23 @@ impl Event {
     pub fn message(&self) -> Option<String> {
         self.template()
             .map(|template| crate::render::template::render_template(template, self))
+    }
+
+    /// The line the file target writes for this event with
+    /// `log_format = "json"` (untranslated), ending in a newline: one JSON
+    /// object, keys and values as `docs/output-format.md` describes them.
+    /// For sending events elsewhere in the same form. ([`crate::LineFormat`]
+    /// gives the text line.)
+    ///
+    /// ```
+    /// use stogger_core::{Event, Level};
+    /// let line = Event::new(Level::Info, "user-login").with("user_id", 123).json_line();
+    /// assert!(line.contains(r#""level":"info","event":"user-login","user_id":123,"#));
+    /// assert!(line.ends_with("}\n"));
+    /// ```
+    pub fn json_line(&self) -> String {
+        use crate::target::Renderer;
+        crate::render::json::JsonRenderer::new().render(self)
     }
 
     /// Looks a key up in the event's fields, then in its span context.

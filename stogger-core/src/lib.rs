@@ -59,7 +59,8 @@
 //! ([`config::Loaded`]) and every key's description ([`config::KEYS`]);
 //! [`plugin`] finds the PostgreSQL plugin as the library would and reports
 //! on it; [`LineFormat`] lays an event out as the console and the file do
-//! (with [`color_wanted`] deciding colours as the console does).
+//! (with [`color_wanted`] deciding colours as the console does), and
+//! [`Event::json_line`] as a JSON log file does.
 #![warn(missing_docs)]
 #![warn(unreachable_pub)]
 
