@@ -266,6 +266,14 @@ impl Event {
         self
     }
 
+    /// Adds a field of an enclosing span (builder style; call it outermost
+    /// span first): what [`Event::span_fields`] returns, and what an own
+    /// field of the same name overrides.
+    pub fn with_span_field(mut self, key: impl Into<String>, value: impl Into<Value>) -> Event {
+        self.context.push((Cow::Owned(key.into()), value.into()));
+        self
+    }
+
     /// Sets when the event happened (a stored row's time, for example);
     /// [`Event::new`] stamps the current time.
     pub fn with_timestamp(mut self, timestamp: OffsetDateTime) -> Event {

@@ -280,3 +280,48 @@ fn an_event_logged_while_collecting_another_arrives_whole() {
         ]
     );
 }
+
+#[test]
+fn events_built_at_run_time_keep_what_they_are_given() {
+    use stogger_core::{CodeLocation, Event};
+    let mut code = CodeLocation::default();
+    code.file = Some("src/orders.rs".into());
+    code.line = Some(42);
+    let at = time::macros::datetime!(2026-06-01 17:19:01.123456 UTC);
+    let e = Event::new(Level::Warning, "order-held")
+        .with_span_field("request_id", "outer")
+        .with_span_field("tenant", "acme")
+        .with("request_id", "own")
+        .with_timestamp(at)
+        .with_scope("checkout")
+        .with_func("shop::orders::hold")
+        .with_pid(4242)
+        .with_code_location(code)
+        .with_target("shop::orders");
+    assert_eq!(e.span_fields().len(), 2);
+    assert_eq!(e.get("request_id"), Some(&Value::from("own")));
+    assert_eq!(e.get("tenant"), Some(&Value::from("acme")));
+    assert_eq!(
+        e.visible_fields(),
+        [
+            ("request_id", &Value::from("own")),
+            ("tenant", &Value::from("acme"))
+        ]
+    );
+    assert_eq!(e.timestamp(), at);
+    assert_eq!(
+        (e.scope(), e.func(), e.pid(), e.target()),
+        (
+            Some("checkout"),
+            Some("shop::orders::hold"),
+            4242,
+            "shop::orders"
+        )
+    );
+    assert_eq!(e.code_location().line, Some(42));
+    let json = e.json_line();
+    assert!(
+        json.contains(r#""scope":"checkout","func":"shop::orders::hold","request_id":"own","tenant":"acme","pid":4242,"code_file":"src/orders.rs","code_lineno":42}"#),
+        "{json}"
+    );
+}
