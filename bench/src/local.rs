@@ -268,7 +268,7 @@ pub fn outage_ours(o: &Opts, blob: usize) -> Res<Value> {
     }
     let secs = start.elapsed().as_secs_f64();
     let after = vm_hwm();
-    let refused = stogger_core::warn::delivery_failures();
+    let refused = stogger_core::delivery_failures();
     drop(guard);
     Ok(json!({
         "capacity": OUTAGE_CAPACITY,

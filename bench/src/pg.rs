@@ -289,7 +289,7 @@ fn verified_rows(
     o: &Opts,
     guard: stogger_core::LoggingGuard,
 ) -> Res<(u64, f64)> {
-    let failures = stogger_core::warn::delivery_failures();
+    let failures = stogger_core::delivery_failures();
     drop(guard);
     let (rows, avg) = rt.block_on(async {
         let client = connect(&o.dsn).await?;
@@ -586,7 +586,7 @@ pub fn caller_under_outage(o: &Opts, mode: &'static str) -> Res<Value> {
             .set("postgres_shutdown_timeout_ms", 0i64)
     })?;
     let mut out = crate::time_calls(o.n);
-    let refused = stogger_core::warn::delivery_failures();
+    let refused = stogger_core::delivery_failures();
     drop(guard);
     if let Value::Object(m) = &mut out {
         m.insert("refused_writes".into(), json!(refused));

@@ -265,7 +265,7 @@ pub fn sustained(o: &Opts, side: &str) -> Res<Value> {
             }
             guard.flush();
             let secs = start.elapsed().as_secs_f64();
-            failures = stogger_core::warn::delivery_failures();
+            failures = stogger_core::delivery_failures();
             drop(guard);
             secs
         }
@@ -420,7 +420,7 @@ pub fn writer(o: &Opts) -> Res<Value> {
     }
     guard.flush();
     let end = now_micros();
-    let failures = stogger_core::warn::delivery_failures();
+    let failures = stogger_core::delivery_failures();
     drop(guard);
     Ok(json!({"start_us": start, "end_us": end, "delivery_failures": failures}))
 }

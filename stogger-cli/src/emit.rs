@@ -2,7 +2,7 @@
 
 use crate::values;
 use clap::Args;
-use stogger_core::{testing, warn, Event, Level};
+use stogger_core::{Event, Level};
 
 /// Arguments of `stogger emit`.
 #[derive(Debug, Args)]
@@ -25,30 +25,20 @@ fn parse_level(s: &str) -> Result<Level, String> {
     })
 }
 
-/// Startup notes that mean an enabled target is not there to take the event.
-fn is_setup_failure(name: &str) -> bool {
-    name.ends_with("-setup-failed")
-        || name.starts_with("stogger-postgres-")
-        || name == "postgres-dsn-missing"
-}
-
 /// Builds the event: typed fields in order, then `_replace_msg`.
 pub fn build_event(args: &EmitArgs) -> Result<Event, String> {
     if args.event.trim().is_empty() {
         return Err("the event name is empty".to_string());
     }
-    let mut event = Event::new(args.level, args.event.clone());
-    event.target = "stogger_cli::emit".into();
+    let mut event = Event::new(args.level, args.event.clone()).with_target("stogger_cli::emit");
     for (key, value) in values::parse_pairs(&args.fields)? {
-        event.fields.push((key.into(), value));
+        event = event.with(key, value);
     }
     if let Some(message) = &args.message {
-        event
-            .fields
-            .push(("_replace_msg".into(), message.clone().into()));
+        event = event.with("_replace_msg", message.clone());
     }
     if args.level == Level::Critical {
-        event.fields.push(("_critical".into(), true.into()));
+        event = event.with("_critical", true);
     }
     Ok(event)
 }
@@ -62,10 +52,6 @@ pub fn run(args: &EmitArgs) -> u8 {
             return crate::EXIT_USAGE;
         }
     };
-    // Startup notes (a file that cannot be opened, a missing plugin, ...)
-    // are events too: watch for them while logging starts.
-    let startup = testing::capture_all();
-    let failures_before = warn::delivery_failures();
     let guard = match stogger_core::init_logging() {
         Ok(g) => g,
         Err(e) => {
@@ -73,19 +59,18 @@ pub fn run(args: &EmitArgs) -> u8 {
             return crate::EXIT_USAGE;
         }
     };
-    let missing: Vec<String> = startup
-        .events()
-        .iter()
-        .filter(|e| is_setup_failure(&e.name))
-        .map(|e| e.name.clone())
-        .collect();
-    drop(startup);
     stogger_core::emit(event);
-    drop(guard); // flushes and closes every target
-    let failed = warn::delivery_failures() - failures_before;
-    if missing.is_empty() && failed == 0 {
+    // Flushes and closes every target, and says what they did not deliver.
+    let report = guard.close();
+    if report.is_complete() {
         return 0;
     }
+    let missing: Vec<&str> = report
+        .not_started()
+        .iter()
+        .map(|n| n.event.as_str())
+        .collect();
+    let failed = report.failures();
     let mut why = Vec::new();
     if !missing.is_empty() {
         why.push(format!("not started: {}", missing.join(", ")));
@@ -129,13 +114,13 @@ mod tests {
             Some("Order {order_id} paid"),
         ))
         .unwrap();
-        assert_eq!(e.name, "order-paid");
-        assert_eq!(e.level, Level::Warning);
-        let keys: Vec<&str> = e.fields.iter().map(|(k, _)| k.as_ref()).collect();
+        assert_eq!(e.name(), "order-paid");
+        assert_eq!(e.level(), Level::Warning);
+        let keys: Vec<&str> = e.fields().iter().map(|(k, _)| k.as_ref()).collect();
         assert_eq!(keys, ["order_id", "amount", "paid", "who", "_replace_msg"]);
-        assert_eq!(e.fields[0].1, Value::I64(12346));
-        assert_eq!(e.fields[1].1, Value::F64(99.99));
-        assert_eq!(e.fields[2].1, Value::Bool(true));
+        assert_eq!(e.fields()[0].1, Value::I64(12346));
+        assert_eq!(e.fields()[1].1, Value::F64(99.99));
+        assert_eq!(e.fields()[2].1, Value::Bool(true));
         assert_eq!(e.template(), Some("Order {order_id} paid"));
     }
 
@@ -145,20 +130,5 @@ mod tests {
         let mut a = args(&[], None);
         a.event = " ".into();
         assert!(build_event(&a).is_err());
-    }
-
-    #[test]
-    fn setup_failures_are_recognised() {
-        for name in [
-            "file-logging-setup-failed",
-            "systemd-journal-setup-failed",
-            "stogger-postgres-not-available",
-            "stogger-postgres-abi-mismatch",
-            "postgres-dsn-missing",
-        ] {
-            assert!(is_setup_failure(name), "{name}");
-        }
-        assert!(!is_setup_failure("config-warning"));
-        assert!(!is_setup_failure("systemd-journal-active"));
     }
 }

@@ -10,11 +10,7 @@ use clap::Args;
 use serde_json::{Map, Value as Json};
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
-use stogger_core::event::CodeLocation;
-use stogger_core::output::console::color_rule;
-use stogger_core::render::text::{TextOptions, TextRenderer};
-use stogger_core::target::Renderer;
-use stogger_core::{Config, Event, Level, Value};
+use stogger_core::{color_wanted, CodeLocation, Config, Event, Level, LineFormat, Value};
 use stogger_postgres::LogReader;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -265,33 +261,37 @@ impl RowOutput for LogRow {
             "critical" => Level::Critical,
             other => Level::parse(other).unwrap_or(Level::Info),
         };
-        let mut event = Event::new(level, self.event.clone());
-        event.timestamp = self.timestamp;
-        event.func = self.func.clone();
-        event.scope = self.scope.clone();
-        event.pid = 0;
-        event.code = CodeLocation::default();
-        event.target = "stogger_cli::query".into();
+        let mut event = Event::new(level, self.event.clone())
+            .with_timestamp(self.timestamp)
+            .with_pid(0)
+            .with_target("stogger_cli::query");
+        if let Some(func) = &self.func {
+            event = event.with_func(func.clone());
+        }
+        if let Some(scope) = &self.scope {
+            event = event.with_scope(scope.clone());
+        }
+        let mut code = CodeLocation::default();
         if let Json::Object(map) = &self.data {
             for (k, v) in map {
                 match (k.as_str(), v) {
                     ("pid", Json::Number(n))
                         if n.as_u64().is_some_and(|p| p <= u32::MAX as u64) =>
                     {
-                        event.pid = n.as_u64().unwrap_or_default() as u32;
+                        event = event.with_pid(n.as_u64().unwrap_or_default() as u32);
                     }
-                    ("code_file", Json::String(s)) => event.code.file = Some(s.clone().into()),
-                    ("code_module", Json::String(s)) => event.code.module = Some(s.clone().into()),
+                    ("code_file", Json::String(s)) => code.file = Some(s.clone().into()),
+                    ("code_module", Json::String(s)) => code.module = Some(s.clone().into()),
                     ("code_lineno" | "code_line", Json::Number(n))
                         if n.as_u64().is_some_and(|l| l <= u32::MAX as u64) =>
                     {
-                        event.code.line = n.as_u64().map(|l| l as u32);
+                        code.line = n.as_u64().map(|l| l as u32);
                     }
-                    _ => event.fields.push((k.clone().into(), value_from_json(v))),
+                    _ => event = event.with(k.clone(), value_from_json(v)),
                 }
             }
         }
-        event
+        event.with_code_location(code)
     }
 
     fn to_json_line(&self) -> Json {
@@ -323,18 +323,9 @@ impl RowOutput for LogRow {
     }
 }
 
-fn renderer(cfg: &Config) -> TextRenderer {
-    let color = color_rule(
-        std::env::var("NO_COLOR").ok(),
-        std::env::var("CLICOLOR_FORCE").ok(),
-        std::env::var("TERM").ok(),
-        std::io::stdout().is_terminal(),
-    );
-    TextRenderer::new(TextOptions::from_config(
-        cfg,
-        color,
-        OffsetDateTime::now_utc(),
-    ))
+/// Lines as the console shows them, coloured when stdout wants colours.
+fn line_format(cfg: &Config) -> LineFormat {
+    LineFormat::from_config(cfg).color(color_wanted(std::io::stdout().is_terminal()))
 }
 
 /// Prints rows; `Err` when stdout is gone (a closed pipe ends the query quietly).
@@ -342,7 +333,7 @@ fn print_rows(
     out: &mut impl Write,
     rows: &[LogRow],
     json: bool,
-    text: &TextRenderer,
+    text: &LineFormat,
 ) -> std::io::Result<()> {
     for row in rows {
         if json {
@@ -350,7 +341,7 @@ fn print_rows(
             line.push('\n');
             out.write_all(line.as_bytes())?;
         } else {
-            out.write_all(text.render(&row.to_event()).console().as_bytes())?;
+            out.write_all(text.line(&row.to_event()).as_bytes())?;
         }
     }
     out.flush()
@@ -381,7 +372,7 @@ pub fn run(args: &QueryArgs) -> u8 {
             return 1;
         }
     };
-    let text = renderer(cfg);
+    let text = line_format(cfg);
     let stdout = std::io::stdout();
     let (sql, params) = newest_sql(&db.quoted_table(), &filter, args.limit);
     if args.explain {
@@ -567,14 +558,14 @@ mod tests {
     #[test]
     fn rows_become_events_with_typed_fields() {
         let e = row().to_event();
-        assert_eq!(e.level, Level::Warning);
-        assert_eq!(e.pid, 4242);
-        assert_eq!(e.code.file.as_deref(), Some("src/main.rs"));
-        assert_eq!(e.code.line, Some(12));
+        assert_eq!(e.level(), Level::Warning);
+        assert_eq!(e.pid(), 4242);
+        assert_eq!(e.code_location().file.as_deref(), Some("src/main.rs"));
+        assert_eq!(e.code_location().line, Some(12));
         assert_eq!(e.get("order_id"), Some(&Value::I64(12346)));
         assert_eq!(e.template(), Some("Order {order_id} on hold"));
         assert!(e.get("pid").is_none());
-        assert_eq!(e.scope.as_deref(), Some("order-processing"));
+        assert_eq!(e.scope(), Some("order-processing"));
     }
 
     #[test]

@@ -180,8 +180,8 @@ impl<T, N> ViaDebug<T, N> for Arg<'_, T, N> {
     }
 }
 
-/// A typed value as a `tracing` field value (see
-/// [`crate::exception::value_field`]).
+/// A typed value as a `tracing` field value: an error value the layer
+/// recognises and unpacks (see `exception::value_field`).
 pub fn field(value: Value) -> Box<dyn Error + Send + Sync> {
     crate::exception::value_field(value)
 }

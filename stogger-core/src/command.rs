@@ -27,6 +27,7 @@
 //! `{logdir}/{YYYY-MM-DDTHH_MM_SS}_build-output_{INVOCATION_ID}.log`.
 //! [`drop_cmd_output_logfile`] closes and removes that file again.
 
+use crate::delivery::Failures;
 use crate::event::{Event, Level};
 use crate::target::{Output, Outputs, Target};
 use std::collections::VecDeque;
@@ -447,34 +448,36 @@ impl Target for CmdOutputTarget {
         Output::File.into()
     }
 
-    fn handle(&self, event: &Event, _to: Outputs) {
+    fn handle(&self, event: &Event, _to: Outputs) -> Failures {
         if !OPEN.load(Ordering::Acquire) {
-            return;
+            return Failures::NONE;
         }
         let Some(value) = event.get("cmd_output_line") else {
-            return;
+            return Failures::NONE;
         };
         let mut line = value.to_string();
         line.push('\n');
         if let Ok(mut slot) = FILE.lock() {
             if let Some((_, file)) = slot.as_mut() {
                 if let Err(e) = file.write_all(line.as_bytes()) {
-                    crate::warn::target_failed("cmd_output_file", "write", &e);
+                    return crate::warn::target_failed("cmd_output_file", "write", &e);
                 }
             }
         }
+        Failures::NONE
     }
 
-    fn flush(&self) {
+    fn flush(&self) -> Failures {
         if let Ok(mut slot) = FILE.lock() {
             if let Some((_, file)) = slot.as_mut() {
                 let _ = file.flush();
             }
         }
+        Failures::NONE
     }
 
-    fn close(&self) {
-        self.flush();
+    fn close(&self) -> Failures {
+        self.flush()
     }
 }
 

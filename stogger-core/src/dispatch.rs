@@ -12,6 +12,7 @@
 //! the first event there is dropped with one warning, and `init_logging()`
 //! in the child installs a pipeline of its own.
 
+use crate::delivery::{Failures, Tally};
 use crate::event::Event;
 use crate::filter;
 use crate::fork::{self, PerProcess};
@@ -29,6 +30,9 @@ pub(crate) struct Pipeline {
     pub(crate) targets: Vec<Box<dyn Target>>,
     /// How long the panic hook waits for slow targets (`panic_flush_timeout_ms`).
     pub(crate) panic_flush_timeout: Duration,
+    /// What did not start, and the targets' failures since (shared with
+    /// the guard, which reports them).
+    pub(crate) tally: Arc<Tally>,
 }
 
 impl Pipeline {
@@ -38,13 +42,15 @@ impl Pipeline {
     pub(crate) fn close(&self) {
         let _reentry = ReentryGuard::enter();
         for t in &self.targets {
-            if std::panic::catch_unwind(AssertUnwindSafe(|| t.close())).is_err() {
-                warn::target_lost(
-                    t.name(),
-                    "closing the target panicked; whether the events it still held were \
-                     written is unknown",
-                );
-            }
+            let failures =
+                std::panic::catch_unwind(AssertUnwindSafe(|| t.close())).unwrap_or_else(|_| {
+                    warn::target_lost(
+                        t.name(),
+                        "closing the target panicked; whether the events it still held were \
+                         written is unknown",
+                    )
+                });
+            self.tally.count(failures);
         }
     }
 
@@ -57,9 +63,9 @@ impl Pipeline {
                 Some(timeout) => t.flush_within(timeout),
                 None => t.flush(),
             }));
-            if flushed.is_err() {
-                warn::target_failed(t.name(), "flush", &"the target panicked");
-            }
+            let failures = flushed
+                .unwrap_or_else(|_| warn::target_failed(t.name(), "flush", &"the target panicked"));
+            self.tally.count(failures);
         }
     }
 
@@ -163,8 +169,8 @@ thread_local! {
 /// Runs `f` with the current pipeline. Per event this is two loads (the
 /// page holding the generation, then the generation): the thread keeps its
 /// own `Arc` of the pipeline and takes the lock (and a new `Arc`) only
-/// after an [`install`]. The lock and the two reference count updates per
-/// event were a tenth of a log call's cost. A replaced pipeline is closed
+/// after an [`install`] (no lock and no reference count update per event).
+/// A replaced pipeline is closed
 /// by `install`'s caller at once; a thread that still holds it drops its
 /// copy when it next logs (or exits).
 fn with_current(f: impl FnOnce(Option<&Pipeline>)) {
@@ -246,10 +252,12 @@ pub(crate) fn dispatch(event: &Event) {
         return;
     }
     let _reentry = ReentryGuard::enter();
-    testing::record(event);
     let to = filter::outputs_for(event);
     if to.is_empty() {
         return;
+    }
+    if to.contains_captures() {
+        testing::observe(event);
     }
     with_current(|pipeline| {
         let Some(pipeline) = pipeline else { return };
@@ -259,14 +267,19 @@ pub(crate) fn dispatch(event: &Event) {
                 continue;
             }
             let handled = std::panic::catch_unwind(AssertUnwindSafe(|| target.handle(event, here)));
-            if handled.is_err() {
-                warn::warn_limited(
-                    &format!("{}:panic", target.name()),
-                    &format!(
-                        "{} target panicked; event dropped for this target",
-                        target.name()
-                    ),
-                );
+            match handled {
+                Ok(Failures::NONE) => {}
+                Ok(failures) => pipeline.tally.count(failures),
+                Err(_) => {
+                    warn::warn_limited(
+                        &format!("{}:panic", target.name()),
+                        &format!(
+                            "{} target panicked; event dropped for this target",
+                            target.name()
+                        ),
+                    );
+                    pipeline.tally.count(Failures::ONE);
+                }
             }
         }
     });
@@ -274,36 +287,35 @@ pub(crate) fn dispatch(event: &Event) {
 
 /// Hands an event that met a closed target (its pipeline was replaced, or
 /// shut down, while the event was on its way) to the current pipeline's
-/// target of the same name. `false` when there is none (logging was shut
-/// down, or the new configuration has no such target), or when this is
-/// already a second attempt: the caller counts and reports the loss.
-pub(crate) fn redeliver(from: &dyn Target, event: &Event) -> bool {
+/// target of the same name, and returns that target's failures (counted
+/// by the caller's pipeline, where the event was dispatched). `None` when
+/// there is none (logging was shut down, or the new configuration has no
+/// such target), or when this is already a second attempt: the caller
+/// counts and reports the loss.
+pub(crate) fn redeliver(from: &dyn Target, event: &Event) -> Option<Failures> {
     thread_local! {
         static REDELIVERING: Cell<bool> = const { Cell::new(false) };
     }
     if REDELIVERING.with(Cell::get) || fork::marks_now().generation.load(Ordering::Acquire) == 0 {
-        return false;
+        return None;
     }
-    let Some(pipeline) = current() else {
-        return false;
-    };
+    let pipeline = current()?;
     let successor = pipeline.targets.iter().find(|t| {
         t.name() == from.name() && !std::ptr::addr_eq(t.as_ref() as *const dyn Target, from)
-    });
-    let Some(successor) = successor else {
-        return false;
-    };
+    })?;
     // What the new configuration's filters let through to this target.
     let to = filter::outputs_for(event) & successor.outputs();
-    if !to.is_empty() {
-        REDELIVERING.with(|r| r.set(true));
-        let handled = std::panic::catch_unwind(AssertUnwindSafe(|| successor.handle(event, to)));
-        REDELIVERING.with(|r| r.set(false));
-        if handled.is_err() {
-            warn::target_failed(successor.name(), "write", &"the target panicked");
-        }
+    if to.is_empty() {
+        return Some(Failures::NONE);
     }
-    true
+    REDELIVERING.with(|r| r.set(true));
+    let handled = std::panic::catch_unwind(AssertUnwindSafe(|| successor.handle(event, to)));
+    REDELIVERING.with(|r| r.set(false));
+    Some(
+        handled.unwrap_or_else(|_| {
+            warn::target_failed(successor.name(), "write", &"the target panicked")
+        }),
+    )
 }
 
 /// Marks the thread as dispatching until dropped (also when a target panics).
@@ -349,56 +361,115 @@ pub(crate) fn flush_after_panic() {
     });
 }
 
-/// Serialises the unit tests that install pipelines (the dispatcher is global).
+/// Test support: the lock that serialises the unit tests installing
+/// pipelines (the dispatcher is global), and a target that counts what is
+/// done to it.
 #[cfg(test)]
-pub(crate) static TEST_INSTALLS: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-#[cfg(test)]
-mod tests {
+pub(crate) mod test_probe {
     use super::*;
-    use crate::event::Level;
-    use crate::filter::spec::FilterSpec;
     use crate::target::Output;
     use std::sync::atomic::AtomicUsize;
-    use std::sync::mpsc;
+    use std::sync::Mutex;
 
-    /// Counts the events named `generation-test` it is given.
-    struct Counting(Arc<AtomicUsize>);
+    pub(crate) static TEST_INSTALLS: Mutex<()> = Mutex::new(());
 
-    impl Target for Counting {
+    /// Takes [`TEST_INSTALLS`].
+    pub(crate) fn serial() -> std::sync::MutexGuard<'static, ()> {
+        TEST_INSTALLS.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// What a [`Probe`]'s target counts: the events it handles whose name
+    /// starts with one of its prefixes, the flushes, and the bound of the
+    /// last `flush_within`. `inside`, when set, runs in its `handle` for
+    /// those events, as code a target calls would.
+    #[derive(Default)]
+    pub(crate) struct Probe {
+        prefixes: &'static [&'static str],
+        pub(crate) handled: AtomicUsize,
+        pub(crate) flushes: AtomicUsize,
+        pub(crate) flushed_within_ms: AtomicU64,
+        pub(crate) inside: Mutex<Option<fn()>>,
+    }
+
+    impl Probe {
+        pub(crate) fn new(prefixes: &'static [&'static str]) -> Arc<Probe> {
+            Arc::new(Probe {
+                prefixes,
+                ..Probe::default()
+            })
+        }
+
+        /// A pipeline of this probe's target alone (a console target).
+        pub(crate) fn pipeline(self: &Arc<Self>, panic_flush_timeout: Duration) -> Pipeline {
+            Pipeline {
+                targets: vec![Box::new(ProbeTarget(Arc::clone(self)))],
+                panic_flush_timeout,
+                tally: Arc::default(),
+            }
+        }
+
+        pub(crate) fn handled(&self) -> usize {
+            self.handled.load(Ordering::SeqCst)
+        }
+    }
+
+    struct ProbeTarget(Arc<Probe>);
+
+    impl Target for ProbeTarget {
         fn name(&self) -> &str {
-            "counting"
+            "probe"
         }
         fn outputs(&self) -> Outputs {
             Output::Console.into()
         }
-        fn handle(&self, event: &Event, _to: Outputs) {
-            if event.name == "generation-test" {
-                self.0.fetch_add(1, Ordering::SeqCst);
+        fn handle(&self, event: &Event, _to: Outputs) -> Failures {
+            if self.0.prefixes.iter().any(|p| event.name.starts_with(p)) {
+                self.0.handled.fetch_add(1, Ordering::SeqCst);
+                let inside = *self.0.inside.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some(inside) = inside {
+                    inside();
+                }
             }
+            Failures::NONE
         }
-        fn flush(&self) {}
-        fn close(&self) {}
-    }
-
-    fn counting(seen: &Arc<AtomicUsize>) -> Pipeline {
-        Pipeline {
-            targets: vec![Box::new(Counting(seen.clone()))],
-            panic_flush_timeout: Duration::from_millis(100),
+        fn flush(&self) -> Failures {
+            self.0.flushes.fetch_add(1, Ordering::SeqCst);
+            Failures::NONE
+        }
+        fn flush_within(&self, timeout: Duration) -> Failures {
+            let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+            self.0.flushed_within_ms.store(ms, Ordering::SeqCst);
+            self.flush()
+        }
+        fn close(&self) -> Failures {
+            Failures::NONE
         }
     }
+}
 
-    fn lock() -> std::sync::MutexGuard<'static, ()> {
-        TEST_INSTALLS.lock().unwrap_or_else(|p| p.into_inner())
+#[cfg(test)]
+mod tests {
+    use super::test_probe::{serial, Probe};
+    use super::*;
+    use crate::event::Level;
+    use crate::filter::spec::FilterSpec;
+    use crate::target::Output;
+    use std::sync::mpsc;
+
+    /// A pipeline that counts the events named `generation-test`.
+    fn counting() -> (Arc<Probe>, Pipeline) {
+        let probe = Probe::new(&["generation-test"]);
+        let pipeline = probe.pipeline(Duration::from_millis(100));
+        (probe, pipeline)
     }
 
     /// Threads keep their own copy of the pipeline; one that logged before
     /// a re-initialisation must log into the new pipeline afterwards.
     #[test]
     fn a_thread_that_logged_before_a_reinstall_logs_into_the_new_pipeline() {
-        let _serial = lock();
-        let (old, new) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-        install(Some(counting(&old)));
+        let _serial = serial();
+        let ((old, old_pipeline), (new, new_pipeline)) = (counting(), counting());
+        install(Some(old_pipeline));
         crate::filter::state::start(FilterSpec::default(), Output::Console.into());
         let (go, wait) = mpsc::channel::<()>();
         let (done, finished) = mpsc::channel::<()>();
@@ -413,39 +484,31 @@ mod tests {
             finished.recv().unwrap();
         };
         log_once();
-        install(Some(counting(&new)));
+        install(Some(new_pipeline));
         log_once();
         drop(go);
         worker.join().unwrap();
         install(None);
-        assert_eq!(
-            old.load(Ordering::SeqCst),
-            1,
-            "the first event, into the old pipeline"
-        );
-        assert_eq!(
-            new.load(Ordering::SeqCst),
-            1,
-            "the second, into the new one"
-        );
+        assert_eq!(old.handled(), 1, "the first event, into the old pipeline");
+        assert_eq!(new.handled(), 1, "the second, into the new one");
     }
 
     /// What a guard relies on: only the generation that is still current
     /// can be removed, so an old guard's drop leaves its successor alone.
     #[test]
     fn only_the_current_generation_can_be_uninstalled() {
-        let _serial = lock();
-        let (a, b) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-        let first = install(Some(counting(&a))).generation;
-        let second = install(Some(counting(&b))).generation;
+        let _serial = serial();
+        let ((_a, a_pipeline), (b, b_pipeline)) = (counting(), counting());
+        let first = install(Some(a_pipeline)).generation;
+        let second = install(Some(b_pipeline)).generation;
         crate::filter::state::start(FilterSpec::default(), Output::Console.into());
         assert_ne!(first, second);
         assert!(uninstall(first).is_none(), "replaced: nothing to remove");
         dispatch(&Event::new(Level::Info, "generation-test"));
-        assert_eq!(b.load(Ordering::SeqCst), 1, "the second stays current");
+        assert_eq!(b.handled(), 1, "the second stays current");
         assert!(uninstall(second).is_some());
         dispatch(&Event::new(Level::Info, "generation-test"));
-        assert_eq!(b.load(Ordering::SeqCst), 1, "nothing is current now");
+        assert_eq!(b.handled(), 1, "nothing is current now");
         assert!(uninstall(second).is_none(), "removed once only");
     }
 }

@@ -48,7 +48,7 @@ impl Level {
     }
 
     /// The one-letter form used in console and file lines.
-    pub fn letter(self) -> char {
+    pub(crate) fn letter(self) -> char {
         match self {
             Level::Trace => 'T',
             Level::Debug => 'D',
@@ -85,7 +85,7 @@ impl Level {
 
     /// Maps a tracing level (`ERROR` is `Error`: an event becomes `Critical`
     /// by its `_critical` field, not by its level).
-    pub fn from_tracing(level: &tracing::Level) -> Level {
+    pub(crate) fn from_tracing(level: &tracing::Level) -> Level {
         match *level {
             tracing::Level::TRACE => Level::Trace,
             tracing::Level::DEBUG => Level::Debug,
@@ -137,7 +137,7 @@ impl Value {
             Value::U64(n) => (*n).into(),
             Value::F64(x) => match serde_json::Number::from_f64(*x) {
                 Some(n) => serde_json::Value::Number(n),
-                None => serde_json::Value::String(non_finite_name(*x).to_string()),
+                None => serde_json::Value::String(crate::render::non_finite_name(*x).to_string()),
             },
             Value::Bool(b) => (*b).into(),
             Value::Error(chain) => serde_json::Value::String(chain.join(": ")),
@@ -154,17 +154,6 @@ impl Value {
     }
 }
 
-/// The textual name of a non-finite float, as stored where numbers cannot hold it.
-pub fn non_finite_name(x: f64) -> &'static str {
-    if x.is_nan() {
-        "NaN"
-    } else if x > 0.0 {
-        "Infinity"
-    } else {
-        "-Infinity"
-    }
-}
-
 impl fmt::Display for Value {
     /// Plain display: strings unquoted, floats as Python prints them (`99.99`, `1.0`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -172,7 +161,7 @@ impl fmt::Display for Value {
             Value::Str(s) | Value::Debug(s) => f.write_str(s),
             Value::I64(n) => write!(f, "{n}"),
             Value::U64(n) => write!(f, "{n}"),
-            Value::F64(x) => f.write_str(&format_float(*x)),
+            Value::F64(x) => f.write_str(&crate::render::format_float(*x)),
             Value::Bool(true) => f.write_str("true"),
             Value::Bool(false) => f.write_str("false"),
             Value::Error(chain) => f.write_str(&chain.join(": ")),
@@ -181,121 +170,33 @@ impl fmt::Display for Value {
     }
 }
 
-/// Formats a float the way a user reading Python-style logs expects:
-/// Python's `repr` (shortest round-trip digits, always with a decimal point
-/// or an exponent: `1.0`, `99.99`, `1e+16`, `1.5e-05`, `nan`, `inf`).
-pub fn format_float(x: f64) -> String {
-    let mut out = String::with_capacity(24);
-    write_float(&mut out, x);
-    out
-}
-
-/// [`format_float`], appended to `out` without an intermediate string.
-pub fn write_float(out: &mut String, x: f64) {
-    use std::fmt::Write;
-    if !x.is_finite() {
-        out.push_str(match non_finite_name(x) {
-            "NaN" => "nan",
-            "Infinity" => "inf",
-            _ => "-inf",
-        });
-        return;
-    }
-    let abs = x.abs();
-    if abs != 0.0 && !(1e-4..1e16).contains(&abs) {
-        let start = out.len();
-        // Python's repr switches to exponent form here: 1e+16, 1.5e-05.
-        let _ = write!(out, "{x:e}");
-        let Some(e) = out[start..].find('e').map(|i| start + i) else {
-            return;
-        };
-        let exp: String = out.split_off(e + 1);
-        let (sign, digits) = match exp.strip_prefix('-') {
-            Some(d) => ('-', d),
-            None => ('+', exp.as_str()),
-        };
-        out.push(sign);
-        if digits.len() < 2 {
-            out.push('0');
+/// `Value::from(x)` for the types a field value usually has; `usize`
+/// widens to `u64` (no platform has a wider one).
+macro_rules! value_from {
+    ($($t:ty => |$v:ident| $make:expr),* $(,)?) => {$(
+        impl From<$t> for Value {
+            fn from($v: $t) -> Self {
+                $make
+            }
         }
-        out.push_str(digits);
-        return;
-    }
-    // Fixed notation. zmij writes it for every |x| in [1e-5, 1e16), zero
-    // included, with the `.0` Python adds to whole numbers, at a fraction of
-    // `core::fmt`'s cost. Its digits are the shortest that round-trip; with
-    // at most 15 significant digits that shortest form is unique (15-digit
-    // decimals are spaced wider than a double's rounding interval), so it
-    // is what `{x}` prints. With 16 or 17 digits two algorithms may pick
-    // different last digits: those go through `core::fmt` as before.
-    let mut buf = zmij::Buffer::new();
-    let fast = buf.format_finite(x);
-    if significant_digits(fast) <= 15 {
-        out.push_str(fast);
-        return;
-    }
-    let start = out.len();
-    let _ = write!(out, "{x}");
-    if !out[start..].contains('.') {
-        out.push_str(".0");
-    }
+    )*};
 }
 
-/// Digits of a fixed-notation number after its leading zeros (trailing
-/// zeros are counted too: an over-count only sends a number to the slow path).
-fn significant_digits(s: &str) -> usize {
-    let digits = s.bytes().filter(u8::is_ascii_digit);
-    digits.skip_while(|&b| b == b'0').count()
-}
-
-impl From<&str> for Value {
-    fn from(s: &str) -> Self {
-        Value::Str(s.to_string())
-    }
-}
-impl From<String> for Value {
-    fn from(s: String) -> Self {
-        Value::Str(s)
-    }
-}
-impl From<i64> for Value {
-    fn from(n: i64) -> Self {
-        Value::I64(n)
-    }
-}
-impl From<i32> for Value {
-    fn from(n: i32) -> Self {
-        Value::I64(n.into())
-    }
-}
-impl From<u64> for Value {
-    fn from(n: u64) -> Self {
-        Value::U64(n)
-    }
-}
-impl From<u32> for Value {
-    fn from(n: u32) -> Self {
-        Value::U64(n.into())
-    }
-}
-impl From<usize> for Value {
-    fn from(n: usize) -> Self {
-        Value::U64(n as u64)
-    }
-}
-impl From<f64> for Value {
-    fn from(x: f64) -> Self {
-        Value::F64(x)
-    }
-}
-impl From<bool> for Value {
-    fn from(b: bool) -> Self {
-        Value::Bool(b)
-    }
+value_from! {
+    &str => |s| Value::Str(s.to_string()),
+    String => |s| Value::Str(s),
+    i64 => |n| Value::I64(n),
+    i32 => |n| Value::I64(n.into()),
+    u64 => |n| Value::U64(n),
+    u32 => |n| Value::U64(n.into()),
+    usize => |n| Value::U64(n as u64),
+    f64 => |x| Value::F64(x),
+    bool => |b| Value::Bool(b),
 }
 
 /// Where in the source an event was written.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct CodeLocation {
     /// Source file, as the compiler names it (borrowed from tracing's
     /// `'static` metadata for tracing events, owned otherwise).
@@ -306,33 +207,36 @@ pub struct CodeLocation {
     pub module: Option<Cow<'static, str>>,
 }
 
-/// One structured log event, as every renderer sees it.
+/// One structured log event, as every target sees it: what
+/// [`testing::Capture`](crate::testing::Capture) records, and what
+/// [`emit`](crate::emit) sends for events built at run time.
+///
+/// Build one with [`Event::new`] and the `with*` methods; read it with the
+/// accessors. (The fields are private so that the model can grow without
+/// breaking code that reads it.)
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
     /// When the event was created, UTC, microsecond precision.
-    pub timestamp: OffsetDateTime,
-    /// Severity.
-    pub level: Level,
+    pub(crate) timestamp: OffsetDateTime,
+    pub(crate) level: Level,
     /// The event id: the tracing message (`"user-login"`).
-    pub name: String,
+    pub(crate) name: String,
     /// The event's own fields in the order written, `_`-keys included
     /// (renderers decide what to show). Names come from tracing's `'static`
     /// metadata without a copy; dynamic names (`stogger emit`,
     /// `LogScope::add`, [`Event::with`]) are owned.
-    pub fields: Vec<(FieldName, Value)>,
+    pub(crate) fields: Vec<(FieldName, Value)>,
     /// Fields of the enclosing spans, outermost first (context).
-    pub context: Vec<(FieldName, Value)>,
+    pub(crate) context: Vec<(FieldName, Value)>,
     /// Name of the innermost [`crate::log_scope`] around the event.
-    pub scope: Option<String>,
+    pub(crate) scope: Option<String>,
     /// `<module path>::<function>` of the innermost instrumented span.
-    pub func: Option<String>,
-    /// The process id.
-    pub pid: u32,
-    /// Source location.
-    pub code: CodeLocation,
+    pub(crate) func: Option<String>,
+    pub(crate) pid: u32,
+    pub(crate) code: CodeLocation,
     /// The tracing target (module path by default); used to keep stogger's
     /// own dependencies from logging into the target that runs them.
-    pub target: Cow<'static, str>,
+    pub(crate) target: Cow<'static, str>,
 }
 
 /// A field name: borrowed when it comes from tracing's `'static` metadata
@@ -362,6 +266,130 @@ impl Event {
         self
     }
 
+    /// Adds a field of an enclosing span (builder style; call it outermost
+    /// span first): what [`Event::span_fields`] returns, and what an own
+    /// field of the same name overrides.
+    pub fn with_span_field(mut self, key: impl Into<String>, value: impl Into<Value>) -> Event {
+        self.context.push((Cow::Owned(key.into()), value.into()));
+        self
+    }
+
+    /// Sets when the event happened (a stored row's time, for example);
+    /// [`Event::new`] stamps the current time.
+    pub fn with_timestamp(mut self, timestamp: OffsetDateTime) -> Event {
+        self.timestamp = timestamp;
+        self
+    }
+
+    /// Sets the log scope the event belongs to (see [`log_scope()`](fn@crate::log_scope)).
+    pub fn with_scope(mut self, scope: impl Into<String>) -> Event {
+        self.scope = Some(scope.into());
+        self
+    }
+
+    /// Sets the function the event comes from (`<module path>::<function>`).
+    pub fn with_func(mut self, func: impl Into<String>) -> Event {
+        self.func = Some(func.into());
+        self
+    }
+
+    /// Sets the process id; [`Event::new`] stamps this process's.
+    pub fn with_pid(mut self, pid: u32) -> Event {
+        self.pid = pid;
+        self
+    }
+
+    /// Sets where in the source the event was written.
+    pub fn with_code_location(mut self, code: CodeLocation) -> Event {
+        self.code = code;
+        self
+    }
+
+    /// Sets the target (a module path, as tracing's): what filter
+    /// directives match. [`Event::new`] sets `stogger`.
+    pub fn with_target(mut self, target: impl Into<String>) -> Event {
+        self.target = Cow::Owned(target.into());
+        self
+    }
+
+    /// When the event happened, UTC, microsecond precision.
+    pub fn timestamp(&self) -> OffsetDateTime {
+        self.timestamp
+    }
+
+    /// Its severity.
+    pub fn level(&self) -> Level {
+        self.level
+    }
+
+    /// The event id: the tracing message (`"user-login"`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The event's own fields in the order written, `_`-keys included.
+    /// Names from tracing's metadata are borrowed (no copy per event);
+    /// names made at run time are owned.
+    pub fn fields(&self) -> &[(FieldName, Value)] {
+        &self.fields
+    }
+
+    /// The fields of the spans around the event, outermost first.
+    pub fn span_fields(&self) -> &[(FieldName, Value)] {
+        &self.context
+    }
+
+    /// The innermost [`log_scope()`](fn@crate::log_scope) around the event.
+    pub fn scope(&self) -> Option<&str> {
+        self.scope.as_deref()
+    }
+
+    /// `<module path>::<function>` of the innermost instrumented span (or
+    /// of the function a call macro logs).
+    pub fn func(&self) -> Option<&str> {
+        self.func.as_deref()
+    }
+
+    /// The id of the process that logged the event.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// Where in the source the event was written, as far as known.
+    pub fn code_location(&self) -> &CodeLocation {
+        &self.code
+    }
+
+    /// The target (the module path by default, as tracing's).
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// The human sentence: the `_replace_msg` template rendered with the
+    /// event's fields, as console, file and journal show it (without the
+    /// escaping those apply). `None` without a template.
+    pub fn message(&self) -> Option<String> {
+        self.template()
+            .map(|template| crate::render::template::render_template(template, self))
+    }
+
+    /// The line the file target writes for this event with
+    /// `log_format = "json"` (untranslated), ending in a newline: one JSON
+    /// object, keys and values as `docs/output-format.md` describes them.
+    /// For sending events elsewhere in the same form. ([`crate::LineFormat`]
+    /// gives the text line.)
+    ///
+    /// ```
+    /// use stogger_core::{Event, Level};
+    /// let line = Event::new(Level::Info, "user-login").with("user_id", 123).json_line();
+    /// assert!(line.contains(r#""level":"info","event":"user-login","user_id":123,"#));
+    /// assert!(line.ends_with("}\n"));
+    /// ```
+    pub fn json_line(&self) -> String {
+        use crate::target::Renderer;
+        crate::render::json::JsonRenderer::new().render(self)
+    }
+
     /// Looks a key up in the event's fields, then in its span context.
     pub fn get(&self, key: &str) -> Option<&Value> {
         self.fields
@@ -383,23 +411,14 @@ impl Event {
             .and_then(|(_, v)| v.as_str())
     }
 
-    /// Every field a reader can see: span context first, then the event's own
-    /// fields (an event field overrides a span field of the same name).
-    /// Keys starting with `_` are left out.
+    /// Every field a reader can see: span fields first, then the event's own
+    /// (an own field overrides a span field of the same name, in the span
+    /// field's place). Keys starting with `_` are left out. These are the
+    /// fields of the JSON line and of the journal entry.
     pub fn visible_fields(&self) -> Vec<(&str, &Value)> {
-        let mut out: Vec<(&str, &Value)> =
-            Vec::with_capacity(self.fields.len() + self.context.len());
-        for (k, v) in self.context.iter().chain(self.fields.iter()) {
-            if k.starts_with('_') {
-                continue;
-            }
-            if let Some(slot) = out.iter_mut().find(|(key, _)| *key == k.as_ref()) {
-                slot.1 = v;
-            } else {
-                out.push((k.as_ref(), v));
-            }
-        }
-        out
+        self.visible(crate::render::VISIBLE)
+            .map(|v| (v.key, v.value))
+            .collect()
     }
 }
 
@@ -429,7 +448,7 @@ pub(crate) fn refresh_pid() -> u32 {
 /// Turning a clock reading into a calendar date and time of day is most of
 /// the cost; each thread keeps the whole second it converted last and only
 /// sets the sub-second part while the second lasts.
-pub fn now_micros() -> OffsetDateTime {
+pub(crate) fn now_micros() -> OffsetDateTime {
     thread_local! {
         static LAST_SECOND: std::cell::Cell<Option<(u64, OffsetDateTime)>> =
             const { std::cell::Cell::new(None) };
@@ -465,8 +484,6 @@ fn whole_second(secs: u64) -> OffsetDateTime {
 
 #[cfg(test)]
 mod tests {
-    use super::format_float;
-
     #[test]
     fn now_micros_matches_the_clock_to_the_microsecond() {
         for _ in 0..3 {
@@ -489,59 +506,5 @@ mod tests {
             assert_eq!(*level as usize, i);
         }
         assert!(super::Level::ALL.windows(2).all(|w| w[0] < w[1]));
-    }
-
-    #[test]
-    fn floats_print_like_python_repr() {
-        for (x, want) in [
-            (1.0, "1.0"),
-            (99.99, "99.99"),
-            (0.0001, "0.0001"),
-            (0.00001, "1e-05"),
-            (1.5e-7, "1.5e-07"),
-            (1e16, "1e+16"),
-            (123456789012345.6, "123456789012345.6"),
-            (1e300, "1e+300"),
-            (-2.5e20, "-2.5e+20"),
-            (0.0, "0.0"),
-            (f64::NAN, "nan"),
-            (f64::NEG_INFINITY, "-inf"),
-            (-0.0, "-0.0"),
-            (0.1, "0.1"),
-            (1e15, "1000000000000000.0"),
-            (9999999999999998.0, "9999999999999998.0"),
-            (0.00012, "0.00012"),
-        ] {
-            assert_eq!(format_float(x), want, "{x:?}");
-        }
-    }
-
-    /// The fixed-notation path gives what `core::fmt` gave before it (plus
-    /// `.0` on whole numbers), over a spread of bit patterns in its range.
-    #[test]
-    fn fixed_notation_matches_core_fmt() {
-        let mut bits: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut checked = 0;
-        for i in 0..200_000u64 {
-            bits = bits
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            let x = match i % 3 {
-                0 => f64::from_bits(bits),
-                1 => (bits >> 11) as f64 / (1u64 << (bits % 53)) as f64,
-                _ => (bits % 100_000) as f64 * 0.25 / 10f64.powi((bits % 9) as i32),
-            };
-            let abs = x.abs();
-            if !x.is_finite() || (abs != 0.0 && !(1e-4..1e16).contains(&abs)) {
-                continue;
-            }
-            let mut want = format!("{x}");
-            if !want.contains('.') {
-                want.push_str(".0");
-            }
-            assert_eq!(format_float(x), want, "{x:?}");
-            checked += 1;
-        }
-        assert!(checked > 100_000);
     }
 }

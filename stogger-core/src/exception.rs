@@ -98,7 +98,7 @@ impl Error for ValueField {}
 /// value with its type; other layers see an error whose `Display` is the
 /// value's text.
 #[doc(hidden)]
-pub fn value_field(value: Value) -> Box<dyn Error + Send + Sync> {
+pub(crate) fn value_field(value: Value) -> Box<dyn Error + Send + Sync> {
     Box::new(ValueField(value))
 }
 
@@ -294,7 +294,7 @@ impl Failure {
 
 /// The message of a panic payload (`panic!("...")` gives a `&str` or a
 /// `String`); `Box<dyn Any>` for anything else, as the standard library says.
-pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_string()
     } else if let Some(s) = payload.downcast_ref::<String>() {
@@ -308,7 +308,7 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 /// names a class: `core::num::error::ParseIntError` is `ParseIntError`,
 /// `alloc::boxed::Box<dyn core::error::Error + Send + Sync>` is
 /// `Box<dyn Error + Send + Sync>`.
-pub fn short_type_name(full: &str) -> String {
+pub(crate) fn short_type_name(full: &str) -> String {
     let mut out = String::with_capacity(full.len());
     let mut segment_start = 0;
     let bytes = full.as_bytes();

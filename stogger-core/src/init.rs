@@ -4,7 +4,9 @@
 //! builds a new set of targets from the configuration and swaps it in behind
 //! that layer, closing the previous set.
 
-use crate::config::{self, Config};
+use crate::assembly;
+use crate::config::{self, Config, ConfigValue};
+use crate::delivery::{DeliveryReport, Tally};
 use crate::dispatch;
 use crate::error::Error;
 use crate::event::{Event, Level};
@@ -13,10 +15,9 @@ use crate::filter::spec::FilterSpec;
 use crate::filter::state as filters;
 use crate::layer::StoggerLayer;
 use crate::panic_hook;
-use crate::setup;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, Once};
+use std::sync::{Arc, Mutex, Once};
 use tracing::Subscriber;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Layer;
@@ -114,17 +115,34 @@ pub(crate) fn ensure_layer_installed() -> Result<(), Error> {
 /// ```
 ///
 /// [`shutdown_logging`] stops whatever is current, whoever installed it.
+///
+/// [`LoggingGuard::close`] closes like a drop and also says what was not
+/// delivered (outputs that did not start, failed writes, events lost at
+/// the close).
 #[must_use = "logging stops when the guard is dropped"]
 #[derive(Debug)]
 pub struct LoggingGuard {
     /// The generation of the pipeline this guard's call installed.
     generation: u64,
+    /// That pipeline's tally (kept after a later `init_*` replaced it).
+    tally: Arc<Tally>,
 }
 
 impl LoggingGuard {
     /// Flushes every target of the current pipeline now without closing it.
     pub fn flush(&self) {
         dispatch::flush();
+    }
+
+    /// Closes like dropping the guard (flushes and closes the targets its
+    /// call installed, while they are still the current ones), then
+    /// reports what that configuration did not deliver from its start to
+    /// its close. When a later `init_*` call replaced it, that call closed
+    /// it: the report still covers it, close included.
+    pub fn close(self) -> DeliveryReport {
+        let tally = Arc::clone(&self.tally);
+        drop(self);
+        tally.report()
     }
 }
 
@@ -160,7 +178,7 @@ pub fn init_early_logging() -> Result<LoggingGuard, Error> {
         systemd: config::SystemdMode::Off,
         ..loaded
     };
-    let built = setup::build_console_only(&early);
+    let built = assembly::assemble_console_only(&early);
     let spec = FilterSpec::from_config(&early).unwrap_or_default();
     crate::reload::stop();
     Ok(swap(built.pipeline, spec, Vec::new()))
@@ -192,6 +210,7 @@ fn swap(
     startup_events: Vec<Event>,
 ) -> LoggingGuard {
     let outputs = pipeline.outputs();
+    let tally = Arc::clone(&pipeline.tally);
     let installed = dispatch::install(Some(pipeline));
     if let Some(old) = installed.replaced {
         old.close();
@@ -202,6 +221,7 @@ fn swap(
     }
     LoggingGuard {
         generation: installed.generation,
+        tally,
     }
 }
 
@@ -221,7 +241,7 @@ impl Stogger {
 /// connection string.
 #[derive(Default, Clone)]
 pub struct Builder {
-    values: Vec<(&'static str, toml::Value)>,
+    values: Vec<(&'static str, ConfigValue)>,
 }
 
 impl std::fmt::Debug for Builder {
@@ -229,7 +249,7 @@ impl std::fmt::Debug for Builder {
         let values: Vec<(&str, String)> = self
             .values
             .iter()
-            .map(|(key, value)| (*key, config::shown_value(key, value)))
+            .map(|(key, value)| (*key, config::shown_value(key, &value.0)))
             .collect();
         f.debug_struct("Builder").field("values", &values).finish()
     }
@@ -237,8 +257,9 @@ impl std::fmt::Debug for Builder {
 
 impl Builder {
     /// Sets any configuration key (as named in the config reference) to a
-    /// value; an invalid value makes [`Builder::init`] fail like a bad file value.
-    pub fn set(mut self, key: &'static str, value: impl Into<toml::Value>) -> Self {
+    /// value (a `bool`, number, string or path; see [`ConfigValue`]); an
+    /// invalid value makes [`Builder::init`] fail like a bad file value.
+    pub fn set(mut self, key: &'static str, value: impl Into<ConfigValue>) -> Self {
         self.values.push((key, value.into()));
         self
     }
@@ -280,7 +301,7 @@ impl Builder {
         let spec = FilterSpec::from_config(&loaded.config)
             .map_err(|(key, bad)| crate::filter::invalid(key, config::Origin::Default, bad))?;
         ensure_layer_installed()?;
-        let built = setup::build(&loaded.config)?;
+        let built = assembly::assemble(&loaded.config)?;
         let mut startup = Vec::new();
         for warning in &loaded.warnings {
             startup

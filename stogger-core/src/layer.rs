@@ -383,3 +383,23 @@ impl Visit for FieldCollector {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+
+    /// What a tracing event's metadata gives is borrowed, not copied per event.
+    #[test]
+    fn names_from_tracing_metadata_are_borrowed_not_copied() {
+        let cap = crate::testing::capture();
+        tracing::info!(order_id = 7, "order-placed");
+        let events = cap.events();
+        let e = &events[0];
+        assert!(matches!(e.fields[0].0, Cow::Borrowed("order_id")));
+        assert!(matches!(e.code.file, Some(Cow::Borrowed(_))));
+        assert!(matches!(e.code.module, Some(Cow::Borrowed(_))));
+        assert!(matches!(e.target, Cow::Borrowed(_)));
+        assert_eq!(e.code.module.as_deref(), Some(module_path!()));
+        assert_eq!(e.target, module_path!());
+    }
+}

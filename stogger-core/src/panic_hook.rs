@@ -53,60 +53,19 @@ fn report(message: String, location: Option<(&str, u32)>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dispatch::{install, Pipeline, TEST_INSTALLS};
+    use crate::dispatch::install;
+    use crate::dispatch::test_probe::{serial, Probe};
     use crate::filter::spec::FilterSpec;
-    use crate::target::{Output, Outputs, Target};
-    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-    use std::sync::Arc;
+    use crate::target::Output;
+    use std::sync::atomic::Ordering;
     use std::time::Duration;
 
-    /// Counts what the hook does to it; its `handle` can act as if it
-    /// panicked itself (the hook runs on the panicking thread before the
-    /// dispatcher's `catch_unwind` sees the panic).
-    #[derive(Default)]
-    struct Probe {
-        handled: AtomicUsize,
-        flushed_within_ms: AtomicU64,
-        flushes: AtomicUsize,
-        panic_inside: std::sync::atomic::AtomicBool,
-    }
-
-    struct ProbeTarget(Arc<Probe>);
-
-    impl Target for ProbeTarget {
-        fn name(&self) -> &str {
-            "probe"
-        }
-        fn outputs(&self) -> Outputs {
-            Output::Console.into()
-        }
-        fn handle(&self, event: &Event, _to: Outputs) {
-            if !event.name.starts_with("panic") && event.name != "probe-event" {
-                return;
-            }
-            self.0.handled.fetch_add(1, Ordering::SeqCst);
-            if self.0.panic_inside.load(Ordering::SeqCst) {
-                report("inside a target".into(), None);
-            }
-        }
-        fn flush(&self) {
-            self.0.flushes.fetch_add(1, Ordering::SeqCst);
-        }
-        fn flush_within(&self, timeout: Duration) {
-            self.0.flushes.fetch_add(1, Ordering::SeqCst);
-            let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
-            self.0.flushed_within_ms.store(ms, Ordering::SeqCst);
-        }
-        fn close(&self) {}
-    }
-
+    /// Runs `test` with a probe for the events named `panic*` and
+    /// `probe-event` as the only target; the panic bound is 37 ms.
     fn with_probe(test: impl FnOnce(&Probe)) {
-        let _serial = TEST_INSTALLS.lock().unwrap_or_else(|p| p.into_inner());
-        let probe = Arc::new(Probe::default());
-        install(Some(Pipeline {
-            targets: vec![Box::new(ProbeTarget(probe.clone()))],
-            panic_flush_timeout: Duration::from_millis(37),
-        }));
+        let _serial = serial();
+        let probe = Probe::new(&["panic", "probe-event"]);
+        install(Some(probe.pipeline(Duration::from_millis(37))));
         crate::filter::state::start(FilterSpec::default(), Output::Console.into());
         test(&probe);
         install(None);
@@ -125,7 +84,9 @@ mod tests {
     #[test]
     fn a_panic_inside_a_target_never_re_enters_the_targets() {
         with_probe(|probe| {
-            probe.panic_inside.store(true, Ordering::SeqCst);
+            // As if the target panicked itself: the hook runs on the
+            // panicking thread before the dispatcher's `catch_unwind` sees it.
+            *probe.inside.lock().unwrap() = Some(|| report("inside a target".into(), None));
             crate::dispatch::emit(Event::new(Level::Info, "probe-event"));
             assert_eq!(
                 probe.handled.load(Ordering::SeqCst),

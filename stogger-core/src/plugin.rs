@@ -4,7 +4,7 @@
 //! With stogger-core's `postgres` feature the plugin is linked in and its
 //! entry points are taken directly. Without it, `libstogger_postgres.so`
 //! (the platform's name from [`libloading::library_filename`]) is looked for,
-//! in this order (see [`search_path`]):
+//! in this order:
 //!
 //! 1. config `postgres_plugin`, else env `STOGGER_POSTGRES_PLUGIN` (a file);
 //! 2. env `STOGGER_PLUGIN_DIR` (a directory);
@@ -349,7 +349,7 @@ fn load_first(searched: Vec<PathBuf>) -> Result<Plugin, PluginStatus> {
 }
 
 /// What a service at `exe` built **without** the `postgres` feature would
-/// find: the search of [`search_path`] run as if `exe` were the running
+/// find: the plugin search (see the module docs) run as if `exe` were the running
 /// executable (its directory and `<its dir>/../lib/stogger/` instead of
 /// this process's), with this process's configuration `cfg`, environment
 /// (`STOGGER_PLUGIN_DIR`, `STOGGER_POSTGRES_PLUGIN`) and platform search.
@@ -381,13 +381,7 @@ pub fn status_for_executable(cfg: &Config, exe: &Path) -> Result<PluginStatus, S
 }
 
 /// The places the plugin is looked for, in order (see the module docs); the
-/// last, a bare file name, is the platform's own search. With the `postgres`
-/// feature nothing is searched, but the list is still what it would be.
-pub fn search_path(cfg: &Config) -> Vec<PathBuf> {
-    let exe = std::env::current_exe().ok();
-    search_path_with(cfg.postgres_plugin.as_deref(), &env_var, exe.as_deref())
-}
-
+/// last, a bare file name, is the platform's own search.
 fn search_path_with(
     configured: Option<&Path>,
     env: &dyn Fn(&str) -> Option<OsString>,

@@ -8,7 +8,7 @@
 //! for the life of the process: SIGHUP no longer ends it, and while a later
 //! configuration has the key off, a SIGHUP does nothing.
 
-use crate::config::{self, Config, Origin};
+use crate::config::{self, Config, ConfigValue, Origin};
 use crate::dispatch;
 use crate::event::{Event, Level};
 use crate::filter::spec::FilterSpec;
@@ -34,7 +34,7 @@ const RELOADED: [&str; 11] = [
 /// What the running configuration was made from.
 struct Running {
     /// Values set in code (the builder's), read again on every reload.
-    code: Vec<(&'static str, toml::Value)>,
+    code: Vec<(&'static str, ConfigValue)>,
     /// The configuration `init_logging` started the targets with.
     config: Config,
     /// Its config file's settings as written then.
@@ -51,7 +51,7 @@ static LISTENING: OnceLock<Result<(), String>> = OnceLock::new();
 /// the handler becomes a warning event in `notes`.
 pub(crate) fn configure(
     config: &Config,
-    code: &[(&'static str, toml::Value)],
+    code: &[(&'static str, ConfigValue)],
     notes: &mut Vec<Event>,
 ) {
     let running = Running {

@@ -5,6 +5,7 @@
 //! dispatcher's decision (each output has its own filter); a target only
 //! writes where it is told to.
 
+use crate::delivery::Failures;
 use crate::event::Event;
 use crate::warn;
 use std::io;
@@ -51,31 +52,41 @@ impl Output {
     }
 }
 
-/// A set of [`Output`]s (a bit per output).
+/// A set of [`Output`]s (a bit per output), and whether the running
+/// captures ([`crate::testing`]) observe an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Outputs(u8);
+pub(crate) struct Outputs(u8);
 
 impl Outputs {
     /// No output.
-    pub const NONE: Outputs = Outputs(0);
+    pub(crate) const NONE: Outputs = Outputs(0);
+
+    /// The captures: not an output, but one more place the dispatcher
+    /// hands an event to while a capture runs.
+    pub(crate) const CAPTURES: Outputs = Outputs(1 << Output::ALL.len());
 
     /// The set holding only `output`.
-    pub const fn only(output: Output) -> Outputs {
+    pub(crate) const fn only(output: Output) -> Outputs {
         Outputs(1 << output as u8)
     }
 
     /// Whether `output` is in the set.
-    pub fn contains(self, output: Output) -> bool {
+    pub(crate) fn contains(self, output: Output) -> bool {
         self.0 & Outputs::only(output).0 != 0
     }
 
+    /// Whether the captures observe the event.
+    pub(crate) fn contains_captures(self) -> bool {
+        self.0 & Outputs::CAPTURES.0 != 0
+    }
+
     /// Whether the set is empty.
-    pub fn is_empty(self) -> bool {
+    pub(crate) fn is_empty(self) -> bool {
         self.0 == 0
     }
 
     /// The outputs in the set, in the order of [`Output::ALL`].
-    pub fn iter(self) -> impl Iterator<Item = Output> {
+    pub(crate) fn iter(self) -> impl Iterator<Item = Output> {
         Output::ALL.into_iter().filter(move |o| self.contains(*o))
     }
 }
@@ -101,7 +112,7 @@ impl From<Output> for Outputs {
 }
 
 /// Turns an event into a target's representation. Pure: no I/O, no global state.
-pub trait Renderer: Send + Sync + 'static {
+pub(crate) trait Renderer: Send + Sync + 'static {
     /// What this renderer produces (a text line, a journal payload, a row, ...).
     type Output;
     /// Renders one event.
@@ -110,7 +121,7 @@ pub trait Renderer: Send + Sync + 'static {
 
 /// Writes rendered output somewhere. I/O only; errors are returned, never
 /// printed: the dispatcher decides how a failure is reported.
-pub trait Logger<T>: Send + Sync + 'static {
+pub(crate) trait Logger<T>: Send + Sync + 'static {
     /// Writes one rendered event.
     fn write(&self, rendered: &T, event: &Event) -> io::Result<()>;
     /// Pushes buffered output to its destination.
@@ -126,7 +137,7 @@ pub trait Logger<T>: Send + Sync + 'static {
 }
 
 /// What the dispatcher holds: something that takes events.
-pub trait Target: Send + Sync {
+pub(crate) trait Target: Send + Sync {
     /// The target's name, used in warnings (`console`, `file`, `postgres`, ...).
     fn name(&self) -> &str;
     /// The outputs this target writes to.
@@ -134,20 +145,21 @@ pub trait Target: Send + Sync {
     /// Renders and writes one event to the outputs in `to` (a non-empty
     /// part of [`Target::outputs`], chosen by the dispatcher's filters).
     /// Failures are reported by the target itself through [`warn`],
-    /// rate-limited, and never propagate.
-    fn handle(&self, event: &Event, to: Outputs);
+    /// rate-limited, and never propagate: the target returns how many
+    /// there were, and the pipeline counts them (see [`crate::delivery`]).
+    fn handle(&self, event: &Event, to: Outputs) -> Failures;
     /// Flushes buffered output.
-    fn flush(&self);
+    fn flush(&self) -> Failures;
     /// Flushes, waiting at most `timeout` for a slow destination; what does
     /// not make it in time stays buffered for a later flush or the close.
     /// The panic hook uses it, so a caught panic costs a short, bounded
     /// wait. The default is [`Target::flush`], for targets that never wait.
-    fn flush_within(&self, timeout: Duration) {
+    fn flush_within(&self, timeout: Duration) -> Failures {
         let _ = timeout;
-        self.flush();
+        self.flush()
     }
     /// Flushes and releases resources.
-    fn close(&self);
+    fn close(&self) -> Failures;
 }
 
 /// What a logger returns for a write that arrives after its `close`: an
@@ -163,7 +175,7 @@ pub(crate) fn closed_error() -> io::Error {
 
 /// A named renderer feeding one or more loggers (console text and the file
 /// copy come from one rendering).
-pub struct Pair<R: Renderer> {
+pub(crate) struct RenderingTarget<R: Renderer> {
     name: String,
     outputs: Outputs,
     renderer: R,
@@ -173,10 +185,10 @@ pub struct Pair<R: Renderer> {
 /// A logger and the output it writes.
 type OutputLogger<T> = (Output, Box<dyn Logger<T>>);
 
-impl<R: Renderer> Pair<R> {
+impl<R: Renderer> RenderingTarget<R> {
     /// A target with no loggers yet.
-    pub fn new(name: impl Into<String>, renderer: R) -> Self {
-        Pair {
+    pub(crate) fn new(name: impl Into<String>, renderer: R) -> Self {
+        RenderingTarget {
             name: name.into(),
             outputs: Outputs::NONE,
             renderer,
@@ -185,19 +197,19 @@ impl<R: Renderer> Pair<R> {
     }
 
     /// Adds the logger of `output` (its name in warnings is the output's).
-    pub fn logger(mut self, output: Output, logger: impl Logger<R::Output>) -> Self {
+    pub(crate) fn logger(mut self, output: Output, logger: impl Logger<R::Output>) -> Self {
         self.outputs = self.outputs | output.into();
         self.loggers.push((output, Box::new(logger)));
         self
     }
 
     /// Whether any logger was added.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.loggers.is_empty()
     }
 }
 
-impl<R: Renderer> Target for Pair<R> {
+impl<R: Renderer> Target for RenderingTarget<R> {
     fn name(&self) -> &str {
         &self.name
     }
@@ -206,9 +218,10 @@ impl<R: Renderer> Target for Pair<R> {
         self.outputs
     }
 
-    fn handle(&self, event: &Event, to: Outputs) {
+    fn handle(&self, event: &Event, to: Outputs) -> Failures {
+        let mut failures = Failures::NONE;
         if (to & self.outputs).is_empty() {
-            return;
+            return failures;
         }
         let rendered = self.renderer.render(event);
         for (output, logger) in &self.loggers {
@@ -216,26 +229,31 @@ impl<R: Renderer> Target for Pair<R> {
                 continue;
             }
             if let Err(err) = logger.write(&rendered, event) {
-                warn::target_failed(output.as_str(), "write", &err);
+                failures += warn::target_failed(output.as_str(), "write", &err);
             }
         }
+        failures
     }
 
-    fn flush(&self) {
+    fn flush(&self) -> Failures {
+        let mut failures = Failures::NONE;
         for (output, logger) in &self.loggers {
             if let Err(err) = logger.flush() {
-                warn::target_failed(output.as_str(), "flush", &err);
+                failures += warn::target_failed(output.as_str(), "flush", &err);
             }
         }
+        failures
     }
 
-    fn close(&self) {
+    fn close(&self) -> Failures {
+        let mut failures = Failures::NONE;
         for (output, logger) in &self.loggers {
-            match logger.close() {
-                Ok(None) => {}
+            failures += match logger.close() {
+                Ok(None) => Failures::NONE,
                 Ok(Some(note)) => warn::target_lost(output.as_str(), &note),
                 Err(err) => warn::target_failed(output.as_str(), "close", &err),
-            }
+            };
         }
+        failures
     }
 }

@@ -33,15 +33,16 @@ thread_local! {
     static LOCAL: RefCell<Vec<Buffer>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Whether any capture is running (debug events are then enabled).
+/// Whether any capture is running. The filters read it when they are
+/// replaced (see `filter::state`), never per event.
 pub(crate) fn active() -> bool {
     ACTIVE.load(Ordering::Relaxed) > 0
 }
 
-pub(crate) fn record(event: &Event) {
-    if !active() {
-        return;
-    }
+/// Hands an event to the captures that see it: those of this thread and
+/// those of every thread. The dispatcher calls it only while the filters
+/// say a capture runs ([`Outputs::CAPTURES`](crate::target::Outputs)).
+pub(crate) fn observe(event: &Event) {
     let push = |buf: &Buffer| {
         if let Ok(mut events) = buf.lock() {
             events.push(event.clone());
@@ -82,7 +83,7 @@ fn start(global: bool) -> Capture {
     {
         let _settled = TRANSITIONS.lock().unwrap_or_else(|p| p.into_inner());
         if ACTIVE.fetch_add(1, Ordering::Relaxed) == 0 {
-            crate::filter::state::rebuild();
+            crate::filter::state::captures_changed();
         }
     }
     Capture { buffer, global }
@@ -140,7 +141,7 @@ impl Drop for Capture {
         }
         let _settled = TRANSITIONS.lock().unwrap_or_else(|p| p.into_inner());
         if ACTIVE.fetch_sub(1, Ordering::Relaxed) == 1 {
-            crate::filter::state::rebuild();
+            crate::filter::state::captures_changed();
         }
     }
 }

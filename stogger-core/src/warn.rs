@@ -11,13 +11,13 @@
 //! to warn even if another thread of its parent held that lock at the
 //! moment of the fork.
 
+use crate::delivery::Failures;
 use crate::fork::PerProcess;
 use crate::output::console::write_stderr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use stogger_pg_proto::limiter::{with_suppressed, RateLimiter};
 
 /// Minimum time between two lines of the same kind.
-pub use stogger_pg_proto::limiter::INTERVAL;
+pub(crate) use stogger_pg_proto::limiter::INTERVAL;
 
 /// The kinds printed lately (the one limiter shared with the plugin's
 /// warnings: `stogger_pg_proto::limiter`); per process (see [`PerProcess`]:
@@ -25,13 +25,13 @@ pub use stogger_pg_proto::limiter::INTERVAL;
 static LIMITER: PerProcess<RateLimiter> = PerProcess::new(|| RateLimiter::new(INTERVAL));
 
 /// Prints `stogger: <message>` on stderr, unconditionally.
-pub fn warn(message: &str) {
+pub(crate) fn warn(message: &str) {
     let _ = write_stderr(format!("stogger: {message}\n").as_bytes());
 }
 
 /// Prints `stogger: <message>` unless a line of the same `kind` was printed
 /// within [`INTERVAL`]; returns whether it printed.
-pub fn warn_limited(kind: &str, message: &str) -> bool {
+pub(crate) fn warn_limited(kind: &str, message: &str) -> bool {
     match LIMITER.get().admit(kind) {
         Some(suppressed) => {
             warn(&with_suppressed(message, suppressed));
@@ -41,50 +41,38 @@ pub fn warn_limited(kind: &str, message: &str) -> bool {
     }
 }
 
-/// Events (or operations) some target failed to deliver since the process
-/// started; see [`delivery_failures`].
-static DELIVERY_FAILURES: AtomicU64 = AtomicU64::new(0);
-
-/// Counts `n` events a target did not deliver, without printing (the caller
-/// reports them). `stogger emit` exits non-zero when this count grows.
-pub fn count_delivery_failures(n: u64) {
-    DELIVERY_FAILURES.fetch_add(n, Ordering::Relaxed);
-}
-
-/// How many times since the process started a target failed: failed
-/// writes, flushes and closes, and events reported lost when a target closed.
-pub fn delivery_failures() -> u64 {
-    DELIVERY_FAILURES.load(Ordering::Relaxed)
-}
-
 /// Reports events lost when a target closed (`note` says how many and
-/// why), and counts the loss.
-pub fn target_lost(target: &str, note: &str) {
-    count_delivery_failures(1);
+/// why); returns the failure for the caller to count.
+pub(crate) fn target_lost(target: &str, note: &str) -> Failures {
     warn(&format!("{target}: {note}"));
+    Failures::ONE
 }
 
-/// Reports a failed target operation, rate-limited per target and operation,
-/// and counts it.
-pub fn target_failed(target: &str, op: &str, err: &dyn std::fmt::Display) {
-    count_delivery_failures(1);
+/// Reports a failed target operation, rate-limited per target and
+/// operation; returns the failure for the caller to count (a suppressed
+/// line still counts).
+pub(crate) fn target_failed(target: &str, op: &str, err: &dyn std::fmt::Display) -> Failures {
     warn_limited(
         &format!("{target}:{op}"),
         &format!("{target} target: {op} failed: {err}"),
     );
+    Failures::ONE
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::delivery::{delivery_failures, Tally};
 
     #[test]
     fn failures_are_counted_even_when_the_line_is_rate_limited() {
         let before = delivery_failures();
+        let tally = Tally::default();
         for _ in 0..3 {
-            target_failed("counter-test", "write", &"disk full");
+            tally.count(target_failed("counter-test", "write", &"disk full"));
         }
-        target_lost("counter-test", "2 events not delivered");
+        tally.count(target_lost("counter-test", "2 events not delivered"));
         assert!(delivery_failures() >= before + 4);
+        assert_eq!(tally.report().failures(), 4);
     }
 }

@@ -21,26 +21,11 @@ fn capture_sees_typed_fields_in_order() {
     assert!(!cap.has("user-login", &[("user_id", 124.into())]));
     assert_eq!(cap.count("user-login"), 1);
     let events = cap.events();
-    let keys: Vec<&str> = events[0].fields.iter().map(|(k, _)| k.as_ref()).collect();
+    let keys: Vec<&str> = events[0].fields().iter().map(|(k, _)| k.as_ref()).collect();
     assert_eq!(keys, ["user_id", "username", "ratio", "ok"]);
-    assert_eq!(events[0].fields[2].1, Value::F64(0.5));
-    assert_eq!(events[0].level, Level::Info);
-    assert!(events[0].code.line.is_some() && events[0].pid == std::process::id());
-}
-
-#[test]
-fn names_from_tracing_metadata_are_borrowed_not_copied() {
-    use std::borrow::Cow;
-    let cap = capture();
-    tracing::info!(order_id = 7, "order-placed");
-    let events = cap.events();
-    let e = &events[0];
-    assert!(matches!(e.fields[0].0, Cow::Borrowed("order_id")));
-    assert!(matches!(e.code.file, Some(Cow::Borrowed(_))));
-    assert!(matches!(e.code.module, Some(Cow::Borrowed(_))));
-    assert!(matches!(e.target, Cow::Borrowed(_)));
-    assert_eq!(e.code.module.as_deref(), Some(module_path!()));
-    assert_eq!(e.target, module_path!());
+    assert_eq!(events[0].fields()[2].1, Value::F64(0.5));
+    assert_eq!(events[0].level(), Level::Info);
+    assert!(events[0].code_location().line.is_some() && events[0].pid() == std::process::id());
 }
 
 #[test]
@@ -73,18 +58,22 @@ fn scope_fields_reach_events_and_scope_end() {
     let end = cap
         .events()
         .into_iter()
-        .find(|e| e.name == "scope-end")
+        .find(|e| e.name() == "scope-end")
         .expect("scope-end logged");
-    assert_eq!(end.level, Level::Debug);
-    assert_eq!(end.scope.as_deref(), Some("order-processing"));
+    assert_eq!(end.level(), Level::Debug);
+    assert_eq!(end.scope(), Some("order-processing"));
     assert!(matches!(end.get("duration_ms"), Some(Value::F64(ms)) if *ms >= 0.0));
     assert_eq!(end.get("order_id"), Some(&Value::I64(12345)));
     let after = cap
         .events()
         .into_iter()
-        .find(|e| e.name == "after-scope")
+        .find(|e| e.name() == "after-scope")
         .unwrap();
-    assert_eq!(after.scope, None, "events after the scope do not carry it");
+    assert_eq!(
+        after.scope(),
+        None,
+        "events after the scope do not carry it"
+    );
 }
 
 #[derive(Debug)]
@@ -109,9 +98,9 @@ fn scope_failed_on_error_carries_the_chain() {
     let failed = cap
         .events()
         .into_iter()
-        .find(|e| e.name == "scope-failed")
+        .find(|e| e.name() == "scope-failed")
         .expect("scope-failed");
-    assert_eq!(failed.level, Level::Warning);
+    assert_eq!(failed.level(), Level::Warning);
     // Python stogger's fields and message, plus the causes.
     assert_eq!(failed.get("exc_type"), Some(&Value::from("Outer")));
     assert_eq!(failed.get("exc_msg"), Some(&Value::from("payment failed")));
@@ -190,9 +179,9 @@ fn instrumented_function_sets_func_and_span_fields() {
     let ev = cap
         .events()
         .into_iter()
-        .find(|e| e.name == "charging")
+        .find(|e| e.name() == "charging")
         .unwrap();
-    assert_eq!(ev.func.as_deref(), Some("api::process_payment"));
+    assert_eq!(ev.func(), Some("api::process_payment"));
     assert_eq!(ev.get("order_id"), Some(&Value::U64(7)));
 }
 
@@ -203,9 +192,9 @@ fn critical_macro_marks_level() {
     let ev = cap
         .events()
         .into_iter()
-        .find(|e| e.name == "disk-full")
+        .find(|e| e.name() == "disk-full")
         .unwrap();
-    assert_eq!(ev.level, Level::Critical);
+    assert_eq!(ev.level(), Level::Critical);
     assert!(ev.visible_fields().iter().all(|(k, _)| *k != "_critical"));
 }
 
@@ -247,17 +236,21 @@ fn consecutive_events_share_nothing() {
     tracing::info!(note = "x", "third");
     let events = cap.events();
     assert_eq!(events.len(), 3);
-    assert_eq!(events[0].name, "first-event");
+    assert_eq!(events[0].name(), "first-event");
     assert_eq!(
-        events[0].fields[0].1,
+        events[0].fields()[0].1,
         Value::Str("a rather long first value".into())
     );
-    assert_eq!(events[0].fields[1].1, Value::Debug("[1, 2, 3]".into()));
-    assert_eq!(events[1].name, "", "an event without a message has no name");
-    assert_eq!(events[1].fields, vec![("count".into(), Value::I64(2))]);
-    assert_eq!(events[2].name, "third");
+    assert_eq!(events[0].fields()[1].1, Value::Debug("[1, 2, 3]".into()));
     assert_eq!(
-        events[2].fields,
+        events[1].name(),
+        "",
+        "an event without a message has no name"
+    );
+    assert_eq!(events[1].fields(), vec![("count".into(), Value::I64(2))]);
+    assert_eq!(events[2].name(), "third");
+    assert_eq!(
+        events[2].fields(),
         vec![("note".into(), Value::Str("x".into()))]
     );
 }
@@ -277,13 +270,58 @@ fn an_event_logged_while_collecting_another_arrives_whole() {
     tracing::info!(before = "b", value = ?Chatty, after = 3, "outer-event");
     assert!(cap.has("inner-event", &[("inner_field", "from debug".into())]));
     let events = cap.events();
-    let outer = events.iter().find(|e| e.name == "outer-event").unwrap();
+    let outer = events.iter().find(|e| e.name() == "outer-event").unwrap();
     assert_eq!(
-        outer.fields,
+        outer.fields(),
         vec![
             ("before".into(), Value::Str("b".into())),
             ("value".into(), Value::Debug("chatty".into())),
             ("after".into(), Value::I64(3)),
         ]
+    );
+}
+
+#[test]
+fn events_built_at_run_time_keep_what_they_are_given() {
+    use stogger_core::{CodeLocation, Event};
+    let mut code = CodeLocation::default();
+    code.file = Some("src/orders.rs".into());
+    code.line = Some(42);
+    let at = time::macros::datetime!(2026-06-01 17:19:01.123456 UTC);
+    let e = Event::new(Level::Warning, "order-held")
+        .with_span_field("request_id", "outer")
+        .with_span_field("tenant", "acme")
+        .with("request_id", "own")
+        .with_timestamp(at)
+        .with_scope("checkout")
+        .with_func("shop::orders::hold")
+        .with_pid(4242)
+        .with_code_location(code)
+        .with_target("shop::orders");
+    assert_eq!(e.span_fields().len(), 2);
+    assert_eq!(e.get("request_id"), Some(&Value::from("own")));
+    assert_eq!(e.get("tenant"), Some(&Value::from("acme")));
+    assert_eq!(
+        e.visible_fields(),
+        [
+            ("request_id", &Value::from("own")),
+            ("tenant", &Value::from("acme"))
+        ]
+    );
+    assert_eq!(e.timestamp(), at);
+    assert_eq!(
+        (e.scope(), e.func(), e.pid(), e.target()),
+        (
+            Some("checkout"),
+            Some("shop::orders::hold"),
+            4242,
+            "shop::orders"
+        )
+    );
+    assert_eq!(e.code_location().line, Some(42));
+    let json = e.json_line();
+    assert!(
+        json.contains(r#""scope":"checkout","func":"shop::orders::hold","request_id":"own","tenant":"acme","pid":4242,"code_file":"src/orders.rs","code_lineno":42}"#),
+        "{json}"
     );
 }

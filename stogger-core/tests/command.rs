@@ -39,10 +39,10 @@ fn command_lines_are_logged_as_they_arrive_and_written_to_build_output() {
     let events = cap.events();
     let lines: Vec<(String, String)> = events
         .iter()
-        .filter(|e| e.name == "cmd-output-line")
+        .filter(|e| e.name() == "cmd-output-line")
         .map(|e| {
-            assert_eq!(e.level, Level::Info);
-            assert_eq!(e.scope.as_deref(), Some("build"), "the caller's scope");
+            assert_eq!(e.level(), Level::Info);
+            assert_eq!(e.scope(), Some("build"), "the caller's scope");
             assert_eq!(e.get("cmd"), Some(&Value::from("sh")));
             (
                 e.get("stream").map(|v| v.to_string()).unwrap_or_default(),
@@ -66,9 +66,9 @@ fn command_lines_are_logged_as_they_arrive_and_written_to_build_output() {
     );
     let failed = events
         .iter()
-        .find(|e| e.name == "command-failed")
+        .find(|e| e.name() == "command-failed")
         .expect("command-failed");
-    assert_eq!(failed.level, Level::Warning);
+    assert_eq!(failed.level(), Level::Warning);
     assert_eq!(failed.get("exit_code"), Some(&Value::I64(3)));
     assert_eq!(failed.get("stderr"), Some(&Value::from("err2")));
     assert!(matches!(failed.get("duration_ms"), Some(Value::F64(ms)) if *ms >= 300.0));

@@ -12,9 +12,8 @@ use stogger_core::config::{
     Origin, PartitionManager, Partitioning, Rotation, SystemdMode, TimestampPrecision, WriteMode,
     KEYS,
 };
-use stogger_core::{Config, Level};
+use stogger_core::{Config, ConfigValue as Value, Level};
 use tempfile::TempDir;
-use toml::Value;
 
 fn dir_with(files: &[(&str, &str)]) -> TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -381,15 +380,11 @@ fn format_keys_are_named_by_their_short_name_in_the_environment() {
 #[test]
 fn code_values_take_dotted_format_keys_or_a_format_table() {
     let dir = dir_with(&[]);
-    let mut table = toml::Table::new();
-    table.insert("show_code_info".into(), Value::from(true));
+    let table: Value = [("show_code_info", true)].into_iter().collect();
     let loaded = load_ok(
         dir.path(),
         &[],
-        &[
-            ("format.min_level", Value::from("warn")),
-            ("format", Value::Table(table)),
-        ],
+        &[("format.min_level", Value::from("warn")), ("format", table)],
     );
     assert_eq!(loaded.config.format.min_level, Level::Warning);
     assert!(loaded.config.format.show_code_info);

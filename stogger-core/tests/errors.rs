@@ -41,7 +41,7 @@ fn exceptions_and_stacks_reach_the_file_as_blocks() {
     let events = cap.events();
     let failed = events
         .iter()
-        .find(|e| e.name == "checkout-failed")
+        .find(|e| e.name() == "checkout-failed")
         .expect("checkout-failed");
     let class = std::any::type_name::<PaymentError>();
     assert_eq!(failed.get("exception_class"), Some(&Value::from(class)));
@@ -73,7 +73,7 @@ fn exceptions_and_stacks_reach_the_file_as_blocks() {
 
     let slow = events
         .iter()
-        .find(|e| e.name == "slow-path")
+        .find(|e| e.name() == "slow-path")
         .expect("slow-path");
     assert!(slow.get("stack_info").is_none(), "stack_info is consumed");
     let Some(Value::Str(stack)) = slow.get("stack") else {

@@ -54,7 +54,7 @@ fn translated_sentences_on_file_and_json_with_warnings_at_start() {
     let warnings: Vec<String> = cap
         .events()
         .iter()
-        .filter(|e| e.name == "translation-warning")
+        .filter(|e| e.name() == "translation-warning")
         .map(|e| e.get("detail").map(Value::to_string).unwrap_or_default())
         .collect();
     let f = file.display();
@@ -128,7 +128,7 @@ fn translated_sentences_on_file_and_json_with_warnings_at_start() {
     let missing = cap
         .events()
         .into_iter()
-        .find(|e| e.name == "translation-warning")
+        .find(|e| e.name() == "translation-warning")
         .expect("warning");
     let detail = missing
         .get("detail")

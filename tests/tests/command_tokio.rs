@@ -25,9 +25,9 @@ fn tokio_command_lines_arrive_in_order_with_the_exit_status() {
     let lines: Vec<String> = cap
         .events()
         .iter()
-        .filter(|e| e.name == "cmd-output-line")
+        .filter(|e| e.name() == "cmd-output-line")
         .map(|e| {
-            assert_eq!(e.level, Level::Debug);
+            assert_eq!(e.level(), Level::Debug);
             format!(
                 "{}:{}",
                 e.get("stream").map(Value::to_string).unwrap_or_default(),

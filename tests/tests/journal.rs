@@ -6,45 +6,65 @@
 //! with a message saying how to fix it.
 
 use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
 
-use stogger_core::config::{Config, SystemdMode};
-use stogger_core::output::journal;
-use stogger_core::target::{Outputs, Target};
-use stogger_core::Output;
-use stogger_core::{Event, Level, Value};
+use stogger_core::testing::capture;
+use stogger_core::{CodeLocation, Event, Level, LoggingGuard, Stogger, Value};
 use stogger_tests::journald::{Entry, Journald};
-
-/// What the dispatcher passes a journal target when the filters admit an event.
-const JOURNAL: Outputs = Outputs::only(Output::Journal);
 
 fn start() -> Journald {
     Journald::start().unwrap_or_else(|why| panic!("cannot run the journal tests: {why}"))
 }
 
-fn config(socket: &Path, identifier: &str) -> Config {
-    Config {
-        systemd: SystemdMode::Required,
-        journal_socket: socket.to_path_buf(),
-        syslog_identifier: identifier.to_string(),
-        ..Config::default()
+/// One configuration of stogger per process: the tests of this file that
+/// install one take turns.
+static INSTALLED: Mutex<()> = Mutex::new(());
+
+/// stogger with the journal at `socket` as its only output (`systemd =
+/// "required"`), plus `more` keys; the returned lock keeps the other tests
+/// of this file from replacing it meanwhile.
+fn journal_only(
+    socket: &Path,
+    identifier: &str,
+    more: &[(&'static str, &str)],
+) -> (MutexGuard<'static, ()>, LoggingGuard) {
+    let turn = INSTALLED.lock().unwrap_or_else(|p| p.into_inner());
+    let mut builder = Stogger::builder()
+        .set("systemd", "required")
+        .set("journal_socket", socket.display().to_string())
+        .syslog_identifier(identifier)
+        .log_to_console(false)
+        .set("log_to_file", false);
+    for (key, value) in more {
+        builder = builder.set(key, *value);
     }
-}
-
-/// The journal target for `cfg`, which must be active.
-fn target(cfg: &Config) -> Box<dyn Target> {
-    let mut notes = Vec::new();
-    let target = journal::open(cfg, &mut notes).expect("journal socket is there");
+    let cap = capture();
+    let guard = builder.init().expect("journal socket is there");
     assert!(
-        notes.iter().any(|n| n.name == "systemd-journal-active"),
-        "{notes:?}"
+        cap.events()
+            .iter()
+            .any(|n| n.name() == "systemd-journal-active"),
+        "{:?}",
+        cap.events()
     );
-    target.expect("journal target active")
+    (turn, guard)
 }
 
-fn located(mut event: Event, line: u32) -> Event {
-    event.code.file = Some(file!().into());
-    event.code.line = Some(line);
-    event
+/// The entries of `ident` once `n` of them are the test's own events (the
+/// journal target logs its start, `systemd-journal-active`, too: left out).
+fn logged(jd: &Journald, ident: &str, n: usize) -> Vec<Entry> {
+    jd.wait_for(&["-t", ident], n + 1)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_iter()
+        .filter(|e| e.get("STOGGER_EVENT").as_deref() != Some("systemd-journal-active"))
+        .collect()
+}
+
+fn located(event: Event, line: u32) -> Event {
+    let mut code = CodeLocation::default();
+    code.file = Some(file!().into());
+    code.line = Some(line);
+    event.with_code_location(code)
 }
 
 fn text(entry: &Entry, name: &str) -> String {
@@ -62,37 +82,27 @@ fn only(entries: Vec<Entry>, what: &str) -> Entry {
 fn events_arrive_as_queryable_journal_fields() {
     let jd = start();
     let ident = "stogger-e2e-fields";
-    let cfg = Config {
-        systemd_facility: "LOG_LOCAL3".into(),
-        ..config(jd.socket(), ident)
-    };
-    let target = target(&cfg);
+    let (_turn, guard) = journal_only(jd.socket(), ident, &[("systemd_facility", "LOG_LOCAL3")]);
 
-    let mut login = located(
+    let login = located(
         Event::new(Level::Info, "user-login")
             .with("user_id", 123)
             .with("username", "alice")
             .with("_replace_msg", "User {username} logged in"),
         line!(),
-    );
-    login.func = Some("billing::auth::login".into());
-    login.scope = Some("session".into());
-    target.handle(&login, JOURNAL);
-    target.handle(
-        &Event::new(Level::Warning, "disk-low")
+    )
+    .with_func("billing::auth::login")
+    .with_scope("session");
+    stogger_core::emit(login.clone());
+    stogger_core::emit(
+        Event::new(Level::Warning, "disk-low")
             .with("free_mb", 12)
             .with("mount", "/var"),
-        JOURNAL,
     );
-    target.handle(
-        &Event::new(Level::Info, "other-user").with("user_id", 7),
-        JOURNAL,
-    );
-    target.flush();
+    stogger_core::emit(Event::new(Level::Info, "other-user").with("user_id", 7));
+    guard.flush();
 
-    let all = jd
-        .wait_for(&["-t", ident], 3)
-        .unwrap_or_else(|e| panic!("{e}"));
+    let all = logged(&jd, ident, 3);
     assert_eq!(all.len(), 3, "{all:?}");
 
     let e = only(
@@ -110,7 +120,7 @@ fn events_arrive_as_queryable_journal_fields() {
     assert_eq!(text(&e, "CODE_FILE"), file!());
     assert_eq!(
         text(&e, "CODE_LINE"),
-        login.code.line.expect("line").to_string()
+        login.code_location().line.expect("line").to_string()
     );
     assert_eq!(text(&e, "CODE_FUNC"), "billing::auth::login");
     assert_eq!(text(&e, "SCOPE"), "session");
@@ -152,10 +162,10 @@ fn events_arrive_as_queryable_journal_fields() {
 fn multi_line_and_reserved_fields_arrive_unchanged() {
     let jd = start();
     let ident = "stogger-e2e-multiline";
-    let target = target(&config(jd.socket(), ident));
+    let (_turn, guard) = journal_only(jd.socket(), ident, &[]);
     let trace = "Traceback (most recent call last):\n  File \"x.py\", line 1\nValueError: boom\n";
-    target.handle(
-        &Event::new(Level::Error, "job-failed")
+    stogger_core::emit(
+        Event::new(Level::Error, "job-failed")
             .with("exception_traceback", trace)
             .with("message", "the user own message")
             .with("priority", "high")
@@ -166,15 +176,10 @@ fn multi_line_and_reserved_fields_arrive_unchanged() {
                 "details",
                 Value::Json(Box::new(serde_json::json!({"retry": [1, 2]}))),
             ),
-        JOURNAL,
     );
-    target.flush();
+    guard.flush();
 
-    let e = only(
-        jd.wait_for(&["-t", ident], 1)
-            .unwrap_or_else(|e| panic!("{e}")),
-        ident,
-    );
+    let e = only(logged(&jd, ident, 1), ident);
     assert_eq!(e.bytes("EXCEPTION_TRACEBACK"), Some(trace.as_bytes()));
     assert_eq!(text(&e, "PRIORITY"), "3");
     assert_eq!(text(&e, "F_PRIORITY"), "high");
@@ -202,7 +207,7 @@ fn multi_line_and_reserved_fields_arrive_unchanged() {
 fn a_300_kb_field_arrives_whole() {
     let jd = start();
     let ident = "stogger-e2e-large";
-    let target = target(&config(jd.socket(), ident));
+    let (_turn, guard) = journal_only(jd.socket(), ident, &[]);
     // Larger than any datagram the default socket buffer allows, so the
     // logger has to take the memfd path (unit tests check which path is used).
     let sndbuf: usize = std::fs::read_to_string("/proc/sys/net/core/wmem_default")
@@ -214,14 +219,13 @@ fn a_300_kb_field_arrives_whole() {
         .map(|i| char::from(b'a' + (i % 26) as u8))
         .collect();
     let lines = "line one\n".repeat(size / 9);
-    target.handle(
-        &Event::new(Level::Info, "blob-stored")
+    stogger_core::emit(
+        Event::new(Level::Info, "blob-stored")
             .with("blob", blob.as_str())
             .with("lines", lines.as_str())
             .with("blob_id", 42),
-        JOURNAL,
     );
-    target.flush();
+    guard.flush();
 
     let e = only(
         jd.wait_for(&["-t", ident, "BLOB_ID=42"], 1)
@@ -318,27 +322,47 @@ fn levels_and_filters_decide_what_reaches_the_journal() {
 #[test]
 fn required_mode_fails_once_journald_is_gone() {
     let jd = start();
-    let cfg = config(jd.socket(), "stogger-e2e-gone");
-    let target = target(&cfg);
+    let socket = jd.socket().to_path_buf();
+    let (_turn, guard) = journal_only(&socket, "stogger-e2e-gone", &[]);
     drop(jd);
     // The harness removed the socket with the daemon: a send now fails
     // (reported by the target as a warning), and `required` refuses to start.
-    target.handle(&Event::new(Level::Info, "into-the-void"), JOURNAL);
-    match journal::open(&cfg, &mut Vec::new()) {
-        Err(stogger_core::Error::JournalRequired { socket }) => {
-            assert_eq!(socket, cfg.journal_socket)
+    stogger_core::emit(Event::new(Level::Info, "into-the-void"));
+    let required = Stogger::builder()
+        .set("systemd", "required")
+        .set("journal_socket", socket.display().to_string())
+        .log_to_console(false)
+        .set("log_to_file", false)
+        .init();
+    match required {
+        Err(stogger_core::Error::JournalRequired { socket: checked }) => {
+            assert_eq!(checked, socket)
         }
         Err(e) => panic!("wrong error: {e}"),
         Ok(_) => panic!("journald is gone, required mode must fail"),
     }
-    let auto = Config {
-        systemd: SystemdMode::Auto,
-        ..cfg
-    };
-    let mut notes = Vec::new();
-    let target = journal::open(&auto, &mut notes).expect("auto never fails");
-    assert!(target.is_none());
+    let report = guard.close();
+    assert!(
+        report.failures() >= 1,
+        "the failed send is counted: {report}"
+    );
+    // `auto` without the socket: no journal target, and nothing said about it.
+    let cap = capture();
+    let auto = Stogger::builder()
+        .set("systemd", "auto")
+        .set("journal_socket", socket.display().to_string())
+        .log_to_console(false)
+        .set("log_to_file", false)
+        .init()
+        .expect("auto never fails");
+    let notes: Vec<String> = cap
+        .events()
+        .iter()
+        .map(|e| e.name().to_string())
+        .filter(|n| n.contains("journal"))
+        .collect();
     assert!(notes.is_empty(), "{notes:?}");
+    drop(auto);
 }
 
 /// Runs the test service (`tests/src/bin/stogger-test-service.rs`) with a

@@ -4,11 +4,8 @@
 //!
 //! Needs root and systemd-journald/journalctl (see tests/src/journald.rs).
 
-use std::sync::Arc;
-use stogger_core::config::{Config, SystemdMode};
-use stogger_core::output::journal;
-use stogger_core::render::translate::Translations;
-use stogger_core::{Event, Level, Output};
+use stogger_core::testing::capture;
+use stogger_core::{CodeLocation, Event, Level, Stogger};
 use stogger_tests::journald::Journald;
 
 #[test]
@@ -21,28 +18,34 @@ fn journalctl_finds_events_by_event_and_level_with_translated_messages() {
         "user-login = \"Benutzer {username} hat sich angemeldet\"\n",
     )
     .expect("write de.toml");
-    let (translations, warnings) = Translations::load(tr.path(), "de");
+    let cap = capture();
+    let guard = Stogger::builder()
+        .set("systemd", "required")
+        .set("journal_socket", jd.socket().display().to_string())
+        .syslog_identifier(ident)
+        .log_to_console(false)
+        .set("log_to_file", false)
+        .set("translation_dir", tr.path().display().to_string())
+        .set("language", "de")
+        .init()
+        .expect("journal socket is there");
+    let warnings: Vec<Event> = cap
+        .events()
+        .into_iter()
+        .filter(|e| e.name() == "translation-warning")
+        .collect();
     assert!(warnings.is_empty(), "{warnings:?}");
-    let cfg = Config {
-        systemd: SystemdMode::Required,
-        journal_socket: jd.socket().to_path_buf(),
-        syslog_identifier: ident.to_string(),
-        ..Config::default()
-    };
-    let target = journal::open_translated(&cfg, &mut Vec::new(), translations.map(Arc::new))
-        .expect("journal socket is there")
-        .expect("journal target");
-    let mut login = Event::new(Level::Info, "user-login")
+    let mut code = CodeLocation::default();
+    code.module = Some("billing::auth".into());
+    let login = Event::new(Level::Info, "user-login")
         .with("username", "alice")
-        .with("_replace_msg", "User {username} logged in");
-    login.code.module = Some("billing::auth".into());
-    target.handle(&login, Output::Journal.into());
-    target.handle(
-        &Event::new(Level::Warning, "disk-low").with("free_mb", 12),
-        Output::Journal.into(),
-    );
-    target.flush();
-    jd.wait_for(&["-t", ident], 2)
+        .with("_replace_msg", "User {username} logged in")
+        .with_code_location(code);
+    stogger_core::emit(login);
+    stogger_core::emit(Event::new(Level::Warning, "disk-low").with("free_mb", 12));
+    guard.flush();
+    // The two events, and the target's own `systemd-journal-active`.
+    jd.wait_for(&["-t", ident], 3)
         .unwrap_or_else(|e| panic!("{e}"));
 
     let by_event = jd.entries(&["EVENT=user-login"]).expect("query EVENT=");

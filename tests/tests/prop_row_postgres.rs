@@ -78,7 +78,7 @@ fn stored(v: &Value) -> J {
 /// gives it.
 fn expected_row(event: &Event) -> J {
     let mut data = Map::new();
-    for (k, v) in event.context.iter().chain(&event.fields) {
+    for (k, v) in event.span_fields().iter().chain(event.fields()) {
         if k == "_critical" {
             continue;
         }
@@ -86,30 +86,30 @@ fn expected_row(event: &Event) -> J {
     }
     let has = |key: &str| {
         event
-            .context
+            .span_fields()
             .iter()
-            .chain(&event.fields)
+            .chain(event.fields())
             .any(|(k, _)| k == key)
     };
     if !has("pid") {
-        data.insert("pid".into(), json!(event.pid));
+        data.insert("pid".into(), json!(event.pid()));
     }
-    if let (Some(file), false) = (&event.code.file, has("code_file")) {
+    if let (Some(file), false) = (&event.code_location().file, has("code_file")) {
         data.insert("code_file".into(), J::String(nul(file)));
     }
-    if let (Some(line), false) = (event.code.line, has("code_lineno")) {
+    if let (Some(line), false) = (event.code_location().line, has("code_lineno")) {
         data.insert("code_lineno".into(), json!(line));
     }
-    if let (Some(module), false) = (&event.code.module, has("code_module")) {
+    if let (Some(module), false) = (&event.code_location().module, has("code_module")) {
         data.insert("code_module".into(), J::String(nul(module)));
     }
-    let t = event.timestamp;
+    let t = event.timestamp();
     json!({
         "ts": t.unix_timestamp() * 1_000_000 + i64::from(t.microsecond()),
-        "level": event.level.as_str(),
-        "event": nul(&event.name),
-        "func": event.func.as_deref().map(nul),
-        "scope": event.scope.as_deref().map(nul),
+        "level": event.level().as_str(),
+        "event": nul(event.name()),
+        "func": event.func().map(nul),
+        "scope": event.scope().map(nul),
         "data": data,
     })
 }
@@ -128,7 +128,7 @@ fn every_event_is_stored_as_documented() {
         .set("log_filter", "trace") // every level, trace included
         .init()
         .expect("logging with PostgreSQL starts");
-    let failures = stogger_core::warn::delivery_failures();
+    let failures = stogger_core::delivery_failures();
     let last_id = AtomicI64::new(0);
     let python = Mutex::new(Python::start(PY_EXACT_JSON));
     let batch = || proptest::collection::vec(gen::event(), 1..12);
@@ -164,7 +164,7 @@ fn every_event_is_stored_as_documented() {
             rows.len(),
             events.len(),
             "rows stored for the batch (delivery failures: {})",
-            stogger_core::warn::delivery_failures() - failures
+            stogger_core::delivery_failures() - failures
         );
         for (i, (row, event)) in rows.iter().zip(&events).enumerate() {
             let mut row = row.clone();
@@ -180,7 +180,7 @@ fn every_event_is_stored_as_documented() {
                 want
             );
         }
-        prop_assert_eq!(stogger_core::warn::delivery_failures(), failures);
+        prop_assert_eq!(stogger_core::delivery_failures(), failures);
         Ok(())
     });
     drop(guard);

@@ -34,12 +34,7 @@ pub fn run(json: bool, service: Option<&Path>) -> u8 {
         s
     } else {
         let stdout = std::io::stdout();
-        let color = stogger_core::output::console::color_rule(
-            std::env::var("NO_COLOR").ok(),
-            std::env::var("CLICOLOR_FORCE").ok(),
-            std::env::var("TERM").ok(),
-            stdout.is_terminal(),
-        );
+        let color = stogger_core::color_wanted(stdout.is_terminal());
         report.to_text(color)
     };
     let _ = std::io::stdout().write_all(secrets.scrub(&text).as_bytes());

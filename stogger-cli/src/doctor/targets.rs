@@ -7,7 +7,6 @@ use crate::settings::systemd_name;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use stogger_core::config::{Config, LogFormat, Rotation, SystemdMode, WriteMode};
-use stogger_core::output::console::color_enabled;
 
 /// `JOURNAL_STREAM` (`device:inode`) names this process's stderr.
 fn stderr_is_journal_stream() -> Option<bool> {
@@ -29,7 +28,7 @@ pub fn console(cfg: &Config) -> Section {
             .hint("set log_to_console = true to see events on stderr");
     }
     let tty = std::io::stderr().is_terminal();
-    let color = color_enabled();
+    let color = stogger_core::color_wanted(std::io::stderr().is_terminal());
     let env = |k: &str| {
         std::env::var(k)
             .ok()

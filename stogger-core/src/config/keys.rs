@@ -374,19 +374,19 @@ pub const KEYS: &[KeyInfo] = &[
 ];
 
 /// The key named `name` (`verbose`, `format.min_level`).
-pub fn find(name: &str) -> Option<&'static KeyInfo> {
+pub(super) fn find(name: &str) -> Option<&'static KeyInfo> {
     KEYS.iter().find(|k| k.name == name)
 }
 
 /// The key an environment variable sets (`STOGGER_MIN_LEVEL`).
-pub fn find_env(var: &str) -> Option<&'static KeyInfo> {
+pub(super) fn find_env(var: &str) -> Option<&'static KeyInfo> {
     KEYS.iter().find(|k| k.env == var)
 }
 
 /// The known key nearest to an unknown one, if any is near enough to be a
 /// likely typo. Both the full name and the name without its table are
 /// compared, so `min_level` at the top level finds `format.min_level`.
-pub fn nearest(word: &str) -> Option<&'static KeyInfo> {
+pub(super) fn nearest(word: &str) -> Option<&'static KeyInfo> {
     let word = word.to_ascii_lowercase();
     let score = |candidate: &str| -> f64 {
         let mut s = strsim::jaro_winkler(&word, candidate);

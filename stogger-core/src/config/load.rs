@@ -15,7 +15,7 @@
 pub use super::keys::{KeyInfo, KEYS};
 
 use super::keys::{self, Invalid};
-use super::Config;
+use super::{Config, ConfigValue};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -96,8 +96,8 @@ pub enum ConfigError {
         line: Option<u32>,
         /// The bad directive as written (`hyper=loud`).
         directive: String,
-        /// What is wrong with it (the syntax, [`crate::config::FILTER_SYNTAX`],
-        /// follows it in the message).
+        /// What is wrong with it (the directive syntax follows it in the
+        /// message).
         reason: String,
     },
     /// A config file exists (or `STOGGER_CONFIG` names one) but cannot be read.
@@ -235,7 +235,7 @@ pub struct Loaded {
 /// `code` values (from the builder) between file and environment.
 ///
 /// Every `STOGGER_*` variable is looked at: unknown ones become warnings.
-pub fn load(code: &[(&'static str, toml::Value)]) -> Result<Loaded, ConfigError> {
+pub fn load(code: &[(&'static str, ConfigValue)]) -> Result<Loaded, ConfigError> {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     let mut vars = Vec::new();
     for (name, value) in std::env::vars_os() {
@@ -285,7 +285,7 @@ pub fn load(code: &[(&'static str, toml::Value)]) -> Result<Loaded, ConfigError>
 pub fn load_from(
     dir: &Path,
     env: &dyn Fn(&str) -> Option<String>,
-    code: &[(&'static str, toml::Value)],
+    code: &[(&'static str, ConfigValue)],
 ) -> Result<Loaded, ConfigError> {
     load_impl(dir, env, &[], code)
 }
@@ -295,7 +295,7 @@ pub fn load_from(
 pub fn load_from_vars<I, K, V>(
     dir: &Path,
     vars: I,
-    code: &[(&'static str, toml::Value)],
+    code: &[(&'static str, ConfigValue)],
 ) -> Result<Loaded, ConfigError>
 where
     I: IntoIterator<Item = (K, V)>,
@@ -655,8 +655,8 @@ impl Merge {
         Ok(())
     }
 
-    fn code(&mut self, code: &[(&'static str, Value)]) -> Result<(), ConfigError> {
-        for (key, value) in code {
+    fn code(&mut self, code: &[(&'static str, ConfigValue)]) -> Result<(), ConfigError> {
+        for (key, ConfigValue(value)) in code {
             if let (&"format", Some(format)) = (key, value.as_table()) {
                 for (sub, value) in format {
                     self.code_key(&format!("format.{sub}"), value)?;
@@ -739,7 +739,7 @@ fn load_impl(
     dir: &Path,
     env: &dyn Fn(&str) -> Option<String>,
     env_names: &[String],
-    code: &[(&'static str, Value)],
+    code: &[(&'static str, ConfigValue)],
 ) -> Result<Loaded, ConfigError> {
     let mut merge = Merge {
         config: Config::default(),

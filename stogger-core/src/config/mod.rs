@@ -9,13 +9,15 @@
 mod keys;
 mod load;
 mod postgres;
+mod value;
 
-pub use crate::filter::{FilterInForce, SYNTAX as FILTER_SYNTAX};
+pub use crate::filter::FilterInForce;
 pub use keys::syslog_facility_code;
 pub(crate) use load::file_settings;
 pub(crate) use load::show as shown_value;
 pub use load::{load, load_from, load_from_vars, ConfigError, KeyInfo, Loaded, Origin, KEYS};
 pub use postgres::{Dsn, PgSettings};
+pub use value::ConfigValue;
 
 use crate::event::Level;
 use std::path::PathBuf;
@@ -268,7 +270,7 @@ impl Default for Config {
             log_rotation: Rotation::None,
             log_max_bytes: 10_000_000,
             log_backup_count: 5,
-            log_file_mode: 0o640,
+            log_file_mode: crate::output::file::DEFAULT_FILE_MODE,
             translation_dir: None,
             language: None,
             log_cmd_output: false,
@@ -293,7 +295,7 @@ impl Default for Config {
 }
 
 /// The executable's file name without extension, or `stogger`.
-pub fn default_identifier() -> String {
+pub(crate) fn default_identifier() -> String {
     std::env::current_exe()
         .ok()
         .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))

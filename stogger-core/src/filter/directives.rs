@@ -12,7 +12,8 @@ use std::fmt;
 use tracing_subscriber::filter::{LevelFilter, Targets};
 
 /// The syntax, as configuration errors state it.
-pub const SYNTAX: &str = "comma-separated directives as in RUST_LOG: `level` (the default for \
+pub(crate) const SYNTAX: &str =
+    "comma-separated directives as in RUST_LOG: `level` (the default for \
      every target) or `target=level` (targets matched by prefix, the longest wins), e.g. \
      \"info,hyper=warn,my_service::db=debug\"; levels: trace, debug, info, warn (or warning), \
      error, critical, off; span and field directives (`[span{field=value}]`) are not supported";

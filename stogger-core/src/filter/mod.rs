@@ -11,7 +11,7 @@ pub(crate) mod per_layer;
 pub(crate) mod spec;
 pub(crate) mod state;
 
-pub use directives::SYNTAX;
+pub(crate) use directives::SYNTAX;
 pub use spec::FilterInForce;
 
 use crate::config::{ConfigError, Origin};

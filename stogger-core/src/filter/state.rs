@@ -28,6 +28,9 @@ pub(crate) struct FilterSet {
     outputs: [Matcher; 4],
     /// What any present output takes: what stogger asks tracing for.
     union: Matcher,
+    /// A capture runs ([`testing::capture`]): it sees every event that
+    /// reaches stogger, and debug events are enabled for it.
+    capturing: bool,
 }
 
 impl FilterSet {
@@ -40,13 +43,19 @@ impl FilterSet {
             present,
             outputs,
             union,
+            capturing: testing::active(),
         }
     }
 
-    /// The present outputs whose filters admit an event of `target` at `level`.
+    /// The present outputs whose filters admit an event of `target` at
+    /// `level`, and the captures while one runs.
     #[inline]
     fn outputs_for(&self, target: &str, level: Level) -> Outputs {
-        let mut to = Outputs::NONE;
+        let mut to = if self.capturing {
+            Outputs::CAPTURES
+        } else {
+            Outputs::NONE
+        };
         for output in self.present.iter() {
             if self.outputs[output.index()].admits(target, level) {
                 to = to | output.into();
@@ -96,6 +105,12 @@ pub(crate) fn update(change: impl FnOnce(&mut FilterSpec)) {
     change(&mut spec);
     let present = current.map_or(Outputs::NONE, |s| s.present);
     publish(FilterSet::new(spec, present));
+}
+
+/// A capture started or the last one ended: the same filters, with the
+/// captures observing or not.
+pub(crate) fn captures_changed() {
+    update(|_| {});
 }
 
 fn publish(set: FilterSet) {
@@ -173,16 +188,14 @@ pub(crate) fn wants(is_span: bool, target: &str, level: &tracing::Level) -> bool
         Level::Error => Level::Critical,
         other => other,
     };
-    let capture = testing::active() && level >= Level::Debug;
-    let mut wanted = capture;
-    if !wanted {
-        CURRENT.with(&CACHED, |set| {
-            wanted = set.is_some_and(|set| {
-                running(set)
-                    && ((is_span && level >= Level::Info) || set.union.admits(target, level))
-            });
+    let mut wanted = false;
+    CURRENT.with(&CACHED, |set| {
+        wanted = set.is_some_and(|set| {
+            (set.capturing && level >= Level::Debug)
+                || (running(set)
+                    && ((is_span && level >= Level::Info) || set.union.admits(target, level)))
         });
-    }
+    });
     wanted
 }
 
@@ -191,14 +204,15 @@ pub(crate) fn wants(is_span: bool, target: &str, level: &tracing::Level) -> bool
 pub(crate) fn max_level() -> LevelFilter {
     let mut most = Threshold::OFF;
     CURRENT.with(&CACHED, |set| {
-        if let Some(set) = set.filter(|s| running(s)) {
+        let Some(set) = set else { return };
+        if running(set) {
             // Spans at INFO and above are always wanted while running.
             most = set.union.most_verbose().min(Threshold::at(Level::Info));
         }
+        if set.capturing {
+            most = most.min(Threshold::at(Level::Debug));
+        }
     });
-    if testing::active() {
-        most = most.min(Threshold::at(Level::Debug));
-    }
     most.as_level_filter()
 }
 

@@ -11,18 +11,29 @@ use crate::target::Logger;
 use std::io::{self, IsTerminal};
 use std::sync::Mutex;
 
-/// Decides colours from the environment and stderr (see module docs).
-pub fn color_enabled() -> bool {
+/// Whether the console target colours its lines: [`color_wanted`] for stderr.
+pub(crate) fn color_enabled() -> bool {
+    color_wanted(io::stderr().is_terminal())
+}
+
+/// Whether stogger's colour rule colours output to a stream, given whether
+/// that stream is a terminal: `NO_COLOR` set and not empty → never;
+/// otherwise `CLICOLOR_FORCE` set and not `0` → always; otherwise only on a
+/// terminal whose `TERM` is not `dumb`. The console target decides so for
+/// stderr; tools that print to stdout (`stogger query`, `stogger doctor`)
+/// decide the same way for theirs.
+pub fn color_wanted(stream_is_terminal: bool) -> bool {
+    let var = |name: &str| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned());
     color_rule(
-        std::env::var_os("NO_COLOR").map(|v| v.to_string_lossy().into_owned()),
-        std::env::var_os("CLICOLOR_FORCE").map(|v| v.to_string_lossy().into_owned()),
-        std::env::var_os("TERM").map(|v| v.to_string_lossy().into_owned()),
-        io::stderr().is_terminal(),
+        var("NO_COLOR"),
+        var("CLICOLOR_FORCE"),
+        var("TERM"),
+        stream_is_terminal,
     )
 }
 
 /// The colour rule as a pure function of its inputs.
-pub fn color_rule(
+fn color_rule(
     no_color: Option<String>,
     clicolor_force: Option<String>,
     term: Option<String>,
@@ -47,13 +58,13 @@ pub fn color_rule(
 /// keeps it whole next to the process's other stderr output too (for
 /// lines up to the pipe buffer size).
 #[derive(Debug, Default)]
-pub struct ConsoleLogger {
+pub(crate) struct ConsoleLogger {
     lock: Mutex<()>,
 }
 
 impl ConsoleLogger {
     /// A logger writing to this process's stderr.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         ConsoleLogger::default()
     }
 }

@@ -40,14 +40,14 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Longest a write waits for another process's lock on the log file.
-pub const LOCK_WAIT: Duration = Duration::from_secs(1);
+pub(crate) const LOCK_WAIT: Duration = Duration::from_secs(1);
 
 /// `log_file_mode`'s default: owner read/write, group read, others nothing.
-pub const DEFAULT_FILE_MODE: u32 = 0o640;
+pub(crate) const DEFAULT_FILE_MODE: u32 = 0o640;
 
 /// Appends lines to the log file; rotates by size when configured.
 #[derive(Debug)]
-pub struct FileLogger {
+pub(crate) struct FileLogger {
     path: PathBuf,
     max_bytes: Option<u64>,
     backups: u32,
@@ -68,7 +68,7 @@ struct State {
 
 impl FileLogger {
     /// Creates the directory if needed and opens the file for appending.
-    pub fn open(cfg: &Config) -> io::Result<FileLogger> {
+    pub(crate) fn open(cfg: &Config) -> io::Result<FileLogger> {
         let path = cfg.logdir.join(format!("{}.log", cfg.syslog_identifier));
         let rotate = cfg.log_rotation == Rotation::Size && cfg.log_backup_count > 0;
         FileLogger::open_path_with_mode(
@@ -81,13 +81,18 @@ impl FileLogger {
 
     /// Opens `path`; `max_bytes = None` never rotates. A file it creates
     /// gets [`DEFAULT_FILE_MODE`].
-    pub fn open_path(path: &Path, max_bytes: Option<u64>, backups: u32) -> io::Result<FileLogger> {
+    #[cfg(test)]
+    pub(crate) fn open_path(
+        path: &Path,
+        max_bytes: Option<u64>,
+        backups: u32,
+    ) -> io::Result<FileLogger> {
         FileLogger::open_path_with_mode(path, max_bytes, backups, DEFAULT_FILE_MODE)
     }
 
     /// [`FileLogger::open_path`], creating files with permission bits `mode`
     /// (the umask still applies; an existing file keeps its mode).
-    pub fn open_path_with_mode(
+    pub(crate) fn open_path_with_mode(
         path: &Path,
         max_bytes: Option<u64>,
         backups: u32,
@@ -109,11 +114,6 @@ impl FileLogger {
                 closed: false,
             }),
         })
-    }
-
-    /// The file written to.
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     fn write_bytes(&self, bytes: &[u8]) -> io::Result<()> {
@@ -248,7 +248,7 @@ fn unlock(file: &File, locked: bool) {
 }
 
 /// `x.log` + `.n`.
-pub fn backup_path(path: &Path, n: u32) -> PathBuf {
+pub(crate) fn backup_path(path: &Path, n: u32) -> PathBuf {
     let mut s = path.as_os_str().to_os_string();
     s.push(format!(".{n}"));
     PathBuf::from(s)

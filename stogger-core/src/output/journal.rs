@@ -21,13 +21,14 @@
 //! otherwise (containers have no journal); `required` makes
 //! `init_logging()` fail without it; `off` never tries.
 
+use crate::assembly::StartupLog;
 use crate::config::syslog_facility_code;
 use crate::config::{Config, SystemdMode};
 use crate::error::Error;
 use crate::event::{Event, Level};
 use crate::render::journal::{JournalRenderer, DEFAULT_FACILITY};
 use crate::render::translate::Translations;
-use crate::target::{Logger, Output, Pair, Target};
+use crate::target::{Logger, Output, RenderingTarget, Target};
 use rustix::fs::{fcntl_add_seals, memfd_create, MemfdFlags, SealFlags};
 use rustix::io::Errno;
 use rustix::net::{
@@ -45,7 +46,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Longest time one send may wait for room in journald's socket queue.
-pub const SEND_TIMEOUT: Duration = Duration::from_secs(1);
+pub(crate) const SEND_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Kernel overhead subtracted from `SO_SNDBUF` to get the largest datagram a
 /// unix socket takes (larger ones fail with `EMSGSIZE`).
@@ -53,7 +54,7 @@ const DATAGRAM_OVERHEAD: usize = 32;
 
 /// Writes native-protocol payloads to journald's socket.
 #[derive(Debug)]
-pub struct JournalLogger {
+pub(crate) struct JournalLogger {
     socket: UnixDatagram,
     path: PathBuf,
     /// Payloads longer than this go through a memfd without trying a datagram.
@@ -66,7 +67,7 @@ impl JournalLogger {
     /// A logger sending to the journal socket at `path` (journald's is
     /// `/run/systemd/journal/socket`). Only creates an unbound local socket:
     /// whether anybody listens at `path` shows at the first write.
-    pub fn new(path: impl Into<PathBuf>) -> io::Result<Self> {
+    pub(crate) fn new(path: impl Into<PathBuf>) -> io::Result<Self> {
         let socket = UnixDatagram::unbound()?;
         socket.set_write_timeout(Some(SEND_TIMEOUT))?;
         let datagram_limit = rustix::net::sockopt::socket_send_buffer_size(&socket)
@@ -80,14 +81,9 @@ impl JournalLogger {
         })
     }
 
-    /// The socket path this logger sends to.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Sends one payload: as a datagram, or through a sealed memfd when it
     /// is too large for one.
-    pub fn send(&self, payload: &[u8]) -> io::Result<()> {
+    pub(crate) fn send(&self, payload: &[u8]) -> io::Result<()> {
         let result = if payload.len() > self.datagram_limit {
             self.send_memfd(payload)
         } else {
@@ -190,16 +186,11 @@ fn is_socket(path: &Path) -> bool {
 /// `"auto"` and there is no socket at `journal_socket`;
 /// [`Error::JournalRequired`] when `"required"` and there is none. Events
 /// to log once logging is set up (the info `systemd-journal-active`,
-/// warnings about the configuration) are pushed to `notes`.
-pub fn open(cfg: &Config, notes: &mut Vec<Event>) -> Result<Option<Box<dyn Target>>, Error> {
-    open_translated(cfg, notes, None)
-}
-
-/// [`open`], with `MESSAGE` showing the translated sentence of events
-/// `translations` has one for.
-pub fn open_translated(
+/// warnings about the configuration) go to `startup`. `MESSAGE` shows the
+/// translated sentence of events `translations` has one for.
+pub(crate) fn build(
     cfg: &Config,
-    notes: &mut Vec<Event>,
+    startup: &mut StartupLog,
     translations: Option<Arc<Translations>>,
 ) -> Result<Option<Box<dyn Target>>, Error> {
     let socket = &cfg.journal_socket;
@@ -216,7 +207,8 @@ pub fn open_translated(
     let logger = match JournalLogger::new(socket.clone()) {
         Ok(l) => l,
         Err(err) => {
-            notes.push(
+            startup.failed(
+                Output::Journal,
                 Event::new(Level::Warning, "systemd-journal-setup-failed")
                     .with("socket", socket.display().to_string())
                     .with("error", err.to_string())
@@ -232,7 +224,7 @@ pub fn open_translated(
     let facility = match syslog_facility_code(&cfg.systemd_facility) {
         Some(code) => code,
         None => {
-            notes.push(
+            startup.events.push(
                 Event::new(Level::Warning, "systemd-facility-unknown")
                     .with("systemd_facility", cfg.systemd_facility.clone())
                     .with(
@@ -246,8 +238,8 @@ pub fn open_translated(
     let renderer = JournalRenderer::new(cfg.syslog_identifier.clone(), facility)
         .show_func(cfg.show_caller_info)
         .with_translations(translations);
-    let target = Pair::new("journal", renderer).logger(Output::Journal, logger);
-    notes.push(
+    let target = RenderingTarget::new("journal", renderer).logger(Output::Journal, logger);
+    startup.events.push(
         Event::new(Level::Info, "systemd-journal-active")
             .with("socket", socket.display().to_string())
             .with("identifier", cfg.syslog_identifier.clone())
@@ -257,15 +249,6 @@ pub fn open_translated(
             ),
     );
     Ok(Some(Box::new(target)))
-}
-
-/// Builds the journal target when the configuration and the machine allow it.
-pub(crate) fn build(
-    cfg: &Config,
-    notes: &mut Vec<Event>,
-    translations: Option<Arc<Translations>>,
-) -> Result<Option<Box<dyn Target>>, Error> {
-    open_translated(cfg, notes, translations)
 }
 
 /// Whether stderr is connected to the journal (`JOURNAL_STREAM` matches it).
@@ -282,7 +265,7 @@ pub(crate) fn stderr_is_journal() -> bool {
 /// Whether a `JOURNAL_STREAM` value (`<device>:<inode>`, decimal, as systemd
 /// sets it for a service whose stdout/stderr is the journal) names the file
 /// with this device and inode number.
-pub fn journal_stream_matches(journal_stream: &str, dev: u64, ino: u64) -> bool {
+pub(crate) fn journal_stream_matches(journal_stream: &str, dev: u64, ino: u64) -> bool {
     let Some((d, i)) = journal_stream.trim().split_once(':') else {
         return false;
     };
@@ -526,7 +509,7 @@ mod tests {
             journal_socket: dir.path().join("missing"),
             ..Config::default()
         };
-        match open(&cfg, &mut Vec::new()) {
+        match build(&cfg, &mut StartupLog::default(), None) {
             Err(Error::JournalRequired { socket }) => assert_eq!(socket, cfg.journal_socket),
             Err(e) => panic!("wrong error {e}"),
             Ok(_) => panic!("required journal without socket must fail"),
@@ -544,9 +527,10 @@ mod tests {
                 journal_socket: path,
                 ..Config::default()
             };
-            let mut notes = Vec::new();
-            let target = build(&cfg, &mut notes, None).expect("auto never fails");
+            let mut startup = StartupLog::default();
+            let target = build(&cfg, &mut startup, None).expect("auto never fails");
             assert!(target.is_none());
+            let notes = startup.events;
             assert!(notes.is_empty(), "{notes:?}");
         }
     }
@@ -558,9 +542,9 @@ mod tests {
             systemd: SystemdMode::Off,
             ..fake.config()
         };
-        let mut notes = Vec::new();
-        assert!(build(&cfg, &mut notes, None).expect("off").is_none());
-        assert!(notes.is_empty());
+        let mut startup = StartupLog::default();
+        assert!(build(&cfg, &mut startup, None).expect("off").is_none());
+        assert!(startup.events.is_empty());
     }
 
     #[test]
@@ -571,10 +555,11 @@ mod tests {
                 systemd: mode,
                 ..fake.config()
             };
-            let mut notes = Vec::new();
-            let target = build(&cfg, &mut notes, None)
+            let mut startup = StartupLog::default();
+            let target = build(&cfg, &mut startup, None)
                 .expect("socket exists")
                 .expect("journal target");
+            let notes = startup.events;
             assert_eq!(target.name(), "journal");
             assert_eq!(target.outputs(), Output::Journal.into());
             assert_eq!(notes.len(), 1, "{notes:?}");
@@ -586,7 +571,7 @@ mod tests {
             );
             assert_eq!(notes[0].get("identifier"), Some(&Value::from("fake-svc")));
 
-            target.handle(
+            let _ = target.handle(
                 &Event::new(Level::Warning, "disk-low").with("free_mb", 3),
                 Output::Journal.into(),
             );
@@ -600,10 +585,10 @@ mod tests {
     #[test]
     fn debug_events_have_priority_7() {
         let fake = FakeJournal::new();
-        let target = build(&fake.config(), &mut Vec::new(), None)
+        let target = build(&fake.config(), &mut StartupLog::default(), None)
             .expect("socket exists")
             .expect("journal target");
-        target.handle(&Event::new(Level::Debug, "detail"), Output::Journal.into());
+        let _ = target.handle(&Event::new(Level::Debug, "detail"), Output::Journal.into());
         let got = decode(&fake.recv().data).expect("payload");
         assert_eq!(field(&got, "PRIORITY"), Some(&b"7"[..]));
     }
@@ -615,12 +600,15 @@ mod tests {
             systemd_facility: "LOG_NOPE".into(),
             ..fake.config()
         };
-        let mut notes = Vec::new();
-        let target = build(&cfg, &mut notes, None).expect("ok").expect("target");
-        assert!(notes
+        let mut startup = StartupLog::default();
+        let target = build(&cfg, &mut startup, None)
+            .expect("ok")
+            .expect("target");
+        assert!(startup
+            .events
             .iter()
             .any(|n| n.name == "systemd-facility-unknown" && n.level == Level::Warning));
-        target.handle(&Event::new(Level::Info, "x"), Output::Journal.into());
+        let _ = target.handle(&Event::new(Level::Info, "x"), Output::Journal.into());
         let got = decode(&fake.recv().data).expect("payload");
         assert_eq!(field(&got, "SYSLOG_FACILITY"), Some(&b"16"[..]));
     }
@@ -632,10 +620,10 @@ mod tests {
             systemd_facility: "LOG_DAEMON".into(),
             ..fake.config()
         };
-        let target = build(&cfg, &mut Vec::new(), None)
+        let target = build(&cfg, &mut StartupLog::default(), None)
             .expect("ok")
             .expect("target");
-        target.handle(&Event::new(Level::Info, "x"), Output::Journal.into());
+        let _ = target.handle(&Event::new(Level::Info, "x"), Output::Journal.into());
         let got = decode(&fake.recv().data).expect("payload");
         assert_eq!(field(&got, "SYSLOG_FACILITY"), Some(&b"3"[..]));
     }

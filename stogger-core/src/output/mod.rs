@@ -1,6 +1,6 @@
 //! Loggers: the I/O half of each target.
 
-pub mod console;
-pub mod file;
-pub mod journal;
-pub mod postgres;
+pub(crate) mod console;
+pub(crate) mod file;
+pub(crate) mod journal;
+pub(crate) mod postgres;

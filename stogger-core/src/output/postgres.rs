@@ -2,7 +2,7 @@
 //! [`crate::render::row::RowRenderer`] and handed to the plugin's writer
 //! through its C ABI (see [`crate::plugin`] and `docs/plugin-abi.md`).
 //!
-//! What happens at startup (DESIGN §4):
+//! What happens at startup:
 //!
 //! | condition | behaviour |
 //! |---|---|
@@ -18,7 +18,9 @@
 //! anything stogger prints: the plugin redacts it, and every message coming
 //! from the plugin is scrubbed of it once more here.
 
+use crate::assembly::StartupLog;
 use crate::config::{Config, PgSettings};
+use crate::delivery::{self, Failures, NotStarted};
 use crate::dispatch;
 use crate::event::{Event, Level};
 use crate::fork::PerProcess;
@@ -41,13 +43,13 @@ const NAME: &str = "postgres";
 static NOT_AVAILABLE_REPORTED: AtomicBool = AtomicBool::new(false);
 
 /// Builds the PostgreSQL target when `enable_postgres` is on and the plugin is found.
-pub(crate) fn build(cfg: &Config, notes: &mut Vec<Event>) -> Option<Box<dyn Target>> {
+pub(crate) fn build(cfg: &Config, startup: &mut StartupLog) -> Option<Box<dyn Target>> {
     if !cfg.enable_postgres {
         return None;
     }
     let env = |name: &str| std::env::var(name).ok();
     let plugin = plugin::load(cfg);
-    let request = prepare(cfg, notes, plugin, &env, &NOT_AVAILABLE_REPORTED)?;
+    let request = prepare(cfg, startup, plugin, &env, &NOT_AVAILABLE_REPORTED)?;
     start(cfg, request)
 }
 
@@ -61,7 +63,7 @@ struct OpenRequest {
 /// the writer is started with.
 fn prepare(
     cfg: &Config,
-    notes: &mut Vec<Event>,
+    startup: &mut StartupLog,
     plugin: Result<&'static Plugin, PluginStatus>,
     env: &dyn Fn(&str) -> Option<String>,
     not_available_reported: &AtomicBool,
@@ -69,14 +71,21 @@ fn prepare(
     let plugin = match plugin {
         Ok(p) => Some(p),
         Err(status) => {
-            if let Some(note) = unavailable_note(&status, not_available_reported) {
-                notes.push(note);
+            match unavailable_note(&status, not_available_reported) {
+                Some(note) => startup.failed(Output::Postgres, note),
+                // A missing plugin is logged once per process; the output
+                // still did not start.
+                None => startup.not_started.push(NotStarted {
+                    output: Output::Postgres,
+                    event: "stogger-postgres-not-available".to_string(),
+                }),
             }
             None
         }
     };
     let Some(dsn) = cfg.postgres_dsn.as_deref().filter(|d| !d.trim().is_empty()) else {
-        notes.push(
+        startup.failed(
+            Output::Postgres,
             Event::new(Level::Warning, "postgres-dsn-missing")
                 .with("key", "postgres_dsn")
                 .with(
@@ -89,7 +98,7 @@ fn prepare(
     let plugin = plugin?;
     let password = if dsn.contains(PASSWORD_PLACEHOLDER) {
         env(PASSWORD_ENV).unwrap_or_else(|| {
-            notes.push(
+            startup.events.push(
                 Event::new(Level::Warning, "postgres-password-missing")
                     .with("variable", PASSWORD_ENV)
                     .with(
@@ -219,9 +228,11 @@ impl PostgresTarget {
     /// was closed (its pipeline was replaced while the event was on its
     /// way) goes to the current pipeline's PostgreSQL target instead; when
     /// there is none, it is counted and reported as lost.
-    fn write(&self, row: &Row, event: &Event) {
-        if !self.logger.offer(row) && !dispatch::redeliver(self, event) {
-            warn::target_failed(NAME, "write", &target::closed_error());
+    fn write(&self, row: &Row, event: &Event) -> Failures {
+        match self.logger.offer(row) {
+            Some(failures) => failures,
+            None => dispatch::redeliver(self, event)
+                .unwrap_or_else(|| warn::target_failed(NAME, "write", &target::closed_error())),
         }
     }
 }
@@ -235,48 +246,50 @@ impl Target for PostgresTarget {
         Output::Postgres.into()
     }
 
-    fn handle(&self, event: &Event, to: Outputs) {
+    fn handle(&self, event: &Event, to: Outputs) -> Failures {
         if !to.contains(Output::Postgres) {
-            return;
+            return Failures::NONE;
         }
         let reused = SCRATCH.try_with(|cell| {
             let Ok(mut row) = cell.try_borrow_mut() else {
-                return false;
+                return None;
             };
             self.renderer.render_into(event, &mut row);
-            self.write(&row, event);
+            let failures = self.write(&row, event);
             if row.data.capacity() > SCRATCH_KEEP_BYTES {
                 *row = Row::default();
             }
-            true
+            Some(failures)
         });
-        if reused != Ok(true) {
-            self.write(&self.renderer.render(event), event);
+        match reused {
+            Ok(Some(failures)) => failures,
+            _ => self.write(&self.renderer.render(event), event),
         }
     }
 
-    fn flush(&self) {
-        if let Err(err) = self.logger.flush() {
-            warn::target_failed(NAME, "flush", &err);
+    fn flush(&self) -> Failures {
+        match self.logger.flush() {
+            Ok(()) => Failures::NONE,
+            Err(err) => warn::target_failed(NAME, "flush", &err),
         }
     }
 
     /// After a panic: rows not committed within `timeout` stay queued (the
     /// writer goes on, and the shutdown drains or reports them), so running
     /// out of time is no failure here; any other result is reported.
-    fn flush_within(&self, timeout: Duration) {
+    fn flush_within(&self, timeout: Duration) -> Failures {
         let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
         match self.logger.flush_for(ms) {
             Err(err) if err.kind() != io::ErrorKind::TimedOut => {
                 warn::target_failed(NAME, "flush", &err)
             }
-            _ => {}
+            _ => Failures::NONE,
         }
     }
 
-    fn close(&self) {
+    fn close(&self) -> Failures {
         match self.logger.close() {
-            Ok(None) => {}
+            Ok(None) => Failures::NONE,
             Ok(Some(note)) => warn::target_lost(NAME, &note),
             Err(err) => warn::target_failed(NAME, "close", &err),
         }
@@ -284,7 +297,7 @@ impl Target for PostgresTarget {
 }
 
 /// Passes rows to the plugin's writer.
-pub struct PgLogger {
+pub(crate) struct PgLogger {
     plugin: &'static Plugin,
     /// `None` once closed; writes hold the read lock so a close never frees
     /// the handle under a concurrent write.
@@ -319,14 +332,6 @@ fn ffi_row(row: &Row) -> StoggerPgRow {
         scope_len,
         data_ptr: row.data.as_ptr(),
         data_len: row.data.len(),
-    }
-}
-
-impl PgLogger {
-    /// The writer's counters (as `stogger_pg_stats` gives them).
-    pub fn stats(&self) -> Option<StoggerPgReport> {
-        let guard = self.handle.read().unwrap_or_else(|p| p.into_inner());
-        guard.as_ref().and_then(|h| self.plugin.stats(h))
     }
 }
 
@@ -394,29 +399,30 @@ fn close_note(code: i32, report: &StoggerPgReport, queued: Option<u64>) -> Optio
 }
 
 impl PgLogger {
-    /// Passes one row to the writer; `false` when the logger is closed.
-    fn offer(&self, row: &Row) -> bool {
+    /// Passes one row to the writer; `None` when the logger is closed.
+    fn offer(&self, row: &Row) -> Option<Failures> {
         let guard = self.handle.read().unwrap_or_else(|p| p.into_inner());
-        let Some(handle) = guard.as_ref() else {
-            return false;
-        };
+        let handle = guard.as_ref()?;
         // Batch mode: a short count means a full queue; sync mode: < 0
         // is a failed write. The plugin counts both and warns itself.
         let accepted = self.plugin.write(handle, &[ffi_row(row)]);
-        if accepted < 1 {
-            // Reported by the plugin; counted here for `stogger emit`.
-            warn::count_delivery_failures(1);
-        }
-        true
+        // Reported by the plugin; counted here for the guard's report.
+        Some(if accepted < 1 {
+            Failures::ONE
+        } else {
+            Failures::NONE
+        })
     }
 }
 
 impl Logger<Row> for PgLogger {
     fn write(&self, row: &Row, _event: &Event) -> io::Result<()> {
-        if self.offer(row) {
-            Ok(())
-        } else {
-            Err(target::closed_error())
+        match self.offer(row) {
+            Some(Failures::NONE) => Ok(()),
+            Some(_) => Err(io::Error::other(
+                "the writer did not take the row (the plugin said why)",
+            )),
+            None => Err(target::closed_error()),
         }
     }
 
@@ -444,7 +450,7 @@ impl Drop for PgLogger {
         // The dispatcher closes every target it replaces; this only matters
         // for a logger dropped some other way.
         if let Ok(Some(note)) = Logger::close(self) {
-            warn::target_lost(NAME, &note);
+            delivery::count_in_process(warn::target_lost(NAME, &note));
         }
     }
 }
@@ -554,21 +560,35 @@ mod tests {
 
     #[test]
     fn disabled_postgres_builds_nothing_and_says_nothing() {
-        let mut notes = Vec::new();
+        let mut startup = StartupLog::default();
         let cfg = Config {
             enable_postgres: false,
             ..cfg()
         };
-        assert!(build(&cfg, &mut notes).is_none());
-        assert!(notes.is_empty());
+        assert!(build(&cfg, &mut startup).is_none());
+        assert!(startup.events.is_empty());
     }
 
     #[test]
     fn missing_plugin_is_one_info_event_per_process() {
         let reported = AtomicBool::new(false);
-        let mut notes = Vec::new();
-        assert!(prepare(&cfg(), &mut notes, Err(not_found()), &no_env, &reported).is_none());
-        assert!(prepare(&cfg(), &mut notes, Err(not_found()), &no_env, &reported).is_none());
+        let mut startup = StartupLog::default();
+        assert!(prepare(&cfg(), &mut startup, Err(not_found()), &no_env, &reported).is_none());
+        assert!(prepare(&cfg(), &mut startup, Err(not_found()), &no_env, &reported).is_none());
+        // Logged once, but not started both times.
+        let not_started: Vec<&str> = startup
+            .not_started
+            .iter()
+            .map(|n| n.event.as_str())
+            .collect();
+        assert_eq!(
+            not_started,
+            [
+                "stogger-postgres-not-available",
+                "stogger-postgres-not-available"
+            ]
+        );
+        let notes = startup.events;
         assert_eq!(notes.len(), 1, "{notes:?}");
         let note = &notes[0];
         assert_eq!(note.name, "stogger-postgres-not-available");
@@ -586,7 +606,7 @@ mod tests {
 
     #[test]
     fn abi_mismatch_is_a_warning_naming_both_versions_and_the_file() {
-        let mut notes = Vec::new();
+        let mut startup = StartupLog::default();
         let status = PluginStatus::AbiMismatch {
             path: "/p/libstogger_postgres.so".into(),
             found: 999,
@@ -594,11 +614,12 @@ mod tests {
         };
         prepare(
             &cfg(),
-            &mut notes,
+            &mut startup,
             Err(status),
             &no_env,
             &AtomicBool::new(false),
         );
+        let notes = startup.events;
         assert_eq!(notes.len(), 1);
         assert_eq!(notes[0].level, Level::Warning);
         assert_eq!(notes[0].name, "stogger-postgres-abi-mismatch");
@@ -618,13 +639,14 @@ mod tests {
     #[test]
     fn missing_dsn_is_one_warning_naming_the_key() {
         for dsn in [None, Some("  ".to_string())] {
-            let mut notes = Vec::new();
+            let mut startup = StartupLog::default();
             let cfg = Config {
                 postgres_dsn: dsn.map(Into::into),
                 ..cfg()
             };
             let reported = AtomicBool::new(true);
-            assert!(prepare(&cfg, &mut notes, Err(not_found()), &no_env, &reported).is_none());
+            assert!(prepare(&cfg, &mut startup, Err(not_found()), &no_env, &reported).is_none());
+            let notes = startup.events;
             assert_eq!(notes.len(), 1, "{notes:?}");
             assert_eq!(notes[0].name, "postgres-dsn-missing");
             assert_eq!(notes[0].level, Level::Warning);

@@ -50,19 +50,21 @@
 //! `NAME=value\n`; a value with a newline in the binary form
 //! `NAME\n<length as u64 little-endian><value>\n`.
 
+use super::fields::{self, Visible};
 use crate::event::{Event, Value};
-use crate::render::text::{push_escaped, write_body_translated};
+use crate::render::escape::push_escaped;
+use crate::render::text::write_body_translated;
 use crate::render::translate::Translations;
 use crate::target::Renderer;
 use std::sync::Arc;
 
 /// Longest field name journald accepts.
-pub const MAX_FIELD_NAME: usize = 64;
+pub(crate) const MAX_FIELD_NAME: usize = 64;
 
 /// Names a user field may not take, because stogger writes the field itself
 /// or journald gives it a meaning: a user field mapping to one of these is
 /// written with the prefix `F_` (`message` → `F_MESSAGE`).
-pub const RESERVED: &[&str] = &[
+pub(crate) const RESERVED: &[&str] = &[
     "MESSAGE",
     "MESSAGE_ID",
     "PRIORITY",
@@ -85,14 +87,14 @@ pub const RESERVED: &[&str] = &[
 ];
 
 /// The prefix that marks a renamed field.
-pub const RENAME_PREFIX: &str = "F_";
+pub(crate) const RENAME_PREFIX: &str = "F_";
 
 /// The facility used when the configured name is unknown (`LOG_LOCAL0`);
 /// names map to numbers with [`crate::config::syslog_facility_code`].
-pub const DEFAULT_FACILITY: u8 = 16;
+pub(crate) const DEFAULT_FACILITY: u8 = 16;
 
 /// The journal field name for a field key (rules in the module docs).
-pub fn field_name(key: &str) -> String {
+pub(crate) fn field_name(key: &str) -> String {
     let mapped: String = key
         .chars()
         .map(|c| match c {
@@ -116,7 +118,7 @@ pub fn field_name(key: &str) -> String {
 }
 
 /// A value as journal field text: strings as they are, the rest as JSON.
-pub fn field_value(value: &Value) -> String {
+pub(crate) fn field_value(value: &Value) -> String {
     match value {
         Value::Str(s) => s.clone(),
         other => match other.to_json() {
@@ -129,7 +131,7 @@ pub fn field_value(value: &Value) -> String {
 /// Appends one field in the native protocol: `NAME=value\n`, or the binary
 /// form `NAME\n<u64 LE length><value>\n` when the value contains a newline.
 /// `name` must already be a valid journal field name.
-pub fn encode_field(out: &mut Vec<u8>, name: &str, value: &[u8]) {
+pub(crate) fn encode_field(out: &mut Vec<u8>, name: &str, value: &[u8]) {
     out.extend_from_slice(name.as_bytes());
     if value.contains(&b'\n') {
         out.push(b'\n');
@@ -143,7 +145,7 @@ pub fn encode_field(out: &mut Vec<u8>, name: &str, value: &[u8]) {
 
 /// Renders events as native-protocol payloads.
 #[derive(Debug, Clone)]
-pub struct JournalRenderer {
+pub(crate) struct JournalRenderer {
     identifier: String,
     facility: u8,
     show_func: bool,
@@ -154,7 +156,7 @@ impl JournalRenderer {
     /// A renderer writing `SYSLOG_IDENTIFIER=identifier` and
     /// `SYSLOG_FACILITY=facility` (a number, see
     /// [`crate::config::syslog_facility_code`]).
-    pub fn new(identifier: impl Into<String>, facility: u8) -> Self {
+    pub(crate) fn new(identifier: impl Into<String>, facility: u8) -> Self {
         JournalRenderer {
             identifier: identifier.into(),
             facility,
@@ -165,7 +167,7 @@ impl JournalRenderer {
 
     /// `MESSAGE` shows the translated sentence of events the translations
     /// have one for (see [`crate::render::translate`]).
-    pub fn with_translations(mut self, translations: Option<Arc<Translations>>) -> Self {
+    pub(crate) fn with_translations(mut self, translations: Option<Arc<Translations>>) -> Self {
         self.translations = translations;
         self
     }
@@ -173,7 +175,7 @@ impl JournalRenderer {
     /// Also show the event's function (`func='...'`) in the `k=v` body of
     /// `MESSAGE`, as the console does with `show_caller_info`. It is always
     /// in `CODE_FUNC` and `FUNC`.
-    pub fn show_func(mut self, on: bool) -> Self {
+    pub(crate) fn show_func(mut self, on: bool) -> Self {
         self.show_func = on;
         self
     }
@@ -182,7 +184,7 @@ impl JournalRenderer {
     /// exactly what the console line shows after the event name (see
     /// [`crate::render::text::write_body`]), or `<event>` alone when the
     /// body is empty.
-    pub fn message(&self, event: &Event) -> String {
+    pub(crate) fn message(&self, event: &Event) -> String {
         let mut msg = String::with_capacity(event.name.len() + 64);
         // Escaped as on the console: a name is user data too.
         push_escaped(&mut msg, &event.name);
@@ -242,7 +244,7 @@ impl Renderer for JournalRenderer {
         if let Some(func) = &event.func {
             encode_field(&mut out, "FUNC", func.as_bytes());
         }
-        for (key, value) in event.visible_fields() {
+        for Visible { key, value, .. } in event.visible(fields::VISIBLE) {
             encode_field(&mut out, &field_name(key), field_value(value).as_bytes());
         }
         out

@@ -27,13 +27,16 @@
 //! too), so every key appears once. Strings are escaped as JSON
 //! requires (control characters as `\n`, `\u001b`, ...), and so are DEL,
 //! the C1 controls and the invisible characters that reorder or hide text
-//! ([`crate::render::text::is_unprintable`], as `\u007f`, `\u202e`, ...): one
+//! ([`crate::render::escape::is_unprintable`], as `\u007f`, `\u202e`, ...): one
 //! event is always one line, and `cat`ting the file cannot drive a terminal.
 
+use super::escape::is_unprintable;
+use super::fields::{self, SystemKey, Visible};
+use super::number::non_finite_name;
 use super::template::render_template;
-use super::text::{is_unprintable, write_iso};
+use super::time::write_iso;
 use super::translate::{template_of, Translations};
-use crate::event::{non_finite_name, Event, Value};
+use crate::event::{Event, Value};
 use crate::target::Renderer;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::ser::Formatter;
@@ -42,19 +45,19 @@ use std::sync::Arc;
 
 /// Renders one JSON object per line.
 #[derive(Debug, Default, Clone)]
-pub struct JsonRenderer {
+pub(crate) struct JsonRenderer {
     translations: Option<Arc<Translations>>,
 }
 
 impl JsonRenderer {
     /// A JSON renderer.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         JsonRenderer::default()
     }
 
     /// `message` is the translated sentence of events the translations
     /// have one for (see [`crate::render::translate`]).
-    pub fn with_translations(mut self, translations: Option<Arc<Translations>>) -> Self {
+    pub(crate) fn with_translations(mut self, translations: Option<Arc<Translations>>) -> Self {
         self.translations = translations;
         self
     }
@@ -127,8 +130,6 @@ impl Serialize for JsonValue<'_> {
     }
 }
 
-const SYSTEM_KEYS: [&str; 4] = ["pid", "code_file", "code_lineno", "code_module"];
-
 impl Serialize for JsonEvent<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let event = self.event;
@@ -148,23 +149,27 @@ impl Serialize for JsonEvent<'_> {
         if let Some(func) = &event.func {
             map.serialize_entry("func", func)?;
         }
-        let taken = |key: &str| match key {
+        let written_before = |key: &str| match key {
             "timestamp" | "level" | "event" => true,
             "message" => template.is_some(),
             "scope" => event.scope.is_some(),
             "func" => event.func.is_some(),
             _ => false,
         };
-        let fields = event.visible_fields();
+        let mut fields = event.visible(fields::VISIBLE);
         // Names given to renamed fields so far (rare: only for a field
         // that has one of stogger's own names).
         let mut renamed: Vec<String> = Vec::new();
-        for (key, value) in &fields {
-            if taken(key) {
+        for Visible { key, value, .. } in &mut fields {
+            if written_before(key) {
                 // `field_<name>`, with one more `field_` while another
-                // field has that name too: every key appears once.
+                // field has that name too: every key appears once. The
+                // other fields are looked at again only here, so the
+                // common event allocates nothing for this.
                 let mut name = format!("field_{key}");
-                while fields.iter().any(|(k, _)| *k == name) || renamed.contains(&name) {
+                while event.visible(fields::VISIBLE).any(|f| f.key == name)
+                    || renamed.contains(&name)
+                {
                     name.insert_str(0, "field_");
                 }
                 map.serialize_entry(&name, &JsonValue(value))?;
@@ -173,19 +178,18 @@ impl Serialize for JsonEvent<'_> {
                 map.serialize_entry(key, &JsonValue(value))?;
             }
         }
-        let has = |key: &str| fields.iter().any(|(k, _)| *k == key);
-        let [pid, file, line, module] = SYSTEM_KEYS;
-        if !has(pid) {
-            map.serialize_entry(pid, &event.pid)?;
+        let taken = fields.taken();
+        if !taken.contains(SystemKey::Pid) {
+            map.serialize_entry("pid", &event.pid)?;
         }
-        if let (Some(v), false) = (&event.code.file, has(file)) {
-            map.serialize_entry(file, v)?;
+        if let (Some(v), false) = (&event.code.file, taken.contains(SystemKey::CodeFile)) {
+            map.serialize_entry("code_file", v)?;
         }
-        if let (Some(v), false) = (&event.code.line, has(line)) {
-            map.serialize_entry(line, v)?;
+        if let (Some(v), false) = (&event.code.line, taken.contains(SystemKey::CodeLineno)) {
+            map.serialize_entry("code_lineno", v)?;
         }
-        if let (Some(v), false) = (&event.code.module, has(module)) {
-            map.serialize_entry(module, v)?;
+        if let (Some(v), false) = (&event.code.module, taken.contains(SystemKey::CodeModule)) {
+            map.serialize_entry("code_module", v)?;
         }
         map.end()
     }

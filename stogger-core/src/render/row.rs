@@ -22,20 +22,21 @@
 //!   `"Infinity"` and `"-Infinity"`. No value can make a row fail.
 
 use super::callsite::CallsiteCache;
-use crate::event::{non_finite_name, Event, Value};
+use super::fields::{self, SystemKey, Taken, Visible};
+use super::number::non_finite_name;
+use crate::event::{Event, Value};
 use crate::target::Renderer;
 use std::borrow::Cow;
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::io;
 
 /// The replacement for NUL characters (U+FFFD REPLACEMENT CHARACTER).
-pub const NUL_REPLACEMENT: char = '\u{FFFD}';
+pub(crate) const NUL_REPLACEMENT: char = '\u{FFFD}';
 
 /// One rendered row, owned. `data` is a JSON object as UTF-8 bytes, safe
 /// for `JSONB`; every string is free of NUL characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Row {
+pub(crate) struct Row {
     /// Event time in microseconds since the Unix epoch (UTC).
     pub ts_micros: i64,
     /// `debug`, `info`, `warning`, `error` or `critical`.
@@ -65,7 +66,8 @@ impl Default for Row {
 
 impl Row {
     /// The `data` column as text.
-    pub fn data_str(&self) -> &str {
+    #[cfg(test)]
+    pub(crate) fn data_str(&self) -> &str {
         // Always valid UTF-8: serde_json writes UTF-8 and the fallback is ASCII.
         std::str::from_utf8(&self.data).unwrap_or("{}")
     }
@@ -74,16 +76,16 @@ impl Row {
 /// Renders [`Row`]s. [`RowRenderer::render_into`] reuses a row's buffers,
 /// which is what the PostgreSQL target does on its hot path.
 #[derive(Debug, Default, Clone)]
-pub struct RowRenderer;
+pub(crate) struct RowRenderer;
 
 impl RowRenderer {
     /// A row renderer.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         RowRenderer
     }
 
     /// Renders `event` into `row`, reusing its allocations.
-    pub fn render_into(&self, event: &Event, row: &mut Row) {
+    pub(crate) fn render_into(&self, event: &Event, row: &mut Row) {
         row.ts_micros = micros(event);
         row.level = event.level.as_str();
         set_text(&mut row.event, &event.name);
@@ -115,15 +117,6 @@ fn micros(event: &Event) -> i64 {
         .saturating_add(i64::from(t.microsecond()))
 }
 
-/// Replaces every NUL character of `s` by U+FFFD.
-pub fn replace_nul(s: &str) -> std::borrow::Cow<'_, str> {
-    if s.contains('\0') {
-        std::borrow::Cow::Owned(s.replace('\0', "\u{FFFD}"))
-    } else {
-        std::borrow::Cow::Borrowed(s)
-    }
-}
-
 fn set_text(dst: &mut String, src: &str) {
     dst.clear();
     if src.contains('\0') {
@@ -143,72 +136,30 @@ fn set_opt_text(dst: &mut Option<String>, src: Option<&str>) {
     }
 }
 
-/// Above this many entries (context and fields), [`write_data`] finds
-/// duplicate keys with a map instead of a scan per entry.
-const SMALL: usize = 16;
-
 /// Serialises the `data` object of `event` into `out` (appending).
 ///
 /// Written by hand rather than through serde: this runs once per event on
-/// the caller's thread, and a direct writer is about twice as fast as
-/// serde_json's serializer here. Only structured [`Value::Json`] values go
-/// through serde_json (with a formatter that also turns NUL into U+FFFD).
-pub fn write_data(event: &Event, out: &mut Vec<u8>) {
+/// the caller's thread (BENCHMARKS.md has what that saves). Only structured
+/// [`Value::Json`] values go through serde_json (with a formatter that also
+/// turns NUL into U+FFFD).
+pub(crate) fn write_data(event: &Event, out: &mut Vec<u8>) {
     let mut obj = ObjectWriter::new(out);
-    let overridden = match write_fields_planned(event, &mut obj) {
-        Some(overridden) => overridden,
-        None => for_each_written(event, |_, key, value| {
-            obj.key(key);
-            write_value(value, obj.out);
-        }),
+    let taken = match write_fields_planned(event, &mut obj) {
+        Some(taken) => taken,
+        None => {
+            let mut fields = event.visible(fields::STORED);
+            for Visible { key, value, .. } in &mut fields {
+                obj.key(key);
+                write_value(value, obj.out);
+            }
+            fields.taken()
+        }
     };
-    match TailKey::of(event).filter(|_| overridden == [false; 4]) {
+    match TailKey::of(event).filter(|_| taken.code_tail_free()) {
         Some(key) => write_code_tail_cached(key, event, &mut obj),
-        None => write_code_tail(event, overridden, &mut obj),
+        None => write_code_tail(event, taken, &mut obj),
     }
     obj.end();
-}
-
-/// Calls `write(index, key, value)` for every entry of `data` in order
-/// (span context first, then the event's fields), skipping `_critical` and
-/// every entry a later one with the same key overrides. Returns which of
-/// the code tail's keys (`pid`, `code_file`, `code_lineno`, `code_module`) an
-/// entry already has (that entry wins).
-fn for_each_written<'e>(
-    event: &'e Event,
-    mut write: impl FnMut(usize, &'e str, &'e Value),
-) -> [bool; 4] {
-    let entries = || event.context.iter().chain(event.fields.iter());
-    let total = event.context.len() + event.fields.len();
-    // Up to `SMALL` entries a linear scan per entry is cheapest (no
-    // allocation); above that the scans would be quadratic, so the last
-    // index of each key goes into a map.
-    let last: Option<HashMap<&str, usize>> = (total > SMALL).then(|| {
-        let mut map = HashMap::with_capacity(total);
-        for (i, (k, _)) in entries().enumerate() {
-            map.insert(k.as_ref(), i);
-        }
-        map
-    });
-    let mut overridden = [false; 4];
-    for (i, (key, value)) in entries().enumerate() {
-        match key.as_ref() {
-            "_critical" => continue,
-            "pid" => overridden[0] = true,
-            "code_file" => overridden[1] = true,
-            "code_lineno" => overridden[2] = true,
-            "code_module" => overridden[3] = true,
-            _ => {}
-        }
-        let superseded = match &last {
-            Some(map) => map.get(key.as_ref()).is_some_and(|&j| j != i),
-            None => i + 1 < total && entries().skip(i + 1).any(|(k, _)| k == key),
-        };
-        if !superseded {
-            write(i, key, value);
-        }
-    }
-    overridden
 }
 
 /// The keys of one callsite's fields, rendered once (see
@@ -219,22 +170,25 @@ struct KeyPlan {
     keys: Vec<u8>,
     /// Per field, its text in `keys`; None for a field not written.
     spans: Vec<Option<(usize, usize)>>,
-    overridden: [bool; 4],
+    /// The code tail's keys a field takes.
+    taken: Taken,
 }
 
 impl KeyPlan {
+    /// The plan of an event without span fields (indices are its own fields').
     fn of(event: &Event) -> KeyPlan {
         let mut keys = Vec::new();
         let mut spans = vec![None; event.fields.len()];
-        let overridden = for_each_written(event, |i, key, _| {
+        let mut fields = event.visible(fields::STORED);
+        for Visible { index, key, .. } in &mut fields {
             let start = keys.len();
             ObjectWriter::entries(&mut keys).key(key);
-            spans[i] = Some((start, keys.len()));
-        });
+            spans[index] = Some((start, keys.len()));
+        }
         KeyPlan {
             keys,
             spans,
-            overridden,
+            taken: fields.taken(),
         }
     }
 }
@@ -245,7 +199,7 @@ thread_local! {
 
 /// Writes the fields of an event without span context through its
 /// callsite's [`KeyPlan`]; None (nothing written) when there is none.
-fn write_fields_planned(event: &Event, obj: &mut ObjectWriter<'_>) -> Option<[bool; 4]> {
+fn write_fields_planned(event: &Event, obj: &mut ObjectWriter<'_>) -> Option<Taken> {
     if !event.context.is_empty() {
         return None;
     }
@@ -259,28 +213,28 @@ fn write_fields_planned(event: &Event, obj: &mut ObjectWriter<'_>) -> Option<[bo
                     write_value(value, obj.out);
                 }
             }
-            Some(plan.overridden)
+            Some(plan.taken)
         })
         .ok()
         .flatten()
 }
 
 /// Writes the entries `pid`, `code_file`, `code_lineno` and `code_module`
-/// (those not `overridden` by a field of the same name).
-fn write_code_tail(event: &Event, overridden: [bool; 4], obj: &mut ObjectWriter<'_>) {
-    if !overridden[0] {
+/// (those no field has `taken`).
+fn write_code_tail(event: &Event, taken: Taken, obj: &mut ObjectWriter<'_>) {
+    if !taken.contains(SystemKey::Pid) {
         obj.key("pid");
         write_u64(u64::from(event.pid), obj.out);
     }
-    if let (Some(file), false) = (&event.code.file, overridden[1]) {
+    if let (Some(file), false) = (&event.code.file, taken.contains(SystemKey::CodeFile)) {
         obj.key("code_file");
         write_str(file, obj.out);
     }
-    if let (Some(line), false) = (event.code.line, overridden[2]) {
+    if let (Some(line), false) = (event.code.line, taken.contains(SystemKey::CodeLineno)) {
         obj.key("code_lineno");
         write_u64(u64::from(line), obj.out);
     }
-    if let (Some(module), false) = (&event.code.module, overridden[3]) {
+    if let (Some(module), false) = (&event.code.module, taken.contains(SystemKey::CodeModule)) {
         obj.key("code_module");
         write_str(module, obj.out);
     }
@@ -329,9 +283,9 @@ impl TailKey {
 const TAIL_SLOTS: usize = 64;
 
 thread_local! {
-    /// Rendered code tails by callsite, direct-mapped: a tail is the same
-    /// bytes for every event of one callsite, and writing it (four keys,
-    /// two escaped strings, two numbers) was a fifth of a row's cost.
+    /// Rendered code tails by callsite, direct-mapped: a tail (four keys,
+    /// two escaped strings, two numbers) is the same bytes for every event
+    /// of one callsite, so it is written once per callsite.
     static TAILS: RefCell<Vec<(Option<TailKey>, Vec<u8>)>> = const { RefCell::new(Vec::new()) };
 }
 
@@ -347,14 +301,14 @@ fn write_code_tail_cached(key: TailKey, event: &Event, obj: &mut ObjectWriter<'_
         let (slot_key, bytes) = &mut tails[key.slot()];
         if *slot_key != Some(key) {
             bytes.clear();
-            write_code_tail(event, [false; 4], &mut ObjectWriter::entries(bytes));
+            write_code_tail(event, Taken::default(), &mut ObjectWriter::entries(bytes));
             *slot_key = Some(key);
         }
         obj.raw_entries(bytes);
         true
     });
     if cached != Ok(true) {
-        write_code_tail(event, [false; 4], obj);
+        write_code_tail(event, Taken::default(), obj);
     }
 }
 

@@ -3,15 +3,15 @@
 //!
 //! ```
 //! use stogger_core::{Event, Level};
-//! use stogger_core::render::template::render_template;
 //!
 //! let event = Event::new(Level::Info, "upload-done")
 //!     .with("file", "a.bin")
 //!     .with("size_mb", 12.345)
-//!     .with("rows", 1234567);
+//!     .with("rows", 1234567)
+//!     .with("_replace_msg", "{file}: {size_mb:.1f} MB, {rows:,} rows");
 //! assert_eq!(
-//!     render_template("{file}: {size_mb:.1f} MB, {rows:,} rows", &event),
-//!     "a.bin: 12.3 MB, 1,234,567 rows"
+//!     event.message().as_deref(),
+//!     Some("a.bin: 12.3 MB, 1,234,567 rows")
 //! );
 //! ```
 //!
@@ -59,48 +59,50 @@
 //!   `}` is written as it is, and so is everything from an unclosed `{` to
 //!   the end; a `{` inside a field name makes that field `<bad format>`.
 
+use super::number::write_float;
+use super::pad::push_fill;
 use crate::event::{Event, Value};
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
 /// What a field that does not exist renders as.
-pub const MISSING: &str = "<missing>";
+pub(crate) const MISSING: &str = "<missing>";
 
 /// What a field whose spec does not fit its value renders as.
-pub const BAD_FORMAT: &str = "<bad format>";
+pub(crate) const BAD_FORMAT: &str = "<bad format>";
 
 /// Largest width or precision a spec may ask for (a larger one renders
 /// [`BAD_FORMAT`] rather than allocating without bound).
-pub const MAX_WIDTH: usize = 10_000;
+pub(crate) const MAX_WIDTH: usize = 10_000;
 
 /// Nesting Python allows: fields inside a spec, but no deeper.
 const MAX_DEPTH: u8 = 2;
 
 /// Renders `template` against the event's fields. Substituted values are
 /// written as they are (no escaping); see the module docs for the rules.
-pub fn render_template(template: &str, event: &Event) -> String {
+pub(crate) fn render_template(template: &str, event: &Event) -> String {
     let mut out = String::with_capacity(template.len() + 32);
     render_template_into(&mut out, template, event);
     out
 }
 
 /// Like [`render_template`], appending to `out`.
-pub fn render_template_into(out: &mut String, template: &str, event: &Event) {
+pub(crate) fn render_template_into(out: &mut String, template: &str, event: &Event) {
     render(out, template, event, false);
 }
 
 /// Like [`render_template_into`], but control characters in the result
 /// (the template's text and every substituted value) are escaped with
-/// [`crate::render::text::push_escaped`], so the message stays one line and
+/// [`crate::render::escape::push_escaped`], so the message stays one line and
 /// a value cannot send terminal escape sequences. Used for console and file
 /// lines.
-pub fn render_template_escaped_into(out: &mut String, template: &str, event: &Event) {
+pub(crate) fn render_template_escaped_into(out: &mut String, template: &str, event: &Event) {
     render(out, template, event, true);
 }
 
 fn push_text(out: &mut String, s: &str, escape: bool) {
     if escape {
-        super::text::push_escaped(out, s);
+        super::escape::push_escaped(out, s);
     } else {
         out.push_str(s);
     }
@@ -375,8 +377,8 @@ impl<'a> Arg<'a> {
     fn write_str(&self, out: &mut String) {
         match self {
             Arg::Str(s) => out.push_str(s),
-            Arg::Int(n) => super::text::push_int(out, *n),
-            Arg::Float(x) => write_float_repr(out, *x),
+            Arg::Int(n) => super::number::push_int(out, *n),
+            Arg::Float(x) => write_float(out, *x),
             Arg::Bool(true) => out.push_str("True"),
             Arg::Bool(false) => out.push_str("False"),
         }
@@ -412,26 +414,14 @@ fn python_repr(s: &str, ascii_only: bool) -> String {
                 out.push('\\');
                 out.push(c);
             }
-            c if super::text::is_unprintable(c) || (ascii_only && !c.is_ascii()) => {
-                push_python_escape(&mut out, c)
+            c if super::escape::is_unprintable(c) || (ascii_only && !c.is_ascii()) => {
+                super::escape::push_python_escape(&mut out, c)
             }
             c => out.push(c),
         }
     }
     out.push(quote);
     out
-}
-
-/// `\xNN`, `\uNNNN` or `\UNNNNNNNN`, as Python writes an escaped character.
-pub(crate) fn push_python_escape(out: &mut String, c: char) {
-    let n = u32::from(c);
-    let _ = if n < 0x100 {
-        write!(out, "\\x{n:02x}")
-    } else if n < 0x10000 {
-        write!(out, "\\u{n:04x}")
-    } else {
-        write!(out, "\\U{n:08x}")
-    };
 }
 
 /// A parsed format spec (`[[fill]align][sign][z][#][0][width][grouping][.precision][type]`).
@@ -576,12 +566,6 @@ fn format_arg(out: &mut String, arg: &Arg<'_>, spec: &str) -> Result<(), Fail> {
         Arg::Int(n) => format_int(out, *n, &spec),
         Arg::Bool(b) => format_int(out, i128::from(*b), &spec),
         Arg::Float(x) => format_float(out, *x, &spec),
-    }
-}
-
-fn push_fill(out: &mut String, fill: char, n: usize) {
-    for _ in 0..n {
-        out.push(fill);
     }
 }
 
@@ -737,7 +721,7 @@ fn format_int(out: &mut String, n: i128, spec: &Spec) -> Result<(), Fail> {
     let mut digits = String::with_capacity(40);
     let prefix = match ty {
         'd' | 'n' => {
-            super::text::push_uint(&mut digits, magnitude);
+            super::number::push_uint(&mut digits, magnitude);
             ""
         }
         'b' => {
@@ -1007,27 +991,13 @@ fn float_general(
     }
 }
 
-/// Python's `repr()` of a float (`1.0`, `1e+16`, `1e-05`, `nan`, `inf`).
-pub(crate) fn write_float_repr(out: &mut String, x: f64) {
-    if x.is_nan() {
-        out.push_str("nan");
-    } else if x.is_infinite() {
-        out.push_str(if x > 0.0 { "inf" } else { "-inf" });
-    } else {
-        if x.is_sign_negative() {
-            out.push('-');
-        }
-        float_general(out, x.abs(), None, false, true, 'e');
-    }
-}
-
 /// Checks a template for what makes Python's `str.format` reject the whole
 /// string: an unclosed `{`, a single `}`, an empty or malformed field name,
 /// a conversion other than `!r`, `!s`, `!a`, a format spec that cannot be
 /// parsed, or fields nested too deep. `Err` says what is wrong. (Rendering
 /// never fails; this is for templates loaded at start, such as
 /// translations, so that a mistake is reported once.)
-pub fn check_template(template: &str) -> Result<(), String> {
+pub(crate) fn check_template(template: &str) -> Result<(), String> {
     let bytes = template.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
@@ -1131,7 +1101,7 @@ mod tests {
     fn repr_of_floats_switches_to_exponent_like_python() {
         let mut s = String::new();
         for x in [1e16, 1e15, 1e-5, 0.0001, -0.0, 1.0] {
-            write_float_repr(&mut s, x);
+            super::super::number::write_float(&mut s, x);
             s.push(' ');
         }
         assert_eq!(s, "1e+16 1000000000000000.0 1e-05 0.0001 -0.0 1.0 ");

@@ -17,20 +17,26 @@
 //! so a value can neither start a new line nor rewrite the terminal.
 
 use super::callsite::CallsiteCache;
+use super::number::write_float;
 use crate::config::TimestampPrecision;
-use crate::event::{write_float, Event, Level, Value};
+use crate::event::{Event, Level, Value};
 use crate::target::Renderer;
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::fmt::Write as _;
-use time::{OffsetDateTime, UtcOffset};
+use time::OffsetDateTime;
 
-use super::template::{push_python_escape, render_template_escaped_into};
+use super::escape::{push_escaped, push_escaped_with, push_quoted, push_raw};
+use super::fields::{self, SystemKey, Visible};
+use super::number::push_int;
+use super::pad::push_fill;
+use super::template::render_template_escaped_into;
+use super::time::{write_iso, write_relative};
 use super::translate::{template_of, Translations};
 use std::sync::Arc;
 
 /// How lines are laid out.
 #[derive(Debug, Clone)]
-pub struct TextOptions {
+pub(crate) struct TextOptions {
     /// Emit ANSI colours in [`TextLine::colored`].
     pub color: bool,
     /// Timestamp form.
@@ -50,7 +56,11 @@ impl TextOptions {
     /// The layout a configuration asks for (`format.*`, `show_caller_info`),
     /// with colours as decided by the caller and relative
     /// timestamps counted from `start`.
-    pub fn from_config(cfg: &crate::Config, color: bool, start: OffsetDateTime) -> TextOptions {
+    pub(crate) fn from_config(
+        cfg: &crate::Config,
+        color: bool,
+        start: OffsetDateTime,
+    ) -> TextOptions {
         TextOptions {
             color,
             timestamp: cfg.format.timestamp_precision,
@@ -65,7 +75,7 @@ impl TextOptions {
 /// One rendered event: the coloured console form (when colours are on) and
 /// the plain form for the file. Both end with a newline.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TextLine {
+pub(crate) struct TextLine {
     /// With ANSI codes; `None` when colours are off.
     pub colored: Option<String>,
     /// Without ANSI codes.
@@ -74,21 +84,63 @@ pub struct TextLine {
 
 impl TextLine {
     /// What the console writes.
-    pub fn console(&self) -> &str {
+    pub(crate) fn console(&self) -> &str {
         self.colored.as_deref().unwrap_or(&self.plain)
+    }
+}
+
+/// How stogger lays out console and file lines, for a program that shows
+/// events the same way: `stogger query` prints stored rows with it.
+///
+/// ```
+/// use stogger_core::{Config, Event, Level, LineFormat};
+/// let format = LineFormat::from_config(&Config::default());
+/// let event = Event::new(Level::Info, "user-login").with("user_id", 123);
+/// assert!(format.line(&event).ends_with(" I user-login                     user_id=123\n"));
+/// ```
+///
+/// The layout is in `docs/output-format.md`. Lines are not translated.
+#[derive(Debug, Clone)]
+pub struct LineFormat {
+    renderer: TextRenderer,
+}
+
+impl LineFormat {
+    /// The layout `cfg` gives console and file lines (`format.*`,
+    /// `show_caller_info`), without colours. Relative timestamps
+    /// (`timestamp_precision = "relative"`) count from now.
+    pub fn from_config(cfg: &crate::Config) -> LineFormat {
+        let options = TextOptions::from_config(cfg, false, OffsetDateTime::now_utc());
+        LineFormat {
+            renderer: TextRenderer::new(options),
+        }
+    }
+
+    /// Colours the lines with ANSI codes, as the console does (for a
+    /// stream [`crate::color_wanted`] says should be coloured).
+    pub fn color(mut self, on: bool) -> LineFormat {
+        self.renderer.opts.color = on;
+        self
+    }
+
+    /// The line of `event`, ending in a newline; output sections
+    /// (`stdout`, `stack`, ...) follow on lines of their own.
+    pub fn line(&self, event: &Event) -> String {
+        let line = self.renderer.render(event);
+        line.colored.unwrap_or(line.plain)
     }
 }
 
 /// Renders console and file lines.
 #[derive(Debug, Clone)]
-pub struct TextRenderer {
+pub(crate) struct TextRenderer {
     opts: TextOptions,
     translations: Option<Arc<Translations>>,
 }
 
 impl TextRenderer {
     /// A renderer with these options.
-    pub fn new(opts: TextOptions) -> Self {
+    pub(crate) fn new(opts: TextOptions) -> Self {
         TextRenderer {
             opts,
             translations: None,
@@ -97,36 +149,36 @@ impl TextRenderer {
 
     /// Shows the translated message of events the translations have one
     /// for (see [`crate::render::translate`]).
-    pub fn with_translations(mut self, translations: Option<Arc<Translations>>) -> Self {
+    pub(crate) fn with_translations(mut self, translations: Option<Arc<Translations>>) -> Self {
         self.translations = translations;
         self
     }
 }
 
 /// ANSI SGR sequences used in [`TextLine::colored`].
-pub mod ansi {
+pub(crate) mod ansi {
     /// Ends every coloured piece.
-    pub const RESET: &str = "\x1b[0m";
+    pub(crate) const RESET: &str = "\x1b[0m";
     /// Timestamps, `cmd_output_line` sections and the code location.
-    pub const DIM: &str = "\x1b[2m";
+    pub(crate) const DIM: &str = "\x1b[2m";
     /// The event name.
-    pub const BOLD: &str = "\x1b[1m";
+    pub(crate) const BOLD: &str = "\x1b[1m";
     /// Level letters `T`, `D` and `I`.
-    pub const GREEN: &str = "\x1b[32m";
+    pub(crate) const GREEN: &str = "\x1b[32m";
     /// Level letter `W`.
-    pub const YELLOW: &str = "\x1b[33m";
+    pub(crate) const YELLOW: &str = "\x1b[33m";
     /// Level letters `E` and `C`.
-    pub const RED: &str = "\x1b[31m";
+    pub(crate) const RED: &str = "\x1b[31m";
     /// Keys in the `key=value` body.
-    pub const CYAN: &str = "\x1b[36m";
+    pub(crate) const CYAN: &str = "\x1b[36m";
     /// Values in the `key=value` body.
-    pub const MAGENTA: &str = "\x1b[35m";
+    pub(crate) const MAGENTA: &str = "\x1b[35m";
 }
 
 /// Keys shown as output sections after the line, never in the `key=value`
 /// body, in the order they are written (`_output`, `_raw_output` and
 /// `_raw_output_prefix` are hidden from the body anyway, being `_`-keys).
-pub const SECTION_KEYS: &[&str] = &[
+pub(crate) const SECTION_KEYS: &[&str] = &[
     "cmd_output_line",
     "_output",
     "_raw_output",
@@ -141,16 +193,9 @@ pub const SECTION_KEYS: &[&str] = &[
 const STACK_SEPARATOR: &str =
     "===============================================================================";
 
-fn is_section_key(key: &str) -> bool {
-    matches!(
-        key,
-        "cmd_output_line" | "stdout" | "stderr" | "stack" | "exception_traceback"
-    )
-}
-
 /// A value shown in the `key=value` body.
 #[derive(Clone, Copy)]
-enum Shown<'a> {
+enum BodyValue<'a> {
     Value(&'a Value),
     /// `scope` and `func`: quoted like strings.
     Text(&'a str),
@@ -159,14 +204,14 @@ enum Shown<'a> {
 /// What follows the event name.
 enum Body<'a> {
     Message(String),
-    Fields(Vec<(&'a str, Shown<'a>)>),
+    Fields(Vec<(&'a str, BodyValue<'a>)>),
 }
 
 /// The fields the body shows, sorted by key: the `_`-keys and section keys
 /// left out, and of a key given twice the last value. Events without span
 /// context, scope or shown function take their callsite's cached order
 /// (see [`super::callsite`]).
-fn collect_fields(event: &Event, show_func: bool) -> Vec<(&str, Shown<'_>)> {
+fn collect_fields(event: &Event, show_func: bool) -> Vec<(&str, BodyValue<'_>)> {
     let only_fields =
         event.context.is_empty() && event.scope.is_none() && !(show_func && event.func.is_some());
     if only_fields {
@@ -183,29 +228,23 @@ thread_local! {
 }
 
 /// [`collect_fields`] for an event whose body is its own fields only. The
-/// order is made once per callsite by [`collect_fields_plain`] itself, so
-/// both paths show the same.
-fn collect_fields_planned(event: &Event) -> Option<Vec<(&str, Shown<'_>)>> {
+/// order is made once per callsite from the same fields
+/// [`collect_fields_plain`] shows, so both paths show the same.
+fn collect_fields_planned(event: &Event) -> Option<Vec<(&str, BodyValue<'_>)>> {
     SHOWN_ORDER
         .try_with(|cell| {
             let mut plans = cell.try_borrow_mut().ok()?;
             let order = plans.plan(event, || {
-                collect_fields_plain(event, false)
-                    .iter()
-                    .filter_map(|(_, shown)| match shown {
-                        Shown::Value(v) => {
-                            event.fields.iter().position(|(_, f)| std::ptr::eq(f, *v))
-                        }
-                        Shown::Text(_) => None,
-                    })
-                    .collect()
+                let mut shown: Vec<Visible<'_>> = event.visible(fields::BODY).collect();
+                shown.sort_unstable_by(|a, b| a.key.cmp(b.key));
+                shown.iter().map(|v| v.index).collect()
             })?;
             Some(
                 order
                     .iter()
                     .map(|&i| {
                         let (key, value) = &event.fields[i];
-                        (key.as_ref(), Shown::Value(value))
+                        (key.as_ref(), BodyValue::Value(value))
                     })
                     .collect(),
             )
@@ -214,27 +253,21 @@ fn collect_fields_planned(event: &Event) -> Option<Vec<(&str, Shown<'_>)>> {
         .flatten()
 }
 
-fn collect_fields_plain(event: &Event, show_func: bool) -> Vec<(&str, Shown<'_>)> {
-    let mut out: Vec<(&str, Shown<'_>)> =
+fn collect_fields_plain(event: &Event, show_func: bool) -> Vec<(&str, BodyValue<'_>)> {
+    let mut out: Vec<(&str, BodyValue<'_>)> =
         Vec::with_capacity(event.fields.len() + event.context.len() + 2);
-    for (k, v) in event.context.iter().chain(event.fields.iter()) {
-        if k.starts_with('_') || is_section_key(k) {
-            continue;
-        }
-        match out.iter_mut().find(|(key, _)| *key == k.as_ref()) {
-            Some(slot) => slot.1 = Shown::Value(v),
-            None => out.push((k.as_ref(), Shown::Value(v))),
-        }
-    }
+    let mut fields = event.visible(fields::BODY);
+    out.extend(fields.by_ref().map(|v| (v.key, BodyValue::Value(v.value))));
+    let taken = fields.taken();
     if let Some(scope) = event.scope.as_deref() {
-        if !out.iter().any(|(k, _)| *k == "scope") {
-            out.push(("scope", Shown::Text(scope)));
+        if !taken.contains(SystemKey::Scope) {
+            out.push(("scope", BodyValue::Text(scope)));
         }
     }
     if show_func {
         if let Some(func) = event.func.as_deref() {
-            if !out.iter().any(|(k, _)| *k == "func") {
-                out.push(("func", Shown::Text(func)));
+            if !taken.contains(SystemKey::Func) {
+                out.push(("func", BodyValue::Text(func)));
             }
         }
     }
@@ -257,13 +290,14 @@ fn body_of<'a>(event: &'a Event, show_func: bool, template: Option<&str>) -> Bod
 /// (escaped), or every visible field as sorted `key=value` joined by single
 /// spaces, with `scope` and (when `show_func`) `func` among them. The
 /// journal's `MESSAGE` and other one-line forms can reuse it.
-pub fn write_body(out: &mut String, event: &Event, show_func: bool) {
+#[cfg(test)]
+pub(crate) fn write_body(out: &mut String, event: &Event, show_func: bool) {
     write_body_translated(out, event, show_func, None);
 }
 
 /// [`write_body`] with the translated message, when `translations` has one
 /// for the event, in place of `_replace_msg`.
-pub fn write_body_translated(
+pub(crate) fn write_body_translated(
     out: &mut String,
     event: &Event,
     show_func: bool,
@@ -275,7 +309,7 @@ pub fn write_body_translated(
     }
 }
 
-fn write_fields(out: &mut String, fields: &[(&str, Shown<'_>)], color: bool) {
+fn write_fields(out: &mut String, fields: &[(&str, BodyValue<'_>)], color: bool) {
     for (i, (key, value)) in fields.iter().enumerate() {
         if i > 0 {
             out.push(' ');
@@ -296,10 +330,10 @@ fn write_fields(out: &mut String, fields: &[(&str, Shown<'_>)], color: bool) {
     }
 }
 
-fn write_value(out: &mut String, value: Shown<'_>) {
+fn write_value(out: &mut String, value: BodyValue<'_>) {
     let value = match value {
-        Shown::Text(s) => return push_quoted(out, s),
-        Shown::Value(v) => v,
+        BodyValue::Text(s) => return push_quoted(out, s),
+        BodyValue::Value(v) => v,
     };
     match value {
         Value::Str(s) => push_quoted(out, s),
@@ -483,17 +517,6 @@ impl TextRenderer {
     }
 }
 
-fn push_fill(out: &mut String, c: char, n: usize) {
-    const SPACES: &str = "                                                                ";
-    if c == ' ' && n <= SPACES.len() {
-        out.push_str(&SPACES[..n]);
-    } else {
-        for _ in 0..n {
-            out.push(c);
-        }
-    }
-}
-
 /// `(file, line)` of the event, when the file is known.
 fn code_info(event: &Event) -> Option<(&str, Option<u32>)> {
     event.code.file.as_deref().map(|f| (f, event.code.line))
@@ -509,382 +532,13 @@ fn section_text(value: &Value) -> String {
     }
 }
 
-/// `2026-06-01T17:19:01[.123456][Z]`, in UTC. (A time whose UTC date
-/// would be outside the years ±9999 is written in its own offset rather
-/// than panicking.)
-pub fn write_iso(out: &mut String, ts: OffsetDateTime, micros: bool, zulu: bool) {
-    let ts = if ts.offset().is_utc() {
-        ts
-    } else {
-        ts.checked_to_offset(UtcOffset::UTC).unwrap_or(ts)
-    };
-    if (0..=9999).contains(&ts.year()) {
-        // `2026-06-01T17:19:01` is the same for a whole second: each thread
-        // keeps the last one it wrote.
-        thread_local! {
-            static LAST_SECOND: Cell<(i64, [u8; 19])> = const { Cell::new((i64::MIN, [0; 19])) };
-        }
-        let second = ts.unix_timestamp();
-        let cached = LAST_SECOND.try_with(|last| {
-            let (s, text) = last.get();
-            if s == second {
-                text
-            } else {
-                let text = iso_second(ts);
-                last.set((second, text));
-                text
-            }
-        });
-        push_ascii(out, &cached.unwrap_or_else(|_| iso_second(ts)));
-        if micros {
-            let mut frac = *b".000000";
-            let mut n = ts.microsecond();
-            for digit in frac[1..].iter_mut().rev() {
-                *digit = b'0' + (n % 10) as u8;
-                n /= 10;
-            }
-            push_ascii(out, &frac);
-        }
-    } else {
-        let (year, month, day) = ts.to_calendar_date();
-        let (hour, minute, second, micro) = ts.to_hms_micro();
-        let _ = write!(
-            out,
-            "{year:04}-{:02}-{day:02}T{hour:02}:{minute:02}:{second:02}",
-            u8::from(month)
-        );
-        if micros {
-            let _ = write!(out, ".{micro:06}");
-        }
-    }
-    if zulu {
-        out.push('Z');
-    }
-}
-
-/// `YYYY-MM-DDTHH:MM:SS` of a UTC time in the years 0..=9999.
-fn iso_second(ts: OffsetDateTime) -> [u8; 19] {
-    let (year, month, day) = ts.to_calendar_date();
-    let (hour, minute, second) = ts.to_hms();
-    let mut b = *b"0000-00-00T00:00:00";
-    let mut put = |at: usize, width: usize, mut n: u32| {
-        for i in (at..at + width).rev() {
-            b[i] = b'0' + (n % 10) as u8;
-            n /= 10;
-        }
-    };
-    put(0, 4, year.unsigned_abs());
-    put(5, 2, u32::from(u8::from(month)));
-    put(8, 2, u32::from(day));
-    put(11, 2, u32::from(hour));
-    put(14, 2, u32::from(minute));
-    put(17, 2, u32::from(second));
-    b
-}
-
-/// Appends bytes known to be ASCII (digits, signs).
-fn push_ascii(out: &mut String, bytes: &[u8]) {
-    if let Ok(s) = std::str::from_utf8(bytes) {
-        out.push_str(s);
-    }
-}
-
-/// Appends an integer in decimal without going through `core::fmt`.
-pub(crate) fn push_int(out: &mut String, n: i128) {
-    match i64::try_from(n) {
-        Ok(n) => out.push_str(itoa::Buffer::new().format(n)),
-        Err(_) => out.push_str(itoa::Buffer::new().format(n)),
-    }
-}
-
-/// Appends an unsigned integer in decimal.
-pub(crate) fn push_uint(out: &mut String, n: u128) {
-    match u64::try_from(n) {
-        // The common case, without 128-bit division.
-        Ok(n) => out.push_str(itoa::Buffer::new().format(n)),
-        Err(_) => out.push_str(itoa::Buffer::new().format(n)),
-    }
-}
-
-/// [`format_float`](crate::event::format_float), written in place.
+/// [`format_float`](super::number::format_float), written in place.
 fn push_float(out: &mut String, x: f64) {
     write_float(out, x);
 }
 
-/// `+12.345s`: a sign, whole seconds, three digits of milliseconds
-/// (truncated toward zero), `s`.
-fn write_relative(out: &mut String, since_start: time::Duration) {
-    let micros = since_start.whole_microseconds();
-    let sign = if micros < 0 { '-' } else { '+' };
-    let abs = micros.unsigned_abs();
-    let _ = write!(
-        out,
-        "{sign}{}.{:03}s",
-        abs / 1_000_000,
-        (abs % 1_000_000) / 1_000
-    );
-}
-
-/// Characters written as escapes wherever field values are shown: control
-/// characters (C0, DEL, C1), spaces other than the ASCII space (no-break,
-/// en, em, ideographic, ...), and the invisible formatting characters that
-/// reorder or hide text (bidirectional controls, zero-width characters, soft
-/// hyphen, line and paragraph separators, the byte-order mark). Python's
-/// `repr()` escapes all of these too.
-pub fn is_unprintable(c: char) -> bool {
-    c.is_control()
-        || matches!(
-            c,
-            '\u{00a0}'
-                | '\u{00ad}'
-                | '\u{061c}'
-                | '\u{1680}'
-                | '\u{180e}'
-                | '\u{2000}'..='\u{200f}'
-                | '\u{2028}'..='\u{202f}'
-                | '\u{205f}'..='\u{2064}'
-                | '\u{2066}'..='\u{206f}'
-                | '\u{3000}'
-                | '\u{feff}'
-        )
-}
-
-/// Appends `s` with newline, carriage return and tab written as `\n`, `\r`,
-/// `\t` and every other [unprintable](is_unprintable) character as
-/// `\xNN` / `\uNNNN` (ESC is `\x1b`). Backslashes are kept as they are.
-pub fn push_escaped(out: &mut String, s: &str) {
-    push_escaped_with(out, s, false, false);
-}
-
-/// Appends `s` quoted the way the `key=value` body shows strings:
-/// `'...'` with `\` and `'` escaped (`\\`, `\'`), plus the escapes of
-/// [`push_escaped`].
-pub fn push_quoted(out: &mut String, s: &str) {
-    out.reserve(s.len() + 2);
-    out.push('\'');
-    push_escaped_with(out, s, true, false);
-    out.push('\'');
-}
-
-/// Length of the leading run of `bytes` that [`push_escaped_with`] copies as
-/// it is, found eight bytes at a time (a lower bound: it stops at the first
-/// chunk holding a control byte, DEL, a non-ASCII byte or, when `quoted`, a
-/// backslash or quote; the byte loop takes it from there).
-fn plain_prefix_len(bytes: &[u8], quoted: bool) -> usize {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
-    const LOW7: u64 = u64::from_ne_bytes([0x7f; 8]);
-    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH != 0;
-    let mut i = 0;
-    for chunk in bytes.chunks_exact(8) {
-        let mut b = [0u8; 8];
-        b.copy_from_slice(chunk);
-        let w = u64::from_ne_bytes(b);
-        let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGH != 0;
-        let del_or_high = ((w & LOW7).wrapping_add(ONES) | w) & HIGH != 0;
-        let special = quoted
-            && (has_zero(w ^ (ONES * u64::from(b'\\'))) || has_zero(w ^ (ONES * u64::from(b'\''))));
-        if below_space || del_or_high || special {
-            break;
-        }
-        i += 8;
-    }
-    i
-}
-
-fn push_escaped_with(out: &mut String, s: &str, quoted: bool, keep_tab: bool) {
-    let bytes = s.as_bytes();
-    let mut start = 0;
-    let mut i = plain_prefix_len(bytes, quoted);
-    while i < bytes.len() {
-        let b = bytes[i];
-        if (0x20..0x7f).contains(&b) && !(quoted && (b == b'\\' || b == b'\'')) {
-            i += 1;
-            continue;
-        }
-        let c = if b < 0x80 {
-            char::from(b)
-        } else {
-            match s[i..].chars().next() {
-                Some(c) => c,
-                None => break,
-            }
-        };
-        let len = c.len_utf8();
-        let escape = match c {
-            '\t' => !keep_tab,
-            '\\' | '\'' => quoted,
-            c => is_unprintable(c),
-        };
-        if escape {
-            out.push_str(&s[start..i]);
-            match c {
-                '\n' => out.push_str("\\n"),
-                '\r' => out.push_str("\\r"),
-                '\t' => out.push_str("\\t"),
-                '\\' => out.push_str("\\\\"),
-                '\'' => out.push_str("\\'"),
-                c => push_python_escape(out, c),
-            }
-            start = i + len;
-        }
-        i += len;
-    }
-    out.push_str(&s[start..]);
-}
-
-/// Appends one line of `_raw_output`. Escape sequences are removed, except,
-/// when `keep_sgr`, the colour and style sequences (`ESC [ ... m`); other
-/// control characters are escaped as in [`push_escaped`] (tabs are kept).
-/// Returns whether a sequence was kept.
-fn push_raw(out: &mut String, s: &str, keep_sgr: bool) -> bool {
-    let bytes = s.as_bytes();
-    let mut kept = false;
-    let mut start = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] != 0x1b {
-            i += 1;
-            continue;
-        }
-        push_escaped_with(out, &s[start..i], false, true);
-        let end = escape_sequence_end(bytes, i);
-        let seq = &s[i..end];
-        if keep_sgr && is_sgr(seq) {
-            out.push_str(seq);
-            kept = true;
-        }
-        i = end;
-        start = i;
-    }
-    push_escaped_with(out, &s[start..], false, true);
-    kept
-}
-
-/// `ESC [ <digits ; :> m`.
-fn is_sgr(seq: &str) -> bool {
-    seq.len() >= 3
-        && seq.starts_with("\x1b[")
-        && seq.ends_with('m')
-        && seq[2..seq.len() - 1]
-            .bytes()
-            .all(|b| b.is_ascii_digit() || b == b';' || b == b':')
-}
-
-/// End (exclusive) of the escape sequence starting with ESC at `i`: CSI
-/// (`ESC [` params intermediates final), OSC (`ESC ]` ... BEL or ST),
-/// DCS/SOS/PM/APC (`ESC P|X|^|_` ... ST), nF (`ESC` intermediates final) or
-/// a two-byte `ESC x`. An unterminated sequence runs to the end of `bytes`.
-fn escape_sequence_end(bytes: &[u8], i: usize) -> usize {
-    let n = bytes.len();
-    let Some(&kind) = bytes.get(i + 1) else {
-        return n;
-    };
-    match kind {
-        b'[' => {
-            let mut j = i + 2;
-            while j < n && (0x30..=0x3f).contains(&bytes[j]) {
-                j += 1;
-            }
-            while j < n && (0x20..=0x2f).contains(&bytes[j]) {
-                j += 1;
-            }
-            if j < n && (0x40..=0x7e).contains(&bytes[j]) {
-                j + 1
-            } else {
-                j // malformed: drop what was read
-            }
-        }
-        b']' | b'P' | b'X' | b'^' | b'_' => {
-            let mut j = i + 2;
-            while j < n {
-                if kind == b']' && bytes[j] == 0x07 {
-                    return j + 1;
-                }
-                if bytes[j] == 0x1b && bytes.get(j + 1) == Some(&b'\\') {
-                    return j + 2;
-                }
-                j += 1;
-            }
-            n
-        }
-        0x20..=0x2f => {
-            let mut j = i + 1;
-            while j < n && (0x20..=0x2f).contains(&bytes[j]) {
-                j += 1;
-            }
-            if j < n && (0x30..=0x7e).contains(&bytes[j]) {
-                j + 1
-            } else {
-                j
-            }
-        }
-        0x30..=0x7e => i + 2,
-        _ => i + 1, // ESC followed by something else: drop the ESC alone
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::plain_prefix_len;
-
-    /// The chunked scan never skips a byte the byte loop would escape.
-    #[test]
-    fn plain_prefix_stops_before_every_byte_that_needs_escaping() {
-        let plain = "abcdefghijklmnopqrstuvwxyz ABC~!@#$%^&*()0123456789";
-        for special in [
-            "\n", "\t", "\x1b", "\x7f", "\u{a0}", "é", "\\", "'", "\0", "\x1f",
-        ] {
-            for at in 0..plain.len() {
-                let s = format!("{}{special}{}", &plain[..at], &plain[at..]);
-                for quoted in [false, true] {
-                    let n = plain_prefix_len(s.as_bytes(), quoted);
-                    let needs = |b: u8| {
-                        !(0x20..0x7f).contains(&b) || (quoted && (b == b'\\' || b == b'\''))
-                    };
-                    let first = s.bytes().position(needs).unwrap_or(s.len());
-                    assert!(n <= first, "{s:?} quoted={quoted}: {n} > {first}");
-                    assert!(
-                        n + 8 > first || n + 8 > s.len(),
-                        "{s:?}: stopped early at {n}"
-                    );
-                }
-            }
-        }
-        assert_eq!(
-            plain_prefix_len(plain.as_bytes(), true),
-            plain.len() / 8 * 8
-        );
-    }
-
-    #[test]
-    fn iso_timestamps_follow_every_second_and_offset() {
-        use super::write_iso;
-        use time::macros::datetime;
-        use time::OffsetDateTime;
-        let iso = |ts: OffsetDateTime, micros: bool, zulu: bool| {
-            let mut out = String::new();
-            write_iso(&mut out, ts, micros, zulu);
-            out
-        };
-        let t = datetime!(2026-06-01 17:19:01.123456 UTC);
-        assert_eq!(iso(t, true, true), "2026-06-01T17:19:01.123456Z");
-        assert_eq!(
-            iso(t.replace_microsecond(7).unwrap(), true, false),
-            "2026-06-01T17:19:01.000007"
-        );
-        assert_eq!(
-            iso(t + time::Duration::SECOND, false, true),
-            "2026-06-01T17:19:02Z"
-        );
-        assert_eq!(iso(t, false, false), "2026-06-01T17:19:01");
-        let elsewhere = datetime!(2026-06-01 19:19:01.5 +02:00);
-        assert_eq!(iso(elsewhere, true, true), "2026-06-01T17:19:01.500000Z");
-        let before = datetime!(-0005-01-02 03:04:05 UTC);
-        assert_eq!(iso(before, false, true), "-005-01-02T03:04:05Z");
-        assert_eq!(iso(t, true, true), "2026-06-01T17:19:01.123456Z");
-    }
-
     /// Events with only their own `'static`-named fields take a cached
     /// order per callsite; the line must be exactly the plain path's.
     #[test]

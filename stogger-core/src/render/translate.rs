@@ -21,11 +21,11 @@ use std::path::{Path, PathBuf};
 
 /// The language used when `translation_dir` is set and `language` is not
 /// (Python stogger's default).
-pub const DEFAULT_LANGUAGE: &str = "en";
+pub(crate) const DEFAULT_LANGUAGE: &str = "en";
 
 /// The templates of one translation file.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Translations {
+pub(crate) struct Translations {
     file: PathBuf,
     templates: HashMap<String, String>,
 }
@@ -34,7 +34,7 @@ impl Translations {
     /// Reads `{dir}/{language}.toml`. Returns the templates that are usable
     /// (`None` when the file cannot be read or parsed) and a warning for
     /// each problem, naming the file and line.
-    pub fn load(dir: &Path, language: &str) -> (Option<Translations>, Vec<String>) {
+    pub(crate) fn load(dir: &Path, language: &str) -> (Option<Translations>, Vec<String>) {
         let file = dir.join(format!("{language}.toml"));
         let text = match std::fs::read_to_string(&file) {
             Ok(text) => text,
@@ -105,24 +105,9 @@ impl Translations {
         (Some(templates), warnings)
     }
 
-    /// The file the templates came from.
-    pub fn file(&self) -> &Path {
-        &self.file
-    }
-
-    /// How many usable templates the file has.
-    pub fn len(&self) -> usize {
-        self.templates.len()
-    }
-
-    /// Whether the file has no usable template.
-    pub fn is_empty(&self) -> bool {
-        self.templates.is_empty()
-    }
-
     /// The template for `event`: by its `_msg_key` field when it has one,
     /// else by its event id.
-    pub fn lookup(&self, event: &Event) -> Option<&str> {
+    pub(crate) fn lookup(&self, event: &Event) -> Option<&str> {
         let key = event
             .fields
             .iter()
@@ -136,7 +121,7 @@ impl Translations {
 
 /// The message template of `event`: its translation when there is one,
 /// else its `_replace_msg`.
-pub fn template_of<'a>(
+pub(crate) fn template_of<'a>(
     event: &'a Event,
     translations: Option<&'a Translations>,
 ) -> Option<&'a str> {

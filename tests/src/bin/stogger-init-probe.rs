@@ -12,7 +12,7 @@ fn main() -> ExitCode {
         Ok(guard) => {
             println!("ok");
             for event in capture.events() {
-                if event.name == "config-warning" {
+                if event.name() == "config-warning" {
                     let detail = event.get("detail").map(|v| v.to_string());
                     println!("warning: {}", detail.unwrap_or_default());
                 }

@@ -117,11 +117,15 @@ fn run(scenario: &str) -> Result<(), Box<dyn std::error::Error>> {
         "set-filter" => {
             let _guard = stogger_core::init_logging()?;
             let (go, wait) = std::sync::mpsc::channel::<()>();
+            let (logged, before_logged) = std::sync::mpsc::channel::<()>();
             let worker = std::thread::spawn(move || {
                 tracing::debug!("worker-debug-before");
+                let _ = logged.send(());
                 let _ = wait.recv();
                 tracing::debug!("worker-debug-after");
             });
+            // The worker's first event comes before the filter changes.
+            let _ = before_logged.recv();
             tracing::debug!("main-debug-before");
             std::thread::spawn(|| {
                 if let Err(e) = stogger_core::set_filter("debug,svc::noisy=loud") {

@@ -10,8 +10,7 @@
 
 use proptest::collection::vec;
 use proptest::prelude::*;
-use std::borrow::Cow;
-use stogger_core::{Event, Level, Value};
+use stogger_core::{CodeLocation, Event, Level, Value};
 use time::OffsetDateTime;
 
 /// Snippets that break naive encoders, kept whole so shrinking keeps them.
@@ -199,7 +198,8 @@ pub fn timestamp() -> impl Strategy<Value = OffsetDateTime> {
     let min = -62_135_596_800i64; // 0001-01-01
     let max = 253_402_300_799i64; // 9999-12-31T23:59:59
     prop_oneof![
-        1 => Just(stogger_core::event::now_micros()),
+        // The present, at microsecond precision (as `Event::new` stamps it).
+        1 => Just(Event::new(Level::Info, "now").timestamp()),
         2 => (min..=max, 0u32..1_000_000).prop_map(|(s, us)| {
             OffsetDateTime::from_unix_timestamp(s)
                 .unwrap_or(OffsetDateTime::UNIX_EPOCH)
@@ -227,33 +227,33 @@ pub struct EventParts {
 
 impl EventParts {
     pub fn event(&self) -> Event {
-        let mut e = Event::new(self.level, self.name.clone());
-        e.timestamp = self.timestamp;
-        e.pid = self.pid;
-        e.fields = self
-            .fields
-            .iter()
-            .map(|(k, v)| (Cow::Owned(k.clone()), v.clone()))
-            .collect();
+        let mut e = Event::new(self.level, self.name.clone())
+            .with_timestamp(self.timestamp)
+            .with_pid(self.pid);
+        for (k, v) in &self.fields {
+            e = e.with(k.clone(), v.clone());
+        }
         if let Some(t) = &self.template {
-            e.fields
-                .push((Cow::Borrowed("_replace_msg"), Value::Str(t.clone())));
+            e = e.with("_replace_msg", Value::Str(t.clone()));
         }
         if self.level == Level::Critical {
-            e.fields
-                .push((Cow::Borrowed("_critical"), Value::Bool(true)));
+            e = e.with("_critical", Value::Bool(true));
         }
-        e.context = self
-            .context
-            .iter()
-            .map(|(k, v)| (Cow::Owned(k.clone()), v.clone()))
-            .collect();
-        e.scope = self.scope.clone();
-        e.func = self.func.clone();
+        for (k, v) in &self.context {
+            e = e.with_span_field(k.clone(), v.clone());
+        }
+        if let Some(scope) = &self.scope {
+            e = e.with_scope(scope.clone());
+        }
+        if let Some(func) = &self.func {
+            e = e.with_func(func.clone());
+        }
         if let Some((file, line, module)) = &self.code {
-            e.code.file = Some(file.clone().into());
-            e.code.line = *line;
-            e.code.module = module.clone().map(Into::into);
+            let mut code = CodeLocation::default();
+            code.file = Some(file.clone().into());
+            code.line = *line;
+            code.module = module.clone().map(Into::into);
+            e = e.with_code_location(code);
         }
         e
     }

@@ -1,17 +1,16 @@
 //! Every example in `docs/output-format.md` is what the renderers print:
 //! each test renders an event and asserts the doc contains the result.
 
-use stogger_core::config::TimestampPrecision;
-use stogger_core::event::CodeLocation;
-use stogger_core::render::json::JsonRenderer;
-use stogger_core::render::template::render_template;
-use stogger_core::render::text::{ansi, TextOptions, TextRenderer};
-use stogger_core::target::Renderer;
-use stogger_core::{Level, Value};
+use crate::config::TimestampPrecision;
+use crate::event::CodeLocation;
+use crate::render::json::JsonRenderer;
+use crate::render::template::render_template;
+use crate::render::text::{ansi, TextOptions, TextRenderer};
+use crate::target::Renderer;
+use crate::{Level, Value};
 use time::macros::datetime;
 
-mod fixtures;
-use fixtures::*;
+use super::fixtures::*;
 
 fn doc() -> String {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/output-format.md");

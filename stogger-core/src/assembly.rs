@@ -1,6 +1,9 @@
-//! Building the set of targets a configuration asks for.
+//! Assembling the pipeline a configuration asks for: its targets, the
+//! outputs that did not start, and the events to log once it runs.
+//! ([`crate::init`] installs what this assembles.)
 
 use crate::config::{Config, LogFormat};
+use crate::delivery::{NotStarted, Tally};
 use crate::dispatch::Pipeline;
 use crate::error::Error;
 use crate::event::{now_micros, Event, Level};
@@ -10,14 +13,34 @@ use crate::output::{journal, postgres};
 use crate::render::json::JsonRenderer;
 use crate::render::text::{TextOptions, TextRenderer};
 use crate::render::translate::{Translations, DEFAULT_LANGUAGE};
-use crate::target::{Output, Pair, Target};
+use crate::target::{Output, RenderingTarget, Target};
 use std::sync::Arc;
 
 /// A pipeline and the events to log once it is installed (setup notes such
 /// as `file-logging-setup-failed`).
-pub(crate) struct Built {
+pub(crate) struct NewPipeline {
     pub(crate) pipeline: Pipeline,
     pub(crate) startup_events: Vec<Event>,
+}
+
+/// What building the targets has to tell once they are installed.
+#[derive(Debug, Default)]
+pub(crate) struct StartupLog {
+    /// Events to log (`systemd-journal-active`, warnings, failures).
+    pub(crate) events: Vec<Event>,
+    /// The enabled outputs that did not start (for the guard's report).
+    pub(crate) not_started: Vec<NotStarted>,
+}
+
+impl StartupLog {
+    /// Logs `note` (an event saying why) and records that `output` did not start.
+    pub(crate) fn failed(&mut self, output: Output, note: Event) {
+        self.not_started.push(NotStarted {
+            output,
+            event: note.name.clone(),
+        });
+        self.events.push(note);
+    }
 }
 
 fn text_renderer(cfg: &Config, color: bool) -> TextRenderer {
@@ -37,26 +60,27 @@ fn load_translations(cfg: &Config, notes: &mut Vec<Event>) -> Option<Arc<Transla
 }
 
 /// Console only: the early pipeline.
-pub(crate) fn build_console_only(cfg: &Config) -> Built {
-    let text = Pair::new("console", text_renderer(cfg, color_enabled()))
+pub(crate) fn assemble_console_only(cfg: &Config) -> NewPipeline {
+    let text = RenderingTarget::new("console", text_renderer(cfg, color_enabled()))
         .logger(Output::Console, ConsoleLogger::new());
-    Built {
+    NewPipeline {
         pipeline: Pipeline {
             targets: vec![Box::new(text)],
             panic_flush_timeout: cfg.panic_flush_timeout(),
+            tally: Arc::default(),
         },
         startup_events: Vec::new(),
     }
 }
 
 /// Every target the configuration enables.
-pub(crate) fn build(cfg: &Config) -> Result<Built, Error> {
-    let mut notes = Vec::new();
+pub(crate) fn assemble(cfg: &Config) -> Result<NewPipeline, Error> {
+    let mut startup = StartupLog::default();
     let mut targets: Vec<Box<dyn Target>> = Vec::new();
     crate::exception::set_capture_backtrace(cfg.capture_backtrace);
 
-    let translations = load_translations(cfg, &mut notes);
-    let journal_target = journal::build(cfg, &mut notes, translations.clone())?;
+    let translations = load_translations(cfg, &mut startup.events);
+    let journal_target = journal::build(cfg, &mut startup, translations.clone())?;
     let console_on =
         cfg.log_to_console && !(journal_target.is_some() && journal::stderr_is_journal());
 
@@ -66,7 +90,8 @@ pub(crate) fn build(cfg: &Config) -> Result<Built, Error> {
         Some(Ok(f)) => Some(f),
         Some(Err(err)) => {
             let path = cfg.logdir.join(format!("{}.log", cfg.syslog_identifier));
-            notes.push(
+            startup.failed(
+                Output::File,
                 Event::new(Level::Warning, "file-logging-setup-failed")
                     .with("path", path.display().to_string())
                     .with("error", err.to_string())
@@ -80,7 +105,7 @@ pub(crate) fn build(cfg: &Config) -> Result<Built, Error> {
     };
 
     let color = console_on && color_enabled();
-    let mut text = Pair::new(
+    let mut text = RenderingTarget::new(
         "text",
         text_renderer(cfg, color).with_translations(translations.clone()),
     );
@@ -93,7 +118,7 @@ pub(crate) fn build(cfg: &Config) -> Result<Built, Error> {
             LogFormat::Simple => text = text.logger(Output::File, file),
             LogFormat::Json => {
                 let renderer = JsonRenderer::new().with_translations(translations.clone());
-                json_file = Some(Pair::new("json", renderer).logger(Output::File, file))
+                json_file = Some(RenderingTarget::new("json", renderer).logger(Output::File, file))
             }
         }
     }
@@ -106,16 +131,62 @@ pub(crate) fn build(cfg: &Config) -> Result<Built, Error> {
     if let Some(j) = journal_target {
         targets.push(j);
     }
-    if let Some(pg) = postgres::build(cfg, &mut notes) {
+    if let Some(pg) = postgres::build(cfg, &mut startup) {
         targets.push(pg);
     }
     crate::command::set_logdir(&cfg.logdir);
     targets.push(Box::new(crate::command::CmdOutputTarget));
-    Ok(Built {
+    Ok(NewPipeline {
         pipeline: Pipeline {
             targets,
             panic_flush_timeout: cfg.panic_flush_timeout(),
+            tally: Arc::new(Tally::new(startup.not_started)),
         },
-        startup_events: notes,
+        startup_events: startup.events,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SystemdMode;
+
+    /// What `stogger emit` and [`crate::LoggingGuard::close`] report: each
+    /// enabled output that did not start, by the event that said why.
+    #[test]
+    fn outputs_that_do_not_start_are_reported_with_the_reason() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let blocker = dir.path().join("a-file");
+        std::fs::write(&blocker, b"").expect("write");
+        let cfg = Config {
+            logdir: blocker.join("logs"),
+            log_to_console: false,
+            systemd: SystemdMode::Off,
+            enable_postgres: true,
+            postgres_dsn: None,
+            ..Config::default()
+        };
+        let built = assemble(&cfg).expect("a failed output is no error");
+        let report = built.pipeline.tally.report();
+        let not_started: Vec<(Output, &str)> = report
+            .not_started()
+            .iter()
+            .map(|n| (n.output, n.event.as_str()))
+            .collect();
+        assert!(
+            not_started.contains(&(Output::File, "file-logging-setup-failed")),
+            "{not_started:?}"
+        );
+        assert!(
+            not_started.contains(&(Output::Postgres, "postgres-dsn-missing")),
+            "{not_started:?}"
+        );
+        assert!(!report.is_complete());
+        let logged: Vec<&str> = built
+            .startup_events
+            .iter()
+            .map(|e| e.name.as_str())
+            .collect();
+        assert!(logged.contains(&"file-logging-setup-failed"), "{logged:?}");
+    }
 }

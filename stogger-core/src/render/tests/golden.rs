@@ -2,17 +2,16 @@
 //! Expected strings are literal; the format-spec table was checked against
 //! what Python 3.11 prints for `format(value, spec)`.
 
-use stogger_core::config::TimestampPrecision;
-use stogger_core::event::CodeLocation;
-use stogger_core::render::json::JsonRenderer;
-use stogger_core::render::template::render_template;
-use stogger_core::render::text::{write_body, TextLine, TextOptions, TextRenderer};
-use stogger_core::target::Renderer;
-use stogger_core::{Event, Level, Value};
+use crate::config::TimestampPrecision;
+use crate::event::CodeLocation;
+use crate::render::json::JsonRenderer;
+use crate::render::template::render_template;
+use crate::render::text::{write_body, TextLine, TextOptions, TextRenderer};
+use crate::target::Renderer;
+use crate::{Event, Level, Value};
 use time::macros::datetime;
 
-mod fixtures;
-use fixtures::*;
+use super::fixtures::*;
 
 fn render_with(o: TextOptions, e: &Event) -> TextLine {
     TextRenderer::new(o).render(e)
