@@ -4,14 +4,17 @@
 //! - [`Writer`] (this module): the handle — open, write, flush, stats,
 //!   close — state by both write modes.
 //! - `batch`: batch mode, the background task writing with binary COPY.
-//! - `sync`: sync mode, one committed INSERT per row on the calling thread,
-//!   through `pool` (deadpool's pool of connections driven by their
-//!   caller) and `breaker` (fail fast while the database is unavailable).
+//! - `sync`: sync mode, committed INSERTs on the calling thread, through
+//!   `pool` (deadpool's pool of connections driven by their caller),
+//!   `group` (callers that arrive together share one multi-row INSERT)
+//!   and `breaker` (fail fast while the database is unavailable).
 //! - `state`: what the handle and both paths share (counters, progress,
 //!   the connection set-up).
 
 mod batch;
 mod breaker;
+mod dp_pool;
+mod group;
 mod pool;
 mod state;
 mod sync;
@@ -272,7 +275,7 @@ impl Writer {
                 let owned: Vec<Row> = rows.iter().map(Row::from_bytes).collect();
                 if tokio::runtime::Handle::try_current().is_err() {
                     // The common case: the INSERT runs on this thread.
-                    return path.write(&owned);
+                    return path.write(owned);
                 }
                 // Inside a tokio runtime `block_on` is not allowed: a
                 // thread of the writer's blocking pool does the same write
