@@ -798,7 +798,11 @@ impl SyncPath {
                 _ = opened.changed() => None,
             };
             let failure = match sent {
-                Some(Ok(Ok(()))) => return Outcome::Committed,
+                Some(Ok(Ok(()))) => {
+                // A committed statement is sync mode's batch.
+                state.batches.fetch_add(1, Ordering::AcqRel);
+                return Outcome::Committed;
+            }
                 Some(Ok(Err(e))) if statement_failed(&e) => conn::classify(&e, client),
                 Some(Ok(Err(e))) => {
                     lane.discard();
