@@ -297,13 +297,13 @@ pub const APPLICATION_NAME: Setting = Setting {
 pub const SYNC_POOL_SIZE: Setting = Setting {
     name: "sync_pool_size",
     config_key: Some("postgres_sync_pool_size"),
-    default: "4",
+    default: "2",
     allowed: "an integer from 1 to 256",
-    doc: "Sync mode: connections the log calls of a process write through at most (1: they take turns).",
+    doc: "Sync mode: connections the log calls of a process write through at most (callers that find them all busy are written together in one INSERT).",
     kind: Kind::Integer {
         min: 1,
         max: 256,
-        default: 4,
+        default: 2,
         get: |s| count(s.sync_pool_size),
         set: |s, n| s.sync_pool_size = to_usize(n),
     },

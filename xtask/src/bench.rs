@@ -490,9 +490,9 @@ fn batch_size_diag(ctx: &Ctx, quick: bool, runs: u32, dsn: &str) -> Result<Value
 
 /// Sync mode under concurrency: stogger (default pool) with 1, 2, 4, 8 and
 /// 16 callers, 8 callers with `postgres_sync_pool_size` 1, 2, 4, 8 (the
-/// figures behind the default), and 1, 8 and 16 callers on
-/// deadpool-postgres's pool instead of the slots; events/s and p99,
-/// medians.
+/// figures behind the default), and the same on deadpool-postgres's pool
+/// instead of the slots (1 and 16 callers, 8 callers by pool size);
+/// events/s, p99 and rows per INSERT, medians.
 fn sync_threads_diag(ctx: &Ctx, quick: bool, runs: u32, dsn: &str) -> Result<Value, String> {
     let n: u64 = if quick { 8_000 } else { 40_000 };
     type Variant = (String, u64, Option<u64>, Option<&'static str>);
@@ -505,16 +505,23 @@ fn sync_threads_diag(ctx: &Ctx, quick: bool, runs: u32, dsn: &str) -> Result<Val
             .iter()
             .map(|p| (format!("threads_8_pool_{p}"), 8, Some(*p), None)),
     );
-    variants.extend([1, 8, 16].iter().map(|t| {
+    let dp = Some("deadpool-postgres");
+    variants.extend(
+        [1, 16]
+            .iter()
+            .map(|t| (format!("threads_{t}_deadpool_postgres"), *t, None, dp)),
+    );
+    variants.extend([1, 2, 4, 8].iter().map(|p| {
         (
-            format!("threads_{t}_deadpool_postgres"),
-            *t,
-            None,
-            Some("deadpool-postgres"),
+            format!("threads_8_pool_{p}_deadpool_postgres"),
+            8,
+            Some(*p),
+            dp,
         )
     }));
     let mut rates: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
     let mut p99s: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
+    let mut per_statement: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
     for run in 0..runs {
         for (k, (name, threads, pool, engine)) in variants.iter().enumerate() {
             let mut args: Vec<String> = [
@@ -542,12 +549,14 @@ fn sync_threads_diag(ctx: &Ctx, quick: bool, runs: u32, dsn: &str) -> Result<Val
             let (v, _) = ctx.run(&args)?;
             let rate = num(&v, "events_per_s").unwrap_or(f64::NAN);
             let p99 = num(&v, "p99_ns").unwrap_or(f64::NAN);
+            let per = num(&v, "rows_per_statement").unwrap_or(f64::NAN);
             println!(
-                "    run {}: {name:<30} {} events/s, p99 {} us",
+                "    run {}: {name:<30} {} events/s, p99 {} us, {per:.1} rows/INSERT",
                 run + 1,
                 fmt_num(rate),
                 fmt_num(p99 / 1000.0)
             );
+            per_statement[k].push(per);
             rates[k].push(rate);
             p99s[k].push(p99);
         }
@@ -564,6 +573,7 @@ fn sync_threads_diag(ctx: &Ctx, quick: bool, runs: u32, dsn: &str) -> Result<Val
                 "p99_ns": median(p99s[k].clone()),
                 "runs": rates[k],
                 "p99_runs": p99s[k],
+                "rows_per_statement": median(per_statement[k].clone()),
             }),
         );
     }

@@ -6,7 +6,8 @@
 //! - A caller that gets a connection takes a [`Group`]: its own entry (if
 //!   no one took it yet), then the oldest waiting entries, up to
 //!   [`MAX_ROWS`] rows and [`MAX_BYTES`] bytes. The callers whose entries
-//!   were taken stop waiting for a connection and wait for their result.
+//!   were taken are woken only when their result is known (a connection
+//!   handed to one of them meanwhile serves the callers queued behind).
 //! - A caller that gives up (its wait ran out, the breaker opened, the pool
 //!   closed) withdraws its entry; it can only withdraw one that no one has
 //!   taken, so a row is either written by a leader or answered for by its
@@ -86,15 +87,30 @@ impl Entry {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn set(&self, phase: Phase) {
+    /// Finishes the entry and wakes its caller.
+    fn finish(&self, result: i64) {
         let waker = {
             let mut s = self.state();
-            s.phase = phase;
+            s.phase = Phase::Done(result);
             s.waker.take()
         };
         if let Some(w) = waker {
             w.wake();
         }
+    }
+
+    /// Marks the entry taken by a leader. Its caller is not woken: it has
+    /// nothing to do before the result (a wake-up per caller and group
+    /// costs more than the rare connection it may still be handed, which
+    /// it then uses for the callers waiting behind it).
+    fn take(&self) {
+        self.state().phase = Phase::Taken;
+    }
+
+    /// Whether a leader has taken (or finished) the entry.
+    #[cfg(test)]
+    fn is_taken(&self) -> bool {
+        self.state().phase != Phase::Waiting
     }
 
     /// The caller's result, once a leader finished the entry.
@@ -105,33 +121,17 @@ impl Entry {
         }
     }
 
-    /// Resolves when `ready` holds for the phase; registers the waker.
-    fn until<'a, T>(
-        &'a self,
-        ready: impl Fn(Phase) -> Option<T> + 'a,
-    ) -> impl Future<Output = T> + 'a {
+    /// Resolves with the caller's result once the entry is finished.
+    pub(super) fn done(&self) -> impl Future<Output = i64> + '_ {
         std::future::poll_fn(move |cx| {
             let mut s = self.state();
-            match ready(s.phase) {
-                Some(v) => Poll::Ready(v),
-                None => {
+            match s.phase {
+                Phase::Done(r) => Poll::Ready(r),
+                _ => {
                     s.waker = Some(cx.waker().clone());
                     Poll::Pending
                 }
             }
-        })
-    }
-
-    /// Resolves once a leader has taken the entry.
-    pub(super) fn taken(&self) -> impl Future<Output = ()> + '_ {
-        self.until(|p| (p != Phase::Waiting).then_some(()))
-    }
-
-    /// Resolves with the caller's result once the entry is finished.
-    pub(super) fn done(&self) -> impl Future<Output = i64> + '_ {
-        self.until(|p| match p {
-            Phase::Done(r) => Some(r),
-            _ => None,
         })
     }
 }
@@ -191,9 +191,8 @@ impl Waiting {
                 }
             }
         }
-        // Woken outside the queue's lock.
         for e in &taken {
-            e.set(Phase::Taken);
+            e.take();
         }
         Group { entries: taken }
     }
@@ -209,7 +208,7 @@ pub(super) struct Group {
 impl Group {
     /// A group of one entry that never waited.
     pub(super) fn alone(e: Arc<Entry>) -> Group {
-        e.set(Phase::Taken);
+        e.take();
         Group { entries: vec![e] }
     }
 
@@ -229,7 +228,7 @@ impl Group {
     /// Tells entry `i`'s caller its result.
     pub(super) fn finish(&self, i: usize, result: i64) {
         if let Some(e) = self.entries.get(i) {
-            e.set(Phase::Done(result));
+            e.finish(result);
         }
     }
 
@@ -239,7 +238,7 @@ impl Group {
         for e in &self.entries {
             if e.result().is_none() {
                 rows += e.rows.len();
-                e.set(Phase::Done(result));
+                e.finish(result);
             }
         }
         rows
@@ -323,7 +322,10 @@ mod tests {
         assert_eq!(got, vec![1, 1, 30]);
         assert!(Arc::ptr_eq(&g.entries()[0], &own));
         assert!(!w.withdraw(&a), "a was taken: its caller must wait for it");
-        assert!(w.withdraw(&c), "c is still waiting: its caller may withdraw it");
+        assert!(
+            w.withdraw(&c),
+            "c is still waiting: its caller may withdraw it"
+        );
         assert!(!w.withdraw(&c), "withdrawn once");
         drop(g);
     }
@@ -350,18 +352,19 @@ mod tests {
     }
 
     #[test]
-    fn waiting_callers_are_woken_when_taken_and_when_finished() {
+    fn a_waiting_caller_is_woken_once_when_its_entry_is_finished() {
         let w = Waiting::default();
         let e = entry(1, 10);
         w.push(e.clone());
         let (waker, woken) = waker_count();
-        assert!(poll_once(e.taken(), &waker).is_pending());
+        assert!(poll_once(e.done(), &waker).is_pending());
+        assert!(!e.is_taken());
         let g = w.take_group(&entry(1, 1));
-        assert_eq!(woken.load(std::sync::atomic::Ordering::SeqCst), 1);
-        assert!(poll_once(e.taken(), &waker).is_ready());
+        assert!(e.is_taken());
+        assert_eq!(woken.load(std::sync::atomic::Ordering::SeqCst), 0);
         assert!(poll_once(e.done(), &waker).is_pending());
         g.finish(0, 1);
-        assert_eq!(woken.load(std::sync::atomic::Ordering::SeqCst), 2);
+        assert_eq!(woken.load(std::sync::atomic::Ordering::SeqCst), 1);
         assert_eq!(poll_once(e.done(), &waker), Poll::Ready(1));
         assert_eq!(e.result(), Some(1));
     }

@@ -85,7 +85,10 @@ enum Outcome {
     /// The server refused it with an ERROR: rolled back, nothing stored,
     /// the connection still usable. `row_level`: the error is about the
     /// rows' content (SQLSTATE classes 22, 23, 54).
-    Refused { message: String, row_level: bool },
+    Refused {
+        message: String,
+        row_level: bool,
+    },
     /// Certainly not stored: never sent, or refused in a way that means
     /// the database is unavailable. Nothing after it is sent either.
     NotSent(String),
@@ -207,8 +210,8 @@ enum Now {
 #[allow(clippy::large_enum_variant)]
 enum Waited {
     Held(Held),
-    /// A leader took the caller's rows.
-    Taken,
+    /// A leader wrote the caller's rows: its result.
+    Done(i64),
     Outage,
     TimedOut,
     Failed(String),
@@ -336,14 +339,19 @@ impl SyncPath {
         self.waiting.push(entry.clone());
         let waited = self.wait_for(&entry, &mut opened, deadline_after(self.bound()));
         let gave_up = match waited {
+            // Finished by another caller's group: this connection is the
+            // next waiter's.
+            Waited::Held(_) if entry.result().is_some() => None,
             Waited::Held(held) => {
+                // The caller's own rows (unless a group in flight on
+                // another connection has them) and those waiting behind.
                 let group = self.waiting.take_group(&entry);
                 if !group.is_empty() {
                     self.lead(held, group, &mut opened, deferred);
                 }
                 None
             }
-            Waited::Taken => None,
+            Waited::Done(r) => return r,
             Waited::Outage => Some(None),
             Waited::TimedOut => Some(Some(self.no_connection_free())),
             Waited::Failed(m) => Some(Some(m)),
@@ -402,8 +410,8 @@ impl SyncPath {
         }
     }
 
-    /// Waits until `deadline` for a connection, for `entry` to be taken by
-    /// a leader, or for the breaker to open.
+    /// Waits until `deadline` for a connection, for a leader to finish
+    /// `entry`, or for the breaker to open.
     fn wait_for(
         &self,
         entry: &Entry,
@@ -415,7 +423,7 @@ impl SyncPath {
                 let wait = async {
                     tokio::select! {
                         biased;
-                        _ = entry.taken() => Waited::Taken,
+                        r = entry.done() => Waited::Done(r),
                         _ = opened.changed() => Waited::Outage,
                         got = p.get() => match got {
                             Ok(slot) => Waited::Held(Held::Slot(slot)),
@@ -430,7 +438,7 @@ impl SyncPath {
                 let wait = async {
                     tokio::select! {
                         biased;
-                        _ = entry.taken() => Waited::Taken,
+                        r = entry.done() => Waited::Done(r),
                         _ = outage.changed() => Waited::Outage,
                         got = self.dp_get(None, opened) => match got {
                             Got::Held(o) => Waited::Held(Held::Dp(DpLane::new(o))),
@@ -539,7 +547,12 @@ impl SyncPath {
             Ok(true) => {}
             Ok(false) => {
                 let n = group.finish_rest(NOT_DELIVERED);
-                self.not_delivered(n, "sync", "the pooled connection has no runtime".into(), deferred);
+                self.not_delivered(
+                    n,
+                    "sync",
+                    "the pooled connection has no runtime".into(),
+                    deferred,
+                );
             }
             Err(_) => {
                 // The connection's state is unknown: not used again.
@@ -548,9 +561,7 @@ impl SyncPath {
                     Held::Dp(lane) => lane.discard(),
                 }
                 let n = group.finish_rest(UNCERTAIN);
-                self.writer
-                    .uncertain
-                    .fetch_add(n as u64, Ordering::AcqRel);
+                self.writer.uncertain.fetch_add(n as u64, Ordering::AcqRel);
                 deferred.push(("panic", "the PostgreSQL sync write panicked".to_string()));
             }
         }
@@ -644,10 +655,7 @@ impl SyncPath {
             let part = &rows[range.clone()];
             match self.send(lane, part, opened, deferred).await {
                 Outcome::Committed => fates[range].fill(Fate::Delivered),
-                Outcome::Refused {
-                    message,
-                    row_level,
-                } if part.len() == 1 => {
+                Outcome::Refused { message, row_level } if part.len() == 1 => {
                     fates[range.start] = self.refused(message, row_level, deferred);
                 }
                 Outcome::Refused { .. } => {
@@ -665,10 +673,9 @@ impl SyncPath {
                         }
                         fates[i] = match self.send(lane, &rows[i..=i], opened, deferred).await {
                             Outcome::Committed => Fate::Delivered,
-                            Outcome::Refused {
-                                message,
-                                row_level,
-                            } => self.refused(message, row_level, deferred),
+                            Outcome::Refused { message, row_level } => {
+                                self.refused(message, row_level, deferred)
+                            }
                             Outcome::NotSent(m) => {
                                 stop = Some(m);
                                 Fate::NotSent
@@ -715,7 +722,10 @@ impl SyncPath {
             .fetch_add(count(Fate::Uncertain), Ordering::AcqRel);
         if not_sent > 0 {
             let why = stop.unwrap_or_else(|| "not sent".to_string());
-            deferred.push(("connect", format!("{why}; dropped {not_sent} row(s) (sync mode)")));
+            deferred.push((
+                "connect",
+                format!("{why}; dropped {not_sent} row(s) (sync mode)"),
+            ));
         }
         let mut at = 0;
         for (i, e) in group.entries().iter().enumerate() {
@@ -723,7 +733,10 @@ impl SyncPath {
             at += e.rows().len();
             let result = if mine.contains(&Fate::Uncertain) {
                 UNCERTAIN
-            } else if mine.iter().any(|f| matches!(f, Fate::NotSent | Fate::Refused)) {
+            } else if mine
+                .iter()
+                .any(|f| matches!(f, Fate::NotSent | Fate::Refused))
+            {
                 NOT_DELIVERED
             } else {
                 mine.iter().filter(|f| **f == Fate::Delivered).count() as i64
@@ -737,7 +750,10 @@ impl SyncPath {
         if row_level {
             deferred.push((
                 "rejected",
-                format!("dropped 1 row that {} rejected: {message}", self.writer.table),
+                format!(
+                    "dropped 1 row that {} rejected: {message}",
+                    self.writer.table
+                ),
             ));
             Fate::Rejected
         } else {
@@ -799,10 +815,10 @@ impl SyncPath {
             };
             let failure = match sent {
                 Some(Ok(Ok(()))) => {
-                // A committed statement is sync mode's batch.
-                state.batches.fetch_add(1, Ordering::AcqRel);
-                return Outcome::Committed;
-            }
+                    // A committed statement is sync mode's batch.
+                    state.batches.fetch_add(1, Ordering::AcqRel);
+                    return Outcome::Committed;
+                }
                 Some(Ok(Err(e))) if statement_failed(&e) => conn::classify(&e, client),
                 Some(Ok(Err(e))) => {
                     lane.discard();
@@ -856,7 +872,10 @@ impl SyncPath {
                 }
                 Failure::Connection(m) => {
                     lane.discard();
-                    return Outcome::NotSent(format!("the INSERT into {} failed: {m}", state.table));
+                    return Outcome::NotSent(format!(
+                        "the INSERT into {} failed: {m}",
+                        state.table
+                    ));
                 }
             }
         }
