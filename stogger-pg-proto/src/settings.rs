@@ -76,8 +76,8 @@ pub struct PgSettings {
     pub shutdown_timeout: Duration,
     /// `application_name` reported to the server (overrides the DSN's).
     pub application_name: Option<String>,
-    /// Connections sync mode writes through at most (1: callers take turns
-    /// on one connection).
+    /// Connections sync mode writes through at most (callers that find them
+    /// all busy are written together, one INSERT per group).
     pub sync_pool_size: usize,
 }
 

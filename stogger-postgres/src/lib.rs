@@ -71,10 +71,13 @@
 //!   isolated by splitting the batch and only they are dropped. A full queue
 //!   drops the newest rows and says so, in a warning and in a
 //!   `stogger-events-dropped` row.
-//! - **Sync mode**: one committed INSERT per row before the call returns,
-//!   on the calling thread, through a pool of `sync_pool_size` connections
-//!   (a caller inside a tokio runtime is served by the writer's own
-//!   threads). A connection found dead before sending is replaced once; a
+//! - **Sync mode**: a call's rows are committed before it returns, on the
+//!   calling thread, through a pool of `sync_pool_size` connections (a
+//!   caller inside a tokio runtime is served by the writer's own threads).
+//!   Callers that find every connection busy are written together: the
+//!   first of them to get one sends one multi-row INSERT for the group
+//!   (a refused one is re-sent row by row, so only the bad row's caller
+//!   loses it). A connection found dead before sending is replaced once; a
 //!   failed connect or an INSERT past its time limit opens a breaker that
 //!   makes every caller return at once (rows not delivered, never sent)
 //!   until a background probe reconnects. An INSERT sent without an answer
