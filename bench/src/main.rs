@@ -10,7 +10,6 @@
 //! ```text
 //! stogger-bench run <scenario> <ours|baseline> [--n N] [--dsn DSN] [--table T]
 //!                   [--dir DIR] [--batch-size N] [--threads N] [--pool-size N]
-//!                   [--pool-engine deadpool-postgres]
 //! stogger-bench gin-cost --dsn DSN [--n N] [--runs R]
 //! ```
 //!
@@ -57,9 +56,6 @@ pub struct Opts {
     pub threads: u64,
     /// stogger's `postgres_sync_pool_size` (None: stogger's default).
     pub pool_size: Option<u64>,
-    /// The plugin's sync pool engine (`STOGGER_PG_SYNC_POOL_ENGINE`; None:
-    /// its default), for measuring one against the other.
-    pub pool_engine: Option<String>,
 }
 
 /// The one event every scenario logs: five typed fields (int, float,
@@ -174,7 +170,6 @@ fn parse(args: &[String]) -> Res<Opts> {
         runs: 3,
         threads: 8,
         pool_size: None,
-        pool_engine: None,
     };
     let mut it = args.iter();
     while let Some(flag) = it.next() {
@@ -192,7 +187,6 @@ fn parse(args: &[String]) -> Res<Opts> {
             "--runs" => o.runs = value()?.parse()?,
             "--threads" => o.threads = value()?.parse()?,
             "--pool-size" => o.pool_size = Some(value()?.parse()?),
-            "--pool-engine" => o.pool_engine = Some(value()?),
             other => return Err(format!("unknown option {other}").into()),
         }
     }

@@ -380,11 +380,6 @@ fn concurrent_figures(n: u64, threads: u64, secs: f64, mut samples: Vec<u64>) ->
 /// connections, else the default): events/s over all of them and each
 /// call's latency.
 pub fn sync_concurrent_ours(o: &Opts) -> Res<Value> {
-    if let Some(engine) = &o.pool_engine {
-        // Read by the plugin when the writer opens (below); this process
-        // has no other thread yet.
-        std::env::set_var("STOGGER_PG_SYNC_POOL_ENGINE", engine);
-    }
     let rt = runtime()?;
     drop_table(&rt, o)?;
     let pool = o.pool_size;
@@ -439,7 +434,6 @@ pub fn sync_concurrent_ours(o: &Opts) -> Res<Value> {
     out["delivery_failures"] = json!(failures);
     out["avg_data_chars"] = json!(avg);
     out["pool_size"] = json!(pool);
-    out["pool_engine"] = json!(o.pool_engine);
     Ok(out)
 }
 

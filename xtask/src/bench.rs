@@ -489,41 +489,25 @@ fn batch_size_diag(ctx: &Ctx, quick: bool, runs: u32, dsn: &str) -> Result<Value
 }
 
 /// Sync mode under concurrency: stogger (default pool) with 1, 2, 4, 8 and
-/// 16 callers, 8 callers with `postgres_sync_pool_size` 1, 2, 4, 8 (the
-/// figures behind the default), and the same on deadpool-postgres's pool
-/// instead of the slots (1 and 16 callers, 8 callers by pool size);
-/// events/s, p99 and rows per INSERT, medians.
+/// 16 callers, and 8 callers with `postgres_sync_pool_size` 1, 2, 4, 8
+/// (the figures behind the default); events/s, p99 and rows per INSERT
+/// (how well callers were grouped), medians.
 fn sync_threads_diag(ctx: &Ctx, quick: bool, runs: u32, dsn: &str) -> Result<Value, String> {
     let n: u64 = if quick { 8_000 } else { 40_000 };
-    type Variant = (String, u64, Option<u64>, Option<&'static str>);
-    let mut variants: Vec<Variant> = [1, 2, 4, 8, 16]
+    let mut variants: Vec<(String, u64, Option<u64>)> = [1, 2, 4, 8, 16]
         .iter()
-        .map(|t| (format!("threads_{t}"), *t, None, None))
+        .map(|t| (format!("threads_{t}"), *t, None))
         .collect();
     variants.extend(
         [1, 2, 4, 8]
             .iter()
-            .map(|p| (format!("threads_8_pool_{p}"), 8, Some(*p), None)),
+            .map(|p| (format!("threads_8_pool_{p}"), 8, Some(*p))),
     );
-    let dp = Some("deadpool-postgres");
-    variants.extend(
-        [1, 16]
-            .iter()
-            .map(|t| (format!("threads_{t}_deadpool_postgres"), *t, None, dp)),
-    );
-    variants.extend([1, 2, 4, 8].iter().map(|p| {
-        (
-            format!("threads_8_pool_{p}_deadpool_postgres"),
-            8,
-            Some(*p),
-            dp,
-        )
-    }));
     let mut rates: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
     let mut p99s: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
     let mut per_statement: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
     for run in 0..runs {
-        for (k, (name, threads, pool, engine)) in variants.iter().enumerate() {
+        for (k, (name, threads, pool)) in variants.iter().enumerate() {
             let mut args: Vec<String> = [
                 "run",
                 "pg_sync_concurrent",
@@ -543,15 +527,12 @@ fn sync_threads_diag(ctx: &Ctx, quick: bool, runs: u32, dsn: &str) -> Result<Val
             if let Some(p) = pool {
                 args.extend(["--pool-size".to_string(), p.to_string()]);
             }
-            if let Some(e) = engine {
-                args.extend(["--pool-engine".to_string(), e.to_string()]);
-            }
             let (v, _) = ctx.run(&args)?;
             let rate = num(&v, "events_per_s").unwrap_or(f64::NAN);
             let p99 = num(&v, "p99_ns").unwrap_or(f64::NAN);
             let per = num(&v, "rows_per_statement").unwrap_or(f64::NAN);
             println!(
-                "    run {}: {name:<30} {} events/s, p99 {} us, {per:.1} rows/INSERT",
+                "    run {}: {name:<18} {} events/s, p99 {} us, {per:.1} rows/INSERT",
                 run + 1,
                 fmt_num(rate),
                 fmt_num(p99 / 1000.0)
@@ -562,13 +543,12 @@ fn sync_threads_diag(ctx: &Ctx, quick: bool, runs: u32, dsn: &str) -> Result<Val
         }
     }
     let mut out = Map::new();
-    for (k, (name, threads, pool, engine)) in variants.iter().enumerate() {
+    for (k, (name, threads, pool)) in variants.iter().enumerate() {
         out.insert(
             name.clone(),
             json!({
                 "threads": threads,
                 "pool_size": pool.map_or(json!("default"), |p| json!(p)),
-                "pool_engine": engine.unwrap_or("slots"),
                 "events_per_s": median(rates[k].clone()),
                 "p99_ns": median(p99s[k].clone()),
                 "runs": rates[k],

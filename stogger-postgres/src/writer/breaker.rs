@@ -38,8 +38,6 @@ pub(super) struct Breaker {
     /// Bumped each time the breaker opens; watched by waiting callers.
     generation: watch::Sender<u64>,
     outage: Mutex<Option<Outage>>,
-    /// When it last opened (kept after it closes).
-    last_opened: Mutex<Option<Instant>>,
 }
 
 impl Breaker {
@@ -48,7 +46,6 @@ impl Breaker {
             open: AtomicBool::new(false),
             generation: watch::Sender::new(0),
             outage: Mutex::new(None),
-            last_opened: Mutex::new(None),
         }
     }
 
@@ -60,15 +57,6 @@ impl Breaker {
     /// The current generation.
     pub(super) fn generation(&self) -> u64 {
         *self.generation.borrow()
-    }
-
-    /// Whether the breaker opened after `t` (a connection made at `t` is
-    /// not trusted).
-    pub(super) fn opened_since(&self, t: Instant) -> bool {
-        self.last_opened
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .is_some_and(|o| o >= t)
     }
 
     /// A receiver that sees the next opening (`changed()` resolves).
@@ -83,12 +71,10 @@ impl Breaker {
         if self.open.swap(true, Ordering::AcqRel) {
             return false;
         }
-        let now = Instant::now();
         *outage = Some(Outage {
-            since: now,
+            since: Instant::now(),
             reason: reason.to_string(),
         });
-        *self.last_opened.lock().unwrap_or_else(|p| p.into_inner()) = Some(now);
         drop(outage);
         self.generation.send_modify(|g| *g += 1);
         true

@@ -13,7 +13,6 @@
 
 mod batch;
 mod breaker;
-mod dp_pool;
 mod group;
 mod pool;
 mod state;
