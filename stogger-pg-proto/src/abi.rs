@@ -107,7 +107,8 @@ pub struct StoggerPgReport {
     /// Rows whose transaction's outcome could not be determined after a
     /// lost connection (not sent again).
     pub uncertain: u64,
-    /// Batches completed.
+    /// Batches completed (sync mode: INSERT statements committed; a group
+    /// of callers' rows is one).
     pub batches: u64,
     /// Successful reconnections after the first connection.
     pub reconnects: u64,
