@@ -109,9 +109,15 @@ impl Writer {
         let threads = AtomicU64::new(0);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
-            // Sync mode: one per pooled connection for callers inside a
-            // runtime, and one for the first connection.
-            .max_blocking_threads(2.max(config.sync_pool_size.saturating_add(1)))
+            // Sync mode: for callers inside a runtime, one per pooled
+            // connection and room for a group's callers waiting behind them
+            // (made only when needed); one for the first connection.
+            .max_blocking_threads(
+                config
+                    .sync_pool_size
+                    .saturating_add(group::MAX_ROWS)
+                    .saturating_add(1),
+            )
             .thread_name_fn(move || {
                 format!(
                     "stogger-pg-{id}-{}",
