@@ -198,59 +198,89 @@ pub fn disabled_fmt(o: &Opts) -> Res<Value> {
     Ok(disabled_loop(o.n))
 }
 
-/// Queue capacity of the outage scenario (stogger's default).
+/// Queue capacity of the outage scenarios (stogger's default).
 const OUTAGE_CAPACITY: u64 = 100_000;
+/// Queue byte bound of the outage scenarios (stogger's default, 64 MiB).
+const OUTAGE_MAX_BYTES: u64 = 64 << 20;
 
-/// N events with the database down (`--dsn` points at a closed port): peak
-/// RSS growth against the bound `postgres_queue_capacity` × bytes per queued
-/// row, the latter measured on the first `capacity / 2` events; and the
-/// growth after the queue is full (every further event is dropped), which
-/// a bounded queue keeps near zero. The plugin's drop count is in the close
-/// note on stderr.
-pub fn outage_ours(o: &Opts) -> Res<Value> {
+/// [`log_event`] with one more field, `blob`, of `blob.len()` bytes.
+#[inline(never)]
+fn log_big_event(i: u64, blob: &str) {
+    tracing::info!(
+        user_id = i as i64,
+        amount = i as f64 * 0.25,
+        username = "alice",
+        active = i & 1 == 0,
+        order_id = i + 1_000_000,
+        blob,
+        "bench-event"
+    );
+}
+
+/// N events with the database down (`--dsn` points at a closed port),
+/// each with a `blob` field of `blob` bytes (0: none): the peak RSS growth
+/// against an independent figure, the bytes of the rows the queue holds
+/// when full, computed from the rows themselves (`level`, `event` and
+/// `data` text, as the queue counts them) and the queue's two bounds —
+/// not calibrated from this run's memory. Also the growth after the queue
+/// is full (every further event is dropped), which a bounded queue keeps
+/// near zero. The plugin's drop count is in the close note on stderr.
+pub fn outage_ours(o: &Opts, blob: usize) -> Res<Value> {
     let (dsn, table) = (o.dsn.clone(), o.table.clone());
     let guard = stogger(move |b| {
         b.set("enable_postgres", true)
             .set("postgres_dsn", dsn)
             .set("postgres_table", table)
             .set("postgres_queue_capacity", OUTAGE_CAPACITY as i64)
+            .set("postgres_queue_max_bytes", OUTAGE_MAX_BYTES as i64)
             .set("postgres_connect_timeout_ms", 1_000i64)
             .set("postgres_shutdown_timeout_ms", 0i64)
     })?;
-    let half = (OUTAGE_CAPACITY / 2).min(o.n);
+    let blob_text = "b".repeat(blob);
+    let log = |i: u64| {
+        if blob == 0 {
+            log_event(i);
+        } else {
+            log_big_event(i, &blob_text);
+        }
+    };
+    // The bytes of one queued row: level + event + data (no func, scope).
+    let mut data = String::new();
+    crate::pg::raw_data(&mut data, 1_000_000, std::process::id());
+    let extra = if blob == 0 {
+        0
+    } else {
+        blob + ",\"blob\":\"\"".len()
+    };
+    let row_bytes = ("info".len() + crate::EVENT.len() + data.len() + extra) as u64;
+    let fit = OUTAGE_CAPACITY.min(OUTAGE_MAX_BYTES / row_bytes).min(o.n);
+    let queued_bytes = fit * row_bytes;
     let before = vm_hwm();
     let start = Instant::now();
-    for i in 0..half {
-        log_event(i);
-    }
-    let at_half = vm_hwm();
     // The file target is off (`log_to_file = false`): no setup note takes
-    // a queue slot, so the queue is full after exactly `capacity` events.
-    let full = OUTAGE_CAPACITY.min(o.n);
-    for i in half..full {
-        log_event(i);
+    // a queue slot, so the queue is full after exactly `fit` events.
+    for i in 0..fit {
+        log(i);
     }
     let at_full = vm_hwm();
-    for i in full..o.n {
-        log_event(i);
+    for i in fit..o.n {
+        log(i);
     }
     let secs = start.elapsed().as_secs_f64();
     let after = vm_hwm();
     let refused = stogger_core::warn::delivery_failures();
     drop(guard);
-    let per_row = at_half.saturating_sub(before) as f64 / half.max(1) as f64;
-    let bound = per_row * OUTAGE_CAPACITY as f64;
-    let growth = after.saturating_sub(before);
     Ok(json!({
         "capacity": OUTAGE_CAPACITY,
+        "max_bytes": OUTAGE_MAX_BYTES,
+        "row_bytes": row_bytes,
+        "queued_rows": fit,
+        "queued_bytes": queued_bytes,
         "hwm_before": before,
-        "hwm_half": at_half,
         "hwm_full": at_full,
         "hwm_after": after,
         "growth_after_full_bytes": after.saturating_sub(at_full),
-        "bytes_per_queued_row": per_row,
-        "bound_bytes": bound,
-        "growth_bytes": growth,
+        "growth_bytes": after.saturating_sub(before),
         "refused_writes": refused,
         "secs": secs,
         "events_per_s": o.n as f64 / secs,

@@ -11,14 +11,22 @@
 //! stogger-bench run <scenario> <ours|baseline> [--n N] [--dsn DSN] [--table T]
 //!                   [--dir DIR] [--batch-size N] [--threads N] [--pool-size N]
 //! stogger-bench gin-cost --dsn DSN [--n N] [--runs R]
+//! stogger-bench preload --dsn DSN --table T --layout plain|daily --rows N
+//! stogger-bench query-latency --dsn DSN --tables PLAIN,DAILY --stogger PATH [--runs R]
+//! stogger-bench writer --dsn DSN --table T --n N
 //! ```
 //!
 //! Scenarios: `pg_batch_vs_copy`, `pg_sync_vs_insert`, `pg_sync_concurrent`,
-//! `caller_under_outage_sync` (ours only: its target is the fail-fast bound),
-//! `file_vs_tracing_fmt`,
-//! `caller_overhead`, `caller_overhead_after_set_filter`, `disabled_debug`,
+//! `file_vs_tracing_fmt`, `caller_overhead`,
+//! `caller_overhead_after_set_filter`, `disabled_debug`,
 //! `disabled_debug_after_set_filter`, `filter_directives_vs_envfilter`,
-//! `outage_memory` (ours only: its baseline is the configured bound).
+//! `outage_memory`, `outage_memory_64k` (ours only: the baseline is the
+//! computed bytes of the queued rows), `caller_under_outage` (ours with
+//! the database black-holed, baseline the same calls with it up),
+//! `caller_under_outage_sync` (ours only, database black-holed: its
+//! target is the fail-fast bound), `pg_sustained` (sides `ours`, `plain`,
+//! `baseline` on a preloaded table), `pg_many_writers` (`--writers W
+//! --monitor-dsn M`; ours through pgbouncer, baseline direct).
 //!
 //! stogger is configured in code (console off, journal off, file target off
 //! with `log_to_file = false`); every `STOGGER_*` variable but
@@ -26,6 +34,7 @@
 
 mod local;
 mod pg;
+mod scale;
 
 use serde_json::{json, Value};
 use std::error::Error;
@@ -50,12 +59,24 @@ pub struct Opts {
     pub dir: String,
     /// stogger's `postgres_batch_size` (None: stogger's default).
     pub batch_size: Option<u64>,
-    /// Runs (gin-cost only).
+    /// Runs (gin-cost, query-latency).
     pub runs: u32,
     /// Callers at once (pg_sync_concurrent).
     pub threads: u64,
     /// stogger's `postgres_sync_pool_size` (None: stogger's default).
     pub pool_size: Option<u64>,
+    /// Table layout to preload: `plain` or `daily`.
+    pub layout: String,
+    /// Rows to preload.
+    pub rows: u64,
+    /// The preloaded tables to query (query-latency).
+    pub tables: Vec<String>,
+    /// The `stogger` command (query-latency).
+    pub cli: String,
+    /// Writer processes (pg_many_writers).
+    pub writers: u64,
+    /// A direct DSN to watch the server with (pg_many_writers).
+    pub monitor_dsn: String,
 }
 
 /// The one event every scenario logs: five typed fields (int, float,
@@ -170,6 +191,12 @@ fn parse(args: &[String]) -> Res<Opts> {
         runs: 3,
         threads: 8,
         pool_size: None,
+        layout: "plain".into(),
+        rows: 0,
+        tables: Vec::new(),
+        cli: "stogger".into(),
+        writers: 20,
+        monitor_dsn: String::new(),
     };
     let mut it = args.iter();
     while let Some(flag) = it.next() {
@@ -187,6 +214,12 @@ fn parse(args: &[String]) -> Res<Opts> {
             "--runs" => o.runs = value()?.parse()?,
             "--threads" => o.threads = value()?.parse()?,
             "--pool-size" => o.pool_size = Some(value()?.parse()?),
+            "--layout" => o.layout = value()?,
+            "--rows" => o.rows = value()?.parse()?,
+            "--tables" => o.tables = value()?.split(',').map(str::to_string).collect(),
+            "--stogger" => o.cli = value()?,
+            "--writers" => o.writers = value()?.parse()?,
+            "--monitor-dsn" => o.monitor_dsn = value()?,
             other => return Err(format!("unknown option {other}").into()),
         }
     }
@@ -198,9 +231,9 @@ fn run(args: &[String]) -> Res<Value> {
         [cmd, scenario, side, rest @ ..] if cmd == "run" => {
             let o = parse(rest)?;
             let ours = match side.as_str() {
-                "ours" => true,
+                "ours" | "plain" => true,
                 "baseline" => false,
-                s => return Err(format!("side must be ours or baseline, not {s}").into()),
+                s => return Err(format!("side must be ours, plain or baseline, not {s}").into()),
             };
             let mut out = match (scenario.as_str(), ours) {
                 ("pg_batch_vs_copy", true) => pg::batch_ours(&o)?,
@@ -209,7 +242,6 @@ fn run(args: &[String]) -> Res<Value> {
                 ("pg_sync_vs_insert", false) => pg::insert_raw(&o)?,
                 ("pg_sync_concurrent", true) => pg::sync_concurrent_ours(&o)?,
                 ("pg_sync_concurrent", false) => pg::sync_concurrent_raw(&o)?,
-                ("caller_under_outage_sync", true) => pg::sync_under_outage_ours(&o)?,
                 ("file_vs_tracing_fmt", true) => local::file_ours(&o)?,
                 ("file_vs_tracing_fmt", false) => local::file_fmt(&o)?,
                 ("caller_overhead", true) => pg::caller_ours(&o)?,
@@ -224,7 +256,14 @@ fn run(args: &[String]) -> Res<Value> {
                 }
                 ("filter_directives_vs_envfilter", true) => local::directives_ours(&o)?,
                 ("filter_directives_vs_envfilter", false) => local::directives_envfilter(&o)?,
-                ("outage_memory", true) => local::outage_ours(&o)?,
+                ("outage_memory", true) => local::outage_ours(&o, 0)?,
+                ("outage_memory_64k", true) => local::outage_ours(&o, 64 * 1024)?,
+                ("caller_under_outage", true) => pg::caller_under_outage(&o, "batch")?,
+                // Its baseline: the same calls with the database up.
+                ("caller_under_outage", false) => pg::caller_ours(&o)?,
+                ("caller_under_outage_sync", true) => pg::caller_under_outage(&o, "sync")?,
+                ("pg_sustained", _) => scale::sustained(&o, side)?,
+                ("pg_many_writers", _) => scale::many_writers(&o, o.writers, &o.monitor_dsn)?,
                 (s, _) => return Err(format!("no scenario {s} for side {side}").into()),
             };
             if let Value::Object(m) = &mut out {
@@ -235,9 +274,22 @@ fn run(args: &[String]) -> Res<Value> {
             Ok(out)
         }
         [cmd, rest @ ..] if cmd == "gin-cost" => pg::gin_cost(&parse(rest)?),
+        [cmd, rest @ ..] if cmd == "preload" => {
+            let o = parse(rest)?;
+            scale::preload(&o, &o.layout, o.rows)
+        }
+        [cmd, rest @ ..] if cmd == "query-latency" => {
+            let o = parse(rest)?;
+            scale::query_latency(&o, &o.tables, &o.cli)
+        }
+        [cmd, rest @ ..] if cmd == "writer" => scale::writer(&parse(rest)?),
         _ => Err(
-            "usage: stogger-bench run <scenario> <ours|baseline> [--n N] [--dsn DSN] \
-                  [--table T] [--dir DIR] [--batch-size N] | gin-cost --dsn DSN [--n N] [--runs R]"
+            "usage: stogger-bench run <scenario> <ours|plain|baseline> [--n N] [--dsn DSN] \
+                  [--table T] [--dir DIR] [--batch-size N] [--writers W] [--monitor-dsn DSN] \
+                  | gin-cost --dsn DSN [--n N] [--runs R] \
+                  | preload --dsn DSN --table T --layout plain|daily --rows N \
+                  | query-latency --dsn DSN --tables A,B --stogger PATH [--runs R] \
+                  | writer --dsn DSN --table T --n N"
                 .into(),
         ),
     }

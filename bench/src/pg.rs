@@ -14,10 +14,10 @@ use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
 use tokio_postgres::{Client, NoTls};
 
 /// Columns stogger writes, in its COPY order.
-const COLUMNS: &str = "(\"timestamp\", level, event, func, scope, data)";
+pub(crate) const COLUMNS: &str = "(\"timestamp\", level, event, func, scope, data)";
 
 /// Their types.
-const TYPES: [Type; 6] = [
+pub(crate) const TYPES: [Type; 6] = [
     Type::TIMESTAMPTZ,
     Type::TEXT,
     Type::TEXT,
@@ -29,7 +29,7 @@ const TYPES: [Type; 6] = [
 /// JSON text sent as binary `jsonb` (version byte 1, then the text): what a
 /// careful hand-written COPY does instead of building `serde_json::Value`s.
 #[derive(Debug)]
-struct Jsonb<'a>(&'a str);
+pub(crate) struct Jsonb<'a>(pub(crate) &'a str);
 
 impl ToSql for Jsonb<'_> {
     fn to_sql(
@@ -51,7 +51,7 @@ impl ToSql for Jsonb<'_> {
 
 /// The `data` object of one raw row: the keys and values stogger stores for
 /// [`log_event`] (five fields, pid, code location).
-fn raw_data(buf: &mut String, i: u64, pid: u32) {
+pub(crate) fn raw_data(buf: &mut String, i: u64, pid: u32) {
     buf.clear();
     let _ = write!(
         buf,
@@ -65,14 +65,14 @@ fn raw_data(buf: &mut String, i: u64, pid: u32) {
     );
 }
 
-fn quoted(table: &str) -> String {
+pub(crate) fn quoted(table: &str) -> String {
     format!("\"{}\"", table.replace('"', "\"\""))
 }
 
 /// The runtime of the raw baselines: tokio's default multi-threaded one
 /// (what `#[tokio::main]` gives), so the connection task runs beside the
 /// code producing rows, as stogger's writer runs beside its callers.
-fn runtime() -> Res<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> Res<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?)
@@ -88,7 +88,7 @@ fn caller_runtime() -> Res<tokio::runtime::Runtime> {
         .build()?)
 }
 
-async fn connect(dsn: &str) -> Res<Client> {
+pub(crate) async fn connect(dsn: &str) -> Res<Client> {
     let (client, conn) = tokio_postgres::connect(dsn, NoTls).await?;
     tokio::spawn(async move {
         let _ = conn.await;
@@ -97,7 +97,7 @@ async fn connect(dsn: &str) -> Res<Client> {
 }
 
 /// The DDL the plugin runs for `table`, from the loaded plugin itself.
-fn plugin_ddl(table: &str) -> Res<String> {
+pub(crate) fn plugin_ddl(table: &str) -> Res<String> {
     let cfg = stogger_core::Config::default();
     Ok(stogger_core::plugin::schema_sql(&cfg, table)?)
 }
@@ -236,7 +236,7 @@ async fn raw_copy(client: &Client, quoted_table: &str, n: u64) -> Res<f64> {
 }
 
 /// One COPY of rows `range` (autocommit).
-async fn raw_copy_range(
+pub(crate) async fn raw_copy_range(
     client: &Client,
     quoted_table: &str,
     range: std::ops::Range<u64>,
@@ -493,38 +493,6 @@ pub fn sync_concurrent_raw(o: &Opts) -> Res<Value> {
     Ok(out)
 }
 
-/// stogger, sync mode, with the database black-holed (a listener that
-/// accepts connections and never answers) from the start: the caller's
-/// time per event once the first failure (at start-up, after
-/// `postgres_connect_timeout_ms` = 1 s) opened the breaker. Ours only: the
-/// target is the documented fail-fast bound.
-pub fn sync_under_outage_ours(o: &Opts) -> Res<Value> {
-    let hole = std::net::TcpListener::bind("127.0.0.1:0")?;
-    let port = hole.local_addr()?.port();
-    std::thread::spawn(move || {
-        // Held open, never read: the process ends them.
-        let mut held = Vec::new();
-        for c in hole.incoming().flatten() {
-            held.push(c);
-        }
-    });
-    let dsn = format!("postgresql://bench:bench@127.0.0.1:{port}/bench?sslmode=disable");
-    let table = o.table.clone();
-    let guard = stogger(move |b| {
-        b.set("enable_postgres", true)
-            .set("postgres_dsn", dsn)
-            .set("postgres_table", table)
-            .set("postgres_write_mode", "sync")
-            .set("postgres_connect_timeout_ms", 1_000i64)
-            .set("postgres_shutdown_timeout_ms", 0i64)
-    })?;
-    let mut out = crate::time_calls(o.n);
-    let failures = stogger_core::warn::delivery_failures();
-    drop(guard);
-    out["delivery_failures"] = json!(failures);
-    Ok(out)
-}
-
 /// How much the GIN index on `data` costs COPY: raw COPY of N rows into the
 /// plugin's table (GIN `jsonb_path_ops`), the same with the default
 /// `jsonb_ops`, and without a GIN index; runs interleaved, medians.
@@ -612,6 +580,34 @@ fn caller_ours_with(o: &Opts, set_filter: bool) -> Res<Value> {
     let (failures, _) = verified_rows(&rt, o, guard)?;
     if let Value::Object(m) = &mut out {
         m.insert("delivery_failures".into(), json!(failures));
+    }
+    Ok(out)
+}
+
+/// The calling thread's cost of one event while the database is
+/// black-holed from the start (`--dsn` points at a listener that accepts
+/// and never answers), in write mode `mode`:
+///
+/// - `batch` (`caller_under_outage`): the writer is stuck connecting, the
+///   queue fills and then drops; the caller must not notice.
+/// - `sync` (`caller_under_outage_sync`): the first connection fails after
+///   `postgres_connect_timeout_ms` (1 s here) and opens the breaker; from
+///   then on every call returns at once (the fail-fast bound).
+pub fn caller_under_outage(o: &Opts, mode: &'static str) -> Res<Value> {
+    let (dsn, table) = (o.dsn.clone(), o.table.clone());
+    let guard = stogger(move |b| {
+        b.set("enable_postgres", true)
+            .set("postgres_dsn", dsn)
+            .set("postgres_table", table)
+            .set("postgres_write_mode", mode)
+            .set("postgres_connect_timeout_ms", 1_000i64)
+            .set("postgres_shutdown_timeout_ms", 0i64)
+    })?;
+    let mut out = crate::time_calls(o.n);
+    let refused = stogger_core::warn::delivery_failures();
+    drop(guard);
+    if let Value::Object(m) = &mut out {
+        m.insert("refused_writes".into(), json!(refused));
     }
     Ok(out)
 }

@@ -4,7 +4,9 @@
 //!   reachable and wrong;
 //! - `stogger emit EVENT [KEY=VALUE ...]`: one event through the configured targets;
 //! - `stogger query [filters]`: rows back from the PostgreSQL table;
-//! - `stogger schema`: the DDL the PostgreSQL plugin runs;
+//! - `stogger schema [--partitioned] [--apply]`, `stogger schema migrate`:
+//!   the DDL, creating what is missing, turning a plain table into a
+//!   partitioned one;
 //! - `stogger completions SHELL`, `stogger man-pages DIR`: generated from
 //!   the same clap definitions as the parser.
 //!
@@ -67,8 +69,9 @@ enum Command {
     Emit(emit::EmitArgs),
     /// Read events back from the PostgreSQL table, newest last.
     Query(query::QueryArgs),
-    /// Print the DDL the PostgreSQL plugin runs for the configured table.
-    Schema,
+    /// Print the DDL of the configured table; --apply creates what is missing;
+    /// `migrate` turns a plain table into a partitioned one.
+    Schema(schema::SchemaArgs),
     /// Print a shell completion script on stdout.
     ///
     /// bash: `stogger completions bash > ~/.local/share/bash-completion/completions/stogger`;
@@ -93,7 +96,7 @@ fn main() -> ExitCode {
         Command::Doctor { json, service } => doctor::run(json, service.as_deref()),
         Command::Emit(args) => emit::run(&args),
         Command::Query(args) => query::run(&args),
-        Command::Schema => schema::run(),
+        Command::Schema(args) => schema::run(&args),
         Command::Completions { shell } => generate::completions(shell),
         Command::ManPages { dir } => generate::man_pages(&dir),
     };

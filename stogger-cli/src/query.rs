@@ -51,6 +51,10 @@ pub struct QueryArgs {
     /// Keep printing new events as they arrive (until Ctrl-C).
     #[arg(long)]
     pub follow: bool,
+    /// Print the server's plan of the query (EXPLAIN) instead of rows: which
+    /// indexes and, on a partitioned table, which partitions it reads.
+    #[arg(long, conflicts_with = "follow")]
+    pub explain: bool,
 }
 
 fn parse_level(s: &str) -> Result<Level, String> {
@@ -380,6 +384,23 @@ pub fn run(args: &QueryArgs) -> u8 {
     let text = renderer(cfg);
     let stdout = std::io::stdout();
     let (sql, params) = newest_sql(&db.quoted_table(), &filter, args.limit);
+    if args.explain {
+        return match db.explain(&sql, &params) {
+            Ok(lines) => {
+                let mut out = stdout.lock();
+                for line in lines {
+                    if writeln!(out, "{line}").is_err() {
+                        break;
+                    }
+                }
+                0
+            }
+            Err(e) => {
+                crate::error(&e);
+                1
+            }
+        };
+    }
     let mut rows = match db.fetch(&sql, &params) {
         Ok(rows) => rows,
         Err(e) => {
@@ -443,6 +464,7 @@ mod tests {
             limit: 20,
             json: false,
             follow: false,
+            explain: false,
         }
     }
 

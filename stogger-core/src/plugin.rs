@@ -169,10 +169,9 @@ unsafe impl Sync for Handle {}
 
 /// What `stogger_pg_open` said.
 pub(crate) enum Opened {
-    /// Connected, table ready.
-    Connected(Handle),
-    /// Writer started; the first connection failed (reason, password redacted).
-    Retrying(Handle, String),
+    /// Writer started; it connects in the background (never waited for) and
+    /// reports a failure through the warn callback.
+    Started(Handle),
     /// No writer: the code and the reason.
     Failed(i32, String),
 }
@@ -215,9 +214,8 @@ impl Plugin {
         };
         let reason = self.take(&mut err);
         match code {
-            0 if !handle.is_null() => Opened::Connected(Handle(handle)),
-            1 if !handle.is_null() => Opened::Retrying(Handle(handle), reason),
-            0 | 1 => Opened::Failed(-1, "the plugin returned no writer handle".into()),
+            0 if !handle.is_null() => Opened::Started(Handle(handle)),
+            0 => Opened::Failed(-1, "the plugin returned no writer handle".into()),
             code => Opened::Failed(code, reason),
         }
     }

@@ -8,8 +8,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use stogger_core::config::{
-    load_from, load_from_vars, syslog_facility_code, ConfigError, Loaded, LogFormat, Origin,
-    Rotation, SystemdMode, TimestampPrecision, WriteMode, KEYS,
+    load_from, load_from_vars, syslog_facility_code, ConfigError, GinOpclass, Loaded, LogFormat,
+    Origin, PartitionManager, Partitioning, Rotation, SystemdMode, TimestampPrecision, WriteMode,
+    KEYS,
 };
 use stogger_core::{Config, Level};
 use tempfile::TempDir;
@@ -151,11 +152,22 @@ postgres_table = "audit.events"
 postgres_plugin = "/opt/stogger/libstogger_postgres.so"
 postgres_write_mode = "sync"
 postgres_queue_capacity = 50
+postgres_queue_max_bytes = "2MiB"
+postgres_write_timeout_ms = 1500
+postgres_spool_dir = "/var/spool/billing"
+postgres_spool_max_bytes = "2GiB"
 postgres_batch_size = 10
 postgres_flush_interval_ms = 50
 postgres_shutdown_timeout_ms = 0
 postgres_connect_timeout_ms = 750
 postgres_sync_pool_size = 6
+postgres_partitioning = "daily"
+postgres_partition_premake = 7
+postgres_retention_days = 30
+postgres_default_partition = false
+postgres_partition_manager = "external"
+postgres_maintenance_interval_ms = 60000
+postgres_gin_opclass = "jsonb_ops"
 panic_flush_timeout_ms = 25
 log_rotation = "size"
 log_max_bytes = 4096
@@ -207,11 +219,25 @@ pad_event_width = 0
     );
     assert_eq!(c.postgres_write_mode, WriteMode::Sync);
     assert_eq!(c.postgres_queue_capacity, 50);
+    assert_eq!(c.postgres_queue_max_bytes, 2 << 20);
+    assert_eq!(c.postgres_write_timeout_ms, 1500);
+    assert_eq!(
+        c.postgres_spool_dir,
+        Some(PathBuf::from("/var/spool/billing"))
+    );
+    assert_eq!(c.postgres_spool_max_bytes, 2 << 30);
     assert_eq!(c.postgres_batch_size, 10);
     assert_eq!(c.postgres_flush_interval_ms, 50);
     assert_eq!(c.postgres_shutdown_timeout_ms, 0);
     assert_eq!(c.postgres_connect_timeout_ms, 750);
     assert_eq!(c.postgres_sync_pool_size, 6);
+    assert_eq!(c.postgres_partitioning, Partitioning::Daily);
+    assert_eq!(c.postgres_partition_premake, 7);
+    assert_eq!(c.postgres_retention_days, 30);
+    assert!(!c.postgres_default_partition);
+    assert_eq!(c.postgres_partition_manager, PartitionManager::External);
+    assert_eq!(c.postgres_maintenance_interval_ms, 60_000);
+    assert_eq!(c.postgres_gin_opclass, GinOpclass::JsonbOps);
     assert_eq!(c.panic_flush_timeout_ms, 25);
     assert_eq!(c.log_rotation, Rotation::Size);
     assert_eq!(c.log_max_bytes, 4096);
@@ -268,11 +294,22 @@ fn every_key_can_be_set_from_its_environment_variable() {
         ("postgres_plugin", "/x/libstogger_postgres.so"),
         ("postgres_write_mode", "sync"),
         ("postgres_queue_capacity", "7"),
+        ("postgres_queue_max_bytes", "65536"),
+        ("postgres_write_timeout_ms", "250"),
+        ("postgres_spool_dir", "/var/spool/x"),
+        ("postgres_spool_max_bytes", "1MiB"),
         ("postgres_batch_size", "3"),
         ("postgres_flush_interval_ms", "9"),
         ("postgres_shutdown_timeout_ms", "11"),
         ("postgres_connect_timeout_ms", "13"),
         ("postgres_sync_pool_size", "3"),
+        ("postgres_partitioning", "Hourly"),
+        ("postgres_partition_premake", "0"),
+        ("postgres_retention_days", "90"),
+        ("postgres_default_partition", "no"),
+        ("postgres_partition_manager", "external"),
+        ("postgres_maintenance_interval_ms", "1000"),
+        ("postgres_gin_opclass", "none"),
         ("panic_flush_timeout_ms", "0"),
         ("log_rotation", "size"),
         ("log_max_bytes", "2KiB"),

@@ -10,12 +10,15 @@ use std::ffi::c_void;
 
 /// The ABI version. The host calls [`SYMBOL_ABI_VERSION`] before looking up
 /// anything else and uses the library only when it returns this number.
-pub const ABI_VERSION: u32 = 2;
+pub const ABI_VERSION: u32 = 3;
 
-/// Success.
+/// Success. `stogger_pg_open`: the writer started; it connects in the
+/// background and reports a failure of its first connection through the
+/// warn callback (the open never waits for the database).
 pub const OK: i32 = 0;
-/// `stogger_pg_open`: started, first connection failed, retrying.
 /// `stogger_pg_flush`/`stogger_pg_close`: the deadline passed first.
+/// (`stogger_pg_open` returned it up to ABI version 2, when it waited for
+/// the first connection.)
 pub const RETRYING: i32 = 1;
 /// Invalid argument or configuration.
 pub const ERR_INVALID: i32 = -1;
@@ -105,8 +108,13 @@ pub struct StoggerPgReport {
     /// Sync mode: rows dropped because the database was unreachable.
     pub dropped_unavailable: u64,
     /// Rows whose transaction's outcome could not be determined after a
-    /// lost connection (not sent again).
+    /// lost connection within the bound (not sent again).
     pub uncertain: u64,
+    /// Rows in the disk spool, not yet delivered (any run's); at close,
+    /// what the next run delivers.
+    pub spooled: u64,
+    /// Rows dropped because the disk spool was full.
+    pub dropped_spool_full: u64,
     /// Batches completed (sync mode: INSERT statements committed; a group
     /// of callers' rows is one).
     pub batches: u64,
@@ -121,12 +129,14 @@ pub struct StoggerPgReport {
 
 impl StoggerPgReport {
     /// Rows the writer accepted that did not reach the table: still queued
-    /// at the close deadline, dropped (queue full, rejected, database
-    /// unreachable). Rows of unknown outcome are not counted (they may
-    /// have been stored).
+    /// at the close deadline, dropped (queue or spool full, rejected,
+    /// database unreachable). Rows of unknown outcome are not counted
+    /// (they may have been stored), nor rows kept in the spool (the next
+    /// run delivers them).
     pub fn not_delivered(&self) -> u64 {
         self.undelivered
             .saturating_add(self.dropped_queue_full)
+            .saturating_add(self.dropped_spool_full)
             .saturating_add(self.dropped_rejected)
             .saturating_add(self.dropped_unavailable)
     }

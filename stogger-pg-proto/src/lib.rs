@@ -25,4 +25,6 @@ pub mod dsn;
 pub mod limiter;
 pub mod settings;
 
-pub use settings::{PgSettings, SettingsError, WriteMode};
+pub use settings::{
+    GinOpclass, PartitionManager, Partitioning, PgSettings, SettingsError, WriteMode,
+};

@@ -46,6 +46,84 @@ impl WriteMode {
     }
 }
 
+/// Declares a configuration enum: its variants with their names, `ALL`,
+/// `as_str` and `parse` (the names are the configuration's spellings).
+macro_rules! named_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($(#[$vmeta])* $variant),+
+        }
+
+        impl $name {
+            /// Every value, in the order of the reference.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The name as written in configuration.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+
+            /// The value named `name` (exactly as [`Self::as_str`] writes it).
+            pub fn parse(name: &str) -> Option<$name> {
+                Self::ALL.iter().copied().find(|v| v.as_str() == name)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+named_enum! {
+    /// Whether the table is split into time partitions, and how wide one is.
+    /// Periods are aligned in UTC: hours, days, ISO weeks (from Monday),
+    /// calendar months.
+    Partitioning {
+        /// One plain table (the seed's DDL).
+        None = "none",
+        /// One partition per hour.
+        Hourly = "hourly",
+        /// One partition per day.
+        Daily = "daily",
+        /// One partition per ISO week (Monday to Monday).
+        Weekly = "weekly",
+        /// One partition per calendar month.
+        Monthly = "monthly",
+    }
+}
+
+named_enum! {
+    /// Who creates and drops the partitions of a partitioned table.
+    PartitionManager {
+        /// The writer: ahead of time, and expired ones dropped (retention).
+        Stogger = "stogger",
+        /// Someone else (pg_partman, a DBA): stogger runs no DDL at all and
+        /// only writes.
+        External = "external",
+    }
+}
+
+named_enum! {
+    /// The operator class of the GIN index on `data`, or no GIN index.
+    GinOpclass {
+        /// Serves containment (`data @> '{"k": v}'`); smaller and faster to
+        /// write than `jsonb_ops`.
+        JsonbPathOps = "jsonb_path_ops",
+        /// PostgreSQL's default: also serves the key-existence operators
+        /// `?`, `?|`, `?&`.
+        JsonbOps = "jsonb_ops",
+        /// No GIN index (fastest writes; `data @>` scans).
+        None = "none",
+    }
+}
+
 /// The default table name.
 pub const DEFAULT_TABLE: &str = "stogger_logs";
 
@@ -65,12 +143,22 @@ pub struct PgSettings {
     pub write_mode: WriteMode,
     /// Maximum number of rows waiting in memory (batch mode).
     pub queue_capacity: usize,
+    /// Maximum bytes of row text waiting in memory (batch mode); whichever
+    /// of this and `queue_capacity` is reached first drops.
+    pub queue_max_bytes: u64,
     /// Maximum rows per COPY.
     pub batch_size: usize,
     /// The longest a queued row waits for a fuller batch.
     pub flush_interval: Duration,
     /// Bound for one connection attempt (and for a sync write's reconnect).
     pub connect_timeout: Duration,
+    /// Bound for one write (a batch's `BEGIN`/`COPY`/`COMMIT`) and for every
+    /// statement; also how long a lost COMMIT is waited on.
+    pub write_timeout: Duration,
+    /// Directory of the disk spool (batch mode); None: no spool.
+    pub spool_dir: Option<String>,
+    /// Maximum bytes of the spool's segment files.
+    pub spool_max_bytes: u64,
     /// Default deadline for flushing on close (used when the writer is
     /// dropped without being closed).
     pub shutdown_timeout: Duration,
@@ -79,6 +167,21 @@ pub struct PgSettings {
     /// Connections sync mode writes through at most (callers that find them
     /// all busy are written together, one INSERT per group).
     pub sync_pool_size: usize,
+    /// Plain table, or time partitions of this width.
+    pub partitioning: Partitioning,
+    /// Partitions kept ready ahead of the current one.
+    pub partition_premake: u32,
+    /// Partitions whose whole range is older than this many days are
+    /// dropped; 0 keeps everything.
+    pub retention_days: u32,
+    /// A DEFAULT partition catches rows outside every time partition.
+    pub default_partition: bool,
+    /// Who creates and drops partitions.
+    pub partition_manager: PartitionManager,
+    /// How often the partition maintenance runs (it also runs at start).
+    pub maintenance_interval: Duration,
+    /// The GIN index on `data`.
+    pub gin_opclass: GinOpclass,
 }
 
 /// One key of [`PgSettings`]: its names, default, allowed values and
@@ -114,6 +217,12 @@ enum Kind {
         default: &'static str,
         get: fn(&PgSettings) -> &'static str,
         set: fn(&mut PgSettings, &str),
+    },
+    /// A boolean (a JSON boolean).
+    Flag {
+        default: bool,
+        get: fn(&PgSettings) -> bool,
+        set: fn(&mut PgSettings, bool),
     },
     /// A whole number in `min..=max` (milliseconds for durations).
     Integer {
@@ -213,6 +322,22 @@ pub const QUEUE_CAPACITY: Setting = Setting {
     },
 };
 
+/// The queue's bound in bytes.
+pub const QUEUE_MAX_BYTES: Setting = Setting {
+    name: "queue_max_bytes",
+    config_key: Some("postgres_queue_max_bytes"),
+    default: "67108864",
+    allowed: "a size from 65536 to 68719476736 bytes (64 MiB by default): an integer, or in stogger's configuration a string with a unit, e.g. \"64MiB\"",
+    doc: "Bytes of event text held in memory at most; with queue_capacity, whichever is reached first drops.",
+    kind: Kind::Integer {
+        min: 65_536,
+        max: 64 << 30,
+        default: 64 << 20,
+        get: |s| s.queue_max_bytes,
+        set: |s, n| s.queue_max_bytes = n,
+    },
+};
+
 /// Rows per COPY.
 pub const BATCH_SIZE: Setting = Setting {
     name: "batch_size",
@@ -277,6 +402,61 @@ pub const CONNECT_TIMEOUT_MS: Setting = Setting {
     },
 };
 
+/// The bound of one write and of every statement.
+pub const WRITE_TIMEOUT_MS: Setting = Setting {
+    name: "write_timeout_ms",
+    config_key: Some("postgres_write_timeout_ms"),
+    default: "30000",
+    allowed: "an integer from 100 to 3600000 (milliseconds)",
+    doc: "Longest one write (BEGIN, COPY, COMMIT) or statement may take; also how long a lost COMMIT is waited on.",
+    kind: Kind::Integer {
+        min: 100,
+        max: 3_600_000,
+        default: 30_000,
+        get: |s| millis(s.write_timeout),
+        set: |s, n| s.write_timeout = Duration::from_millis(n),
+    },
+};
+
+fn check_spool_dir(dir: &str) -> Result<(), String> {
+    if dir.contains('\0') {
+        return Err("the path contains a NUL character".to_string());
+    }
+    Ok(())
+}
+
+/// The disk spool's directory.
+pub const SPOOL_DIR: Setting = Setting {
+    name: "spool_dir",
+    config_key: Some("postgres_spool_dir"),
+    default: "none (no spool)",
+    allowed: "a directory path (created when missing); empty for none",
+    doc: "Directory where events go while the database is away or the queue is past half full; replayed in order later, also by the next run.",
+    kind: Kind::Text {
+        default: None,
+        required: false,
+        check: check_spool_dir,
+        get: |s| s.spool_dir.as_deref(),
+        set: |s, v| s.spool_dir = v.filter(|d| !d.is_empty()),
+    },
+};
+
+/// The spool's bound in bytes.
+pub const SPOOL_MAX_BYTES: Setting = Setting {
+    name: "spool_max_bytes",
+    config_key: Some("postgres_spool_max_bytes"),
+    default: "1073741824",
+    allowed: "a size from 1048576 to 1099511627776 bytes (1 GiB by default): an integer, or in stogger's configuration a string with a unit, e.g. \"1GiB\"",
+    doc: "Bytes of spool files at most; when full, the newest events are dropped (counted).",
+    kind: Kind::Integer {
+        min: 1 << 20,
+        max: 1 << 40,
+        default: 1 << 30,
+        get: |s| s.spool_max_bytes,
+        set: |s, n| s.spool_max_bytes = n,
+    },
+};
+
 /// The name the server shows for the connection.
 pub const APPLICATION_NAME: Setting = Setting {
     name: "application_name",
@@ -309,18 +489,138 @@ pub const SYNC_POOL_SIZE: Setting = Setting {
     },
 };
 
+/// Time partitions.
+pub const PARTITIONING: Setting = Setting {
+    name: "partitioning",
+    config_key: Some("postgres_partitioning"),
+    default: "none",
+    allowed: "none, hourly, daily, weekly, monthly",
+    doc: "Time partitions of the table (PARTITION BY RANGE on timestamp), or one plain table.",
+    kind: Kind::Choice {
+        options: &["none", "hourly", "daily", "weekly", "monthly"],
+        default: "none",
+        get: |s| s.partitioning.as_str(),
+        set: |s, v| s.partitioning = Partitioning::parse(v).unwrap_or(Partitioning::None),
+    },
+};
+
+/// Partitions made ahead of time.
+pub const PARTITION_PREMAKE: Setting = Setting {
+    name: "partition_premake",
+    config_key: Some("postgres_partition_premake"),
+    default: "3",
+    allowed: "an integer from 0 to 1000",
+    doc: "Partitions kept ready after the current one (partitioned tables).",
+    kind: Kind::Integer {
+        min: 0,
+        max: 1000,
+        default: 3,
+        get: |s| u64::from(s.partition_premake),
+        set: |s, n| s.partition_premake = u32::try_from(n).unwrap_or(u32::MAX),
+    },
+};
+
+/// Retention.
+pub const RETENTION_DAYS: Setting = Setting {
+    name: "retention_days",
+    config_key: Some("postgres_retention_days"),
+    default: "0",
+    allowed: "an integer from 0 to 36500 (days; 0 keeps everything)",
+    doc: "Partitions entirely older than this are dropped (partitioned tables); 0 keeps all.",
+    kind: Kind::Integer {
+        min: 0,
+        max: 36_500,
+        default: 0,
+        get: |s| u64::from(s.retention_days),
+        set: |s, n| s.retention_days = u32::try_from(n).unwrap_or(u32::MAX),
+    },
+};
+
+/// The DEFAULT partition.
+pub const DEFAULT_PARTITION: Setting = Setting {
+    name: "default_partition",
+    config_key: Some("postgres_default_partition"),
+    default: "true",
+    allowed: "true or false",
+    doc: "A DEFAULT partition catches rows outside every time partition (skewed clocks).",
+    kind: Kind::Flag {
+        default: true,
+        get: |s| s.default_partition,
+        set: |s, v| s.default_partition = v,
+    },
+};
+
+/// Who manages partitions.
+pub const PARTITION_MANAGER: Setting = Setting {
+    name: "partition_manager",
+    config_key: Some("postgres_partition_manager"),
+    default: "stogger",
+    allowed: "stogger, external",
+    doc: "stogger: the writer creates and drops partitions. external (pg_partman, a DBA): stogger only writes.",
+    kind: Kind::Choice {
+        options: &["stogger", "external"],
+        default: "stogger",
+        get: |s| s.partition_manager.as_str(),
+        set: |s, v| {
+            s.partition_manager = PartitionManager::parse(v).unwrap_or(PartitionManager::Stogger)
+        },
+    },
+};
+
+/// The maintenance schedule.
+pub const MAINTENANCE_INTERVAL_MS: Setting = Setting {
+    name: "maintenance_interval_ms",
+    config_key: Some("postgres_maintenance_interval_ms"),
+    default: "3600000",
+    allowed: "an integer from 1000 to 86400000 (milliseconds)",
+    doc: "How often the writer creates partitions ahead and drops expired ones (also at start).",
+    kind: Kind::Integer {
+        min: 1000,
+        max: 86_400_000,
+        default: 3_600_000,
+        get: |s| millis(s.maintenance_interval),
+        set: |s, n| s.maintenance_interval = Duration::from_millis(n),
+    },
+};
+
+/// The GIN index's operator class.
+pub const GIN_OPCLASS: Setting = Setting {
+    name: "gin_opclass",
+    config_key: Some("postgres_gin_opclass"),
+    default: "jsonb_path_ops",
+    allowed: "jsonb_path_ops, jsonb_ops, none",
+    doc: "Operator class of the GIN index on data (none: no GIN index) for tables stogger creates.",
+    kind: Kind::Choice {
+        options: &["jsonb_path_ops", "jsonb_ops", "none"],
+        default: "jsonb_path_ops",
+        get: |s| s.gin_opclass.as_str(),
+        set: |s, v| s.gin_opclass = GinOpclass::parse(v).unwrap_or(GinOpclass::JsonbPathOps),
+    },
+};
+
 /// Every setting, in the order of the reference.
 pub const SETTINGS: &[Setting] = &[
     DSN,
     TABLE,
     WRITE_MODE,
     QUEUE_CAPACITY,
+    QUEUE_MAX_BYTES,
     BATCH_SIZE,
     FLUSH_INTERVAL_MS,
     SHUTDOWN_TIMEOUT_MS,
     CONNECT_TIMEOUT_MS,
+    WRITE_TIMEOUT_MS,
+    SPOOL_DIR,
+    SPOOL_MAX_BYTES,
     APPLICATION_NAME,
     SYNC_POOL_SIZE,
+    PARTITIONING,
+    PARTITION_PREMAKE,
+    RETENTION_DAYS,
+    DEFAULT_PARTITION,
+    PARTITION_MANAGER,
+    MAINTENANCE_INTERVAL_MS,
+    GIN_OPCLASS,
 ];
 
 impl Setting {
@@ -329,6 +629,14 @@ impl Setting {
     pub fn integer_range(&self) -> Option<RangeInclusive<u64>> {
         match self.kind {
             Kind::Integer { min, max, .. } => Some(min..=max),
+            _ => None,
+        }
+    }
+
+    /// The names a choice setting allows; `None` for the others.
+    pub fn choices(&self) -> Option<&'static [&'static str]> {
+        match self.kind {
+            Kind::Choice { options, .. } => Some(options),
             _ => None,
         }
     }
@@ -367,6 +675,7 @@ impl Setting {
                     Err(self.error(format!("{v:?} is not one of {}", quoted(options))))
                 }
             }
+            Kind::Flag { .. } => Ok(()),
             Kind::Integer { min, max, get, .. } => {
                 let n = get(settings);
                 if (min..=max).contains(&n) {
@@ -382,6 +691,7 @@ impl Setting {
         match self.kind {
             Kind::Text { default, set, .. } => set(settings, default.map(str::to_string)),
             Kind::Choice { default, set, .. } => set(settings, default),
+            Kind::Flag { default, set, .. } => set(settings, default),
             Kind::Integer { default, set, .. } => set(settings, default),
         }
     }
@@ -390,6 +700,7 @@ impl Setting {
         match self.kind {
             Kind::Text { get, .. } => get(settings).map_or(Value::Null, Value::from),
             Kind::Choice { get, .. } => Value::from(get(settings)),
+            Kind::Flag { get, .. } => Value::from(get(settings)),
             Kind::Integer { get, .. } => Value::from(get(settings)),
         }
     }
@@ -415,6 +726,12 @@ impl Setting {
                     return Err(self.error(format!("{s:?} is not one of {}", quoted(options))));
                 }
                 set(settings, s);
+            }
+            Kind::Flag { set, .. } => {
+                let Value::Bool(b) = value else {
+                    return Err(self.error(format!("expected a boolean, got {}", type_name(value))));
+                };
+                set(settings, *b);
             }
             Kind::Integer { min, max, set, .. } => {
                 let Value::Number(n) = value else {
@@ -463,12 +780,23 @@ impl PgSettings {
             table: String::new(),
             write_mode: WriteMode::Batch,
             queue_capacity: 0,
+            queue_max_bytes: 0,
             batch_size: 0,
             flush_interval: Duration::ZERO,
             connect_timeout: Duration::ZERO,
             shutdown_timeout: Duration::ZERO,
+            write_timeout: Duration::ZERO,
+            spool_dir: None,
+            spool_max_bytes: 0,
             application_name: None,
             sync_pool_size: 0,
+            partitioning: Partitioning::None,
+            partition_premake: 0,
+            retention_days: 0,
+            default_partition: true,
+            partition_manager: PartitionManager::Stogger,
+            maintenance_interval: Duration::ZERO,
+            gin_opclass: GinOpclass::JsonbPathOps,
         };
         for setting in SETTINGS {
             setting.set_default(&mut settings);
@@ -659,7 +987,68 @@ mod tests {
         s.shutdown_timeout = Duration::ZERO;
         s.application_name = Some("svc".into());
         s.sync_pool_size = 9;
+        s.partitioning = Partitioning::Weekly;
+        s.partition_premake = 0;
+        s.retention_days = 30;
+        s.default_partition = false;
+        s.partition_manager = PartitionManager::External;
+        s.maintenance_interval = Duration::from_secs(60);
+        s.gin_opclass = GinOpclass::None;
+        s.queue_max_bytes = 1 << 20;
+        s.write_timeout = Duration::from_millis(250);
+        s.spool_dir = Some("/var/spool/svc".into());
+        s.spool_max_bytes = 1 << 30;
         assert_eq!(PgSettings::from_json(&s.to_json()), Ok(s));
+        // The spool is off by default, and an empty directory means off.
+        let c = PgSettings::from_json(r#"{"dsn":"host=/tmp","spool_dir":""}"#).unwrap();
+        assert_eq!(c.spool_dir, None);
+        assert_eq!(c.queue_max_bytes, 64 << 20);
+        assert_eq!(c.spool_max_bytes, 1 << 30);
+        assert_eq!(c.write_timeout, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn partition_settings_default_to_the_seed_table() {
+        let s = PgSettings::from_json(r#"{"dsn":"host=/tmp user=u"}"#).unwrap();
+        assert_eq!(s.partitioning, Partitioning::None);
+        assert_eq!(s.partition_premake, 3);
+        assert_eq!(s.retention_days, 0);
+        assert!(s.default_partition);
+        assert_eq!(s.partition_manager, PartitionManager::Stogger);
+        assert_eq!(s.maintenance_interval, Duration::from_secs(3600));
+        assert_eq!(s.gin_opclass, GinOpclass::JsonbPathOps);
+        let cases = [
+            (
+                r#"{"dsn":"host=/tmp","partitioning":"yearly"}"#,
+                "partitioning",
+            ),
+            (
+                r#"{"dsn":"host=/tmp","default_partition":"yes"}"#,
+                "default_partition",
+            ),
+            (
+                r#"{"dsn":"host=/tmp","retention_days":40000}"#,
+                "retention_days",
+            ),
+            (
+                r#"{"dsn":"host=/tmp","maintenance_interval_ms":10}"#,
+                "maintenance_interval_ms",
+            ),
+            (
+                r#"{"dsn":"host=/tmp","gin_opclass":"btree"}"#,
+                "gin_opclass",
+            ),
+            (
+                r#"{"dsn":"host=/tmp","partition_manager":"partman"}"#,
+                "partition_manager",
+            ),
+        ];
+        for (json, key) in cases {
+            assert_eq!(PgSettings::from_json(json).unwrap_err().key, key, "{json}");
+        }
+        for p in Partitioning::ALL {
+            assert_eq!(Partitioning::parse(p.as_str()), Some(*p));
+        }
     }
 
     #[test]
@@ -681,6 +1070,10 @@ mod tests {
             }
             if let Some(key) = setting.config_key {
                 assert_eq!(key, format!("postgres_{}", setting.name));
+            }
+            if let Some(options) = setting.choices() {
+                assert_eq!(setting.allowed, options.join(", "), "{}", setting.name);
+                assert!(options.contains(&setting.default), "{}", setting.name);
             }
         }
     }

@@ -20,7 +20,7 @@ use stogger_pg_proto::abi::{
 
 use crate::diag::WarnSink;
 use crate::queue::RowBytes;
-use crate::writer::{OpenError, OpenStatus, Writer};
+use crate::writer::{OpenError, Writer};
 use stogger_pg_proto::PgSettings;
 
 // Each entry point has exactly the signature the contract declares.
@@ -119,9 +119,9 @@ fn warn_sink(f: Option<StoggerPgWarnFn>) -> Option<WarnSink> {
     })
 }
 
-/// Starts a writer. Returns `0` (connected, table ready), `1` (started,
-/// first connection failed: reason in `err_out`, retrying in the
-/// background) or `< 0` (no handle; reason in `err_out`).
+/// Starts a writer without waiting for the database. Returns `0` (started:
+/// it connects in the background and reports a failure of the first
+/// connection through `warn`) or `< 0` (no handle; reason in `err_out`).
 ///
 /// # Safety
 /// `config` is valid for `config_len` bytes; `handle_out` is valid for a
@@ -159,20 +159,14 @@ pub unsafe extern "C" fn stogger_pg_open(
             Ok(c) => c,
             Err(e) => return fail(ERR_INVALID, e.to_string()),
         };
-        match Writer::open(&cfg, warn_sink(warn)) {
-            Ok(opened) => {
-                let code = match &opened.status {
-                    OpenStatus::Connected => OK,
-                    OpenStatus::Retrying(m) => {
-                        // SAFETY: as above.
-                        unsafe { fill(err_out, m.clone().into_bytes()) };
-                        RETRYING
-                    }
-                };
-                let handle = Box::into_raw(Box::new(opened.writer));
+        // Never waits for the database: the writer connects in the
+        // background and reports its first failure through `warn`.
+        match Writer::start(&cfg, warn_sink(warn)) {
+            Ok(writer) => {
+                let handle = Box::into_raw(Box::new(writer));
                 // SAFETY: checked non-null above.
                 unsafe { handle_out.write(handle.cast()) };
-                code
+                OK
             }
             Err(e @ OpenError::Config(_)) => fail(ERR_INVALID, e.to_string()),
             Err(e @ OpenError::Runtime(_)) => fail(ERR_DATABASE, e.to_string()),

@@ -5,14 +5,18 @@
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use tokio_postgres::Client;
+use tokio_postgres::{Client, Row};
 
 use stogger_pg_proto::dsn::redact;
 use stogger_pg_proto::PgSettings;
 
+use crate::catalog::{self, TableKind};
 use crate::conn;
 use crate::conn_settings::ConnSettings;
-use crate::schema::{TableName, COLUMNS, INDEXES};
+use crate::indexes::{self, IndexCheck};
+use crate::maintenance;
+use crate::period::epoch;
+use crate::schema::{Layout, TableName, COLUMNS};
 
 /// One expected column and what the table has.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -27,15 +31,66 @@ pub struct ColumnCheck {
     pub ok: bool,
 }
 
-/// One expected index and whether it exists.
+/// One partition: name, range (RFC 3339; `-infinity`/`infinity` for
+/// MINVALUE/MAXVALUE, None for the DEFAULT partition), size and row estimate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct IndexCheck {
-    /// The index name.
+pub struct PartitionCheck {
+    /// The partition's name.
     pub name: String,
-    /// Whether an index of that name exists on the table.
-    pub present: bool,
-    /// Its definition (`pg_get_indexdef`), when present.
-    pub definition: Option<String>,
+    /// Lower bound (inclusive).
+    pub from: Option<String>,
+    /// Upper bound (exclusive).
+    pub to: Option<String>,
+    /// Table, indexes and TOAST, in bytes.
+    pub bytes: i64,
+    /// The planner's estimate of its rows; None before its first ANALYZE
+    /// (or autovacuum's).
+    pub rows_estimate: Option<i64>,
+}
+
+/// The partitions of a partitioned table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PartitionsReport {
+    /// Time partitions (the DEFAULT one not counted).
+    pub count: usize,
+    /// The lower bound of the oldest time partition.
+    pub oldest: Option<String>,
+    /// The upper bound of the newest time partition.
+    pub newest: Option<String>,
+    /// All partitions together, in bytes.
+    pub total_bytes: i64,
+    /// Whether a time partition covers the server's current time.
+    pub covers_now: bool,
+    /// The DEFAULT partition, when there is one.
+    pub default_partition: Option<PartitionCheck>,
+    /// Every time partition, oldest first.
+    pub list: Vec<PartitionCheck>,
+}
+
+/// The last partition maintenance recorded in the table (a row with event
+/// `stogger-partition-maintenance`, written by whichever service ran it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MaintenanceRecord {
+    /// When it ran (RFC 3339).
+    pub at: String,
+    /// `ok` or `error`.
+    pub result: String,
+    /// What failed, when it did.
+    pub error: Option<String>,
+    /// Partitions it created.
+    pub created: Vec<String>,
+    /// Partitions it dropped.
+    pub dropped: Vec<String>,
+    /// When that service runs it next (RFC 3339).
+    pub next_run: Option<String>,
+    /// Who ran it: `schedule` (a service's maintenance), `stogger schema
+    /// --apply` or `stogger schema migrate`.
+    pub by: Option<String>,
+    /// The next run is more than five minutes late: is any service with
+    /// `postgres_partition_manager = stogger` running?
+    pub overdue: bool,
+    /// The process that ran it.
+    pub pid: Option<i64>,
 }
 
 /// Everything `check` found. Fields are None when the step was not reached.
@@ -57,10 +112,17 @@ pub struct CheckReport {
     pub tls: Option<bool>,
     /// Whether the table exists.
     pub table_present: Option<bool>,
+    /// `plain` or `partitioned` (or the `relkind` of something else).
+    pub table_kind: Option<String>,
     /// Expected columns vs. actual.
     pub columns: Vec<ColumnCheck>,
-    /// The four indexes.
+    /// The indexes: stogger's expected ones (as `postgres_gin_opclass`
+    /// says) compared by definition, and every other index found.
     pub indexes: Vec<IndexCheck>,
+    /// The partitions, for a partitioned table.
+    pub partitions: Option<PartitionsReport>,
+    /// The last partition maintenance recorded in the table.
+    pub maintenance: Option<MaintenanceRecord>,
     /// `has_table_privilege(table, 'INSERT')`.
     pub can_insert: Option<bool>,
     /// `has_table_privilege(table, 'SELECT')`.
@@ -72,9 +134,13 @@ pub struct CheckReport {
     pub row_count_estimated: bool,
     /// Time of the newest row (RFC 3339).
     pub newest: Option<String>,
-    /// Events services reported as dropped (queue full) in the last 24 hours,
-    /// from the `stogger-events-dropped` rows the writer inserts.
+    /// Events services reported as dropped (queue or spool full) in the
+    /// last 24 hours, from the `stogger-events-dropped` rows the writer
+    /// inserts.
     pub dropped_last_24h: Option<i64>,
+    /// Events whose COMMIT's outcome could not be known (counted as
+    /// uncertain, not sent again) in the last 24 hours, from the same rows.
+    pub uncertain_last_24h: Option<i64>,
     /// Everything wrong, in words (empty when all is well).
     pub problems: Vec<String>,
 }
@@ -127,14 +193,18 @@ fn base_report(config: &PgSettings) -> CheckReport {
         user: None,
         tls: None,
         table_present: None,
+        table_kind: None,
         columns: Vec::new(),
         indexes: Vec::new(),
+        partitions: None,
+        maintenance: None,
         can_insert: None,
         can_select: None,
         row_count: None,
         row_count_estimated: false,
         newest: None,
         dropped_last_24h: None,
+        uncertain_last_24h: None,
         problems: Vec::new(),
     }
 }
@@ -167,7 +237,8 @@ pub async fn check_async(config: &PgSettings) -> CheckReport {
     r.connected = true;
     r.connect_ms = Some(start.elapsed().as_millis() as u64);
     let bound = settings.connect_timeout.max(Duration::from_secs(1));
-    match tokio::time::timeout(bound * 4, inspect(&client, &table, bound, &mut r)).await {
+    let layout = Layout::of(config);
+    match tokio::time::timeout(bound * 4, inspect(&client, &table, &layout, bound, &mut r)).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => r.problems.push(
             settings
@@ -182,47 +253,70 @@ pub async fn check_async(config: &PgSettings) -> CheckReport {
     r
 }
 
+/// One row of a statement without parameters (an unnamed statement: works
+/// through pgbouncer's transaction pooling).
+async fn one_row(client: &Client, sql: &str) -> Result<Option<Row>, tokio_postgres::Error> {
+    Ok(client.query_typed(sql, &[]).await?.into_iter().next())
+}
+
+fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.to_string())
+}
+
+/// A bound in seconds since the epoch as RFC 3339 (or `±infinity`).
+fn bound_text(secs: f64) -> String {
+    if secs == f64::NEG_INFINITY {
+        return "-infinity".into();
+    }
+    if secs == f64::INFINITY {
+        return "infinity".into();
+    }
+    time::OffsetDateTime::from_unix_timestamp(secs.floor() as i64)
+        .map(rfc3339)
+        .unwrap_or_else(|_| secs.to_string())
+}
+
 async fn inspect(
     client: &Client,
     t: &TableName,
+    layout: &Layout,
     bound: Duration,
     r: &mut CheckReport,
 ) -> Result<(), tokio_postgres::Error> {
-    let row = client
-        .query_one(
-            "SELECT current_setting('server_version'), current_user::text, \
-             (SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid())",
-            &[],
-        )
-        .await?;
-    r.server_version = row.try_get(0).ok();
-    r.user = row.try_get(1).ok();
-    r.tls = row.try_get::<_, Option<bool>>(2).ok().flatten();
+    if let Some(row) = one_row(
+        client,
+        "SELECT current_setting('server_version'), current_user::text, \
+         (SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid())",
+    )
+    .await?
+    {
+        r.server_version = row.try_get(0).ok();
+        r.user = row.try_get(1).ok();
+        r.tls = row.try_get::<_, Option<bool>>(2).ok().flatten();
+    }
     let quoted = t.quoted();
-    let present: bool = client
-        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&quoted])
-        .await?
-        .try_get(0)?;
-    r.table_present = Some(present);
-    if !present {
+    let kind = catalog::table_kind(client, t).await?;
+    r.table_present = Some(kind != TableKind::Missing);
+    r.table_kind = match kind {
+        TableKind::Missing => None,
+        TableKind::Plain => Some("plain".into()),
+        TableKind::Partitioned => Some("partitioned".into()),
+        TableKind::Other(k) => Some(format!("relkind {k}")),
+    };
+    if kind == TableKind::Missing {
         r.problems.push(format!(
             "table {t} does not exist (the writer creates it when it connects with CREATE \
              privilege; `stogger schema` prints the DDL)"
         ));
         return Ok(());
     }
-    let cols = client
-        .query(
-            "SELECT attname::text, format_type(atttypid, atttypmod) FROM pg_attribute \
-             WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped",
-            &[&quoted],
-        )
-        .await?;
+    let cols = catalog::columns(client, t).await?;
     for (name, expected, _) in COLUMNS {
         let actual = cols
             .iter()
-            .find(|c| c.try_get::<_, String>(0).ok().as_deref() == Some(name))
-            .and_then(|c| c.try_get::<_, String>(1).ok());
+            .find(|(n, _)| n == name)
+            .map(|(_, ty)| ty.clone());
         let ok = actual.as_deref() == Some(expected);
         if !ok {
             r.problems.push(match &actual {
@@ -237,91 +331,203 @@ async fn inspect(
             ok,
         });
     }
-    let idx = client
-        .query(
-            "SELECT c.relname::text, pg_get_indexdef(i.indexrelid) FROM pg_index i \
-             JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = to_regclass($1)",
-            &[&quoted],
-        )
-        .await?;
-    for (suffix, _) in INDEXES {
-        let name = t.index_name(suffix);
-        let definition = idx
-            .iter()
-            .find(|i| i.try_get::<_, String>(0).ok().as_deref() == Some(name.as_str()))
-            .and_then(|i| i.try_get::<_, String>(1).ok());
-        if definition.is_none() {
-            r.problems.push(format!("index {name} is missing"));
-        }
-        r.indexes.push(IndexCheck {
-            name,
-            present: definition.is_some(),
-            definition,
-        });
+    let found = catalog::indexes(client, t).await?;
+    r.indexes = indexes::compare(t, kind, layout, &found);
+    for i in r.indexes.iter().filter(|i| i.status.is_problem()) {
+        r.problems.push(format!(
+            "index {} ({}) is {}",
+            i.name,
+            i.role.as_deref().unwrap_or("not stogger's"),
+            serde_json::to_value(i.status)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default()
+        ));
     }
-    let privs = client
-        .query_one(
-            "SELECT has_table_privilege($1, 'INSERT'), has_table_privilege($1, 'SELECT')",
-            &[&quoted],
-        )
-        .await?;
-    r.can_insert = privs.try_get(0).ok();
-    r.can_select = privs.try_get(1).ok();
+    let privs = catalog::query_table(
+        client,
+        "SELECT has_table_privilege($1, 'INSERT'), has_table_privilege($1, 'SELECT')",
+        t,
+    )
+    .await?;
+    if let Some(p) = privs.first() {
+        r.can_insert = p.try_get(0).ok();
+        r.can_select = p.try_get(1).ok();
+    }
     if r.can_insert == Some(false) {
         r.problems.push(format!(
             "user {} has no INSERT privilege on {t}",
             r.user.as_deref().unwrap_or("?")
         ));
     }
+    if kind == TableKind::Partitioned {
+        r.partitions = Some(partitions(client, t).await?);
+    }
     if r.can_select != Some(true) {
         return Ok(());
     }
-    let newest = client
-        .query_one(&format!("SELECT max(\"timestamp\") FROM {quoted}"), &[])
-        .await?;
-    r.newest = newest
-        .try_get::<_, Option<time::OffsetDateTime>>(0)
-        .ok()
-        .flatten()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        });
-    // An exact count, unless it takes longer than the bound (a huge table):
-    // then the planner's estimate.
-    let est = client
-        .query_one(
-            "SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass($1)",
-            &[&quoted],
+    if let Some(row) = one_row(client, &format!("SELECT max(\"timestamp\") FROM {quoted}")).await? {
+        r.newest = row
+            .try_get::<_, Option<time::OffsetDateTime>>(0)
+            .ok()
+            .flatten()
+            .map(rfc3339);
+    }
+    count_rows(client, t, bound, r).await?;
+    // Loss must be visible: the writer records what it dropped and what
+    // it could not know (the gap rows).
+    let sum = |key: &str| {
+        format!(
+            "coalesce(sum(CASE WHEN jsonb_typeof(data->'{key}') = 'number' \
+             THEN (data->>'{key}')::numeric END), 0)::bigint"
         )
-        .await?;
+    };
+    let gaps = one_row(
+        client,
+        &format!(
+            "SELECT {}, {} FROM {quoted} WHERE event = 'stogger-events-dropped' \
+             AND \"timestamp\" > now() - interval '24 hours'",
+            sum("dropped"),
+            sum("uncertain")
+        ),
+    )
+    .await;
+    if let Ok(Some(row)) = gaps {
+        r.dropped_last_24h = row.try_get(0).ok();
+        r.uncertain_last_24h = row.try_get(1).ok();
+    }
+    if kind == TableKind::Partitioned {
+        r.maintenance = last_maintenance(client, t).await?;
+    }
+    Ok(())
+}
+
+/// An exact count, unless it takes longer than `bound` (a huge table): then
+/// the planner's estimate (the partitions' for a partitioned table). The
+/// time limit is `SET LOCAL` in a transaction of its own: a session `SET`
+/// would stay behind on whatever server connection pgbouncer lent us.
+async fn count_rows(
+    client: &Client,
+    t: &TableName,
+    bound: Duration,
+    r: &mut CheckReport,
+) -> Result<(), tokio_postgres::Error> {
+    let est = catalog::query_table(
+        client,
+        "SELECT coalesce(sum(greatest(c.reltuples, 0)), 0)::bigint FROM pg_class c \
+         WHERE c.oid = to_regclass($1) \
+            OR c.oid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = to_regclass($1))",
+        t,
+    )
+    .await?;
     client
-        .batch_execute(&format!("SET statement_timeout = {}", bound.as_millis()))
+        .batch_execute(&format!(
+            "BEGIN; SET LOCAL statement_timeout = {}",
+            bound.as_millis()
+        ))
         .await?;
-    match client
-        .query_one(&format!("SELECT count(*) FROM {quoted}"), &[])
-        .await
-    {
-        Ok(row) => r.row_count = row.try_get(0).ok(),
+    let counted = one_row(client, &format!("SELECT count(*) FROM {}", t.quoted())).await;
+    let _ = client.batch_execute("ROLLBACK").await;
+    match counted {
+        Ok(row) => r.row_count = row.and_then(|row| row.try_get(0).ok()),
         Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::QUERY_CANCELED) => {
-            r.row_count = est.try_get(0).ok();
+            r.row_count = est.first().and_then(|row| row.try_get(0).ok());
             r.row_count_estimated = true;
         }
         Err(e) => return Err(e),
     }
-    // Loss must be visible: the writer records what a full queue dropped.
-    let dropped = client
-        .query_one(
-            &format!(
-                "SELECT coalesce(sum(CASE WHEN jsonb_typeof(data->'dropped') = 'number' \
-                 THEN (data->>'dropped')::numeric END), 0)::bigint FROM {quoted} \
-                 WHERE event = 'stogger-events-dropped' AND \"timestamp\" > now() - interval '24 hours'"
-            ),
-            &[],
-        )
-        .await;
-    if let Ok(row) = dropped {
-        r.dropped_last_24h = row.try_get(0).ok();
-    }
     Ok(())
+}
+
+async fn partitions(
+    client: &Client,
+    t: &TableName,
+) -> Result<PartitionsReport, tokio_postgres::Error> {
+    let parts = catalog::partitions(client, t).await?;
+    let now = one_row(client, "SELECT now()")
+        .await?
+        .and_then(|row| row.try_get::<_, time::OffsetDateTime>(0).ok())
+        .unwrap_or_else(time::OffsetDateTime::now_utc);
+    let now = epoch(now);
+    let check = |p: &catalog::PartitionInfo| PartitionCheck {
+        name: p.table.table().to_string(),
+        from: p.range.map(|(lo, _)| bound_text(lo)),
+        to: p.range.map(|(_, hi)| bound_text(hi)),
+        bytes: p.bytes,
+        rows_estimate: (p.rows_estimate >= 0).then_some(p.rows_estimate),
+    };
+    let ranged: Vec<&catalog::PartitionInfo> = parts.iter().filter(|p| p.range.is_some()).collect();
+    Ok(PartitionsReport {
+        count: ranged.len(),
+        oldest: ranged
+            .iter()
+            .filter_map(|p| p.range)
+            .map(|(lo, _)| lo)
+            .min_by(f64::total_cmp)
+            .map(bound_text),
+        newest: ranged
+            .iter()
+            .filter_map(|p| p.range)
+            .map(|(_, hi)| hi)
+            .max_by(f64::total_cmp)
+            .map(bound_text),
+        total_bytes: parts.iter().map(|p| p.bytes).sum(),
+        covers_now: ranged
+            .iter()
+            .filter_map(|p| p.range)
+            .any(|(lo, hi)| lo <= now && now < hi),
+        default_partition: parts.iter().find(|p| p.is_default).map(check),
+        list: ranged.into_iter().map(check).collect(),
+    })
+}
+
+async fn last_maintenance(
+    client: &Client,
+    t: &TableName,
+) -> Result<Option<MaintenanceRecord>, tokio_postgres::Error> {
+    // The time condition lets the planner skip all but the last week's
+    // partitions.
+    let row = one_row(
+        client,
+        &format!(
+            "SELECT \"timestamp\", data, now() FROM {} WHERE event = '{}' \
+             AND \"timestamp\" > now() - interval '8 days' ORDER BY \"timestamp\" DESC LIMIT 1",
+            t.quoted(),
+            maintenance::EVENT
+        ),
+    )
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let at: time::OffsetDateTime = row.try_get(0)?;
+    let data: serde_json::Value = row.try_get(1)?;
+    let now: time::OffsetDateTime = row.try_get(2)?;
+    let text = |k: &str| data.get(k).and_then(|v| v.as_str()).map(str::to_string);
+    let list = |k: &str| -> Vec<String> {
+        data.get(k)
+            .and_then(|v| v.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let next_run = text("next_run");
+    let overdue = next_run
+        .as_deref()
+        .and_then(|n| {
+            time::OffsetDateTime::parse(n, &time::format_description::well_known::Rfc3339).ok()
+        })
+        .is_some_and(|n| now > n + time::Duration::minutes(5));
+    Ok(Some(MaintenanceRecord {
+        at: rfc3339(at),
+        result: text("result").unwrap_or_else(|| "?".into()),
+        error: text("error"),
+        created: list("created"),
+        dropped: list("dropped"),
+        next_run,
+        by: text("by"),
+        overdue,
+        pid: data.get("pid").and_then(|v| v.as_i64()),
+    }))
 }

@@ -1,19 +1,31 @@
-//! One database connection: connecting (TLS, timeout), creating the schema,
-//! writing rows (binary COPY or INSERT) in a transaction whose outcome can be
-//! recovered after a lost connection, and classifying failures.
+//! One database connection: connecting (TLS, timeout), writing rows
+//! (binary COPY or INSERT) in a transaction whose outcome can be recovered
+//! after a lost connection, and classifying failures. (Creating the table
+//! is `table`'s.)
+//!
+//! Every statement works through pgbouncer in transaction pooling mode,
+//! where consecutive transactions of one client may run on different server
+//! connections: nothing is prepared ahead. The INSERT, the spool's
+//! progress INSERT, `txid_status` and the ending of a lost COMMIT's backend
+//! are one unnamed statement each (`execute_typed`/`query_typed`: parse,
+//! bind and execute in one round trip); the COPY statement is prepared
+//! inside its transaction and closed before the transaction ends. The
+//! per-transaction `statement_timeout` is a `SET LOCAL`, which ends with
+//! its transaction.
 
 use std::error::Error as StdError;
+use std::time::Duration;
 
 use bytes::{BufMut, BytesMut};
 use futures_util::pin_mut;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::config::Host;
 use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
-use tokio_postgres::{Client, NoTls, SimpleQueryMessage, Statement};
+use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
 
 use crate::conn_settings::ConnSettings;
 use crate::queue::Row;
-use crate::schema::{self, TableName, COLUMNS, INDEXES};
+use crate::schema::{self, TableName};
 
 /// Microseconds between the Unix epoch and PostgreSQL's (2000-01-01).
 const PG_EPOCH_OFFSET_MICROS: i64 = 946_684_800_000_000;
@@ -108,10 +120,10 @@ pub fn describe(e: &tokio_postgres::Error) -> String {
 pub enum Failure {
     /// The connection is unusable: reconnect, keep the rows.
     Connection(String),
-    /// The server rejected the content of (some of) the rows: isolate them.
+    /// The server rejected (some of) the rows: isolate them by bisection.
     Rows(String),
-    /// The table or privileges are wrong (or another statement-level
-    /// problem): keep the rows, retry later with backoff. `table_missing`
+    /// The database cannot take rows now (privileges, resources, a missing
+    /// table): keep the rows, retry later with backoff. `table_missing`
     /// asks for the schema to be created again.
     Blocked {
         /// The server's message.
@@ -121,26 +133,36 @@ pub enum Failure {
     },
 }
 
-/// Classifies a driver error (SQLSTATE classes: 22 data exception, 23
-/// integrity, 54 program limit (e.g. an index row too large) are row-level;
-/// 08 connection, 57 operator intervention (shutdown), 53 resources, 58
-/// system error and any error without SQLSTATE are connection-level).
+/// Classifies a driver error. Only what says the database is unavailable
+/// keeps the rows: connection (class 08, an error without SQLSTATE, a
+/// closed client) and operator intervention (57, including a statement
+/// timeout) reconnect; invalid authorization (28), missing privilege
+/// (42501), insufficient resources (53), system errors (58), a missing
+/// table or schema (42P01, 3F000: created again) and transient conflicts
+/// (40 serialization/deadlock, 55P03 lock timeout) wait and retry. Every
+/// other error is taken as caused by the rows and isolated by bisection
+/// (a trigger's `P0001`, bad data 22, constraints 23, limits 54, ...).
 pub fn classify(e: &tokio_postgres::Error, client: &Client) -> Failure {
     let text = describe(e);
-    if let Some(db) = e.as_db_error() {
-        let code = db.code().code();
-        let class = &code[..code.len().min(2)];
-        return match class {
-            "22" | "23" | "54" => Failure::Rows(text),
-            "08" | "57" | "53" | "58" => Failure::Connection(text),
-            _ if client.is_closed() => Failure::Connection(text),
-            _ => Failure::Blocked {
-                message: text,
-                table_missing: code == "42P01" || code == "3F000",
-            },
-        };
+    let Some(db) = e.as_db_error() else {
+        return Failure::Connection(text);
+    };
+    let code = db.code().code();
+    let class = &code[..code.len().min(2)];
+    let table_missing = code == "42P01" || code == "3F000";
+    match class {
+        "08" | "57" => Failure::Connection(text),
+        _ if client.is_closed() => Failure::Connection(text),
+        "28" | "53" | "58" | "40" => Failure::Blocked {
+            message: text,
+            table_missing: false,
+        },
+        _ if table_missing || code == "42501" || code == "55P03" => Failure::Blocked {
+            message: text,
+            table_missing,
+        },
+        _ => Failure::Rows(text),
     }
-    Failure::Connection(text)
 }
 
 /// A connection's I/O future (tokio-postgres' `Connection`, boxed so that
@@ -199,115 +221,6 @@ pub async fn connect_parts(s: &ConnSettings) -> Result<(Client, Connection), Str
     }
 }
 
-/// What [`ensure_schema`] found or did.
-#[derive(Debug, Default)]
-pub struct SchemaReport {
-    /// The table was created now.
-    pub created: bool,
-    /// Problems that do not stop writing (a missing index that could not be
-    /// created, an unexpected column type).
-    pub warnings: Vec<String>,
-}
-
-/// The table's quoted name as the one parameter of an unnamed statement
-/// (nothing outlives the query on the connection, so it works through
-/// pgbouncer's transaction pooling).
-fn table_param(quoted: &String) -> [(&(dyn ToSql + Sync), Type); 1] {
-    [(quoted, Type::TEXT)]
-}
-
-async fn exists(client: &Client, t: &TableName) -> Result<bool, tokio_postgres::Error> {
-    let quoted = t.quoted();
-    let rows = client
-        .query_typed("SELECT to_regclass($1) IS NOT NULL", &table_param(&quoted))
-        .await?;
-    Ok(rows
-        .first()
-        .and_then(|r| r.try_get(0).ok())
-        .unwrap_or(false))
-}
-
-/// Creates the table and its indexes if they are missing. An existing table
-/// is not touched (creating it again would need CREATE privilege on the
-/// schema, which a writer with only INSERT does not have); missing indexes on
-/// it are created if possible, and otherwise reported as warnings.
-pub async fn ensure_schema(
-    client: &Client,
-    t: &TableName,
-) -> Result<SchemaReport, tokio_postgres::Error> {
-    let mut report = SchemaReport::default();
-    if !exists(client, t).await? {
-        let mut script = String::from("BEGIN;\n");
-        for s in schema::ddl_statements(t) {
-            script.push_str(&s);
-            script.push_str(";\n");
-        }
-        script.push_str("COMMIT;");
-        match client.batch_execute(&script).await {
-            Ok(()) => report.created = true,
-            Err(e) => {
-                let _ = client.batch_execute("ROLLBACK").await;
-                // Another process created it at the same moment (duplicate
-                // type/relation): fine if it is there now.
-                let dup = e
-                    .as_db_error()
-                    .is_some_and(|d| matches!(d.code().code(), "23505" | "42P07" | "42710"));
-                if !(dup && exists(client, t).await?) {
-                    return Err(e);
-                }
-            }
-        }
-    }
-    let quoted = t.quoted();
-    let present: Vec<String> = client
-        .query_typed(
-            "SELECT c.relname::text FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
-             WHERE i.indrelid = to_regclass($1)",
-            &table_param(&quoted),
-        )
-        .await?
-        .iter()
-        .filter_map(|r| r.try_get::<_, String>(0).ok())
-        .collect();
-    for (suffix, def) in INDEXES {
-        let name = t.index_name(suffix);
-        if present.contains(&name) {
-            continue;
-        }
-        if let Err(e) = client
-            .batch_execute(&schema::create_index_sql(t, suffix, def))
-            .await
-        {
-            report.warnings.push(format!(
-                "index {name} on {t} is missing and could not be created: {}",
-                describe(&e)
-            ));
-        }
-    }
-    let cols = client
-        .query_typed(
-            "SELECT attname::text, format_type(atttypid, atttypmod) FROM pg_attribute \
-             WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped",
-            &table_param(&quoted),
-        )
-        .await?;
-    for (name, ty, _) in COLUMNS.iter().skip(1) {
-        let found = cols
-            .iter()
-            .find(|r| r.try_get::<_, String>(0).ok().as_deref() == Some(name));
-        match found.and_then(|r| r.try_get::<_, String>(1).ok()) {
-            Some(actual) if actual == *ty => {}
-            Some(actual) => report.warnings.push(format!(
-                "column {name} of {t} is {actual}, expected {ty}: writes will fail"
-            )),
-            None => report
-                .warnings
-                .push(format!("column {name} of {t} is missing: writes will fail")),
-        }
-    }
-    Ok(report)
-}
-
 /// A row's six values, as COPY and INSERT send them (in
 /// [`schema::INSERT_COLUMNS`] order, typed as [`COPY_TYPES`]).
 struct RowValues<'a> {
@@ -341,6 +254,13 @@ impl<'a> RowValues<'a> {
             &self.data,
         ]
     }
+
+    /// The values with their types, for an unnamed statement.
+    fn typed(&self) -> [(&(dyn ToSql + Sync), Type); 6] {
+        let [a, b, c, d, e, f] = self.params();
+        let [ta, tb, tc, td, te, tf] = COPY_TYPES;
+        [(a, ta), (b, tb), (c, tc), (d, td), (e, te), (f, tf)]
+    }
 }
 
 /// One autocommit INSERT of `rows` with `sql` ([`schema::insert_sql`] for
@@ -354,25 +274,26 @@ pub async fn insert_unnamed(
     rows: &[&Row],
 ) -> Result<(), tokio_postgres::Error> {
     let values: Vec<RowValues<'_>> = rows.iter().map(|r| RowValues::of(r)).collect();
-    let typed: Vec<(&(dyn ToSql + Sync), Type)> = values
-        .iter()
-        .flat_map(|v| v.params().into_iter().zip(COPY_TYPES.iter().cloned()))
-        .collect();
+    let typed: Vec<(&(dyn ToSql + Sync), Type)> =
+        values.iter().flat_map(RowValues::typed).collect();
     client.execute_typed(sql, &typed).await.map(|_| ())
 }
 
-/// A connection prepared for writing to one table.
+/// A connection for writing to one table.
 pub struct Conn {
     /// The client.
     pub client: Client,
-    copy: Statement,
+    copy_sql: String,
 }
 
 impl Conn {
-    /// Prepares the COPY statement.
-    pub async fn prepare(client: Client, t: &TableName) -> Result<Conn, tokio_postgres::Error> {
-        let copy = client.prepare(&schema::copy_sql(t)).await?;
-        Ok(Conn { client, copy })
+    /// A connection writing to `t`. Nothing is prepared on the server
+    /// ahead (see the module docs: pgbouncer).
+    pub fn new(client: Client, t: &TableName) -> Conn {
+        Conn {
+            client,
+            copy_sql: schema::copy_sql(t),
+        }
     }
 
     /// Whether the connection is gone.
@@ -380,8 +301,13 @@ impl Conn {
         self.client.is_closed()
     }
 
+    /// The COPY, inside the caller's transaction. Its statement is
+    /// prepared here and dropped on return, which sends its Close before
+    /// the caller's COMMIT or ROLLBACK: no statement outlives the
+    /// transaction on whatever server connection pgbouncer lent it.
     async fn copy(&self, rows: &[Row]) -> Result<(), tokio_postgres::Error> {
-        let sink = self.client.copy_in(&self.copy).await?;
+        let statement = self.client.prepare(&self.copy_sql).await?;
+        let sink = self.client.copy_in(&statement).await?;
         let writer = BinaryCopyInWriter::new(sink, &COPY_TYPES);
         pin_mut!(writer);
         for row in rows {
@@ -390,67 +316,141 @@ impl Conn {
         writer.finish().await.map(|_| ())
     }
 
-    /// Writes `rows` in one transaction: `BEGIN; SELECT txid_current()`,
-    /// COPY, `COMMIT`. When the connection dies after COMMIT was sent, the
-    /// outcome is unknown and [`WriteError::Unknown`] carries the
-    /// transaction id to ask [`Conn::txid_status`] about after reconnecting.
-    pub async fn write(&self, rows: &[Row]) -> Result<(), WriteError> {
-        let xid = match self.begin().await {
-            Ok(x) => x,
-            Err(e) => return Err(WriteError::Failed(classify(&e, &self.client))),
+    /// Writes `rows` in one transaction: `BEGIN; SET LOCAL
+    /// statement_timeout; SELECT txid_current(), pg_backend_pid()`, COPY,
+    /// the spool position when the rows come from the spool (`progress`:
+    /// an INSERT into the progress table, in the same transaction), then
+    /// `COMMIT`; the whole write within `timeout`. When no answer to COMMIT
+    /// comes (connection lost, or the time is up), the outcome is unknown
+    /// and [`WriteError::Unknown`] carries the transaction id and the
+    /// backend's pid to resolve it with after reconnecting. Running out of
+    /// time before COMMIT is a connection failure: the transaction cannot
+    /// commit without it, so the rows may be sent again.
+    pub async fn write(
+        &self,
+        rows: &[Row],
+        progress: Option<&ProgressMark<'_>>,
+        timeout: Duration,
+    ) -> Result<(), WriteError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let late = || {
+            WriteError::Failed(Failure::Connection(format!(
+                "the server did not answer within {} ms (write_timeout_ms)",
+                timeout.as_millis()
+            )))
         };
-        if let Err(e) = self.copy(rows).await {
-            let f = classify(&e, &self.client);
-            if !self.client.is_closed() {
-                let _ = self.client.batch_execute("ROLLBACK").await;
+        let failed = |e: tokio_postgres::Error| WriteError::Failed(classify(&e, &self.client));
+        let (xid, pid) = match tokio::time::timeout_at(deadline, self.begin(timeout)).await {
+            Ok(Ok(x)) => x,
+            Ok(Err(e)) => return Err(failed(e)),
+            Err(_) => return Err(late()),
+        };
+        let body = async {
+            self.copy(rows).await?;
+            if let Some(mark) = progress {
+                self.client
+                    .execute_typed(
+                        mark.insert_sql.as_str(),
+                        &[
+                            (&mark.spool_id, Type::TEXT),
+                            (&mark.segment, Type::INT8),
+                            (&mark.offset, Type::INT8),
+                        ],
+                    )
+                    .await?;
             }
-            return Err(WriteError::Failed(f));
+            Ok::<(), tokio_postgres::Error>(())
+        };
+        match tokio::time::timeout_at(deadline, body).await {
+            Ok(Ok(())) => {
+                if let Some(mark) = progress {
+                    (mark.before_commit)(xid, pid);
+                }
+            }
+            Ok(Err(e)) => {
+                let f = classify(&e, &self.client);
+                if !self.client.is_closed() {
+                    let _ =
+                        tokio::time::timeout_at(deadline, self.client.batch_execute("ROLLBACK"))
+                            .await;
+                }
+                return Err(WriteError::Failed(f));
+            }
+            Err(_) => return Err(late()),
         }
-        match self.client.batch_execute("COMMIT").await {
-            Ok(()) => Ok(()),
+        match tokio::time::timeout_at(deadline, self.client.batch_execute("COMMIT")).await {
+            Ok(Ok(())) => Ok(()),
             // The server answered: the transaction did not commit.
-            Err(e) if e.as_db_error().is_some() && !self.client.is_closed() => {
+            Ok(Err(e)) if e.as_db_error().is_some() && !self.client.is_closed() => {
                 Err(WriteError::Failed(classify(&e, &self.client)))
             }
-            Err(e) => Err(WriteError::Unknown {
+            Ok(Err(e)) => Err(WriteError::Unknown {
                 xid,
+                pid,
                 error: describe(&e),
+            }),
+            Err(_) => Err(WriteError::Unknown {
+                xid,
+                pid,
+                error: format!(
+                    "no answer to COMMIT within {} ms (write_timeout_ms)",
+                    timeout.as_millis()
+                ),
             }),
         }
     }
 
-    async fn begin(&self) -> Result<i64, tokio_postgres::Error> {
+    async fn begin(&self, timeout: Duration) -> Result<(i64, i32), tokio_postgres::Error> {
         let msgs = self
             .client
-            .simple_query("BEGIN; SELECT txid_current()")
+            .simple_query(&format!(
+                "BEGIN; SET LOCAL statement_timeout = {}; \
+                 SELECT txid_current(), pg_backend_pid()",
+                timeout.as_millis()
+            ))
             .await?;
         for m in msgs {
             if let SimpleQueryMessage::Row(r) = m {
-                if let Some(x) = r.get(0).and_then(|v| v.parse::<i64>().ok()) {
-                    return Ok(x);
+                let xid = r.get(0).and_then(|v| v.parse::<i64>().ok());
+                let pid = r.get(1).and_then(|v| v.parse::<i32>().ok());
+                if let (Some(xid), Some(pid)) = (xid, pid) {
+                    return Ok((xid, pid));
                 }
             }
         }
         // Cannot happen with a real server; treat as "no xid known".
-        Ok(-1)
+        Ok((-1, 0))
     }
 
-    /// What became of transaction `xid` (PostgreSQL ≥ 10).
-    pub async fn txid_status(&self, xid: i64) -> Result<TxStatus, tokio_postgres::Error> {
+    /// What became of transaction `xid` (PostgreSQL ≥ 10), within `timeout`.
+    pub async fn txid_status(
+        &self,
+        xid: i64,
+        timeout: Duration,
+    ) -> Result<TxStatus, tokio_postgres::Error> {
         if xid < 0 {
             return Ok(TxStatus::Unknown);
         }
-        match self
-            .client
-            .query_one("SELECT txid_status($1)", &[&xid])
-            .await
-        {
-            Ok(row) => Ok(match row.try_get::<_, Option<String>>(0)?.as_deref() {
-                Some("committed") => TxStatus::Committed,
-                Some("aborted") => TxStatus::Aborted,
-                Some("in progress") => TxStatus::InProgress,
-                _ => TxStatus::Unknown,
-            }),
+        let params: [(&(dyn ToSql + Sync), Type); 1] = [(&xid, Type::INT8)];
+        let asked = self.client.query_typed("SELECT txid_status($1)", &params);
+        let Ok(answer) = tokio::time::timeout(timeout, asked).await else {
+            return Ok(TxStatus::InProgress);
+        };
+        match answer {
+            Ok(rows) => Ok(
+                match rows
+                    .first()
+                    .map(|row| row.try_get::<_, Option<String>>(0))
+                    .transpose()?
+                    .flatten()
+                    .as_deref()
+                {
+                    Some("committed") => TxStatus::Committed,
+                    Some("aborted") => TxStatus::Aborted,
+                    Some("in progress") => TxStatus::InProgress,
+                    _ => TxStatus::Unknown,
+                },
+            ),
             // "transaction ID ... is in the future": the server restarted
             // without ever logging it, so it did not commit.
             Err(e) if e.as_db_error().is_some_and(|d| d.code().code() == "22023") => {
@@ -459,6 +459,50 @@ impl Conn {
             Err(e) => Err(e),
         }
     }
+
+    /// Ends the backend `pid` if it still runs transaction `xid` (the one
+    /// whose COMMIT got no answer), so that transaction settles now instead
+    /// of when the server notices the dead connection. Allowed for the same
+    /// role (and for members of `pg_signal_backend`); `Ok(false)` when no
+    /// such backend runs; an error (42501) when the role may not.
+    pub async fn terminate(
+        &self,
+        pid: i32,
+        xid: i64,
+        timeout: Duration,
+    ) -> Result<bool, tokio_postgres::Error> {
+        // backend_xid is the 32-bit xid; txid_current() adds the epoch.
+        let xid32 = xid.rem_euclid(1 << 32).to_string();
+        let params: [(&(dyn ToSql + Sync), Type); 2] = [(&pid, Type::INT4), (&xid32, Type::TEXT)];
+        let asked = self.client.query_typed(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE pid = $1 AND backend_xid::text = $2",
+            &params,
+        );
+        match tokio::time::timeout(timeout, asked).await {
+            Ok(Ok(rows)) => Ok(rows
+                .iter()
+                .any(|r| r.try_get::<_, bool>(0).unwrap_or(false))),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Ok(false),
+        }
+    }
+}
+
+/// The spool position a batch from the spool advances to, recorded in the
+/// same transaction as its rows (see [`crate::spool`]).
+pub struct ProgressMark<'a> {
+    /// The INSERT into the table's progress table.
+    pub insert_sql: &'a String,
+    /// The spool's identity.
+    pub spool_id: &'a str,
+    /// The segment of the batch's last record.
+    pub segment: i64,
+    /// The byte offset just after that record.
+    pub offset: i64,
+    /// Called with the transaction id and backend pid just before COMMIT
+    /// (the spool notes them for a next run).
+    pub before_commit: &'a (dyn Fn(i64, i32) + Sync),
 }
 
 /// The outcome of a transaction whose COMMIT got no answer.
@@ -483,6 +527,8 @@ pub enum WriteError {
     Unknown {
         /// The transaction id (`txid_current()`).
         xid: i64,
+        /// The backend that ran it (`pg_backend_pid()`).
+        pid: i32,
         /// What happened.
         error: String,
     },
@@ -496,6 +542,8 @@ mod tests {
 
     use super::*;
     use stogger_pg_proto::PgSettings;
+
+    const T: Duration = Duration::from_secs(10);
 
     async fn xid(c: &tokio_postgres::Client) -> i64 {
         c.query_one("SELECT txid_current()", &[])
@@ -519,7 +567,9 @@ mod tests {
         rt.block_on(async {
             let table = TableName::parse("tx_logs").unwrap();
             let a = connect(&settings).await.unwrap();
-            ensure_schema(&a, &table).await.unwrap();
+            crate::table::ensure_table(&a, &table, &crate::table::TablePlan::of(&cfg))
+                .await
+                .unwrap();
             a.batch_execute("BEGIN").await.unwrap();
             let committed = xid(&a).await;
             a.batch_execute(
@@ -534,28 +584,35 @@ mod tests {
             let open_xid = xid(&a).await;
 
             // Another connection (as after a reconnect) asks.
-            let b = Conn::prepare(connect(&settings).await.unwrap(), &table)
-                .await
-                .unwrap();
-            assert_eq!(b.txid_status(committed).await.unwrap(), TxStatus::Committed);
-            assert_eq!(b.txid_status(aborted).await.unwrap(), TxStatus::Aborted);
-            assert_eq!(b.txid_status(open_xid).await.unwrap(), TxStatus::InProgress);
+            let b = Conn::new(connect(&settings).await.unwrap(), &table);
+            assert_eq!(b.txid_status(committed, T).await.unwrap(), TxStatus::Committed);
+            assert_eq!(b.txid_status(aborted, T).await.unwrap(), TxStatus::Aborted);
+            assert_eq!(b.txid_status(open_xid, T).await.unwrap(), TxStatus::InProgress);
             // An id the server never handed out (as after a crash that lost it).
             assert_eq!(
-                b.txid_status(open_xid + 1_000_000).await.unwrap(),
+                b.txid_status(open_xid + 1_000_000, T).await.unwrap(),
                 TxStatus::Aborted
             );
-            // The connection holding the open transaction dies: it aborts.
-            drop(a);
+            // The backend holding the open transaction is ended (as after a
+            // lost COMMIT whose connection is still open): it aborts. A pid
+            // running another transaction is left alone.
+            let pid: i32 = a
+                .query_one("SELECT pg_backend_pid()", &[])
+                .await
+                .unwrap()
+                .get(0);
+            assert!(!b.terminate(pid, open_xid + 7, T).await.unwrap());
+            assert!(b.terminate(pid, open_xid, T).await.unwrap());
             let mut status = TxStatus::InProgress;
             for _ in 0..100 {
-                status = b.txid_status(open_xid).await.unwrap();
+                status = b.txid_status(open_xid, T).await.unwrap();
                 if status != TxStatus::InProgress {
                     break;
                 }
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             }
             assert_eq!(status, TxStatus::Aborted);
+            drop(a);
         });
     }
 }

@@ -12,6 +12,15 @@
 //!
 //! Every message that may contain a DSN or a server error goes through a
 //! [`Redactor`], so the password never leaves the plugin.
+//!
+//! [`ConnSettings::parse`] is the one place that turns [`PgSettings`] into a
+//! `tokio_postgres::Config` with every time limit of a connection: the
+//! connect timeout, TCP keepalives ([`KEEPALIVE_IDLE`],
+//! [`KEEPALIVE_INTERVAL`], [`KEEPALIVE_RETRIES`]: a dead idle peer is
+//! noticed within 30 s) and `tcp_user_timeout` (= `write_timeout_ms`: sent
+//! data that stays unacknowledged that long closes the connection). Every
+//! path that connects (batch writer, sync mode, doctor's check) uses it;
+//! statements are bounded by [`ConnSettings::write_timeout`] on top.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -22,6 +31,13 @@ use stogger_pg_proto::dsn::{redact, ParsedDsn, Redactor};
 use stogger_pg_proto::{PgSettings, SettingsError};
 
 use crate::tls::SslMode;
+
+/// TCP keepalive: the first probe after this long without traffic.
+pub const KEEPALIVE_IDLE: Duration = Duration::from_secs(15);
+/// TCP keepalive: between two unanswered probes.
+pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
+/// TCP keepalive: unanswered probes before the connection is closed.
+pub const KEEPALIVE_RETRIES: u32 = 3;
 
 /// A parsed DSN: the tokio-postgres configuration, the TLS settings and the
 /// redactor for its password.
@@ -35,6 +51,8 @@ pub struct ConnSettings {
     pub ssl_root_cert: Option<String>,
     /// Bound for one connection attempt.
     pub connect_timeout: Duration,
+    /// Bound for one write and for every statement (`write_timeout_ms`).
+    pub write_timeout: Duration,
     /// Removes the DSN's password from messages.
     pub redactor: Redactor,
     /// The DSN with its password masked, for messages.
@@ -50,6 +68,7 @@ impl fmt::Debug for ConnSettings {
             .field("ssl_mode", &self.ssl_mode)
             .field("ssl_root_cert", &self.ssl_root_cert)
             .field("connect_timeout", &self.connect_timeout)
+            .field("write_timeout", &self.write_timeout)
             .finish()
     }
 }
@@ -70,8 +89,8 @@ const SET_ASIDE: [&str; 7] = [
 ];
 
 impl ConnSettings {
-    /// Parses the DSN of `config` and applies `connect_timeout` and
-    /// `application_name`.
+    /// Parses the DSN of `config` and applies `connect_timeout`,
+    /// keepalives, `tcp_user_timeout` and `application_name`.
     pub fn parse(config: &PgSettings) -> Result<ConnSettings, SettingsError> {
         let dsn = config.dsn.as_str();
         let display = redact(dsn);
@@ -118,7 +137,12 @@ impl ConnSettings {
         pg.ssl_mode(ssl_mode.for_tokio_postgres());
         let tls = crate::tls::connector(ssl_mode, ssl_root_cert.as_deref())
             .map_err(|m| SettingsError::new("dsn", m))?;
-        pg.connect_timeout(config.connect_timeout);
+        pg.connect_timeout(config.connect_timeout)
+            .keepalives(true)
+            .keepalives_idle(KEEPALIVE_IDLE)
+            .keepalives_interval(KEEPALIVE_INTERVAL)
+            .keepalives_retries(KEEPALIVE_RETRIES)
+            .tcp_user_timeout(config.write_timeout);
         if let Some(name) = &config.application_name {
             pg.application_name(name);
         } else if pg.get_application_name().is_none() {
@@ -151,6 +175,7 @@ impl ConnSettings {
             ssl_mode,
             ssl_root_cert,
             connect_timeout: config.connect_timeout,
+            write_timeout: config.write_timeout,
             redactor,
             display,
             tls,
@@ -222,6 +247,22 @@ mod tests {
             s.pg.get_connect_timeout(),
             Some(&Duration::from_millis(5000))
         );
+    }
+
+    #[test]
+    fn every_connection_has_its_time_limits() {
+        let mut c = PgSettings::new("postgresql://u@db.example/logs");
+        c.write_timeout = Duration::from_millis(1500);
+        let s = ConnSettings::parse(&c).unwrap();
+        assert!(s.pg.get_keepalives());
+        assert_eq!(s.pg.get_keepalives_idle(), KEEPALIVE_IDLE);
+        assert_eq!(s.pg.get_keepalives_interval(), Some(KEEPALIVE_INTERVAL));
+        assert_eq!(s.pg.get_keepalives_retries(), Some(KEEPALIVE_RETRIES));
+        assert_eq!(
+            s.pg.get_tcp_user_timeout(),
+            Some(&Duration::from_millis(1500))
+        );
+        assert_eq!(s.write_timeout, Duration::from_millis(1500));
     }
 
     #[test]

@@ -45,6 +45,21 @@ impl Warner {
         }
     }
 
+    /// [`Warner::warn`] with a message built only when it goes out: for
+    /// warnings on the caller's path (a full queue during an outage drops
+    /// every event; formatting a message for each would cost the caller).
+    /// The last error is only updated when it goes out.
+    pub fn warn_lazy(&self, kind: &'static str, message: impl FnOnce() -> String) {
+        let Some(suppressed) = self.limiter.admit(kind) else {
+            return;
+        };
+        let message = self.redactor.apply(&message());
+        self.set_last_error(&message);
+        if let Some(sink) = &self.sink {
+            sink(kind, &with_suppressed(&message, suppressed));
+        }
+    }
+
     /// Marks `kind` as just reported elsewhere (e.g. in `err_out`), so the
     /// next one within the interval is suppressed; records the last error.
     pub fn note(&self, kind: &'static str, message: &str) {
@@ -98,6 +113,20 @@ mod tests {
             ]
         );
         assert_eq!(w.last_error().as_deref(), Some("other kind"));
+    }
+
+    #[test]
+    fn lazy_messages_are_only_built_when_they_go_out() {
+        let w = Warner::new(None, Redactor::default());
+        let built = std::cell::Cell::new(0);
+        for _ in 0..3 {
+            w.warn_lazy("queue-full", || {
+                built.set(built.get() + 1);
+                "full".to_string()
+            });
+        }
+        assert_eq!(built.get(), 1, "suppressed repeats build nothing");
+        assert_eq!(w.last_error().as_deref(), Some("full"));
     }
 
     #[test]

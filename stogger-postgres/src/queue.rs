@@ -1,8 +1,11 @@
 //! Owned rows and the bounded queue between the callers and the writer.
 //!
 //! A [`Row`] is one allocation: all its text in one buffer plus offsets. The
-//! queue holds at most `capacity` rows; when it is full the newest rows are
-//! dropped (never the ones already waiting) and counted.
+//! queue holds at most `capacity` rows and at most `max_bytes` bytes of row
+//! text, counting the rows the writer has taken and not finished with yet
+//! (so a batch kept in memory through an outage is inside the bound); when
+//! either bound would be passed the newest rows are dropped (never the
+//! ones already waiting) and counted.
 //!
 //! A log call only copies bytes into the queue ([`RowBytes`]); checking
 //! them (valid UTF-8, no NUL in the text columns) is the writer's job when
@@ -79,6 +82,11 @@ struct Pending {
 }
 
 impl Pending {
+    /// The bytes of row text it holds (what `max_bytes` counts).
+    fn size(&self) -> u64 {
+        self.bytes.len() as u64
+    }
+
     /// Copies `r` into `bytes` (cleared first, its allocation reused).
     fn new_in(mut bytes: Vec<u8>, r: &RowBytes<'_>) -> Pending {
         let func = r.func.unwrap_or_default();
@@ -273,6 +281,8 @@ struct Inner {
     enqueued: u64,
     taken: u64,
     dropped_full: u64,
+    /// Bytes of row text waiting or taken and not yet released.
+    bytes: u64,
 }
 
 impl Inner {
@@ -293,6 +303,7 @@ impl Inner {
 pub struct Queue {
     inner: Mutex<Inner>,
     capacity: usize,
+    max_bytes: u64,
     /// `inner.rows.len()`, stored after every change under the lock, so
     /// that asking for the length (the writer does it often, callers once
     /// per write) does not take the lock.
@@ -300,18 +311,21 @@ pub struct Queue {
 }
 
 impl Queue {
-    /// An empty queue holding at most `capacity` rows (at least 1).
-    pub fn new(capacity: usize) -> Queue {
+    /// An empty queue holding at most `capacity` rows (at least 1) and
+    /// `max_bytes` bytes of row text.
+    pub fn new(capacity: usize, max_bytes: u64) -> Queue {
         Queue {
             inner: Mutex::new(Inner {
                 rows: VecDeque::new(),
                 enqueued: 0,
                 taken: 0,
                 dropped_full: 0,
+                bytes: 0,
                 spare: Vec::new(),
                 spare_count: 0,
             }),
             capacity: capacity.max(1),
+            max_bytes,
             len: AtomicUsize::new(0),
         }
     }
@@ -356,6 +370,33 @@ impl Queue {
         self.capacity
     }
 
+    /// The byte bound.
+    pub fn max_bytes(&self) -> u64 {
+        self.max_bytes
+    }
+
+    /// Bytes of row text counted against the bound now (waiting, and taken
+    /// but not released).
+    pub fn bytes(&self) -> u64 {
+        self.lock().bytes
+    }
+
+    /// Whether the queue is past half of either bound: the point where the
+    /// writer moves rows to the spool (when one is configured).
+    pub fn above_high_water(&self) -> bool {
+        if self.len() > self.capacity / 2 {
+            return true;
+        }
+        self.bytes() > self.max_bytes / 2
+    }
+
+    /// Gives back the byte count of taken rows the writer is done with
+    /// (written, dropped, or moved to the spool): [`Queue::take`]'s `bytes`.
+    pub fn release(&self, bytes: u64) {
+        let mut g = self.lock();
+        g.bytes = g.bytes.saturating_sub(bytes);
+    }
+
     /// Copies rows in until the queue is full; the rest are dropped (newest
     /// first) and counted.
     pub fn push(&self, rows: &[RowBytes<'_>]) -> Pushed {
@@ -370,11 +411,13 @@ impl Queue {
             // The common case, one event: the row (a few hundred bytes) is
             // copied under the lock, into a spare buffer when there is one,
             // so a log call takes one lock and allocates nothing.
+            let size = row_size(row);
             g = self.lock();
             was_empty = g.rows.is_empty();
-            if g.rows.len() < self.capacity {
+            if g.rows.len() < self.capacity && g.bytes + size <= self.max_bytes {
                 let buffer = g.take_spare();
                 g.rows.push_back(Pending::new_in(buffer, row));
+                g.bytes += size;
                 accepted = 1;
             }
         } else {
@@ -391,6 +434,10 @@ impl Queue {
             was_empty = g.rows.is_empty();
             let fit = self.capacity.saturating_sub(g.rows.len()).min(owned.len());
             for row in owned.into_iter().take(fit) {
+                if g.bytes + row.size() > self.max_bytes {
+                    break;
+                }
+                g.bytes += row.size();
                 g.rows.push_back(row);
                 accepted += 1;
             }
@@ -408,9 +455,10 @@ impl Queue {
         }
     }
 
-    /// Takes up to `max` rows from the front.
+    /// Takes up to `max` rows from the front, and their byte count, which
+    /// stays counted against the bound until [`Queue::release`]d.
     /// Rows are checked (see [`RowBytes`]) after the lock is released.
-    pub fn take(&self, max: usize) -> Vec<Row> {
+    pub fn take(&self, max: usize) -> (Vec<Row>, u64) {
         let taken: Vec<Pending> = {
             let mut g = self.lock();
             let n = max.min(g.rows.len());
@@ -419,7 +467,8 @@ impl Queue {
             self.len.store(g.rows.len(), Ordering::Release);
             taken
         };
-        taken.into_iter().map(Row::checked).collect()
+        let bytes = taken.iter().map(Pending::size).sum();
+        (taken.into_iter().map(Row::checked).collect(), bytes)
     }
 
     /// Rows waiting.
@@ -446,6 +495,15 @@ impl Queue {
     pub fn dropped_full(&self) -> u64 {
         self.lock().dropped_full
     }
+}
+
+/// The bytes of row text `r` holds in the queue.
+fn row_size(r: &RowBytes<'_>) -> u64 {
+    (r.level.len()
+        + r.event.len()
+        + r.func.map_or(0, <[u8]>::len)
+        + r.scope.map_or(0, <[u8]>::len)
+        + r.data.len()) as u64
 }
 
 /// The index ranges of `0..n` split into halves (for isolating bad rows).
@@ -504,7 +562,7 @@ mod tests {
 
     #[test]
     fn bytes_are_checked_and_repaired_when_taken() {
-        let q = Queue::new(10);
+        let q = Queue::new(10, u64::MAX);
         let e_acute = "é".as_bytes();
         q.push(&[
             RowBytes {
@@ -526,7 +584,7 @@ mod tests {
             },
             row("plain \u{e9}v\u{e9}nement"),
         ]);
-        let got = q.take(10);
+        let got = q.take(10).0;
         assert_eq!(got[0].event(), "a\u{FFFD}b");
         assert_eq!(got[0].func(), Some("f\u{FFFD}"));
         assert_eq!(got[0].scope(), Some("ok"));
@@ -539,7 +597,7 @@ mod tests {
 
     #[test]
     fn full_queue_drops_newest_and_counts() {
-        let q = Queue::new(3);
+        let q = Queue::new(3, u64::MAX);
         let p = q.push(&[row("a"), row("b")]);
         assert_eq!((p.accepted, p.dropped, p.was_empty, p.len), (2, 0, true, 2));
         let p = q.push(&[row("c"), row("d"), row("e")]);
@@ -549,22 +607,22 @@ mod tests {
         );
         assert_eq!(q.dropped_full(), 2);
         assert_eq!(q.enqueued(), 3);
-        let got: Vec<String> = q.take(10).iter().map(|r| r.event().to_string()).collect();
+        let got: Vec<String> = q.take(10).0.iter().map(|r| r.event().to_string()).collect();
         assert_eq!(got, ["a", "b", "c"], "the oldest rows are kept, in order");
         assert_eq!(q.taken(), 3);
         let p = q.push(&[row("f")]);
         assert_eq!((p.accepted, p.was_empty), (1, true));
-        assert_eq!(q.take(0).len(), 0);
-        assert_eq!(q.take(5)[0].event(), "f");
+        assert_eq!(q.take(0).0.len(), 0);
+        assert_eq!(q.take(5).0[0].event(), "f");
     }
 
     #[test]
     fn written_rows_lend_their_buffers_to_the_next_ones() {
-        let q = Queue::new(10);
+        let q = Queue::new(10, u64::MAX);
         let long = "x".repeat(300);
         q.push(&[row(&long), row("b")]);
         assert_eq!(q.spare_buffers(), 0);
-        q.recycle(q.take(10));
+        q.recycle(q.take(10).0);
         assert_eq!(q.spare_buffers(), 2);
         q.push(&[RowBytes {
             ts_micros: 7,
@@ -575,7 +633,7 @@ mod tests {
             data: br#"{"a":1}"#,
         }]);
         assert_eq!(q.spare_buffers(), 1, "the push took a spare buffer");
-        let got = q.take(1).remove(0);
+        let got = q.take(1).0.remove(0);
         assert_eq!(
             (
                 got.ts_micros(),
@@ -592,16 +650,35 @@ mod tests {
 
     #[test]
     fn spare_buffers_are_bounded_in_size_and_number() {
-        let q = Queue::new(SPARE_MAX_COUNT * 2);
+        let q = Queue::new(SPARE_MAX_COUNT * 2, u64::MAX);
         let huge = "y".repeat(SPARE_MAX_BYTES + 1);
         q.push(&[row(&huge)]);
-        q.recycle(q.take(1));
+        q.recycle(q.take(1).0);
         assert_eq!(q.spare_buffers(), 0, "a large buffer is freed, not kept");
         let rows: Vec<RowBytes<'_>> = (0..SPARE_MAX_COUNT + 10).map(|_| row("e")).collect();
         q.push(&rows);
-        q.recycle(q.take(SPARE_MAX_COUNT / 2));
-        q.recycle(q.take(SPARE_MAX_COUNT));
+        q.recycle(q.take(SPARE_MAX_COUNT / 2).0);
+        q.recycle(q.take(SPARE_MAX_COUNT).0);
         assert_eq!(q.spare_buffers(), SPARE_MAX_COUNT);
+    }
+
+    #[test]
+    fn the_byte_bound_drops_the_newest_and_counts_taken_rows_until_released() {
+        // Each row() is 4 + 1 + 1 + 2 = 8 bytes ("info", "a", "s", "{}").
+        let q = Queue::new(100, 20);
+        let p = q.push(&[row("a"), row("b"), row("c")]);
+        assert_eq!((p.accepted, p.dropped), (2, 1));
+        assert_eq!(q.bytes(), 16);
+        assert_eq!(q.push(&[row("d")]).accepted, 0, "one more would pass 20");
+        assert_eq!(q.dropped_full(), 2);
+        let (rows, bytes) = q.take(10);
+        assert_eq!((rows.len(), bytes), (2, 16));
+        assert_eq!(q.push(&[row("e")]).accepted, 0, "taken rows still count");
+        assert!(q.above_high_water());
+        q.release(bytes);
+        assert_eq!(q.push(&[row("e")]).accepted, 1);
+        assert_eq!(q.bytes(), 8);
+        assert!(!q.above_high_water());
     }
 
     #[test]

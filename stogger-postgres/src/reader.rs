@@ -2,6 +2,11 @@
 //! connection made exactly like the writer's (the same DSN forms, TLS
 //! modes and connect timeout; the password redacted from every message),
 //! for `SELECT`s over the table's columns.
+//!
+//! Each query is one unnamed statement with typed parameters (parse, bind
+//! and execute in one round trip), so it works through pgbouncer in
+//! transaction pooling mode, and the server plans it with the parameters'
+//! values: a time condition prunes the partitions it excludes.
 
 use std::fmt;
 
@@ -9,7 +14,7 @@ use serde_json::Value as Json;
 use stogger_pg_proto::PgSettings;
 use time::OffsetDateTime;
 use tokio::runtime::Runtime;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Row};
 
 use crate::conn;
@@ -32,13 +37,13 @@ pub enum QueryParam {
 }
 
 impl QueryParam {
-    fn as_sql(&self) -> &(dyn ToSql + Sync) {
+    fn as_sql(&self) -> (&(dyn ToSql + Sync), Type) {
         match self {
-            QueryParam::Text(s) => s,
-            QueryParam::TextArray(v) => v,
-            QueryParam::Time(t) => t,
-            QueryParam::Json(j) => j,
-            QueryParam::Int(n) => n,
+            QueryParam::Text(s) => (s, Type::TEXT),
+            QueryParam::TextArray(v) => (v, Type::TEXT_ARRAY),
+            QueryParam::Time(t) => (t, Type::TIMESTAMPTZ),
+            QueryParam::Json(j) => (j, Type::JSONB),
+            QueryParam::Int(n) => (n, Type::INT8),
         }
     }
 }
@@ -112,10 +117,11 @@ impl LogReader {
     /// in table order (`id, "timestamp", level, event, func, scope, data`),
     /// with `params` bound to `$1`, `$2`, ...
     pub fn fetch(&self, sql: &str, params: &[QueryParam]) -> Result<Vec<StoredRow>, String> {
-        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(QueryParam::as_sql).collect();
+        let typed: Vec<(&(dyn ToSql + Sync), Type)> =
+            params.iter().map(QueryParam::as_sql).collect();
         let rows = self
             .runtime
-            .block_on(self.client.query(sql, &refs))
+            .block_on(self.client.query_typed(sql, &typed))
             .map_err(|e| {
                 format!(
                     "query on {} failed: {}",
@@ -124,6 +130,21 @@ impl LogReader {
                 )
             })?;
         rows.iter().map(|r| self.stored_row(r)).collect()
+    }
+
+    /// The server's plan of `sql` with `params` (`EXPLAIN`, one line per
+    /// element): planned with the parameters' values, as [`LogReader::fetch`]
+    /// runs it, so it shows the partitions a time condition leaves.
+    pub fn explain(&self, sql: &str, params: &[QueryParam]) -> Result<Vec<String>, String> {
+        let typed: Vec<(&(dyn ToSql + Sync), Type)> =
+            params.iter().map(QueryParam::as_sql).collect();
+        let rows = self
+            .runtime
+            .block_on(self.client.query_typed(&format!("EXPLAIN {sql}"), &typed))
+            .map_err(|e| format!("EXPLAIN failed: {}", self.describe(&e)))?;
+        rows.iter()
+            .map(|r| r.try_get::<_, String>(0).map_err(|e| self.describe(&e)))
+            .collect()
     }
 
     fn stored_row(&self, r: &Row) -> Result<StoredRow, String> {
@@ -145,10 +166,13 @@ impl LogReader {
             "SELECT COALESCE(max(id), 0)::bigint FROM {}",
             self.table.quoted()
         );
-        let row = self
+        let rows = self
             .runtime
-            .block_on(self.client.query_one(&sql, &[]))
+            .block_on(self.client.query_typed(&sql, &[]))
             .map_err(|e| self.describe(&e))?;
-        row.try_get(0).map_err(|e| self.describe(&e))
+        match rows.first() {
+            Some(row) => row.try_get(0).map_err(|e| self.describe(&e)),
+            None => Ok(0),
+        }
     }
 }

@@ -34,16 +34,112 @@ pub const COLUMNS: [(&str, &str, bool); 7] = [
     ("data", "jsonb", true),
 ];
 
-/// The index suffixes and their definitions (after `ON <table>`).
-pub const INDEXES: [(&str, &str); 4] = [
-    ("timestamp", "(\"timestamp\" DESC)"),
-    ("level", "(level)"),
-    ("event", "(event)"),
-    ("data", "USING GIN (data jsonb_path_ops)"),
-];
+/// One of the indexes stogger creates on the table: its name suffix
+/// (`idx_<table>_<suffix>`), its DDL after `ON <table>`, and its definition
+/// as `pg_get_indexdef` prints it after `USING ` (method, columns, opclass:
+/// what `stogger doctor` compares, whatever the index is called).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexSpec {
+    /// The name suffix: `timestamp`, `level`, `event`, `data`.
+    pub suffix: &'static str,
+    /// The DDL after `ON <table>`.
+    pub ddl: &'static str,
+    /// `pg_get_indexdef`'s text after `USING `.
+    pub definition: &'static str,
+}
+
+const TIMESTAMP_INDEX: IndexSpec = IndexSpec {
+    suffix: "timestamp",
+    ddl: "(\"timestamp\" DESC)",
+    definition: "btree (\"timestamp\" DESC)",
+};
+const LEVEL_INDEX: IndexSpec = IndexSpec {
+    suffix: "level",
+    ddl: "(level)",
+    definition: "btree (level)",
+};
+const EVENT_INDEX: IndexSpec = IndexSpec {
+    suffix: "event",
+    ddl: "(event)",
+    definition: "btree (event)",
+};
+const GIN_PATH_OPS: IndexSpec = IndexSpec {
+    suffix: "data",
+    ddl: "USING GIN (data jsonb_path_ops)",
+    definition: "gin (data jsonb_path_ops)",
+};
+// jsonb_ops is the default operator class: pg_get_indexdef leaves it out.
+const GIN_OPS: IndexSpec = IndexSpec {
+    suffix: "data",
+    ddl: "USING GIN (data jsonb_ops)",
+    definition: "gin (data)",
+};
+
+/// The indexes of a table stogger creates with `gin` as the GIN index's
+/// operator class (three without GIN for [`GinOpclass::None`]).
+pub fn indexes(gin: GinOpclass) -> Vec<IndexSpec> {
+    let mut v = vec![TIMESTAMP_INDEX, LEVEL_INDEX, EVENT_INDEX];
+    match gin {
+        GinOpclass::JsonbPathOps => v.push(GIN_PATH_OPS),
+        GinOpclass::JsonbOps => v.push(GIN_OPS),
+        GinOpclass::None => {}
+    }
+    v
+}
+
+/// The shape of a table stogger creates: plain (the seed's DDL) or
+/// partitioned by time, its GIN index, and its DEFAULT partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Layout {
+    /// `none`: the seed's plain table; otherwise `PARTITION BY RANGE ("timestamp")`.
+    pub partitioning: Partitioning,
+    /// The GIN index on `data`.
+    pub gin_opclass: GinOpclass,
+    /// A DEFAULT partition (partitioned tables only).
+    pub default_partition: bool,
+}
+
+impl Layout {
+    /// The seed's table: plain, GIN `jsonb_path_ops`.
+    pub const SEED: Layout = Layout {
+        partitioning: Partitioning::None,
+        gin_opclass: GinOpclass::JsonbPathOps,
+        default_partition: true,
+    };
+
+    /// The layout `settings` ask for.
+    pub fn of(settings: &PgSettings) -> Layout {
+        Layout {
+            partitioning: settings.partitioning,
+            gin_opclass: settings.gin_opclass,
+            default_partition: settings.default_partition,
+        }
+    }
+
+    /// Whether the table is partitioned.
+    pub fn partitioned(&self) -> bool {
+        self.partitioning != Partitioning::None
+    }
+
+    /// The indexes of the table.
+    pub fn indexes(&self) -> Vec<IndexSpec> {
+        indexes(self.gin_opclass)
+    }
+
+    /// The primary key's definition as `pg_get_indexdef` prints it after
+    /// `USING ` (a partitioned table's key must contain the partition key).
+    pub fn primary_key(&self) -> &'static str {
+        if self.partitioned() {
+            "btree (id, \"timestamp\")"
+        } else {
+            "btree (id)"
+        }
+    }
+}
 
 use stogger_pg_proto::settings::check_table_name;
 pub use stogger_pg_proto::settings::MAX_IDENT_BYTES;
+use stogger_pg_proto::{GinOpclass, Partitioning, PgSettings};
 
 /// A table name that was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,6 +191,11 @@ impl TableName {
         })
     }
 
+    /// A name already split (as the catalog gives it); not checked.
+    pub(crate) fn from_parts(schema: Option<String>, table: String) -> TableName {
+        TableName { schema, table }
+    }
+
     /// The schema, when the name was qualified.
     pub fn schema(&self) -> Option<&str> {
         self.schema.as_deref()
@@ -115,29 +216,51 @@ impl TableName {
 
     /// The quoted name of index `suffix` in the table's schema.
     pub fn quoted_index(&self, suffix: &str) -> String {
-        match &self.schema {
-            Some(s) => format!(
-                "{}.{}",
-                quote_ident(s),
-                quote_ident(&self.index_name(suffix))
-            ),
-            None => quote_ident(&self.index_name(suffix)),
+        self.sibling(self.index_name(suffix)).quoted()
+    }
+
+    /// `name` in this table's schema.
+    pub fn sibling(&self, name: String) -> TableName {
+        TableName {
+            schema: self.schema.clone(),
+            table: name,
         }
     }
 
     /// The (unquoted) name of the index with `suffix`, at most 63 bytes.
     pub fn index_name(&self, suffix: &str) -> String {
+        self.derived_name("idx_", suffix)
+    }
+
+    /// The partition `<table>_<suffix>` (`stogger_logs_p20261126`,
+    /// `stogger_logs_default`) in the table's schema, its name at most 63 bytes.
+    pub fn partition(&self, suffix: &str) -> TableName {
+        self.sibling(self.derived_name("", suffix))
+    }
+
+    /// The spool's progress table (`<table>_spool_progress`) in the same
+    /// schema: one row per committed spool batch (spool id, segment,
+    /// offset), written in the same transaction as the rows.
+    pub fn progress_table(&self) -> TableName {
+        self.sibling(self.derived_name("", "spool_progress"))
+    }
+
+    /// `<prefix><table>_<suffix>`; when the table name has characters
+    /// outside `[A-Za-z0-9_]` or the result would pass 63 bytes, the table
+    /// part is sanitised, shortened and followed by a hash of the real name,
+    /// so two tables never share a derived name.
+    fn derived_name(&self, prefix: &str, suffix: &str) -> String {
         let plain = self
             .table
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_');
-        let simple = format!("idx_{}_{suffix}", self.table);
+        let simple = format!("{prefix}{}_{suffix}", self.table);
         if plain && simple.len() <= MAX_IDENT_BYTES {
             return simple;
         }
         let hash = format!("{:08x}", fnv1a(self.table.as_bytes()));
-        // idx_ + <part> + _ + hash + _ + suffix
-        let room = MAX_IDENT_BYTES - (4 + 1 + hash.len() + 1 + suffix.len());
+        // <prefix> + <part> + _ + hash + _ + suffix
+        let room = MAX_IDENT_BYTES.saturating_sub(prefix.len() + 1 + hash.len() + 1 + suffix.len());
         let part: String = self
             .table
             .chars()
@@ -150,7 +273,7 @@ impl TableName {
             })
             .take(room)
             .collect();
-        format!("idx_{part}_{hash}_{suffix}")
+        format!("{prefix}{part}_{hash}_{suffix}")
     }
 }
 
@@ -172,43 +295,123 @@ fn fnv1a(bytes: &[u8]) -> u32 {
     h
 }
 
-/// The `CREATE TABLE IF NOT EXISTS` statement.
-pub fn create_table_sql(t: &TableName) -> String {
-    format!(
-        "CREATE TABLE IF NOT EXISTS {} (\n    id BIGSERIAL PRIMARY KEY,\n    \
-         \"timestamp\" TIMESTAMPTZ NOT NULL,\n    level TEXT NOT NULL,\n    \
-         event TEXT NOT NULL,\n    func TEXT,\n    scope TEXT,\n    \
-         data JSONB NOT NULL DEFAULT '{{}}'::jsonb\n)",
-        t.quoted()
-    )
-}
+/// The columns after `id`, as every stogger table declares them.
+const BODY: &str = "    \"timestamp\" TIMESTAMPTZ NOT NULL,\n    level TEXT NOT NULL,\n    \
+                    event TEXT NOT NULL,\n    func TEXT,\n    scope TEXT,\n    \
+                    data JSONB NOT NULL DEFAULT '{}'::jsonb";
 
-/// The `CREATE INDEX IF NOT EXISTS` statement for index `suffix`.
-pub fn create_index_sql(t: &TableName, suffix: &str, definition: &str) -> String {
-    format!(
-        "CREATE INDEX IF NOT EXISTS {} ON {} {definition}",
-        quote_ident(&t.index_name(suffix)),
-        t.quoted()
-    )
-}
-
-/// Every statement the plugin runs to create the table and its indexes.
-pub fn ddl_statements(t: &TableName) -> Vec<String> {
-    let mut v = vec![create_table_sql(t)];
-    for (suffix, def) in INDEXES {
-        v.push(create_index_sql(t, suffix, def));
+/// The `CREATE TABLE IF NOT EXISTS` statement: the seed's plain table, or
+/// the partitioned parent (`PARTITION BY RANGE ("timestamp")`, primary key
+/// `(id, "timestamp")`: a partitioned table's unique keys must contain the
+/// partition key).
+pub fn create_table_sql(t: &TableName, layout: &Layout) -> String {
+    if layout.partitioned() {
+        format!(
+            "CREATE TABLE IF NOT EXISTS {} (\n    id BIGSERIAL NOT NULL,\n{BODY},\n    \
+             PRIMARY KEY (id, \"timestamp\")\n) PARTITION BY RANGE (\"timestamp\")",
+            t.quoted()
+        )
+    } else {
+        format!(
+            "CREATE TABLE IF NOT EXISTS {} (\n    id BIGSERIAL PRIMARY KEY,\n{BODY}\n)",
+            t.quoted()
+        )
     }
+}
+
+/// The `CREATE INDEX IF NOT EXISTS` statement for `index` (on a
+/// partitioned table it reaches every partition).
+pub fn create_index_sql(t: &TableName, index: &IndexSpec) -> String {
+    format!(
+        "CREATE INDEX IF NOT EXISTS {} ON {} {}",
+        quote_ident(&t.index_name(index.suffix)),
+        t.quoted(),
+        index.ddl
+    )
+}
+
+/// The DEFAULT partition of `t`: `<table>_default`.
+pub fn default_partition(t: &TableName) -> TableName {
+    t.partition("default")
+}
+
+/// `CREATE TABLE IF NOT EXISTS <table>_default PARTITION OF <table> DEFAULT`.
+pub fn create_default_partition_sql(t: &TableName) -> String {
+    format!(
+        "CREATE TABLE IF NOT EXISTS {} PARTITION OF {} DEFAULT",
+        default_partition(t).quoted(),
+        t.quoted()
+    )
+}
+
+/// The `CREATE TABLE IF NOT EXISTS` statement of the spool's progress
+/// table (see [`TableName::progress_table`]): a plain table in every
+/// layout (it is small, and never pruned by retention).
+pub fn create_progress_table_sql(t: &TableName) -> String {
+    format!(
+        "CREATE TABLE IF NOT EXISTS {} (\n    spool_id TEXT NOT NULL,\n    \
+         segment BIGINT NOT NULL,\n    \"offset\" BIGINT NOT NULL,\n    \
+         committed_at TIMESTAMPTZ NOT NULL DEFAULT now(),\n    \
+         PRIMARY KEY (spool_id, segment, \"offset\")\n)",
+        t.progress_table().quoted()
+    )
+}
+
+/// Records a spool position: `$1` spool id, `$2` segment, `$3` offset.
+pub fn progress_insert_sql(t: &TableName) -> String {
+    format!(
+        "INSERT INTO {} (spool_id, segment, \"offset\") VALUES ($1, $2, $3) \
+         ON CONFLICT DO NOTHING",
+        t.progress_table().quoted()
+    )
+}
+
+/// The highest position recorded for spool `$1`.
+pub fn progress_select_sql(t: &TableName) -> String {
+    format!(
+        "SELECT segment, \"offset\" FROM {} WHERE spool_id = $1 \
+         ORDER BY segment DESC, \"offset\" DESC LIMIT 1",
+        t.progress_table().quoted()
+    )
+}
+
+/// Every statement that creates the table of `layout` with its indexes
+/// (and its DEFAULT partition), and the spool's progress table; time
+/// partitions are the maintenance's.
+pub fn ddl_statements(t: &TableName, layout: &Layout) -> Vec<String> {
+    let mut v = vec![create_table_sql(t, layout)];
+    for index in layout.indexes() {
+        v.push(create_index_sql(t, &index));
+    }
+    if layout.partitioned() && layout.default_partition {
+        v.push(create_default_partition_sql(t));
+    }
+    v.push(create_progress_table_sql(t));
     v
 }
 
-/// The DDL as one SQL script (what `stogger schema` prints and
-/// `stogger_pg_schema_sql` returns).
+/// The seed's DDL as one SQL script (what `stogger_pg_schema_sql` returns).
 pub fn schema_sql(table: &str) -> Result<String, SchemaError> {
+    schema_sql_for(table, &Layout::SEED)
+}
+
+/// The DDL of `layout` as one SQL script (what `stogger schema` prints).
+/// For a partitioned layout it ends with a comment: the time partitions
+/// are made by the writer (or by whoever manages them).
+pub fn schema_sql_for(table: &str, layout: &Layout) -> Result<String, SchemaError> {
     let t = TableName::parse(table)?;
     let mut out = String::new();
-    for s in ddl_statements(&t) {
+    for s in ddl_statements(&t, layout) {
         out.push_str(&s);
         out.push_str(";\n");
+    }
+    if layout.partitioned() {
+        out.push_str(&format!(
+            "-- {} partitions ({}_pYYYYMMDD...) are created ahead of time by the writer \
+             (postgres_partition_manager = stogger), or by your own tooling (external)\n",
+            layout.partitioning,
+            t.table()
+        ));
     }
     Ok(out)
 }
@@ -303,7 +506,7 @@ mod tests {
     fn hostile_index_names_are_sanitised_and_short() {
         let hostile = "x\"; DROP TABLE t; --";
         let t = TableName::parse(hostile).unwrap();
-        for (suffix, _) in INDEXES {
+        for IndexSpec { suffix, .. } in Layout::SEED.indexes() {
             let n = t.index_name(suffix);
             assert!(n.len() <= MAX_IDENT_BYTES, "{n}");
             assert!(n.starts_with("idx_x___DROP_TABLE_t_____"), "{n}");
@@ -317,6 +520,12 @@ mod tests {
         assert!(long_a.index_name("timestamp").len() <= MAX_IDENT_BYTES);
         let uni = TableName::parse("журнал_событий_сервиса").unwrap();
         assert!(uni.index_name("timestamp").len() <= MAX_IDENT_BYTES);
+        // The progress table's name follows the same rules.
+        let p = long_a.progress_table();
+        assert!(p.table().len() <= MAX_IDENT_BYTES && p.table().ends_with("_spool_progress"));
+        assert_ne!(p, long_b.progress_table());
+        let q = TableName::parse("audit.events").unwrap().progress_table();
+        assert_eq!(q.quoted(), "\"audit\".\"events_spool_progress\"");
     }
 
     #[test]
@@ -340,9 +549,64 @@ mod tests {
         assert!(sql.contains(
             "CREATE INDEX IF NOT EXISTS \"idx_stogger_logs_data\" ON \"stogger_logs\" USING GIN (data jsonb_path_ops);"
         ));
-        assert_eq!(sql.matches(";\n").count(), 5);
+        assert!(sql.contains(
+            "CREATE TABLE IF NOT EXISTS \"stogger_logs_spool_progress\" (\n    spool_id TEXT NOT NULL,"
+        ));
+        assert_eq!(sql.matches(";\n").count(), 6);
         let hostile = schema_sql("x\"; DROP TABLE t; --").unwrap();
         assert!(hostile.contains("\"x\"\"; DROP TABLE t; --\""));
         assert!(schema_sql("a.b.c").is_err());
+    }
+
+    #[test]
+    fn partitioned_ddl_keys_on_id_and_timestamp() {
+        let layout = Layout {
+            partitioning: Partitioning::Daily,
+            gin_opclass: GinOpclass::JsonbOps,
+            default_partition: true,
+        };
+        let sql = schema_sql_for("stogger_logs", &layout).unwrap();
+        assert!(sql.contains("id BIGSERIAL NOT NULL,"), "{sql}");
+        assert!(
+            sql.contains("PRIMARY KEY (id, \"timestamp\")\n) PARTITION BY RANGE (\"timestamp\");")
+        );
+        assert!(sql.contains("USING GIN (data jsonb_ops);"), "{sql}");
+        assert!(sql.contains(
+            "CREATE TABLE IF NOT EXISTS \"stogger_logs_default\" PARTITION OF \"stogger_logs\" DEFAULT;"
+        ));
+        assert!(sql.contains("-- daily partitions"), "{sql}");
+        // The spool's progress table comes with the table in every layout.
+        assert!(sql.contains(
+            "CREATE TABLE IF NOT EXISTS \"stogger_logs_spool_progress\" (\n    spool_id TEXT NOT NULL,"
+        ));
+        let no_gin = Layout {
+            gin_opclass: GinOpclass::None,
+            default_partition: false,
+            ..layout
+        };
+        let sql = schema_sql_for("stogger_logs", &no_gin).unwrap();
+        assert!(
+            !sql.contains("USING GIN") && !sql.contains("DEFAULT;"),
+            "{sql}"
+        );
+        assert_eq!(sql.matches("CREATE INDEX").count(), 3);
+        // The plain layout is the seed's, whatever the GIN choice.
+        let plain = schema_sql_for("stogger_logs", &Layout::SEED).unwrap();
+        assert_eq!(plain, schema_sql("stogger_logs").unwrap());
+        assert!(plain.contains("id BIGSERIAL PRIMARY KEY,"));
+    }
+
+    #[test]
+    fn partition_names_live_beside_the_table() {
+        let t = TableName::parse("audit.logs").unwrap();
+        assert_eq!(
+            t.partition("p20261126").quoted(),
+            "\"audit\".\"logs_p20261126\""
+        );
+        assert_eq!(default_partition(&t).table(), "logs_default");
+        let long = TableName::parse(&"l".repeat(63)).unwrap();
+        let p = long.partition("p2026112611");
+        assert!(p.table().len() <= MAX_IDENT_BYTES && p.table().ends_with("_p2026112611"));
+        assert_ne!(p.table(), long.partition("p2026112612").table());
     }
 }

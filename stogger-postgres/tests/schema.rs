@@ -1,10 +1,13 @@
 //! The table the writer creates: columns, types, indexes, quoting of
-//! hostile names, schema-qualified names, and what `check` reports.
+//! hostile names, schema-qualified names, the spool's progress table
+//! beside it, and what `check` reports.
 
 mod common;
 
 use common::*;
-use stogger_postgres::{check, OpenStatus, TableName};
+use stogger_postgres::{
+    apply_schema, check, IndexStatus, OpenStatus, PartitionManager, Partitioning, TableName,
+};
 
 #[test]
 fn creates_the_seed_schema_and_stores_rows_faithfully() {
@@ -102,7 +105,9 @@ fn creates_the_seed_schema_and_stores_rows_faithfully() {
         .is_some_and(|v| v.starts_with(char::is_numeric)));
     assert_eq!(report.columns.len(), 7);
     assert!(report.columns.iter().all(|c| c.ok));
-    assert_eq!(report.indexes.iter().filter(|i| i.present).count(), 4);
+    // The primary key and the four indexes, compared by definition.
+    assert_eq!(report.indexes.len(), 5, "{:#?}", report.indexes);
+    assert!(report.indexes.iter().all(|i| i.status == IndexStatus::Ok));
     assert_eq!(
         (report.can_insert, report.can_select),
         (Some(true), Some(true))
@@ -213,10 +218,16 @@ fn check_reports_what_is_wrong() {
         report
             .problems
             .iter()
-            .any(|p| p == "index idx_odd_timestamp is missing"),
+            .any(|p| p == "index idx_odd_timestamp (timestamp) is missing"),
         "{report:#?}"
     );
-    assert_eq!(report.indexes.iter().filter(|i| i.present).count(), 1);
+    let ok: Vec<&str> = report
+        .indexes
+        .iter()
+        .filter(|i| i.status == IndexStatus::Ok)
+        .map(|i| i.name.as_str())
+        .collect();
+    assert_eq!(ok, ["odd_pkey", "idx_odd_level"]);
     let json = serde_json::to_value(&report).unwrap();
     assert_eq!(json["table_present"], true);
 
@@ -228,4 +239,69 @@ fn check_reports_what_is_wrong() {
     assert!(!report.connected);
     assert!(report.problems[0].contains("cannot connect"), "{report:#?}");
     assert!(!serde_json::to_string(&report).unwrap().contains("hunter2"));
+}
+
+/// The spool's progress table comes with the table the writer creates,
+/// plain or partitioned, and is added beside a table that lacks it (made
+/// by an older version): by the writer, also when the partitions are
+/// managed elsewhere, and by `apply_schema`.
+#[test]
+fn the_spool_progress_table_comes_with_the_table_in_both_layouts() {
+    let pg = cluster("pgprogress");
+    let dsn = pg.socket_dsn("stogger", "stogger");
+    let kind = |t: &str| {
+        sql(
+            &pg,
+            "stogger",
+            &format!(
+                "SELECT coalesce((SELECT relkind::text FROM pg_class \
+                 WHERE oid = to_regclass('{t}')), 'missing')"
+            ),
+        )
+    };
+    let opened_ok = |c: &stogger_postgres::PgSettings| {
+        let (sink, warnings) = recorder();
+        let opened = open(c, Some(sink));
+        assert_eq!(opened.status, OpenStatus::Connected, "{}", dump(&warnings));
+        assert!(
+            of_kind(&warnings, "schema").is_empty(),
+            "{}",
+            dump(&warnings)
+        );
+        drop(opened.writer);
+    };
+
+    opened_ok(&config(&dsn, "plain_logs"));
+    assert_eq!(kind("plain_logs"), "r");
+    assert_eq!(kind("plain_logs_spool_progress"), "r");
+
+    let mut daily = config(&dsn, "daily_logs");
+    daily.partitioning = Partitioning::Daily;
+    opened_ok(&daily);
+    assert_eq!(kind("daily_logs"), "p");
+    assert_eq!(kind("daily_logs_spool_progress"), "r");
+
+    // A partitioned table made without it, partitions managed elsewhere:
+    // the writer runs no DDL on the table, but adds its own small table.
+    sql(&pg, "stogger", "DROP TABLE daily_logs_spool_progress");
+    let mut external = daily.clone();
+    external.partition_manager = PartitionManager::External;
+    opened_ok(&external);
+    assert_eq!(kind("daily_logs_spool_progress"), "r");
+
+    // An administrator's `stogger schema --apply` adds it too.
+    sql(&pg, "stogger", "DROP TABLE plain_logs_spool_progress");
+    let applied = apply_schema(&config(&dsn, "plain_logs"));
+    assert!(applied.problems.is_empty(), "{applied:?}");
+    assert!(!applied.created_table);
+    assert!(
+        applied.statements[0]
+            .starts_with("CREATE TABLE IF NOT EXISTS \"plain_logs_spool_progress\""),
+        "{applied:?}"
+    );
+    assert_eq!(kind("plain_logs_spool_progress"), "r");
+    // Nothing is missing any more.
+    assert!(apply_schema(&config(&dsn, "plain_logs"))
+        .statements
+        .is_empty());
 }

@@ -2,7 +2,8 @@
 //! while the pooled connection is busy are written together in one
 //! INSERT (rows of one statement share its transaction id, `xmin`):
 //! each still finds its own row committed when its call returns; a row the
-//! server refuses fails only its own caller; a group in flight when the
+//! server refuses fails only its own caller; a table that refuses every
+//! row fails the group at once, without trying its rows one by one; a group in flight when the
 //! database goes away is uncertain as a whole and never sent again, and
 //! the callers behind it give up boundedly and then fail fast; an
 //! exhausted pool serves a crowd in groups of at most 64 rows.
@@ -138,8 +139,8 @@ fn a_row_the_server_refuses_fails_only_its_own_caller_in_a_group() {
     )
     .writer;
     // Two kinds of bad row: one a CHECK constraint refuses (SQLSTATE 23514,
-    // the row's content), one a trigger refuses with its own error (P0001,
-    // a class stogger does not know).
+    // the row's content), one a trigger refuses with its own error (P0001:
+    // not a known table-wide class, so taken as caused by the row).
     sql(
         &pg,
         "stogger",
@@ -177,13 +178,8 @@ fn a_row_the_server_refuses_fails_only_its_own_caller_in_a_group() {
             .collect()
     });
     for (i, r) in results.iter().enumerate() {
-        let expected = match i {
-            // Rejected for its content: written 0 of 1.
-            POISON => 0,
-            // Refused by the server: not delivered.
-            TRAP => NOT_DELIVERED,
-            _ => 1,
-        };
+        // Rejected for their content: written 0 of 1.
+        let expected = if i == POISON || i == TRAP { 0 } else { 1 };
         assert_eq!(*r, expected, "caller {i}: {results:?}\n{}", dump(&warnings));
     }
     let reader = Reader::new(&dsn);
@@ -196,15 +192,12 @@ fn a_row_the_server_refuses_fails_only_its_own_caller_in_a_group() {
         .filter(|i| *i != POISON as i64 && *i != TRAP as i64)
         .collect();
     assert_eq!(stored, expected);
+    // The first refusal is said with the server's reason (the second one,
+    // within the warning's rate limit, only counted).
     assert!(
         of_kind(&warnings, "rejected")
-            .iter()
-            .any(|m| m.contains("no_poison")),
-        "{}",
-        dump(&warnings)
-    );
-    assert!(
-        dump(&warnings).contains("trapped row"),
+            .first()
+            .is_some_and(|m| m.contains("no_poison") || m.contains("trapped row")),
         "{}",
         dump(&warnings)
     );
@@ -218,8 +211,103 @@ fn a_row_the_server_refuses_fails_only_its_own_caller_in_a_group() {
             stats.dropped_rejected,
             stats.dropped_unavailable
         ),
-        (8, 1, 1)
+        (8, 2, 0)
     );
+}
+
+/// Transactions rolled back in database `stogger` (each refused autocommit
+/// INSERT is one), as far as the statistics know yet.
+fn rollbacks(pg: &Cluster) -> i64 {
+    sql(
+        pg,
+        "stogger",
+        "SELECT xact_rollback FROM pg_stat_database WHERE datname = 'stogger'",
+    )
+    .parse()
+    .unwrap_or(-1)
+}
+
+#[test]
+fn a_table_that_refuses_every_row_fails_the_group_without_trying_each_row() {
+    let pg = cluster("pggroupblocked");
+    let dsn = pg.socket_dsn("stogger", "stogger");
+    let (sink, warnings) = recorder();
+    let w = open(
+        &sync_config(&dsn, "group_blocked", 1, Duration::from_secs(10)),
+        Some(sink),
+    )
+    .writer;
+    let rows = seq_rows("blocked", 0..9);
+    assert_eq!(w.write(&one(&rows, 0)), 1, "{}", dump(&warnings));
+    let before = rollbacks(&pg);
+
+    // The privilege goes away while the first caller's INSERT waits for the
+    // lock and eight callers queue behind it.
+    let lock = Lock::take(&dsn, "group_blocked");
+    let ready = Barrier::new(9);
+    let results: Vec<i64> = std::thread::scope(|s| {
+        let first = first_caller_blocked(s, &pg, "group_blocked", &w, &rows[1]);
+        let handles: Vec<_> = (1..9)
+            .map(|i| {
+                let (w, ready) = (&w, &ready);
+                let row = seq_rows("blocked", 100 + i..101 + i);
+                s.spawn(move || {
+                    ready.wait();
+                    w.write(&[row[0].as_ref()])
+                })
+            })
+            .collect();
+        ready.wait();
+        std::thread::sleep(Duration::from_millis(500));
+        lock.0.exec("REVOKE INSERT ON group_blocked FROM stogger");
+        lock.release();
+        std::iter::once(first)
+            .chain(handles)
+            .map(|h| h.join().unwrap())
+            .collect()
+    });
+    assert!(
+        results.iter().all(|r| *r == NOT_DELIVERED),
+        "{results:?}\n{}",
+        dump(&warnings)
+    );
+    assert!(
+        dump(&warnings).contains("permission denied"),
+        "{}",
+        dump(&warnings)
+    );
+    assert!(
+        of_kind(&warnings, "rejected").is_empty(),
+        "a table-wide refusal is not the rows' fault: {}",
+        dump(&warnings)
+    );
+    let reader = Reader::new(&dsn);
+    assert_eq!(reader.seqs_and_xmins("group_blocked").len(), 1);
+
+    // Privilege back: the same connection writes again.
+    reader.exec("GRANT INSERT ON group_blocked TO stogger");
+    assert_eq!(w.write(&one(&rows, 2)), 1, "{}", dump(&warnings));
+    let stats = w.close(Duration::from_secs(10));
+    assert_eq!(
+        (
+            stats.delivered,
+            stats.dropped_rejected,
+            stats.dropped_unavailable,
+            stats.uncertain
+        ),
+        (2, 0, 9, 0)
+    );
+    // The first caller's statement and the group's one were refused; eight
+    // more would mean the group's rows were tried one by one. (A closed
+    // backend has sent its statistics.)
+    assert!(
+        eventually(Duration::from_secs(10), || rollbacks(&pg) - before >= 2),
+        "{}",
+        rollbacks(&pg) - before
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let refused = rollbacks(&pg) - before;
+    assert!((2..=3).contains(&refused), "{refused} statements refused");
 }
 
 #[test]

@@ -69,9 +69,25 @@ fn count(arg: Option<&str>) -> Result<u64, Box<dyn std::error::Error>> {
     Ok(arg.ok_or("missing count")?.parse()?)
 }
 
+/// `VmHWM` (peak resident set) of this process, in KiB.
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
 fn run(scenario: &str, arg: Option<&str>) -> Result<(), Box<dyn std::error::Error>> {
+    let started = std::time::Instant::now();
     let _guard = stogger_core::init_logging()?;
+    let init_ms = started.elapsed().as_millis();
     print_status();
+    println!("init-ms: {init_ms}");
     match scenario {
         // The seed's events: a login, a scope, an instrumented function with an error.
         "seed" => seed_events(),
@@ -114,6 +130,21 @@ fn run(scenario: &str, arg: Option<&str>) -> Result<(), Box<dyn std::error::Erro
                 tracing::info!(i, "bulk-event");
             }
             std::process::exit(0);
+        }
+        // n events, then a normal exit (the guard is dropped).
+        "bulk" => {
+            for i in 0..count(arg)? {
+                tracing::info!(i, "bulk-event");
+            }
+        }
+        // n events with a 64 KiB field; the peak RSS (KiB) before and after.
+        "big-fields" => {
+            let big = "x".repeat(64 * 1024);
+            println!("hwm-before: {}", peak_rss_kib());
+            for i in 0..count(arg)? {
+                tracing::info!(i, big = big.as_str(), "big-event");
+            }
+            println!("hwm-after: {}", peak_rss_kib());
         }
         // An event, `ready` on stdout, wait for a line on stdin, another event.
         "interactive" => {

@@ -258,6 +258,52 @@ impl Cluster {
         .map(|_| ())
     }
 
+    /// Kills the server as a crash does: SIGKILL to the postmaster and every
+    /// process it started (found through `/proc`), no shutdown; the data
+    /// stays, and [`Cluster::start_server`] runs crash recovery.
+    pub fn kill_server(&mut self) -> Result<(), String> {
+        if !self.running {
+            return Ok(());
+        }
+        let pidfile = self.data.join("postmaster.pid");
+        let text =
+            fs::read_to_string(&pidfile).map_err(|e| format!("read {}: {e}", pidfile.display()))?;
+        let postmaster: i32 = text
+            .lines()
+            .next()
+            .and_then(|l| l.trim().parse().ok())
+            .ok_or_else(|| format!("no pid in {}", pidfile.display()))?;
+        let children: Vec<i32> = fs::read_dir("/proc")
+            .map_err(|e| e.to_string())?
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+            .filter(|pid| parent_of(*pid) == Some(postmaster))
+            .collect();
+        for pid in std::iter::once(postmaster).chain(children.iter().copied()) {
+            // SAFETY: kill(2) with a pid this cluster started.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        // Wait (bounded) until they are gone, so the restart finds no
+        // backend still attached to the old shared memory.
+        for _ in 0..500 {
+            let alive = std::iter::once(postmaster)
+                .chain(children.iter().copied())
+                .any(|pid| Path::new(&format!("/proc/{pid}")).exists() && !is_zombie(pid));
+            if !alive {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        // A killed postmaster may stay a zombie (its reaper is not ours),
+        // and a zombie's pid still "exists" for the next postmaster's
+        // lock-file check: remove the lock file as a real crash would have
+        // left no process behind it.
+        let _ = fs::remove_file(&pidfile);
+        let _ = fs::remove_file(self.socket_dir.join(format!(".s.PGSQL.{}.lock", self.port)));
+        self.running = false;
+        Ok(())
+    }
+
     /// Whether the server is running.
     pub fn is_running(&self) -> bool {
         self.running
@@ -399,6 +445,24 @@ impl Drop for Cluster {
             let _ = fs::remove_dir_all(&self.socket_dir);
         }
     }
+}
+
+/// The parent pid of `pid`, from `/proc/<pid>/stat`.
+fn parent_of(pid: i32) -> Option<i32> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command may contain spaces and parentheses: fields follow the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    rest.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn is_zombie(pid: i32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            let rest = s[s.rfind(')')? + 2..].to_string();
+            rest.split_whitespace().next().map(|st| st == "Z")
+        })
+        .unwrap_or(true)
 }
 
 /// Starts a cluster or panics with a message that says how to get PostgreSQL

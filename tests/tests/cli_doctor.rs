@@ -49,11 +49,10 @@ fn healthy_setup_reports_every_section_and_exits_0() {
         .unwrap()
         .starts_with(char::is_numeric));
     assert_eq!(db["columns"].as_array().unwrap().len(), 7);
-    assert!(db["indexes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .all(|i| i["present"] == true));
+    // The primary key and the four indexes, compared by definition.
+    let indexes = db["indexes"].as_array().unwrap();
+    assert_eq!(indexes.len(), 5, "{indexes:#?}");
+    assert!(indexes.iter().all(|i| i["status"] == "ok"), "{indexes:#?}");
 
     // The command links the plugin in (default feature `postgres`), and
     // says that this line is about itself, not a service.
@@ -161,12 +160,18 @@ fn a_table_with_a_wrong_column_type_is_an_error() {
     assert_eq!(data["ok"], false);
     assert!(db["detail"].as_str().unwrap().contains("data"), "{db:#}");
     assert!(db["hint"].as_str().unwrap().contains("stogger schema"));
-    // Indexes were never made: reported too.
-    assert!(db["indexes"]
+    // Indexes were never made: reported too, each with its statement.
+    let missing: Vec<&serde_json::Value> = db["indexes"]
         .as_array()
         .unwrap()
         .iter()
-        .all(|i| i["present"] == false));
+        .filter(|i| i["status"] == "missing")
+        .collect();
+    assert_eq!(missing.len(), 4, "{db:#}");
+    assert!(missing.iter().all(|i| i["fix"]
+        .as_str()
+        .unwrap()
+        .starts_with("CREATE INDEX CONCURRENTLY")));
 }
 
 #[test]

@@ -14,6 +14,7 @@
 //! - `fuzz [--minutes N]`: property tests with many more cases, and the AFL fuzzers (docs/testing.md).
 
 mod bench;
+mod bench_scale;
 mod ci;
 mod demo;
 mod dist;

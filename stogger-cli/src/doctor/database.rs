@@ -1,25 +1,55 @@
 //! The database section: the plugin's read-only check of the configured
-//! DSN and table (connect time, server, columns, indexes, privileges, rows).
+//! DSN and table (connect time, server, columns, indexes by definition,
+//! privileges, rows); and from the same check, the partitions section.
 
+use super::partitions;
 use super::report::{Section, Status, SubTable};
 use crate::db;
 use serde_json::Value as Json;
 use stogger_core::Config;
-use stogger_postgres::{check, check_sync_pool, CheckReport, SyncPoolCheck};
+use stogger_postgres::{check, check_sync_pool, CheckReport, IndexStatus, SyncPoolCheck};
 
-/// Checks the database when PostgreSQL is enabled and a DSN is set.
-pub fn section(cfg: &Config) -> Section {
+/// The database and partitions sections: checked when PostgreSQL is
+/// enabled and a DSN is set.
+pub fn sections(cfg: &Config) -> Vec<Section> {
     if !cfg.enable_postgres {
-        return Section::new(
-            "database",
-            Status::Off,
-            "not checked: enable_postgres = false",
-        );
+        return vec![
+            Section::new(
+                "database",
+                Status::Off,
+                "not checked: enable_postgres = false",
+            ),
+            Section::new(
+                "partitions",
+                Status::Off,
+                "not checked: enable_postgres = false",
+            ),
+        ];
     }
     match db::settings(cfg, "stogger-doctor") {
-        Ok(settings) => from_report(&check(&settings)),
-        Err(e) => Section::new("database", Status::Error, format!("not checked: {e}"))
-            .hint("see the postgres section above"),
+        Ok(settings) => {
+            let report = check(&settings);
+            vec![from_report(&report), partitions::section(cfg, &report)]
+        }
+        Err(e) => vec![
+            Section::new("database", Status::Error, format!("not checked: {e}"))
+                .hint("see the postgres section above"),
+            Section::new(
+                "partitions",
+                Status::Off,
+                "not checked: see the database section",
+            ),
+        ],
+    }
+}
+
+fn status_word(s: IndexStatus) -> &'static str {
+    match s {
+        IndexStatus::Ok => "ok",
+        IndexStatus::Missing => "missing",
+        IndexStatus::Duplicate => "duplicate",
+        IndexStatus::Invalid => "invalid",
+        IndexStatus::Unexpected => "unexpected",
     }
 }
 
@@ -38,12 +68,14 @@ pub fn from_report(r: &CheckReport) -> Section {
             .fact("user", opt(r.user.clone()))
             .fact("tls", opt(r.tls))
             .fact("table_present", opt(r.table_present))
+            .fact("table_kind", opt(r.table_kind.clone()))
             .fact("can_insert", opt(r.can_insert))
             .fact("can_select", opt(r.can_select))
             .fact("row_count", opt(r.row_count))
             .fact("row_count_estimated", r.row_count_estimated)
             .fact("newest", opt(r.newest.clone()))
             .fact("dropped_last_24h", opt(r.dropped_last_24h))
+            .fact("uncertain_last_24h", opt(r.uncertain_last_24h))
             .fact(
                 "problems",
                 Json::Array(r.problems.iter().map(|p| p.clone().into()).collect()),
@@ -80,7 +112,7 @@ pub fn from_report(r: &CheckReport) -> Section {
         findings.push(format!("table {} does not exist yet", r.table));
         hints.push(
             "the service creates the table when it starts (it needs CREATE on the schema); to \
-             create it now: `stogger schema | psql <DSN>`"
+             create it now: `stogger schema --apply` (or `stogger schema | psql <DSN>`)"
                 .to_string(),
         );
     }
@@ -104,21 +136,46 @@ pub fn from_report(r: &CheckReport) -> Section {
             r.table
         ));
     }
-    let missing_indexes: Vec<&str> = r
-        .indexes
-        .iter()
-        .filter(|i| !i.present)
-        .map(|i| i.name.as_str())
-        .collect();
-    if !missing_indexes.is_empty() {
+    let index_problems: Vec<_> = r.indexes.iter().filter(|i| i.status.is_problem()).collect();
+    if !index_problems.is_empty() {
         status = status.max(Status::Warning);
-        explained += missing_indexes.len();
-        findings.push(format!("indexes missing: {}", missing_indexes.join(", ")));
-        hints.push(
-            "create the missing indexes with the CREATE INDEX lines of `stogger schema` \
-             (queries work without them, slower)"
-                .to_string(),
-        );
+        explained += index_problems.len();
+        findings.push(format!(
+            "indexes: {}",
+            index_problems
+                .iter()
+                .map(|i| format!(
+                    "{} {} ({})",
+                    status_word(i.status),
+                    i.name,
+                    i.role.as_deref().unwrap_or("not stogger's")
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        // The missing ones: one command (each statement is in the table);
+        // the others: their statements.
+        let mut fixes: Vec<String> = index_problems
+            .iter()
+            .filter(|i| i.status != IndexStatus::Missing)
+            .filter_map(|i| {
+                i.fix
+                    .as_deref()
+                    .map(|f| f.trim_end_matches(';').to_string())
+            })
+            .collect();
+        if index_problems
+            .iter()
+            .any(|i| i.status == IndexStatus::Missing)
+        {
+            fixes.insert(
+                0,
+                "`stogger schema --apply` builds the missing indexes without blocking writers \
+                 (the `fix` column has each statement; queries work without them, slower)"
+                    .to_string(),
+            );
+        }
+        hints.push(fixes.join("; "));
     }
     if r.can_insert == Some(false) {
         status = status.max(Status::Error);
@@ -143,12 +200,26 @@ pub fn from_report(r: &CheckReport) -> Section {
     if let Some(n) = r.dropped_last_24h.filter(|n| *n > 0) {
         status = status.max(Status::Warning);
         findings.push(format!(
-            "{n} events dropped in the last 24 hours because a service's queue was full \
-             (rows with event 'stogger-events-dropped')"
+            "{n} events dropped in the last 24 hours because a service's queue or spool was \
+             full (rows with event 'stogger-events-dropped')"
         ));
         hints.push(
-            "raise postgres_queue_capacity, or find out why the database was slow or away \
+            "raise postgres_queue_capacity / postgres_queue_max_bytes, set postgres_spool_dir, \
+             or find out why the database was slow or away \
              (`stogger query --event stogger-events-dropped`)"
+                .to_string(),
+        );
+    }
+    if let Some(n) = r.uncertain_last_24h.filter(|n| *n > 0) {
+        status = status.max(Status::Warning);
+        findings.push(format!(
+            "{n} events of uncertain fate in the last 24 hours: a COMMIT got no answer and \
+             its transaction did not settle within postgres_write_timeout_ms (stored or not; \
+             never sent twice)"
+        ));
+        hints.push(
+            "look for half-open connections (firewalls, NAT) between the services and the \
+             database (`stogger query --event stogger-events-dropped`)"
                 .to_string(),
         );
     }
@@ -172,8 +243,28 @@ pub fn from_report(r: &CheckReport) -> Section {
             .as_deref()
             .map(|t| format!(", newest {t}"))
             .unwrap_or_default();
+        let ours = r
+            .indexes
+            .iter()
+            .filter(|i| i.status == IndexStatus::Ok && i.role.as_deref() != Some("primary key"))
+            .count();
+        let others = r
+            .indexes
+            .iter()
+            .filter(|i| i.status == IndexStatus::Unexpected)
+            .map(|i| i.name.as_str())
+            .collect::<Vec<_>>();
+        let others = match others.len() {
+            0 => String::new(),
+            _ => format!(" (and {} of your own: {})", others.len(), others.join(", ")),
+        };
+        let kind = match r.table_kind.as_deref() {
+            Some("partitioned") => "partitioned table",
+            _ => "table",
+        };
         format!(
-            "{server}; table {} as expected, 4 indexes, INSERT and SELECT allowed; {rows}{newest}",
+            "{server}; {kind} {} as expected, {ours} indexes{others}, INSERT and SELECT allowed; \
+             {rows}{newest}",
             r.table
         )
     } else {
@@ -204,18 +295,20 @@ pub fn from_report(r: &CheckReport) -> Section {
         });
     }
     if !r.indexes.is_empty() {
-        let in_text = r.indexes.iter().any(|i| !i.present);
+        let in_text = r.indexes.iter().any(|i| i.status.is_problem());
         section = section.table(SubTable {
             name: "indexes",
-            header: vec!["index", "present", "definition"],
+            header: vec!["index", "role", "status", "definition", "fix"],
             rows: r
                 .indexes
                 .iter()
                 .map(|i| {
                     vec![
                         i.name.clone().into(),
-                        i.present.into(),
-                        opt(i.definition.clone()),
+                        opt(i.role.clone()),
+                        status_word(i.status).into(),
+                        opt(i.definition.clone().or_else(|| i.expected.clone())),
+                        opt(i.fix.clone()),
                     ]
                 })
                 .collect(),

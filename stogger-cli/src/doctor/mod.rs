@@ -1,10 +1,12 @@
 //! `stogger doctor`: one section per concern — configuration, the console,
 //! file and journal targets, the PostgreSQL target, the plugin, the
-//! database — each with a status, a detail and a fix.
+//! database, its partitions — each with a status, a detail and a fix.
 
 mod database;
+mod partitions;
 mod plugin;
 pub mod report;
+mod spool;
 mod targets;
 
 use crate::dsn::{self, Secrets};
@@ -72,8 +74,9 @@ pub fn diagnose(loaded: Option<&Loaded>, errors: &[ConfigError], service: Option
         Some(exe) => plugin::for_service(cfg, exe),
         None => plugin::for_cli(cfg),
     });
-    report.sections.push(database::section(cfg));
+    report.sections.extend(database::sections(cfg));
     report.sections.push(database::sync_pool(cfg));
+    report.sections.push(spool::section(cfg));
     report
 }
 

@@ -75,7 +75,8 @@ fn probe_writable(dir: &Path) -> Result<(), std::io::Error> {
     std::fs::remove_file(&probe)
 }
 
-fn human_bytes(n: u64) -> String {
+/// `357 B`, `1.2 MiB`.
+pub(super) fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut x = n as f64;
     let mut unit = 0;

@@ -7,7 +7,10 @@
 //! parser per key serves every source, and every source accepts the same
 //! spellings.
 
-use super::{Config, Dsn, LogFormat, Rotation, SystemdMode, TimestampPrecision, WriteMode};
+use super::{
+    Config, Dsn, GinOpclass, LogFormat, PartitionManager, Partitioning, Rotation, SystemdMode,
+    TimestampPrecision, WriteMode,
+};
 use crate::event::Level;
 use std::path::PathBuf;
 use stogger_pg_proto::settings as pg;
@@ -193,6 +196,7 @@ pub const KEYS: &[KeyInfo] = &[
     ),
     pg_key("STOGGER_POSTGRES_WRITE_MODE", &pg::WRITE_MODE),
     pg_key("STOGGER_POSTGRES_QUEUE_CAPACITY", &pg::QUEUE_CAPACITY),
+    pg_key("STOGGER_POSTGRES_QUEUE_MAX_BYTES", &pg::QUEUE_MAX_BYTES),
     pg_key("STOGGER_POSTGRES_BATCH_SIZE", &pg::BATCH_SIZE),
     pg_key("STOGGER_POSTGRES_FLUSH_INTERVAL_MS", &pg::FLUSH_INTERVAL_MS),
     pg_key("STOGGER_POSTGRES_SHUTDOWN_TIMEOUT_MS", &pg::SHUTDOWN_TIMEOUT_MS),
@@ -204,7 +208,20 @@ pub const KEYS: &[KeyInfo] = &[
         "How long logging a panic waits for slow targets (rows not written by then stay queued).",
     ),
     pg_key("STOGGER_POSTGRES_CONNECT_TIMEOUT_MS", &pg::CONNECT_TIMEOUT_MS),
+    pg_key("STOGGER_POSTGRES_WRITE_TIMEOUT_MS", &pg::WRITE_TIMEOUT_MS),
+    pg_key("STOGGER_POSTGRES_SPOOL_DIR", &pg::SPOOL_DIR),
+    pg_key("STOGGER_POSTGRES_SPOOL_MAX_BYTES", &pg::SPOOL_MAX_BYTES),
     pg_key("STOGGER_POSTGRES_SYNC_POOL_SIZE", &pg::SYNC_POOL_SIZE),
+    pg_key("STOGGER_POSTGRES_PARTITIONING", &pg::PARTITIONING),
+    pg_key("STOGGER_POSTGRES_PARTITION_PREMAKE", &pg::PARTITION_PREMAKE),
+    pg_key("STOGGER_POSTGRES_RETENTION_DAYS", &pg::RETENTION_DAYS),
+    pg_key("STOGGER_POSTGRES_DEFAULT_PARTITION", &pg::DEFAULT_PARTITION),
+    pg_key("STOGGER_POSTGRES_PARTITION_MANAGER", &pg::PARTITION_MANAGER),
+    pg_key(
+        "STOGGER_POSTGRES_MAINTENANCE_INTERVAL_MS",
+        &pg::MAINTENANCE_INTERVAL_MS,
+    ),
+    pg_key("STOGGER_POSTGRES_GIN_OPCLASS", &pg::GIN_OPCLASS),
     key(
         "log_rotation",
         "STOGGER_LOG_ROTATION",
@@ -515,6 +532,23 @@ fn pg_count(v: &Value, setting: &pg::Setting) -> Parsed<usize> {
     usize::try_from(pg_integer(v, setting)?).map_err(|_| Invalid)
 }
 
+/// [`pg_integer`] for a small count (partitions, days).
+fn pg_u32(v: &Value, setting: &pg::Setting) -> Parsed<u32> {
+    u32::try_from(pg_integer(v, setting)?).map_err(|_| Invalid)
+}
+
+/// A byte size (as [`size`]: `"64MiB"` or an integer) within the range
+/// the PostgreSQL writer allows for `setting`.
+fn pg_size(v: &Value, setting: &pg::Setting) -> Parsed<u64> {
+    let range = setting.integer_range().ok_or(Invalid)?;
+    let n = size(v)?;
+    if range.contains(&n) {
+        Ok(n)
+    } else {
+        Err(Invalid)
+    }
+}
+
 /// A text the PostgreSQL writer allows for `setting`.
 fn pg_text(v: &Value, setting: &pg::Setting) -> Parsed<String> {
     let s = string(v)?;
@@ -565,6 +599,12 @@ fn choice<T: Copy>(v: &Value, options: &[(&str, T)]) -> Parsed<T> {
         .find(|(name, _)| *name == s)
         .map(|(_, t)| *t)
         .ok_or(Invalid)
+}
+
+/// One of the contract's named values (`daily`, `external`, ...).
+fn named<T: Copy>(v: &Value, all: &[T], name: fn(T) -> &'static str) -> Parsed<T> {
+    let s = word(v).ok_or(Invalid)?.to_ascii_lowercase();
+    all.iter().copied().find(|t| name(*t) == s).ok_or(Invalid)
 }
 
 fn string(v: &Value) -> Parsed<&str> {
@@ -712,6 +752,9 @@ fn set(cfg: &mut Config, name: &str, v: &Value) -> Option<Parsed<()>> {
             "postgres_queue_capacity" => {
                 cfg.postgres_queue_capacity = pg_count(v, &pg::QUEUE_CAPACITY)?
             }
+            "postgres_queue_max_bytes" => {
+                cfg.postgres_queue_max_bytes = pg_size(v, &pg::QUEUE_MAX_BYTES)?
+            }
             "postgres_batch_size" => cfg.postgres_batch_size = pg_count(v, &pg::BATCH_SIZE)?,
             "postgres_flush_interval_ms" => {
                 cfg.postgres_flush_interval_ms = pg_integer(v, &pg::FLUSH_INTERVAL_MS)?
@@ -724,6 +767,35 @@ fn set(cfg: &mut Config, name: &str, v: &Value) -> Option<Parsed<()>> {
             }
             "postgres_connect_timeout_ms" => {
                 cfg.postgres_connect_timeout_ms = pg_integer(v, &pg::CONNECT_TIMEOUT_MS)?
+            }
+            "postgres_write_timeout_ms" => {
+                cfg.postgres_write_timeout_ms = pg_integer(v, &pg::WRITE_TIMEOUT_MS)?
+            }
+            "postgres_spool_dir" => {
+                cfg.postgres_spool_dir = optional(v)?.map(PathBuf::from);
+            }
+            "postgres_spool_max_bytes" => {
+                cfg.postgres_spool_max_bytes = pg_size(v, &pg::SPOOL_MAX_BYTES)?
+            }
+            "postgres_partitioning" => {
+                cfg.postgres_partitioning = named(v, Partitioning::ALL, Partitioning::as_str)?
+            }
+            "postgres_partition_premake" => {
+                cfg.postgres_partition_premake = pg_u32(v, &pg::PARTITION_PREMAKE)?
+            }
+            "postgres_retention_days" => {
+                cfg.postgres_retention_days = pg_u32(v, &pg::RETENTION_DAYS)?
+            }
+            "postgres_default_partition" => cfg.postgres_default_partition = boolean(v)?,
+            "postgres_partition_manager" => {
+                cfg.postgres_partition_manager =
+                    named(v, PartitionManager::ALL, PartitionManager::as_str)?
+            }
+            "postgres_maintenance_interval_ms" => {
+                cfg.postgres_maintenance_interval_ms = pg_integer(v, &pg::MAINTENANCE_INTERVAL_MS)?
+            }
+            "postgres_gin_opclass" => {
+                cfg.postgres_gin_opclass = named(v, GinOpclass::ALL, GinOpclass::as_str)?
             }
             "panic_flush_timeout_ms" => cfg.panic_flush_timeout_ms = integer(v, 0, u64::MAX)?,
             "log_rotation" => {

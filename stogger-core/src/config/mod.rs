@@ -67,6 +67,11 @@ pub enum TimestampPrecision {
 /// call returns).
 pub use stogger_pg_proto::WriteMode;
 
+/// Time partitions of the PostgreSQL table (`postgres_partitioning`), who
+/// manages them (`postgres_partition_manager`), and the GIN index's
+/// operator class (`postgres_gin_opclass`): the contract's types.
+pub use stogger_pg_proto::{GinOpclass, PartitionManager, Partitioning};
+
 /// The `[format]` table.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FormatConfig {
@@ -121,6 +126,9 @@ pub struct Config {
     pub postgres_write_mode: WriteMode,
     /// Events held in memory at most while the database is slow or away.
     pub postgres_queue_capacity: usize,
+    /// Bytes of event text held in memory at most (with the capacity,
+    /// whichever is reached first drops).
+    pub postgres_queue_max_bytes: u64,
     /// Rows per COPY.
     pub postgres_batch_size: usize,
     /// Longest time an event waits in the queue before a flush.
@@ -131,8 +139,29 @@ pub struct Config {
     pub panic_flush_timeout_ms: u64,
     /// Connect timeout.
     pub postgres_connect_timeout_ms: u64,
+    /// Bound of one write and of every statement (and of the wait for a
+    /// lost COMMIT).
+    pub postgres_write_timeout_ms: u64,
+    /// Directory of the disk spool; `None`: no spool.
+    pub postgres_spool_dir: Option<PathBuf>,
+    /// Bytes of spool files at most.
+    pub postgres_spool_max_bytes: u64,
     /// Sync mode: connections a process writes through at most.
     pub postgres_sync_pool_size: usize,
+    /// Plain table, or time partitions of this width.
+    pub postgres_partitioning: Partitioning,
+    /// Partitions kept ready ahead of the current one.
+    pub postgres_partition_premake: u32,
+    /// Partitions entirely older than this many days are dropped; 0 keeps all.
+    pub postgres_retention_days: u32,
+    /// A DEFAULT partition catches rows outside every time partition.
+    pub postgres_default_partition: bool,
+    /// Who creates and drops partitions: stogger's writer, or someone else.
+    pub postgres_partition_manager: PartitionManager,
+    /// How often the partition maintenance runs (it also runs at start).
+    pub postgres_maintenance_interval_ms: u64,
+    /// The GIN index on `data` of a table stogger creates.
+    pub postgres_gin_opclass: GinOpclass,
     /// File rotation.
     pub log_rotation: Rotation,
     /// Size limit of the log file with `log_rotation = "size"`.
@@ -219,12 +248,23 @@ impl Default for Config {
             postgres_plugin: None,
             postgres_write_mode: pg.write_mode,
             postgres_queue_capacity: pg.queue_capacity,
+            postgres_queue_max_bytes: pg.queue_max_bytes,
             postgres_batch_size: pg.batch_size,
             postgres_flush_interval_ms: postgres::millis(pg.flush_interval),
             postgres_shutdown_timeout_ms: postgres::millis(pg.shutdown_timeout),
             panic_flush_timeout_ms: 100,
             postgres_connect_timeout_ms: postgres::millis(pg.connect_timeout),
+            postgres_write_timeout_ms: postgres::millis(pg.write_timeout),
+            postgres_spool_dir: None,
+            postgres_spool_max_bytes: pg.spool_max_bytes,
             postgres_sync_pool_size: pg.sync_pool_size,
+            postgres_partitioning: pg.partitioning,
+            postgres_partition_premake: pg.partition_premake,
+            postgres_retention_days: pg.retention_days,
+            postgres_default_partition: pg.default_partition,
+            postgres_partition_manager: pg.partition_manager,
+            postgres_maintenance_interval_ms: postgres::millis(pg.maintenance_interval),
+            postgres_gin_opclass: pg.gin_opclass,
             log_rotation: Rotation::None,
             log_max_bytes: 10_000_000,
             log_backup_count: 5,

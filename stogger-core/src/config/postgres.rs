@@ -34,12 +34,26 @@ impl Config {
             table: self.postgres_table.clone(),
             write_mode: self.postgres_write_mode,
             queue_capacity: self.postgres_queue_capacity,
+            queue_max_bytes: self.postgres_queue_max_bytes,
             batch_size: self.postgres_batch_size,
             flush_interval: Duration::from_millis(self.postgres_flush_interval_ms),
             connect_timeout: Duration::from_millis(self.postgres_connect_timeout_ms),
             shutdown_timeout: Duration::from_millis(self.postgres_shutdown_timeout_ms),
+            write_timeout: Duration::from_millis(self.postgres_write_timeout_ms),
+            spool_dir: self
+                .postgres_spool_dir
+                .as_ref()
+                .map(|d| d.to_string_lossy().into_owned()),
+            spool_max_bytes: self.postgres_spool_max_bytes,
             application_name: Some(self.syslog_identifier.clone()),
             sync_pool_size: self.postgres_sync_pool_size,
+            partitioning: self.postgres_partitioning,
+            partition_premake: self.postgres_partition_premake,
+            retention_days: self.postgres_retention_days,
+            default_partition: self.postgres_default_partition,
+            partition_manager: self.postgres_partition_manager,
+            maintenance_interval: Duration::from_millis(self.postgres_maintenance_interval_ms),
+            gin_opclass: self.postgres_gin_opclass,
         })
     }
 }

@@ -11,14 +11,14 @@
 //! | plugin of another ABI version / not loadable | a warning event `stogger-postgres-abi-mismatch` / `stogger-postgres-load-failed` |
 //! | `postgres_dsn` missing | a warning event `postgres-dsn-missing` naming the key |
 //! | `%PASSWORD%` without `STOGGER_POSTGRES_PASSWORD` | a warning event `postgres-password-missing`; the placeholder becomes an empty password |
-//! | first connection fails | a `stogger: postgres: ...` line on stderr with the reason; the target stays and the writer retries in the background |
+//! | first connection fails | a `stogger: postgres: cannot connect at startup: ...` line on stderr with the reason (from the writer's thread: `init_logging()` never waits for the database); the target stays and the writer retries in the background |
 //! | the plugin refuses the configuration | a `stogger: postgres: ...` line; no target |
 //!
 //! The other targets are never affected. The password never appears in
 //! anything stogger prints: the plugin redacts it, and every message coming
 //! from the plugin is scrubbed of it once more here.
 
-use crate::config::{Config, PgSettings, WriteMode};
+use crate::config::{Config, PgSettings};
 use crate::dispatch;
 use crate::event::{Event, Level};
 use crate::fork::PerProcess;
@@ -178,22 +178,10 @@ fn unavailable_note(status: &PluginStatus, not_available_reported: &AtomicBool) 
 /// Starts the writer; `None` when the plugin refuses the configuration.
 fn start(cfg: &Config, request: OpenRequest) -> Option<Box<dyn Target>> {
     let OpenRequest { plugin, settings } = request;
+    // Never waits for the database: the writer connects in the background
+    // and a failure ("cannot connect at startup: ...") comes as a warning.
     let handle = match plugin.open(settings.to_json().as_bytes(), forward_warning) {
-        Opened::Connected(handle) => handle,
-        Opened::Retrying(handle, reason) => {
-            let how = match cfg.postgres_write_mode {
-                WriteMode::Batch => "events are queued and written once it is reachable",
-                WriteMode::Sync => "retrying in the background",
-            };
-            warn::warn_limited(
-                "postgres:connect",
-                &format!(
-                    "postgres: cannot connect at startup: {}; {how}",
-                    scrub(&reason)
-                ),
-            );
-            handle
-        }
+        Opened::Started(handle) => handle,
         Opened::Failed(code, reason) => {
             warn::warn(&format!(
                 "postgres: PostgreSQL logging is off: {} (code {code})",
@@ -475,6 +463,10 @@ fn undelivered_note(report: &StoggerPgReport) -> Option<String> {
         (
             report.dropped_queue_full,
             "dropped because the queue was full",
+        ),
+        (
+            report.dropped_spool_full,
+            "dropped because the spool was full",
         ),
         (report.dropped_rejected, "rejected by the database"),
         (

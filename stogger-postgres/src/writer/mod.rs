@@ -29,8 +29,10 @@ use stogger_pg_proto::{PgSettings, SettingsError, WriteMode};
 
 use crate::conn_settings::ConnSettings;
 use crate::diag::{WarnSink, Warner};
+use crate::maintenance::{self, MaintenancePlan};
 use crate::queue::{Queue, Row, RowBytes, RowRef};
 use crate::schema::TableName;
+use crate::table::TablePlan;
 
 use batch::run_batch;
 use state::{deadline_after, report_first_connection, Progress, WriterState};
@@ -41,13 +43,15 @@ use sync::SyncPath;
 /// only by [`Writer::close`].
 pub use stogger_pg_proto::abi::StoggerPgReport as Stats;
 
-/// How the first connection went.
+/// How the first connection went, for [`Writer::open`] (which waits for
+/// it; [`Writer::start`] does not).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OpenStatus {
     /// Connected, table ready (ABI `0`).
     Connected,
-    /// Started, but the first connection or the schema failed; the writer
-    /// keeps retrying in the background (ABI `1`). The reason, redacted.
+    /// Started, but the first connection or the schema failed (or did not
+    /// finish within the wait); the writer keeps retrying in the
+    /// background. The reason, redacted.
     Retrying(String),
 }
 
@@ -87,6 +91,11 @@ pub struct Writer {
     closed: bool,
 }
 
+/// How much longer than its deadline closing waits for the writer when a
+/// spool is configured: after the deadline the writer moves what is left
+/// in memory to the spool, which takes local disk writes only.
+const SPOOL_CLOSE_GRACE: Duration = Duration::from_secs(10);
+
 /// A started writer and how its first connection went.
 pub struct Opened {
     /// The writer.
@@ -96,10 +105,42 @@ pub struct Opened {
 }
 
 impl Writer {
-    /// Validates `config`, starts the runtime and the writer task, and waits
-    /// (about `connect_timeout`, plus as much for creating the schema) for
-    /// the first connection. Diagnostics go to `warn` (dropped when None).
+    /// Validates `config` and starts the runtime and the writer task,
+    /// without waiting for the database: connecting happens on the
+    /// writer's thread, and a failure of the first connection goes to
+    /// `warn` (kind `connect`, "cannot connect at startup: ..."). What
+    /// `stogger_pg_open` (and so `init_logging()`) does. Diagnostics go to
+    /// `warn` (dropped when None).
+    pub fn start(config: &PgSettings, warn: Option<WarnSink>) -> Result<Writer, OpenError> {
+        // The receiver is dropped at once: the first failure is a warning.
+        Writer::launch(config, warn).map(|(writer, _)| writer)
+    }
+
+    /// [`Writer::start`], then waits (about `connect_timeout`, plus as much
+    /// for creating the schema) for the first connection and returns how
+    /// it went; a failure is returned here and not sent to `warn` as well.
+    /// For programs that want to know before they go on (tests, tools).
     pub fn open(config: &PgSettings, warn: Option<WarnSink>) -> Result<Opened, OpenError> {
+        let (writer, first_rx) = Writer::launch(config, warn)?;
+        let wait = config.connect_timeout * 2 + Duration::from_millis(100);
+        let status = match first_rx.recv_timeout(wait) {
+            Ok(Ok(())) => OpenStatus::Connected,
+            Ok(Err(m)) => OpenStatus::Retrying(m),
+            Err(_) => OpenStatus::Retrying(format!(
+                "no connection within {} ms; still trying in the background",
+                wait.as_millis()
+            )),
+        };
+        if let OpenStatus::Retrying(m) = &status {
+            writer.state.warner.note("connect", m);
+        }
+        Ok(Opened { writer, status })
+    }
+
+    fn launch(
+        config: &PgSettings,
+        warn: Option<WarnSink>,
+    ) -> Result<(Writer, mpsc::Receiver<Result<(), String>>), OpenError> {
         config.validate()?;
         let settings = ConnSettings::parse(config)?;
         let table = TableName::parse(&config.table)
@@ -128,28 +169,53 @@ impl Writer {
             .build()
             .map_err(|e| OpenError::Runtime(e.to_string()))?;
         let state = Arc::new(WriterState {
-            queue: Queue::new(config.queue_capacity),
+            queue: Queue::new(config.queue_capacity, config.queue_max_bytes),
             wake: Notify::new(),
             stop: Notify::new(),
             warner: Warner::new(warn, settings.redactor.clone()),
+            plan: TablePlan::of(config),
             table,
             batch_size: config.batch_size,
             flush_interval: config.flush_interval,
+            write_timeout: config.write_timeout,
+            mode: config.write_mode,
+            spool_dir: config.spool_dir.as_ref().map(std::path::PathBuf::from),
+            spool_max_bytes: config.spool_max_bytes,
+            progress_missing: Mutex::new(None),
             delivered: AtomicU64::new(0),
             dropped_rejected: AtomicU64::new(0),
             dropped_unavailable: AtomicU64::new(0),
             uncertain: AtomicU64::new(0),
+            dropped_spool_full: AtomicU64::new(0),
+            spool_lost_bytes: AtomicU64::new(0),
             batches: AtomicU64::new(0),
             reconnects: AtomicU64::new(0),
             in_flight: AtomicU64::new(0),
             connected: AtomicBool::new(false),
             flush_target: AtomicU64::new(0),
-            reported_drops: AtomicU64::new(0),
+            reported_gap: Mutex::new([0; 3]),
             shutdown: AtomicBool::new(false),
             deadline: Mutex::new(None),
             progress: Mutex::new(Progress::default()),
             progress_changed: Condvar::new(),
         });
+        if config.write_mode == WriteMode::Sync && config.spool_dir.is_some() {
+            state.warner.warn(
+                "spool",
+                "postgres_spool_dir is used in batch mode only; this sync-mode writer has no \
+                 spool",
+            );
+        }
+        // Partitions made ahead and expired ones dropped, on a schedule of
+        // their own, beside either write path.
+        if let Some(plan) = MaintenancePlan::for_writer(config, &state.table) {
+            let warn_to = state.clone();
+            runtime.spawn(maintenance::run_schedule(
+                settings.clone(),
+                plan,
+                move |kind, message| warn_to.warner.warn(kind, message),
+            ));
+        }
         let (first_tx, first_rx) = mpsc::channel();
         let mut sync = None;
         let task_state = state.clone();
@@ -195,20 +261,8 @@ impl Writer {
                 });
             }
         }
-        let wait = config.connect_timeout * 2 + Duration::from_millis(100);
-        let status = match first_rx.recv_timeout(wait) {
-            Ok(Ok(())) => OpenStatus::Connected,
-            Ok(Err(m)) => OpenStatus::Retrying(m),
-            Err(_) => OpenStatus::Retrying(format!(
-                "no connection within {} ms; still trying in the background",
-                wait.as_millis()
-            )),
-        };
-        if let OpenStatus::Retrying(m) = &status {
-            state.warner.note("connect", m);
-        }
-        Ok(Opened {
-            writer: Writer {
+        Ok((
+            Writer {
                 state,
                 runtime: Some(runtime),
                 sync,
@@ -216,8 +270,8 @@ impl Writer {
                 shutdown_timeout: config.shutdown_timeout,
                 closed: false,
             },
-            status,
-        })
+            first_rx,
+        ))
     }
 
     /// The write mode.
@@ -262,17 +316,19 @@ impl Writer {
                     self.state.wake.notify_one();
                 }
                 if p.dropped > 0 {
-                    // After the queue lock was released (the callback may log).
-                    self.state.warner.warn(
-                        "queue-full",
-                        &format!(
-                            "queue full ({} rows): dropped {} row(s), {} in total; the \
-                             database is too slow or unreachable",
-                            self.state.queue.capacity(),
+                    // After the queue lock was released (the callback may
+                    // log); the text is only built when it goes out.
+                    let queue = &self.state.queue;
+                    self.state.warner.warn_lazy("queue-full", || {
+                        format!(
+                            "queue full ({} rows or {} bytes): dropped {} row(s), {} in total; \
+                             the database is too slow or unreachable",
+                            queue.capacity(),
+                            queue.max_bytes(),
                             p.dropped,
-                            self.state.queue.dropped_full()
-                        ),
-                    );
+                            queue.dropped_full()
+                        )
+                    });
                 }
                 p.accepted as i64
             }
@@ -294,7 +350,8 @@ impl Writer {
     }
 
     /// Waits until every row accepted before the call is committed (or
-    /// dropped as rejected), at most `timeout`. True when drained.
+    /// dropped as rejected), at most `timeout`. True when drained. With a
+    /// spool, rows moved there count once the spool is empty again.
     pub fn flush(&self, timeout: Duration) -> bool {
         if self.sync.is_some() {
             return true;
@@ -302,9 +359,8 @@ impl Writer {
         let target = self.state.queue.enqueued();
         self.state.flush_target.fetch_max(target, Ordering::AcqRel);
         self.state.wake.notify_one();
-        self.state
-            .wait(timeout, |p| p.resolved >= target || p.finished)
-            && self.state.progress().resolved >= target
+        let drained = |p: &state::Progress| p.resolved >= target && p.spool_pending == 0;
+        self.state.wait(timeout, |p| drained(p) || p.finished) && drained(&self.state.progress())
     }
 
     /// The counters now.
@@ -317,6 +373,8 @@ impl Writer {
             dropped_rejected: state.dropped_rejected.load(Ordering::Acquire),
             dropped_unavailable: state.dropped_unavailable.load(Ordering::Acquire),
             uncertain: state.uncertain.load(Ordering::Acquire),
+            spooled: state.progress().spool_pending,
+            dropped_spool_full: state.dropped_spool_full.load(Ordering::Acquire),
             batches: state.batches.load(Ordering::Acquire),
             reconnects: state.reconnects.load(Ordering::Acquire),
             undelivered: 0,
@@ -351,7 +409,12 @@ impl Writer {
             }
             state.wake.notify_one();
             state.stop.notify_one();
-            state.wait(timeout, |p| p.finished);
+            let grace = if state.spool_dir.is_some() {
+                SPOOL_CLOSE_GRACE
+            } else {
+                Duration::ZERO
+            };
+            state.wait(timeout.saturating_add(grace), |p| p.finished);
         }
         let mut stats = self.stats();
         let accepted = state.queue.enqueued();

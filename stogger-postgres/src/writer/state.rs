@@ -1,22 +1,29 @@
 //! What the writer's handle and both write paths share: the state behind
 //! the handle (queue, counters, progress, shutdown), and the set-up of a
-//! connection (schema, prepared statements, the INSERT privilege).
+//! connection (the table, the INSERT privilege).
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+use stogger_pg_proto::WriteMode;
 use tokio::sync::Notify;
 
-use crate::conn::{self, Conn};
+use crate::conn::Conn;
 use crate::conn_settings::ConnSettings;
 use crate::diag::Warner;
 use crate::queue::Queue;
 use crate::schema::TableName;
+use crate::table::{self, TablePlan};
 
 #[derive(Default)]
 pub(super) struct Progress {
+    /// Queue rows whose fate is settled: committed, rejected, uncertain,
+    /// dropped, or handed to the spool.
     pub(super) resolved: u64,
+    /// Rows in the spool not yet delivered (any run's).
+    pub(super) spool_pending: u64,
     pub(super) finished: bool,
 }
 
@@ -26,18 +33,32 @@ pub(super) struct WriterState {
     pub(super) stop: Notify,
     pub(super) warner: Warner,
     pub(super) table: TableName,
+    /// What the writer may do to its table (create it, and how).
+    pub(super) plan: TablePlan,
     pub(super) batch_size: usize,
     pub(super) flush_interval: Duration,
+    pub(super) write_timeout: Duration,
+    pub(super) mode: WriteMode,
+    pub(super) spool_dir: Option<PathBuf>,
+    pub(super) spool_max_bytes: u64,
+    /// Why the spool's progress table is missing, when it is (set by
+    /// [`prepare_connection`]).
+    pub(super) progress_missing: Mutex<Option<String>>,
     pub(super) delivered: AtomicU64,
     pub(super) dropped_rejected: AtomicU64,
     pub(super) dropped_unavailable: AtomicU64,
     pub(super) uncertain: AtomicU64,
+    pub(super) dropped_spool_full: AtomicU64,
+    /// Bytes of damaged spool segment tails found (lost).
+    pub(super) spool_lost_bytes: AtomicU64,
     pub(super) batches: AtomicU64,
     pub(super) reconnects: AtomicU64,
     pub(super) in_flight: AtomicU64,
     pub(super) connected: AtomicBool,
     pub(super) flush_target: AtomicU64,
-    pub(super) reported_drops: AtomicU64,
+    /// What the last `stogger-events-dropped` row covered: rows dropped
+    /// (queue or spool full), rows uncertain, spool bytes lost.
+    pub(super) reported_gap: Mutex<[u64; 3]>,
     pub(super) shutdown: AtomicBool,
     pub(super) deadline: Mutex<Option<Instant>>,
     pub(super) progress: Mutex<Progress>,
@@ -65,15 +86,36 @@ impl WriterState {
         self.progress.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Records the fate of `n` queue rows.
-    pub(super) fn resolve(&self, delivered: u64, rejected: u64, uncertain: u64) {
+    /// Records the fate of rows of a batch: `queue_rows` says whether they
+    /// came from this writer's queue (and so count in `resolved`) or from
+    /// the spool (counted once already, when they were spooled).
+    pub(super) fn resolve(&self, queue_rows: bool, delivered: u64, rejected: u64, uncertain: u64) {
         self.delivered.fetch_add(delivered, Ordering::AcqRel);
         self.dropped_rejected.fetch_add(rejected, Ordering::AcqRel);
         self.uncertain.fetch_add(uncertain, Ordering::AcqRel);
-        self.in_flight
-            .fetch_sub(delivered + rejected + uncertain, Ordering::AcqRel);
+        if queue_rows {
+            self.in_flight
+                .fetch_sub(delivered + rejected + uncertain, Ordering::AcqRel);
+            let mut p = self.progress();
+            p.resolved += delivered + rejected + uncertain;
+        }
+        self.progress_changed.notify_all();
+    }
+
+    /// Records queue rows handed to the spool (`in_flight` of them from a
+    /// batch already taken) and the spool's pending count now.
+    pub(super) fn spooled(&self, rows: u64, in_flight: u64, spool_pending: u64) {
+        self.in_flight.fetch_sub(in_flight, Ordering::AcqRel);
         let mut p = self.progress();
-        p.resolved += delivered + rejected + uncertain;
+        p.resolved += rows;
+        p.spool_pending = spool_pending;
+        self.progress_changed.notify_all();
+    }
+
+    /// Notes the spool's pending count.
+    pub(super) fn set_spool_pending(&self, n: u64) {
+        let mut p = self.progress();
+        p.spool_pending = n;
         self.progress_changed.notify_all();
     }
 
@@ -129,48 +171,43 @@ pub(super) fn deadline_after(d: Duration) -> Instant {
         .unwrap_or(now)
 }
 
-/// Creates the schema and prepares the statements on a connected client;
-/// returns the schema warnings for the caller to report.
+/// Creates the table when it is missing (checks it otherwise) and returns
+/// the connection, ready for writes, with the table's warnings for the
+/// caller to report (sync mode reports them after releasing its lock).
 pub(super) async fn prepare_connection(
     state: &WriterState,
     settings: &ConnSettings,
     client: tokio_postgres::Client,
 ) -> Result<(Conn, Vec<String>), String> {
     let warnings = ready_table(state, settings, &client).await?;
-    let c = Conn::prepare(client, &state.table).await.map_err(|e| {
-        format!(
-            "connected to {}, but cannot prepare writes to {}: {}",
-            settings.display,
-            state.table,
-            settings.redactor.apply(&conn::describe(&e))
-        )
-    })?;
-    Ok((c, warnings))
+    Ok((Conn::new(client, &state.table), warnings))
 }
 
-/// Creates the table when it is missing (bounded by
-/// `max(connect_timeout, 5 s)`) and checks the INSERT privilege; returns
-/// the schema warnings for the caller to report. Prepares nothing, so it
-/// leaves no state on the connection (sync mode's pooled connections).
+/// Creates the table (and the spool's progress table) when it is missing
+/// (bounded by `max(connect_timeout, 5 s)`) and checks the INSERT
+/// privilege (within the same bound); returns the table's warnings for the
+/// caller to report. Prepares nothing, so it leaves no state on the
+/// connection (sync mode's pooled connections, and pgbouncer's transaction
+/// pooling).
 pub(super) async fn ready_table(
     state: &WriterState,
     settings: &ConnSettings,
     client: &tokio_postgres::Client,
 ) -> Result<Vec<String>, String> {
-    let red = |e: &tokio_postgres::Error| settings.redactor.apply(&conn::describe(e));
+    let bound = settings.connect_timeout.max(Duration::from_secs(5));
     let report = match tokio::time::timeout(
-        settings.connect_timeout.max(Duration::from_secs(5)),
-        conn::ensure_schema(client, &state.table),
+        bound,
+        table::ensure_table(client, &state.table, &state.plan),
     )
     .await
     {
         Ok(Ok(r)) => r,
-        Ok(Err(e)) => {
+        Ok(Err(m)) => {
             return Err(format!(
                 "connected to {}, but cannot create table {}: {}",
                 settings.display,
                 state.table,
-                red(&e)
+                settings.redactor.apply(&m)
             ))
         }
         Err(_) => {
@@ -180,17 +217,31 @@ pub(super) async fn ready_table(
             ))
         }
     };
+    *state
+        .progress_missing
+        .lock()
+        .unwrap_or_else(|p| p.into_inner()) = report.progress_missing.clone();
     // Missing INSERT privilege would only show at the first write; say it
     // now (an unnamed statement: nothing outlives it on the connection).
-    let quoted = state.table.quoted();
-    let can_insert = client
-        .query_typed(
-            "SELECT has_table_privilege($1, 'INSERT')",
-            &[(&quoted, tokio_postgres::types::Type::TEXT)],
-        )
-        .await
-        .ok()
-        .and_then(|rows| rows.first().and_then(|r| r.try_get::<_, bool>(0).ok()));
+    let asked = crate::catalog::query_table(
+        client,
+        "SELECT has_table_privilege($1, 'INSERT')",
+        &state.table,
+    );
+    let can_insert = match tokio::time::timeout(bound, asked).await {
+        Ok(r) => r
+            .ok()
+            .and_then(|rows| rows.first().and_then(|r| r.try_get::<_, bool>(0).ok())),
+        Err(_) => {
+            return Err(format!(
+                "connected to {}, but checking the INSERT privilege on {} did not finish \
+                 within {} ms",
+                settings.display,
+                state.table,
+                bound.as_millis()
+            ))
+        }
+    };
     if can_insert == Some(false) {
         let user = settings.pg.get_user().unwrap_or("?");
         return Err(format!(
@@ -213,8 +264,21 @@ pub(super) fn report_first_connection(
     if let Some(tx) = first.take() {
         match tx.send(r) {
             Ok(()) => {}
-            // open already returned (its wait timed out): say it here.
-            Err(mpsc::SendError(Err(m))) => state.warner.warn("connect", &m),
+            // Nobody waits for it (`Writer::start`, or open's wait timed
+            // out): say it here, as the startup failure it is.
+            Err(mpsc::SendError(Err(m))) => {
+                let how = match state.mode {
+                    WriteMode::Batch if state.spool_dir.is_some() => {
+                        "events are kept (in memory, then in the spool) and written once it is \
+                         reachable"
+                    }
+                    WriteMode::Batch => "events are queued and written once it is reachable",
+                    WriteMode::Sync => "retrying in the background",
+                };
+                state
+                    .warner
+                    .warn("connect", &format!("cannot connect at startup: {m}; {how}"))
+            }
             Err(_) => {}
         }
     }

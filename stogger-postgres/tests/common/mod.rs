@@ -3,7 +3,11 @@
 
 #![allow(dead_code)]
 
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use stogger_postgres::{Opened, PgSettings, RowRef, WarnSink, WriteMode, Writer};
@@ -263,4 +267,158 @@ pub fn until_waiting_locks(pg: &Cluster, table: &str, n: usize) {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Now, in microseconds since the Unix epoch (a row's `ts`).
+pub fn now_micros() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1000) as i64
+}
+
+/// Waits (boundedly) until `cond` holds; false when it never did.
+pub fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    cond()
+}
+
+/// A thread writing `rows` rows of event `live` with the current time
+/// through a writer, every `pause`, until stopped — a service logging
+/// while the test changes the table under it.
+pub struct Feeder {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<u64>,
+}
+
+impl Feeder {
+    /// Starts feeding `w`.
+    pub fn start(w: Arc<Writer>, rows: usize, pause: Duration) -> Feeder {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut sent = 0u64;
+            while !flag.load(Ordering::Relaxed) {
+                let batch: Vec<OwnedRow> = (0..rows)
+                    .map(|_| {
+                        let mut r = OwnedRow::new("live", "{\"k\": 1}");
+                        r.ts = now_micros();
+                        r
+                    })
+                    .collect();
+                let refs: Vec<RowRef<'_>> = batch.iter().map(OwnedRow::as_ref).collect();
+                sent += w.write(&refs).max(0) as u64;
+                std::thread::sleep(pause);
+            }
+            sent
+        });
+        Feeder { stop, thread }
+    }
+
+    /// Stops it; the number of rows the writer accepted.
+    pub fn stop(self) -> u64 {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().expect("feeder thread")
+    }
+}
+
+/// Flushes `w` and checks that all `sent` rows were delivered: none
+/// rejected, none dropped for the database's absence, none uncertain.
+pub fn assert_all_delivered(w: &Writer, sent: u64, warnings: &Warnings) {
+    assert!(w.flush(FLUSH), "{:?}", w.stats());
+    let stats = w.stats();
+    assert!(sent > 0, "nothing was sent");
+    assert_eq!(
+        (
+            stats.delivered,
+            stats.dropped_rejected,
+            stats.dropped_unavailable,
+            stats.uncertain
+        ),
+        (sent, 0, 0, 0),
+        "{stats:?}\n{}",
+        dump(warnings)
+    );
+}
+
+/// Where [`commit_trap`] loses a COMMIT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trap {
+    /// The server's answer to COMMIT is swallowed and both sockets are
+    /// closed: the transaction committed, the client cannot know.
+    Answer,
+    /// The client's COMMIT never reaches the server, and nothing more
+    /// passes from that client while both sockets stay open: the server's
+    /// backend waits in its transaction, alive.
+    Request,
+}
+
+/// A loopback proxy to `server_port`; returns its port. While `armed`,
+/// the first COMMIT seen (in the direction `trap` says) is lost as `trap`
+/// says, once (the trap disarms itself and sets `fired`).
+pub fn commit_trap(
+    server_port: u16,
+    trap: Trap,
+    armed: Arc<AtomicBool>,
+    fired: Arc<AtomicBool>,
+) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let springs = move |chunk: &[u8]| {
+        chunk.windows(7).any(|w| w == b"COMMIT\0") && armed.swap(false, Ordering::SeqCst) && {
+            fired.store(true, Ordering::SeqCst);
+            true
+        }
+    };
+    let springs = Arc::new(springs);
+    thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(client) = client else { return };
+            let Ok(server) = TcpStream::connect(("127.0.0.1", server_port)) else {
+                continue;
+            };
+            let (mut c_read, mut s_write) =
+                (client.try_clone().unwrap(), server.try_clone().unwrap());
+            let up_springs = springs.clone();
+            thread::spawn(move || {
+                let mut buf = [0u8; 65536];
+                let mut silent = false;
+                while let Ok(n) = c_read.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    silent = silent || (trap == Trap::Request && up_springs(&buf[..n]));
+                    if !silent && s_write.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+                if !silent {
+                    let _ = s_write.shutdown(Shutdown::Both);
+                }
+            });
+            let down_springs = springs.clone();
+            thread::spawn(move || {
+                let (mut s_read, mut c_write) = (server, client);
+                let mut buf = [0u8; 65536];
+                while let Ok(n) = s_read.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    if trap == Trap::Answer && down_springs(&buf[..n]) {
+                        let _ = c_write.shutdown(Shutdown::Both);
+                        let _ = s_read.shutdown(Shutdown::Both);
+                        return; // the answer is lost
+                    }
+                    if c_write.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+                let _ = c_write.shutdown(Shutdown::Both);
+            });
+        }
+    });
+    port
 }

@@ -84,6 +84,13 @@ impl Setup {
     pub fn create_table_with_schema_command(&self) -> String {
         let out = self.run(&["schema"]);
         assert_eq!(out.code, Some(0), "stogger schema failed: {}", out.stderr);
+        self.psql_script(&out.stdout);
+        out.stdout
+    }
+
+    /// Feeds `script` to psql as the `stogger` role (as a DBA pipes
+    /// `stogger schema` into it), failing the test when PostgreSQL refuses it.
+    pub fn psql_script(&self, script: &str) {
         let mut psql = Command::new("psql")
             .arg("-h")
             .arg(self.pg.socket_dir())
@@ -107,16 +114,14 @@ impl Setup {
         {
             use std::io::Write;
             let mut stdin = psql.stdin.take().expect("psql stdin");
-            stdin.write_all(out.stdout.as_bytes()).expect("feed psql");
+            stdin.write_all(script.as_bytes()).expect("feed psql");
         }
         let done = psql.wait_with_output().expect("psql");
         assert!(
             done.status.success(),
-            "PostgreSQL refused the output of `stogger schema`:\n{}\n{}",
-            out.stdout,
+            "PostgreSQL refused:\n{script}\n{}",
             String::from_utf8_lossy(&done.stderr)
         );
-        out.stdout
     }
 }
 

@@ -9,11 +9,15 @@
 //!   `connect_timeout`; a failed connect opens the breaker).
 //! - The statement is bounded by `connect_timeout` (past it: uncertain, and
 //!   the breaker opens) and abandoned as soon as the breaker opens.
-//! - Refused with an ERROR (rolled back, nothing stored): a statement of
-//!   one row drops that row (rejected for its content, or not delivered);
-//!   a statement of several rows is sent again row by row, so that only
-//!   the refused row's caller loses it. A missing table (42P01) is created
-//!   once and the statement sent again.
+//! - Refused with an ERROR (rolled back, nothing stored), classified as in
+//!   batch mode (`conn::classify`): an error caused by the rows (bad data,
+//!   a constraint, a trigger's exception, ...) drops the row of a one-row
+//!   statement (rejected); a statement of several rows is sent again row
+//!   by row, so that only the refused row's caller loses it. An error that
+//!   says the table cannot take rows now (privileges, resources, a
+//!   conflict) refuses every row alike: the group's rows not written yet
+//!   are not delivered, and not tried one by one. A missing table (42P01)
+//!   is created once and the statement sent again.
 //! - No answer: every row of the statement is uncertain (all or nothing)
 //!   and never sent again; the group's later rows are not sent.
 
@@ -33,15 +37,12 @@ use super::{unavailable, DeferredWarnings, SyncPath, NOT_DELIVERED, UNCERTAIN};
 /// What became of one statement.
 enum Outcome {
     Committed,
-    /// The server refused it with an ERROR: rolled back, nothing stored,
-    /// the connection still usable. `row_level`: the error is about the
-    /// rows' content (SQLSTATE classes 22, 23, 54).
-    Refused {
-        message: String,
-        row_level: bool,
-    },
-    /// Certainly not stored: never sent, or refused in a way that means
-    /// the database is unavailable. Nothing after it is sent either.
+    /// The server refused it for its rows ([`Failure::Rows`]): rolled back,
+    /// nothing stored, the connection still usable.
+    Refused(String),
+    /// Certainly not stored: never sent, or refused in a way that holds
+    /// for any row (the database unavailable, the table blocked). Nothing
+    /// after it is sent either.
     NotSent(String),
     /// Sent; no answer.
     Unknown(String),
@@ -53,8 +54,6 @@ enum Fate {
     Delivered,
     /// Refused for its content (counted `dropped_rejected`).
     Rejected,
-    /// Refused with its own warning already said (not delivered).
-    Refused,
     /// Not sent (not delivered); said in one warning with the reason.
     NotSent,
     /// Sent without an answer.
@@ -83,10 +82,10 @@ impl SyncPath {
             let part = &rows[range.clone()];
             match self.send(slot, part, opened, deferred).await {
                 Outcome::Committed => fates[range].fill(Fate::Delivered),
-                Outcome::Refused { message, row_level } if part.len() == 1 => {
-                    fates[range.start] = self.refused(message, row_level, deferred);
+                Outcome::Refused(message) if part.len() == 1 => {
+                    fates[range.start] = self.rejected(message, deferred);
                 }
-                Outcome::Refused { .. } => {
+                Outcome::Refused(_) => {
                     // Rolled back: which row (or all)? Each alone says.
                     for i in range {
                         if Instant::now() >= give_up_at {
@@ -101,9 +100,7 @@ impl SyncPath {
                         }
                         fates[i] = match self.send(slot, &rows[i..=i], opened, deferred).await {
                             Outcome::Committed => Fate::Delivered,
-                            Outcome::Refused { message, row_level } => {
-                                self.refused(message, row_level, deferred)
-                            }
+                            Outcome::Refused(message) => self.rejected(message, deferred),
                             Outcome::NotSent(m) => {
                                 stop = Some(m);
                                 Fate::NotSent
@@ -144,7 +141,7 @@ impl SyncPath {
             .fetch_add(count(Fate::Rejected), Ordering::AcqRel);
         state
             .dropped_unavailable
-            .fetch_add(count(Fate::Refused) + not_sent, Ordering::AcqRel);
+            .fetch_add(not_sent, Ordering::AcqRel);
         state
             .uncertain
             .fetch_add(count(Fate::Uncertain), Ordering::AcqRel);
@@ -161,10 +158,7 @@ impl SyncPath {
             at += e.rows().len();
             let result = if mine.contains(&Fate::Uncertain) {
                 UNCERTAIN
-            } else if mine
-                .iter()
-                .any(|f| matches!(f, Fate::NotSent | Fate::Refused))
-            {
+            } else if mine.contains(&Fate::NotSent) {
                 NOT_DELIVERED
             } else {
                 mine.iter().filter(|f| **f == Fate::Delivered).count() as i64
@@ -173,21 +167,16 @@ impl SyncPath {
         }
     }
 
-    /// A row refused alone: rejected for its content, or not delivered.
-    fn refused(&self, message: String, row_level: bool, deferred: &mut DeferredWarnings) -> Fate {
-        if row_level {
-            deferred.push((
-                "rejected",
-                format!(
-                    "dropped 1 row that {} rejected: {message}",
-                    self.writer.table
-                ),
-            ));
-            Fate::Rejected
-        } else {
-            deferred.push(("connect", format!("{message}; dropped 1 row (sync mode)")));
-            Fate::Refused
-        }
+    /// A row refused alone for its content.
+    fn rejected(&self, message: String, deferred: &mut DeferredWarnings) -> Fate {
+        deferred.push((
+            "rejected",
+            format!(
+                "dropped 1 row that {} rejected: {message}",
+                self.writer.table
+            ),
+        ));
+        Fate::Rejected
     }
 
     /// Says that `n` rows were sent without an answer; the reason the rows
@@ -291,12 +280,7 @@ impl SyncPath {
                 }
             };
             match failure {
-                Failure::Rows(m) => {
-                    return Outcome::Refused {
-                        message: m,
-                        row_level: true,
-                    }
-                }
+                Failure::Rows(m) => return Outcome::Refused(m),
                 Failure::Blocked {
                     table_missing: true,
                     ..
@@ -307,10 +291,7 @@ impl SyncPath {
                     }
                 }
                 Failure::Blocked { message, .. } => {
-                    return Outcome::Refused {
-                        message: format!("cannot write to {}: {message}", state.table),
-                        row_level: false,
-                    }
+                    return Outcome::NotSent(format!("cannot write to {}: {message}", state.table))
                 }
                 Failure::Connection(m) => {
                     *slot = None;
