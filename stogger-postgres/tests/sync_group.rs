@@ -64,6 +64,43 @@ fn transactions_of(rows: &[(i64, String)], seqs: impl Iterator<Item = u64>) -> u
         .len()
 }
 
+/// Writes `rows` one per caller: the first caller's INSERT waits for a
+/// lock on `table` while the others queue behind it, then `while_locked`
+/// runs in the lock's transaction, and the lock is released. Each caller's
+/// result, in the order of `rows`.
+fn one_group_behind_a_lock(
+    pg: &Cluster,
+    dsn: &str,
+    table: &str,
+    w: &Writer,
+    rows: &[OwnedRow],
+    while_locked: impl FnOnce(&Reader),
+) -> Vec<i64> {
+    let lock = Lock::take(dsn, table);
+    let ready = Barrier::new(rows.len());
+    std::thread::scope(|s| {
+        let first = first_caller_blocked(s, pg, table, w, &rows[0]);
+        let handles: Vec<_> = (1..rows.len())
+            .map(|i| {
+                let ready = &ready;
+                s.spawn(move || {
+                    ready.wait();
+                    w.write(&one(rows, i))
+                })
+            })
+            .collect();
+        ready.wait();
+        // The calls queue behind the busy connection meanwhile.
+        std::thread::sleep(Duration::from_millis(500));
+        while_locked(&lock.0);
+        lock.release();
+        std::iter::once(first)
+            .chain(handles)
+            .map(|h| h.join().unwrap())
+            .collect()
+    })
+}
+
 #[test]
 fn callers_queued_behind_a_busy_connection_share_one_insert_and_each_sees_its_own_row() {
     let pg = cluster("pggroup");
@@ -156,27 +193,7 @@ fn a_row_the_server_refuses_fails_only_its_own_caller_in_a_group() {
     rows[POISON].event = "poison".into();
     rows[TRAP].event = "trap".into();
 
-    let lock = Lock::take(&dsn, "group_bad");
-    let ready = Barrier::new(9);
-    let results: Vec<i64> = std::thread::scope(|s| {
-        let first = first_caller_blocked(s, &pg, "group_bad", &w, &rows[0]);
-        let handles: Vec<_> = (1..9)
-            .map(|i| {
-                let (w, rows, ready) = (&w, &rows, &ready);
-                s.spawn(move || {
-                    ready.wait();
-                    w.write(&one(rows, i))
-                })
-            })
-            .collect();
-        ready.wait();
-        std::thread::sleep(Duration::from_millis(500));
-        lock.release();
-        std::iter::once(first)
-            .chain(handles)
-            .map(|h| h.join().unwrap())
-            .collect()
-    });
+    let results = one_group_behind_a_lock(&pg, &dsn, "group_bad", &w, &rows, |_| {});
     for (i, r) in results.iter().enumerate() {
         // Rejected for their content: written 0 of 1.
         let expected = if i == POISON || i == TRAP { 0 } else { 1 };
@@ -237,34 +254,14 @@ fn a_table_that_refuses_every_row_fails_the_group_without_trying_each_row() {
         Some(sink),
     )
     .writer;
-    let rows = seq_rows("blocked", 0..9);
+    let rows = seq_rows("blocked", 0..11);
     assert_eq!(w.write(&one(&rows, 0)), 1, "{}", dump(&warnings));
     let before = rollbacks(&pg);
 
     // The privilege goes away while the first caller's INSERT waits for the
     // lock and eight callers queue behind it.
-    let lock = Lock::take(&dsn, "group_blocked");
-    let ready = Barrier::new(9);
-    let results: Vec<i64> = std::thread::scope(|s| {
-        let first = first_caller_blocked(s, &pg, "group_blocked", &w, &rows[1]);
-        let handles: Vec<_> = (1..9)
-            .map(|i| {
-                let (w, ready) = (&w, &ready);
-                let row = seq_rows("blocked", 100 + i..101 + i);
-                s.spawn(move || {
-                    ready.wait();
-                    w.write(&[row[0].as_ref()])
-                })
-            })
-            .collect();
-        ready.wait();
-        std::thread::sleep(Duration::from_millis(500));
-        lock.0.exec("REVOKE INSERT ON group_blocked FROM stogger");
-        lock.release();
-        std::iter::once(first)
-            .chain(handles)
-            .map(|h| h.join().unwrap())
-            .collect()
+    let results = one_group_behind_a_lock(&pg, &dsn, "group_blocked", &w, &rows[1..10], |lock| {
+        lock.exec("REVOKE INSERT ON group_blocked FROM stogger")
     });
     assert!(
         results.iter().all(|r| *r == NOT_DELIVERED),
@@ -286,7 +283,7 @@ fn a_table_that_refuses_every_row_fails_the_group_without_trying_each_row() {
 
     // Privilege back: the same connection writes again.
     reader.exec("GRANT INSERT ON group_blocked TO stogger");
-    assert_eq!(w.write(&one(&rows, 2)), 1, "{}", dump(&warnings));
+    assert_eq!(w.write(&one(&rows, 10)), 1, "{}", dump(&warnings));
     let stats = w.close(Duration::from_secs(10));
     assert_eq!(
         (
