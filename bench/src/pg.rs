@@ -121,6 +121,18 @@ async fn count_and_drop(client: &Client, table: &str) -> Res<(i64, f64)> {
     Ok((row.try_get(0)?, row.try_get(1)?))
 }
 
+/// The INSERT statements (autocommit: transactions) that wrote `table`:
+/// the rows of one statement share its transaction id (`xmin`).
+async fn statements_of(client: &Client, table: &str) -> Res<i64> {
+    let row = client
+        .query_one(
+            &format!("SELECT count(DISTINCT xmin::text) FROM {}", quoted(table)),
+            &[],
+        )
+        .await?;
+    Ok(row.try_get(0)?)
+}
+
 fn check_count(rows: i64, n: u64, table: &str) -> Res<()> {
     if rows != n as i64 {
         return Err(format!("{table} holds {rows} rows of {EVENT}, expected {n}").into());
@@ -412,6 +424,12 @@ pub fn sync_concurrent_ours(o: &Opts) -> Res<Value> {
         (samples, start.elapsed().as_secs_f64())
     });
     let mut out = concurrent_figures(o.n, threads, secs, samples);
+    // Sync mode commits before each call returns: the table is complete.
+    let statements = rt.block_on(async {
+        let client = connect(&o.dsn).await?;
+        statements_of(&client, &o.table).await
+    })?;
+    out["rows_per_statement"] = json!(o.n as f64 / statements.max(1) as f64);
     let (failures, avg) = verified_rows(&rt, o, guard)?;
     out["delivery_failures"] = json!(failures);
     out["avg_data_chars"] = json!(avg);

@@ -301,7 +301,7 @@ fn every_key_can_be_set_from_its_environment_variable() {
         ("postgres_flush_interval_ms", "9"),
         ("postgres_shutdown_timeout_ms", "11"),
         ("postgres_connect_timeout_ms", "13"),
-        ("postgres_sync_pool_size", "2"),
+        ("postgres_sync_pool_size", "3"),
         ("postgres_partitioning", "Hourly"),
         ("postgres_partition_premake", "0"),
         ("postgres_retention_days", "90"),

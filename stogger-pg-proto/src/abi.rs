@@ -115,7 +115,8 @@ pub struct StoggerPgReport {
     pub spooled: u64,
     /// Rows dropped because the disk spool was full.
     pub dropped_spool_full: u64,
-    /// Batches completed.
+    /// Batches completed (sync mode: INSERT statements committed; a group
+    /// of callers' rows is one).
     pub batches: u64,
     /// Successful reconnections after the first connection.
     pub reconnects: u64,

@@ -164,8 +164,8 @@ pub struct PgSettings {
     pub shutdown_timeout: Duration,
     /// `application_name` reported to the server (overrides the DSN's).
     pub application_name: Option<String>,
-    /// Connections sync mode writes through at most (1: callers take turns
-    /// on one connection).
+    /// Connections sync mode writes through at most (callers that find them
+    /// all busy are written together, one INSERT per group).
     pub sync_pool_size: usize,
     /// Plain table, or time partitions of this width.
     pub partitioning: Partitioning,
@@ -477,13 +477,13 @@ pub const APPLICATION_NAME: Setting = Setting {
 pub const SYNC_POOL_SIZE: Setting = Setting {
     name: "sync_pool_size",
     config_key: Some("postgres_sync_pool_size"),
-    default: "4",
+    default: "2",
     allowed: "an integer from 1 to 256",
-    doc: "Sync mode: connections the log calls of a process write through at most (1: they take turns).",
+    doc: "Sync mode: connections the log calls of a process write through at most (callers that find them all busy are written together in one INSERT).",
     kind: Kind::Integer {
         min: 1,
         max: 256,
-        default: 4,
+        default: 2,
         get: |s| count(s.sync_pool_size),
         set: |s, n| s.sync_pool_size = to_usize(n),
     },

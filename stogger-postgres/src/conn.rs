@@ -263,17 +263,20 @@ impl<'a> RowValues<'a> {
     }
 }
 
-/// One autocommit INSERT of `row` with `sql` ([`schema::insert_sql`]) as an
-/// unnamed statement: Parse, Bind and Execute in one round trip, and no
-/// prepared statement that outlives it, so it works through pgbouncer's
-/// transaction pooling (sync mode's pooled connections).
+/// One autocommit INSERT of `rows` with `sql` ([`schema::insert_sql`] for
+/// `rows.len()` rows) as an unnamed statement: Parse, Bind and Execute in
+/// one round trip, and no prepared statement that outlives it, so it works
+/// through pgbouncer's transaction pooling (sync mode's pooled
+/// connections). All rows are committed, or none.
 pub async fn insert_unnamed(
     client: &Client,
     sql: &str,
-    row: &Row,
+    rows: &[&Row],
 ) -> Result<(), tokio_postgres::Error> {
-    let values = RowValues::of(row);
-    client.execute_typed(sql, &values.typed()).await.map(|_| ())
+    let values: Vec<RowValues<'_>> = rows.iter().map(|r| RowValues::of(r)).collect();
+    let typed: Vec<(&(dyn ToSql + Sync), Type)> =
+        values.iter().flat_map(RowValues::typed).collect();
+    client.execute_typed(sql, &typed).await.map(|_| ())
 }
 
 /// A connection for writing to one table.

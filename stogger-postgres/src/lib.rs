@@ -88,7 +88,8 @@
 //!   database that cannot be reached (or a table that cannot be created)
 //!   never fails the open, the writer retries in the background.
 //! - **Time limits**: every connection has TCP keepalives and
-//!   `tcp_user_timeout`; every write and statement `write_timeout_ms`.
+//!   `tcp_user_timeout`; every write and statement `write_timeout_ms`
+//!   (sync mode's INSERTs: `connect_timeout_ms`).
 //! - **Batch mode** (default): the caller only copies rows into a queue
 //!   bounded in rows and bytes. A lost connection keeps the rows and
 //!   reconnects with backoff (100 ms doubling to 5 s); a transaction whose
@@ -100,11 +101,14 @@
 //!   so, in a warning and in a `stogger-events-dropped` row. With
 //!   `spool_dir`, rows the database cannot take go to a disk spool and are
 //!   replayed in order, exactly once, also by a later run.
-//! - **Sync mode**: one committed INSERT per row before the call returns,
-//!   on the calling thread, through a pool of `sync_pool_size` connections
-//!   (a caller inside a tokio runtime is served by the writer's own
-//!   threads). A connection found dead before sending is replaced once; a
-//!   failed connect or an INSERT past its time limit opens a breaker that
+//! - **Sync mode**: a call's rows are committed before it returns, on the
+//!   calling thread, through a pool of `sync_pool_size` connections (a
+//!   caller inside a tokio runtime is served by the writer's own threads).
+//!   Callers that find every connection busy are written together: the
+//!   first of them to get one sends one multi-row INSERT for the group
+//!   (one refused for a row's content is re-sent row by row, so only the
+//!   bad row's caller loses it). A connection found dead before sending is
+//!   replaced once; a failed connect or an INSERT past its time limit opens a breaker that
 //!   makes every caller return at once (rows not delivered, never sent)
 //!   until a background probe reconnects. An INSERT sent without an answer
 //!   is counted `uncertain` and never sent again.

@@ -427,12 +427,28 @@ pub fn copy_sql(t: &TableName) -> String {
     )
 }
 
-/// A one-row INSERT with six parameters.
-pub fn insert_sql(t: &TableName) -> String {
-    format!(
-        "INSERT INTO {} {INSERT_COLUMNS} VALUES ($1, $2, $3, $4, $5, $6)",
-        t.quoted()
-    )
+/// An INSERT of `rows` rows (at least one), six parameters each:
+/// `VALUES ($1, ..., $6), ($7, ..., $12), ...`.
+pub fn insert_sql(t: &TableName, rows: usize) -> String {
+    use std::fmt::Write as _;
+    let mut sql = format!("INSERT INTO {} {INSERT_COLUMNS} VALUES ", t.quoted());
+    for r in 0..rows.max(1) {
+        let p = r * 6;
+        if r > 0 {
+            sql.push_str(", ");
+        }
+        let _ = write!(
+            sql,
+            "(${}, ${}, ${}, ${}, ${}, ${})",
+            p + 1,
+            p + 2,
+            p + 3,
+            p + 4,
+            p + 5,
+            p + 6
+        );
+    }
+    sql
 }
 
 #[cfg(test)]
@@ -447,6 +463,22 @@ mod tests {
             quote_ident("x\"; DROP TABLE t; --"),
             "\"x\"\"; DROP TABLE t; --\""
         );
+    }
+
+    #[test]
+    fn a_multi_row_insert_numbers_six_parameters_per_row() {
+        let t = TableName::parse("logs").unwrap();
+        let cols = "(\"timestamp\", level, event, func, scope, data)";
+        assert_eq!(
+            insert_sql(&t, 1),
+            format!("INSERT INTO \"logs\" {cols} VALUES ($1, $2, $3, $4, $5, $6)")
+        );
+        assert_eq!(insert_sql(&t, 0), insert_sql(&t, 1));
+        let three = insert_sql(&t, 3);
+        assert!(three.ends_with(
+            "VALUES ($1, $2, $3, $4, $5, $6), ($7, $8, $9, $10, $11, $12), \
+             ($13, $14, $15, $16, $17, $18)"
+        ));
     }
 
     #[test]

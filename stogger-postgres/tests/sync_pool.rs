@@ -10,65 +10,8 @@ use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
 
 use common::*;
-use stogger_postgres::{OpenStatus, PgSettings, WriteMode, Writer};
-use stogger_tests::pg::Cluster;
+use stogger_postgres::{OpenStatus, Writer};
 use stogger_tests::proxy::{Mode, TcpProxy};
-
-/// `write`'s result for rows never sent (or refused): not delivered.
-const NOT_DELIVERED: i64 = -2;
-/// `write`'s result for a row sent without an answer: maybe stored.
-const UNCERTAIN: i64 = -3;
-
-fn sync_config(dsn: &str, table: &str, pool: usize, timeout: Duration) -> PgSettings {
-    let mut c = config(dsn, table);
-    c.write_mode = WriteMode::Sync;
-    c.sync_pool_size = pool;
-    c.connect_timeout = timeout;
-    c
-}
-
-/// A client of its own (another connection than the writer's), on a
-/// current-thread runtime, for reading rows back.
-struct Reader {
-    rt: tokio::runtime::Runtime,
-    client: tokio_postgres::Client,
-}
-
-impl Reader {
-    fn new(dsn: &str) -> Reader {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let client = rt.block_on(async {
-            let (client, conn) = tokio_postgres::connect(dsn, tokio_postgres::NoTls)
-                .await
-                .expect("reader connects");
-            tokio::spawn(conn);
-            client
-        });
-        Reader { rt, client }
-    }
-
-    /// Rows of `table` whose `data.seq` is `seq`.
-    fn count_seq(&self, table: &str, seq: u64) -> i64 {
-        self.rt.block_on(async {
-            // Polls the reader's connection: the runtime runs only here.
-            self.client
-                .query_one(
-                    &format!("SELECT count(*) FROM {table} WHERE (data->>'seq')::bigint = $1"),
-                    &[&(seq as i64)],
-                )
-                .await
-                .expect("count")
-                .get::<_, i64>(0)
-        })
-    }
-}
-
-fn one(rows: &[OwnedRow], i: usize) -> Vec<stogger_postgres::RowRef<'_>> {
-    vec![rows[i].as_ref()]
-}
 
 #[test]
 fn eight_concurrent_callers_find_their_row_committed_when_the_call_returns() {
@@ -134,37 +77,6 @@ fn eight_concurrent_callers_find_their_row_committed_when_the_call_returns() {
         ),
         (0, 0, 0)
     );
-}
-
-/// Holds `LOCK TABLE ... ACCESS EXCLUSIVE` on `table` for `hold` (in a
-/// psql child), so INSERTs wait; returns once the lock is taken.
-fn lock_table_for(pg: &Cluster, table: &str, hold: Duration) -> std::thread::JoinHandle<()> {
-    let q = format!(
-        "BEGIN; LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep({}); COMMIT;",
-        hold.as_secs_f64()
-    );
-    let locker = {
-        let dsn = pg.socket_dsn("stogger", "stogger");
-        std::thread::spawn(move || {
-            let r = Reader::new(&dsn);
-            let _ = r.rt.block_on(r.client.batch_execute(&q));
-        })
-    };
-    // Until the lock is held.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while sql(
-        pg,
-        "stogger",
-        &format!(
-            "SELECT count(*) FROM pg_locks WHERE relation = '{table}'::regclass \
-             AND mode = 'AccessExclusiveLock' AND granted"
-        ),
-    ) != "1"
-    {
-        assert!(Instant::now() < deadline, "the lock was never taken");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    locker
 }
 
 /// Runs `callers` threads that each write row `i` once, all at the same

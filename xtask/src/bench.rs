@@ -544,7 +544,8 @@ fn batch_size_diag(ctx: &Ctx, quick: bool, runs: u32, dsn: &str) -> Result<Value
 
 /// Sync mode under concurrency: stogger (default pool) with 1, 2, 4, 8 and
 /// 16 callers, and 8 callers with `postgres_sync_pool_size` 1, 2, 4, 8
-/// (the figures behind the default); events/s and p99, medians.
+/// (the figures behind the default); events/s, p99 and rows per INSERT
+/// (how well callers were grouped), medians.
 fn sync_threads_diag(ctx: &Ctx, quick: bool, runs: u32, dsn: &str) -> Result<Value, String> {
     let n: u64 = if quick { 8_000 } else { 40_000 };
     let mut variants: Vec<(String, u64, Option<u64>)> = [1, 2, 4, 8, 16]
@@ -558,6 +559,7 @@ fn sync_threads_diag(ctx: &Ctx, quick: bool, runs: u32, dsn: &str) -> Result<Val
     );
     let mut rates: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
     let mut p99s: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
+    let mut per_statement: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
     for run in 0..runs {
         for (k, (name, threads, pool)) in variants.iter().enumerate() {
             let mut args: Vec<String> = [
@@ -582,12 +584,14 @@ fn sync_threads_diag(ctx: &Ctx, quick: bool, runs: u32, dsn: &str) -> Result<Val
             let (v, _) = ctx.run(&args)?;
             let rate = num(&v, "events_per_s").unwrap_or(f64::NAN);
             let p99 = num(&v, "p99_ns").unwrap_or(f64::NAN);
+            let per = num(&v, "rows_per_statement").unwrap_or(f64::NAN);
             println!(
-                "    run {}: {name:<18} {} events/s, p99 {} us",
+                "    run {}: {name:<18} {} events/s, p99 {} us, {per:.1} rows/INSERT",
                 run + 1,
                 fmt_num(rate),
                 fmt_num(p99 / 1000.0)
             );
+            per_statement[k].push(per);
             rates[k].push(rate);
             p99s[k].push(p99);
         }
@@ -602,6 +606,8 @@ fn sync_threads_diag(ctx: &Ctx, quick: bool, runs: u32, dsn: &str) -> Result<Val
                 "events_per_s": median(rates[k].clone()),
                 "p99_ns": median(p99s[k].clone()),
                 "runs": rates[k],
+                "p99_runs": p99s[k],
+                "rows_per_statement": median(per_statement[k].clone()),
             }),
         );
     }

@@ -4,14 +4,16 @@
 //! - [`Writer`] (this module): the handle — open, write, flush, stats,
 //!   close — state by both write modes.
 //! - `batch`: batch mode, the background task writing with binary COPY.
-//! - `sync`: sync mode, one committed INSERT per row on the calling thread,
-//!   through `pool` (deadpool's pool of connections driven by their
-//!   caller) and `breaker` (fail fast while the database is unavailable).
+//! - `sync`: sync mode, committed INSERTs on the calling thread, through
+//!   `pool` (deadpool's pool of connections driven by their caller),
+//!   `group` (callers that arrive together share one multi-row INSERT)
+//!   and `breaker` (fail fast while the database is unavailable).
 //! - `state`: what the handle and both paths share (counters, progress,
 //!   the connection set-up).
 
 mod batch;
 mod breaker;
+mod group;
 mod pool;
 mod state;
 mod sync;
@@ -148,9 +150,15 @@ impl Writer {
         let threads = AtomicU64::new(0);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
-            // Sync mode: one per pooled connection for callers inside a
-            // runtime, and one for the first connection.
-            .max_blocking_threads(2.max(config.sync_pool_size.saturating_add(1)))
+            // Sync mode: for callers inside a runtime, one per pooled
+            // connection and room for a group's callers waiting behind them
+            // (made only when needed); one for the first connection.
+            .max_blocking_threads(
+                config
+                    .sync_pool_size
+                    .saturating_add(group::MAX_ROWS)
+                    .saturating_add(1),
+            )
             .thread_name_fn(move || {
                 format!(
                     "stogger-pg-{id}-{}",
@@ -328,7 +336,7 @@ impl Writer {
                 let owned: Vec<Row> = rows.iter().map(Row::from_bytes).collect();
                 if tokio::runtime::Handle::try_current().is_err() {
                     // The common case: the INSERT runs on this thread.
-                    return path.write(&owned);
+                    return path.write(owned);
                 }
                 // Inside a tokio runtime `block_on` is not allowed: a
                 // thread of the writer's blocking pool does the same write

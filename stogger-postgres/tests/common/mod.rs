@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use stogger_postgres::{Opened, PgSettings, RowRef, WarnSink, Writer};
+use stogger_postgres::{Opened, PgSettings, RowRef, WarnSink, WriteMode, Writer};
 use stogger_tests::pg::Cluster;
 
 /// Collected `(kind, message)` warnings.
@@ -133,6 +133,141 @@ pub fn cluster(name: &str) -> Cluster {
 /// Generous bound for flushes in tests (not a timing assertion: a flush
 /// that does not drain fails the test with the stats).
 pub const FLUSH: Duration = Duration::from_secs(60);
+
+/// `write`'s result in sync mode for rows never sent (or refused): not
+/// delivered.
+pub const NOT_DELIVERED: i64 = -2;
+/// `write`'s result in sync mode for a row sent without an answer: maybe
+/// stored.
+pub const UNCERTAIN: i64 = -3;
+
+/// A sync-mode config with a pool of `pool` and the time limit `timeout`.
+pub fn sync_config(dsn: &str, table: &str, pool: usize, timeout: Duration) -> PgSettings {
+    let mut c = config(dsn, table);
+    c.write_mode = WriteMode::Sync;
+    c.sync_pool_size = pool;
+    c.connect_timeout = timeout;
+    c
+}
+
+/// A client of its own (another connection than the writer's), on a
+/// current-thread runtime, for reading rows back and holding locks.
+pub struct Reader {
+    pub rt: tokio::runtime::Runtime,
+    pub client: tokio_postgres::Client,
+}
+
+impl Reader {
+    pub fn new(dsn: &str) -> Reader {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let client = rt.block_on(async {
+            let (client, conn) = tokio_postgres::connect(dsn, tokio_postgres::NoTls)
+                .await
+                .expect("reader connects");
+            tokio::spawn(conn);
+            client
+        });
+        Reader { rt, client }
+    }
+
+    /// Rows of `table` whose `data.seq` is `seq`.
+    pub fn count_seq(&self, table: &str, seq: u64) -> i64 {
+        self.rt.block_on(async {
+            // Polls the reader's connection: the runtime runs only here.
+            self.client
+                .query_one(
+                    &format!("SELECT count(*) FROM {table} WHERE (data->>'seq')::bigint = $1"),
+                    &[&(seq as i64)],
+                )
+                .await
+                .expect("count")
+                .get::<_, i64>(0)
+        })
+    }
+
+    /// Runs `sql` (one or more statements), failing the test on error.
+    pub fn exec(&self, sql: &str) {
+        self.rt
+            .block_on(self.client.batch_execute(sql))
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
+    /// `(data.seq, xmin)` of every row of `table`: rows written by one
+    /// statement share its transaction id.
+    pub fn seqs_and_xmins(&self, table: &str) -> Vec<(i64, String)> {
+        self.rt.block_on(async {
+            self.client
+                .query(
+                    &format!("SELECT (data->>'seq')::bigint, xmin::text FROM {table}"),
+                    &[],
+                )
+                .await
+                .expect("rows")
+                .iter()
+                .map(|r| (r.get::<_, i64>(0), r.get::<_, String>(1)))
+                .collect()
+        })
+    }
+}
+
+/// Row `i` of `rows` as a one-row call.
+pub fn one(rows: &[OwnedRow], i: usize) -> Vec<RowRef<'_>> {
+    vec![rows[i].as_ref()]
+}
+
+/// Holds `LOCK TABLE ... ACCESS EXCLUSIVE` on `table` for `hold` (in a
+/// psql child), so INSERTs wait; returns once the lock is taken.
+pub fn lock_table_for(pg: &Cluster, table: &str, hold: Duration) -> std::thread::JoinHandle<()> {
+    let q = format!(
+        "BEGIN; LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep({}); COMMIT;",
+        hold.as_secs_f64()
+    );
+    let locker = {
+        let dsn = pg.socket_dsn("stogger", "stogger");
+        std::thread::spawn(move || {
+            let r = Reader::new(&dsn);
+            let _ = r.rt.block_on(r.client.batch_execute(&q));
+        })
+    };
+    // Until the lock is held.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sql(
+        pg,
+        "stogger",
+        &format!(
+            "SELECT count(*) FROM pg_locks WHERE relation = '{table}'::regclass \
+             AND mode = 'AccessExclusiveLock' AND granted"
+        ),
+    ) != "1"
+    {
+        assert!(Instant::now() < deadline, "the lock was never taken");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    locker
+}
+
+/// Waits (at most 30 s) until `n` lock requests on `table` wait, i.e. `n`
+/// statements are blocked behind a lock.
+pub fn until_waiting_locks(pg: &Cluster, table: &str, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let q = format!(
+        "SELECT count(*) FROM pg_locks WHERE relation = '{table}'::regclass AND NOT granted"
+    );
+    loop {
+        let waiting: usize = sql(pg, "stogger", &q).parse().unwrap_or(0);
+        if waiting == n {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "expected {n} waiting lock request(s) on {table}, found {waiting}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
 
 /// Now, in microseconds since the Unix epoch (a row's `ts`).
 pub fn now_micros() -> i64 {
