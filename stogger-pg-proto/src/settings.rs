@@ -392,7 +392,7 @@ pub const CONNECT_TIMEOUT_MS: Setting = Setting {
     config_key: Some("postgres_connect_timeout_ms"),
     default: "5000",
     allowed: "an integer from 1 to 600000 (milliseconds)",
-    doc: "Timeout of one connection attempt.",
+    doc: "Timeout of one connection attempt (per host when the DSN lists several).",
     kind: Kind::Integer {
         min: 1,
         max: 600_000,

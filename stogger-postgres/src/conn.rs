@@ -24,6 +24,7 @@ use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
 use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
 
 use crate::conn_settings::ConnSettings;
+use crate::hosts;
 use crate::queue::Row;
 use crate::schema::{self, TableName};
 
@@ -184,40 +185,77 @@ pub async fn connect(s: &ConnSettings) -> Result<Client, String> {
 /// Connects within the configured timeout and returns the client with its
 /// connection future, for the caller to poll (sync mode polls it on the
 /// calling thread). The returned message is redacted.
+///
+/// A DSN with several hosts tries them in order, each within the
+/// timeout (as libpq's `connect_timeout`), so a black-holed first host
+/// does not keep a healthy second one from being reached (see `hosts`).
 pub async fn connect_parts(s: &ConnSettings) -> Result<(Client, Connection), String> {
-    let all_unix = !s.pg.get_hosts().is_empty()
-        && s.pg.get_hostaddrs().is_empty()
-        && s.pg.get_hosts().iter().all(|h| !matches!(h, Host::Tcp(_)));
-    let attempt = async {
-        match (&s.tls, all_unix) {
-            (Some(tls), false) => {
-                let (client, conn) = s.pg.connect(tls.clone()).await?;
-                Ok::<_, tokio_postgres::Error>((client, Box::pin(conn) as Connection))
-            }
-            _ => {
-                // PostgreSQL offers no TLS on unix sockets; libpq ignores
-                // sslmode there, and so do we.
-                let mut pg = s.pg.clone();
-                if all_unix {
-                    pg.ssl_mode(tokio_postgres::config::SslMode::Disable);
-                }
-                let (client, conn) = pg.connect(NoTls).await?;
-                Ok((client, Box::pin(conn) as Connection))
-            }
+    let targets = hosts::per_host(&s.pg);
+    let mut failures = Vec::with_capacity(targets.len());
+    for pg in &targets {
+        match tokio::time::timeout(s.connect_timeout, attempt(s, pg)).await {
+            Ok(Ok(c)) => return Ok(c),
+            Ok(Err(e)) => failures.push((pg, describe(&e))),
+            Err(_) => failures.push((
+                pg,
+                format!(
+                    "no answer within {} ms (connect_timeout_ms)",
+                    s.connect_timeout.as_millis()
+                ),
+            )),
         }
+    }
+    let why = match &failures[..] {
+        [(_, why)] => why.clone(),
+        several => several
+            .iter()
+            .map(|(pg, why)| format!("{}: {why}", host_label(pg)))
+            .collect::<Vec<_>>()
+            .join("; "),
     };
-    match tokio::time::timeout(s.connect_timeout, attempt).await {
-        Ok(Ok(c)) => Ok(c),
-        Ok(Err(e)) => Err(s.redactor.apply(&format!(
-            "cannot connect to {}: {}",
-            s.display,
-            describe(&e)
-        ))),
-        Err(_) => Err(format!(
-            "cannot connect to {}: no answer within {} ms (connect_timeout_ms)",
-            s.display,
-            s.connect_timeout.as_millis()
-        )),
+    Err(s
+        .redactor
+        .apply(&format!("cannot connect to {}: {why}", s.display)))
+}
+
+/// One connection attempt to the host(s) of `pg`, without a time limit.
+async fn attempt(
+    s: &ConnSettings,
+    pg: &tokio_postgres::Config,
+) -> Result<(Client, Connection), tokio_postgres::Error> {
+    let all_unix = !pg.get_hosts().is_empty()
+        && pg.get_hostaddrs().is_empty()
+        && pg.get_hosts().iter().all(|h| !matches!(h, Host::Tcp(_)));
+    match (&s.tls, all_unix) {
+        (Some(tls), false) => {
+            let (client, conn) = pg.connect(tls.clone()).await?;
+            Ok((client, Box::pin(conn) as Connection))
+        }
+        _ => {
+            // PostgreSQL offers no TLS on unix sockets; libpq ignores
+            // sslmode there, and so do we.
+            let mut pg = pg.clone();
+            if all_unix {
+                pg.ssl_mode(tokio_postgres::config::SslMode::Disable);
+            }
+            let (client, conn) = pg.connect(NoTls).await?;
+            Ok((client, Box::pin(conn) as Connection))
+        }
+    }
+}
+
+/// `host:port` (or the socket directory) of a one-host `Config`, for
+/// messages.
+fn host_label(pg: &tokio_postgres::Config) -> String {
+    let host = match (pg.get_hosts().first(), pg.get_hostaddrs().first()) {
+        (Some(Host::Tcp(name)), _) => name.clone(),
+        (Some(Host::Unix(dir)), _) => dir.display().to_string(),
+        (None, Some(addr)) => addr.to_string(),
+        (None, None) => "localhost".to_string(),
+    };
+    match pg.get_ports().first() {
+        Some(port) => format!("{host}:{port}"),
+        None => host,
     }
 }
 

@@ -128,6 +128,7 @@ mod check;
 mod conn;
 mod conn_settings;
 mod diag;
+mod hosts;
 mod indexes;
 mod maintenance;
 mod period;

@@ -72,6 +72,49 @@ fn a_black_holed_path_is_left_behind_once_restored_nothing_lost_or_doubled() {
     assert!(all.contains("write_timeout_ms"), "{all}");
 }
 
+/// A path that stays black-holed for good, with a second path to the same
+/// server listed after it in the DSN (a standby address, a second route):
+/// the writer gives up on the first host within `connect_timeout_ms` and
+/// goes on through the second, nothing lost or doubled.
+#[test]
+fn a_black_holed_path_that_never_returns_is_replaced_by_the_next_host_of_the_dsn() {
+    let pg = cluster("pgrep");
+    let first = TcpProxy::start(("127.0.0.1", pg.port()), Mode::Forward).unwrap();
+    let second = TcpProxy::start(("127.0.0.1", pg.port()), Mode::Forward).unwrap();
+    let dsn = format!(
+        "host=127.0.0.1,127.0.0.1 port={},{} user=stogger password=secret dbname=stogger \
+         sslmode=disable",
+        first.port(),
+        second.port()
+    );
+    let mut c = config(&dsn, "rep");
+    c.batch_size = 200;
+    c.flush_interval = Duration::from_millis(5);
+    c.connect_timeout = Duration::from_secs(1);
+    c.write_timeout = Duration::from_secs(1);
+    let (sink, warnings) = recorder();
+    let opened = open(&c, Some(sink));
+    assert_eq!(opened.status, OpenStatus::Connected, "{}", dump(&warnings));
+    let w = opened.writer;
+    let rows = seq_rows("rep", 0..12_000);
+    write_all(&w, &rows[..6_000]);
+    assert!(w.flush(RECOVERY), "{:?}\n{}", w.stats(), dump(&warnings));
+    first.set_mode(Mode::BlackHole);
+    let replaced = Instant::now();
+    write_all(&w, &rows[6_000..]);
+    assert!(w.flush(RECOVERY), "{:?}\n{}", w.stats(), dump(&warnings));
+    assert!(replaced.elapsed() < RECOVERY);
+    assert_eq!(
+        count_distinct(&pg, "rep", "rep"),
+        "12000|12000",
+        "{}",
+        dump(&warnings)
+    );
+    let stats = w.close(FLUSH);
+    assert_eq!((stats.delivered, stats.uncertain), (12_000, 0), "{stats:?}");
+    assert!(stats.reconnects >= 1, "{stats:?}");
+}
+
 #[test]
 fn a_server_killed_mid_stream_gets_every_queued_event_once_after_restart() {
     let mut pg = cluster("pgkill");
