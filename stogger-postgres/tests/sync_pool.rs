@@ -193,9 +193,13 @@ fn a_server_restart_with_callers_waiting_in_the_pool_is_survived() {
     let _ = locker.join();
     let results = results.lock().unwrap().clone();
     for (_, r, secs) in &results {
+        // A fast shutdown may end the lock holder's backend first: an
+        // INSERT waiting on the lock can then still commit before its own
+        // backend is ended. Its callers are told 1, and their rows must be
+        // stored (checked below); the others fail, within the bound.
         assert!(
-            *r < 0,
-            "nothing can be written while the server is down: {results:?}"
+            *r < 0 || *r == 1,
+            "a caller gets a failure or, when its INSERT won the shutdown race, 1: {results:?}"
         );
         assert!(*secs < bound.as_secs_f64() + 2.0, "{results:?}");
     }
@@ -226,6 +230,7 @@ fn a_server_restart_with_callers_waiting_in_the_pool_is_survived() {
         let n = reader.count_seq("pool_restart", *i as u64);
         match *r {
             NOT_DELIVERED => assert_eq!(n, 0, "row {i}"),
+            1 => assert_eq!(n, 1, "row {i} was reported written"),
             _ => assert!(n <= 1, "row {i} stored {n} times"),
         }
     }
