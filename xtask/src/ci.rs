@@ -47,9 +47,13 @@ pub fn test(extra: &[String]) -> Result<(), String> {
         "build the PostgreSQL plugin (libstogger_postgres.so) and the binaries",
         cargo().args(["build", "-p", "stogger-postgres", "-p", "stogger-cli"]),
     )?;
+    // Every test binary runs even after one fails, so a CI log shows all
+    // the failures of a run, not only the first.
     step(
-        "tests (cargo test --workspace)",
-        cargo().args(["test", "--workspace"]).args(extra),
+        "tests (cargo test --workspace --no-fail-fast)",
+        cargo()
+            .args(["test", "--workspace", "--no-fail-fast"])
+            .args(extra),
     )
 }
 
