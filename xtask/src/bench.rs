@@ -508,20 +508,8 @@ fn batch_size_diag(ctx: &Ctx, quick: bool, runs: u32, dsn: &str) -> Result<Value
     let mut rates: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
     for run in 0..runs {
         for (k, (name, side, batch)) in variants.iter().enumerate() {
-            let mut args: Vec<String> = [
-                "run",
-                "pg_batch_vs_copy",
-                side,
-                "--n",
-                &n.to_string(),
-                "--dsn",
-                dsn,
-                "--table",
-                &format!("bench_bs_{k}_{run}"),
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+            let table = format!("bench_bs_{k}_{run}");
+            let mut args = run_args("pg_batch_vs_copy", side, n, dsn, &table);
             if let Some(b) = batch {
                 args.extend(["--batch-size".to_string(), b.to_string()]);
             }
@@ -540,6 +528,18 @@ fn batch_size_diag(ctx: &Ctx, quick: bool, runs: u32, dsn: &str) -> Result<Value
     }
     out.insert("n".into(), json!(n));
     Ok(Value::Object(out))
+}
+
+/// The runner's arguments for one side of a scenario over `n` events into
+/// `table`.
+pub(crate) fn run_args(scenario: &str, side: &str, n: u64, dsn: &str, table: &str) -> Vec<String> {
+    let n = n.to_string();
+    [
+        "run", scenario, side, "--n", &n, "--dsn", dsn, "--table", table,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
 }
 
 /// Sync mode under concurrency: stogger (default pool) with 1, 2, 4, 8 and
@@ -562,22 +562,9 @@ fn sync_threads_diag(ctx: &Ctx, quick: bool, runs: u32, dsn: &str) -> Result<Val
     let mut per_statement: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
     for run in 0..runs {
         for (k, (name, threads, pool)) in variants.iter().enumerate() {
-            let mut args: Vec<String> = [
-                "run",
-                "pg_sync_concurrent",
-                "ours",
-                "--n",
-                &n.to_string(),
-                "--dsn",
-                dsn,
-                "--table",
-                &format!("bench_st_{k}_{run}"),
-                "--threads",
-                &threads.to_string(),
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+            let table = format!("bench_st_{k}_{run}");
+            let mut args = run_args("pg_sync_concurrent", "ours", n, dsn, &table);
+            args.extend(["--threads".to_string(), threads.to_string()]);
             if let Some(p) = pool {
                 args.extend(["--pool-size".to_string(), p.to_string()]);
             }

@@ -12,7 +12,7 @@
 //!   pooling, 4 server connections) against the same 20 connected directly:
 //!   events/s and the most server connections used.
 
-use crate::bench::{median, Ctx};
+use crate::bench::{median, run_args, Ctx};
 use crate::run::{cargo, heading, step};
 use serde_json::{json, Value};
 use stogger_tests::pg::{target_dir, Cluster};
@@ -104,18 +104,8 @@ fn sustained(
         "pg_sustained: {n} more rows after {preloaded} ({runs} runs: plain, partitioned, raw COPY)"
     ));
     let side = |side: &str, table: &str| {
-        ctx.run(&args(&[
-            "run",
-            "pg_sustained",
-            side,
-            "--n",
-            &n.to_string(),
-            "--dsn",
-            dsn,
-            "--table",
-            table,
-        ]))
-        .map(|(v, _)| v)
+        ctx.run(&run_args("pg_sustained", side, n, dsn, table))
+            .map(|(v, _)| v)
     };
     let (mut plain, mut ours, mut base, mut pairs) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -235,22 +225,15 @@ fn many_writers(ctx: &Ctx, quick: bool, runs: u32, pg: &Cluster) -> Result<Value
         "pg_many_writers: {WRITERS} processes, {n} events, through pgbouncer (pool {POOL_SIZE}) vs direct ({runs} runs)"
     ));
     let side = |side: &str, dsn: &str, run: u32| {
-        ctx.run(&args(&[
-            "run",
-            "pg_many_writers",
-            side,
-            "--n",
-            &n.to_string(),
-            "--dsn",
-            dsn,
+        let table = format!("bench_writers_{side}_{run}");
+        let mut a = run_args("pg_many_writers", side, n, dsn, &table);
+        a.extend(args(&[
             "--monitor-dsn",
             &monitor,
             "--writers",
             &WRITERS.to_string(),
-            "--table",
-            &format!("bench_writers_{side}_{run}"),
-        ]))
-        .map(|(v, _)| v)
+        ]));
+        ctx.run(&a).map(|(v, _)| v)
     };
     let (mut ours, mut base, mut pairs) = (Vec::new(), Vec::new(), Vec::new());
     for run in 0..runs {
