@@ -75,13 +75,13 @@ fn section_text(v: &Value) -> String {
     }
 }
 
-/// Lines the sections of `event` add after its line.
+/// Lines the sections of `event` add after its line: each section's lines,
+/// and the separator line docs/output-format.md puts between a `stack` and
+/// an `exception_traceback` section that both have a line.
 fn section_lines(event: &Event) -> usize {
-    SECTION_KEYS
-        .iter()
-        .filter_map(|k| event.get(k))
-        .map(|v| section_text(v).lines().count())
-        .sum()
+    let lines = |k: &str| event.get(k).map_or(0, |v| section_text(v).lines().count());
+    let separator = usize::from(lines("stack") > 0 && lines("exception_traceback") > 0);
+    SECTION_KEYS.iter().map(|k| lines(k)).sum::<usize>() + separator
 }
 
 /// How a line is rendered: the layout keys of the configuration, and

@@ -302,7 +302,8 @@ impl Field<'_> {
     fn render(&self, buf: &mut String, event: &Event, depth: u8) -> Result<(), Fail> {
         let arg = lookup(event, self.name).ok_or(Fail::Missing)?;
         let arg = match self.conversion {
-            None => arg,
+            // CPython marks "no conversion" with NUL, so `{a!\0}` is `{a}`.
+            None | Some('\0') => arg,
             Some('r') => Arg::Str(Cow::Owned(arg.repr(false))),
             Some('a') => Arg::Str(Cow::Owned(arg.repr(true))),
             Some('s') => Arg::Str(Cow::Owned(arg.to_str())),
@@ -1119,6 +1120,10 @@ mod tests {
         // A spec inside a spec inside a spec: CPython's recursion limit.
         assert_eq!(render_template("{x:{x:{{}}}}", &e), BAD_FORMAT);
         assert_eq!(render_template("{x:{x}}", &e), "    5");
+        // NUL after `!` is CPython's "no conversion" (found by
+        // `cargo xtask fuzz`).
+        assert_eq!(render_template("{x!\0}", &e), "5");
+        assert_eq!(render_template("{x!\0:>3}", &e), "  5");
     }
 
     #[test]

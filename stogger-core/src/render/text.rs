@@ -486,8 +486,14 @@ impl TextRenderer {
                         "stderr" => ("err: ", false),
                         "stack" => ("stack: ", false),
                         "exception_traceback" => {
-                            // Python's separator between the two blocks.
-                            if event.get("stack").is_some() {
+                            // Python's separator between the two blocks,
+                            // only when both have a line (Python tests
+                            // the stack's truth: an empty one is none).
+                            let has_lines = |t: &str| t.lines().next().is_some();
+                            let stack_shown = event
+                                .get("stack")
+                                .is_some_and(|v| has_lines(&section_text(v)));
+                            if stack_shown && has_lines(&text) {
                                 out.push_str(STACK_SEPARATOR);
                                 out.push('\n');
                             }

@@ -423,6 +423,26 @@ fn sections_in_order_with_their_prefixes() {
     );
 }
 
+/// Found by `cargo xtask fuzz`: the separator line only stands between
+/// two sections that each have a line.
+#[test]
+fn an_empty_stack_or_traceback_gets_no_separator_line() {
+    for (stack, traceback, tail) in [
+        ("", "", ""),
+        ("frame 0", "", "stack: frame 0\n"),
+        ("", "Traceback:", "exception: Traceback:\n"),
+    ] {
+        let e = event(Level::Error, "failed")
+            .with("stack", stack)
+            .with("exception_traceback", traceback);
+        assert_eq!(
+            plain(&e),
+            format!("2026-06-01T17:19:01Z E failed\n{tail}"),
+            "stack {stack:?}, traceback {traceback:?}"
+        );
+    }
+}
+
 #[test]
 fn cmd_output_line_is_dim_on_the_console() {
     let e = event(Level::Info, "cmd").with("cmd_output_line", "make all");
