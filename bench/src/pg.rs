@@ -149,6 +149,12 @@ fn stogger_pg(o: &Opts, mode: &'static str, capacity: u64) -> Res<stogger_core::
             .set("postgres_table", table)
             .set("postgres_write_mode", mode)
             .set("postgres_queue_capacity", capacity as i64)
+            // The byte bound (64 MiB by default) must not bind before the
+            // row bound: the bench queues every event before timing the drain.
+            .set(
+                "postgres_queue_max_bytes",
+                capacity.saturating_mul(1024) as i64,
+            )
             .set("postgres_shutdown_timeout_ms", 600_000i64);
         match batch {
             Some(size) => b.set("postgres_batch_size", size as i64),

@@ -124,6 +124,12 @@ fn stogger_into(
             .set("postgres_table", table)
             .set("postgres_partitioning", partitioning)
             .set("postgres_queue_capacity", capacity as i64)
+            // The byte bound (64 MiB by default) must not bind before the
+            // row bound: the bench queues every event before timing the drain.
+            .set(
+                "postgres_queue_max_bytes",
+                capacity.saturating_mul(1024) as i64,
+            )
             .set("postgres_shutdown_timeout_ms", 600_000i64)
             .set("postgres_connect_timeout_ms", 30_000i64)
     })
