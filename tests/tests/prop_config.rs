@@ -192,9 +192,15 @@ fn check_error(
         } => {
             prop_assert!(message.contains(&format!("`{key}`")), "{}", message);
             // The directive named is part of the value that came from there.
+            // From a file: the decoded string values (a TOML escape such
+            // as `\u0000` names the character it stands for).
             let from = match origin {
                 Origin::Env(var) => env.get(var).cloned(),
-                Origin::File(_) => text.map(str::to_string),
+                Origin::File(_) => text.and_then(|t| t.parse::<toml::Table>().ok()).map(|t| {
+                    let mut all = String::new();
+                    strings_in(&toml::Value::Table(t), &mut all);
+                    all
+                }),
                 _ => None,
             };
             let from = from.ok_or_else(|| fail(format!("origin {origin:?}: {message}")))?;
@@ -208,6 +214,19 @@ fn check_error(
         other => return Err(fail(format!("unexpected error {other:?}"))),
     }
     Ok(())
+}
+
+/// Every string value of a TOML document, each followed by a newline.
+fn strings_in(v: &toml::Value, out: &mut String) {
+    match v {
+        toml::Value::String(s) => {
+            out.push_str(s);
+            out.push('\n');
+        }
+        toml::Value::Array(items) => items.iter().for_each(|i| strings_in(i, out)),
+        toml::Value::Table(t) => t.values().for_each(|i| strings_in(i, out)),
+        _ => {}
+    }
 }
 
 fn environment() -> impl Strategy<Value = Vec<(String, String)>> {
