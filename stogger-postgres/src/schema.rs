@@ -346,7 +346,8 @@ pub fn create_default_partition_sql(t: &TableName) -> String {
 
 /// The `CREATE TABLE IF NOT EXISTS` statement of the spool's progress
 /// table (see [`TableName::progress_table`]): a plain table in every
-/// layout (it is small, and never pruned by retention).
+/// layout (one row per spool, see [`progress_insert_sql`]; never touched
+/// by retention).
 pub fn create_progress_table_sql(t: &TableName) -> String {
     format!(
         "CREATE TABLE IF NOT EXISTS {} (\n    spool_id TEXT NOT NULL,\n    \
@@ -357,12 +358,22 @@ pub fn create_progress_table_sql(t: &TableName) -> String {
     )
 }
 
-/// Records a spool position: `$1` spool id, `$2` segment, `$3` offset.
+/// Records a spool position: `$1` spool id, `$2` segment, `$3` offset,
+/// and deletes the spool's earlier positions in the same statement, so the
+/// table keeps one row per spool (the newest: what a next run reads) and
+/// does not grow by a row per replayed batch. Both happen in the batch's
+/// transaction: a batch that does not commit changes neither. Rows locked
+/// by another transaction (a batch whose COMMIT is in doubt and whose old
+/// backend still runs) are skipped, not waited for: a later batch deletes
+/// them (docs/decisions.md, "exactly once across runs").
 pub fn progress_insert_sql(t: &TableName) -> String {
+    let table = t.progress_table().quoted();
     format!(
-        "INSERT INTO {} (spool_id, segment, \"offset\") VALUES ($1, $2, $3) \
-         ON CONFLICT DO NOTHING",
-        t.progress_table().quoted()
+        "WITH earlier AS (DELETE FROM {table} WHERE ctid IN (\
+         SELECT ctid FROM {table} WHERE spool_id = $1 \
+         AND (segment, \"offset\") < ($2, $3) FOR UPDATE SKIP LOCKED)) \
+         INSERT INTO {table} (spool_id, segment, \"offset\") VALUES ($1, $2, $3) \
+         ON CONFLICT DO NOTHING"
     )
 }
 
