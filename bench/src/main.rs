@@ -106,6 +106,15 @@ pub fn stogger(
     Ok(configure(builder).init()?)
 }
 
+/// A PostgreSQL queue that holds `rows` events: its byte bound (64 MiB by
+/// default) must not bind before the row bound, since the scenarios queue
+/// every event before they time the drain (1 KiB per row).
+pub fn queue_for(builder: stogger_core::Builder, rows: u64) -> stogger_core::Builder {
+    builder
+        .set("postgres_queue_capacity", rows as i64)
+        .set("postgres_queue_max_bytes", rows.saturating_mul(1024) as i64)
+}
+
 /// Changes stogger's filter at run time 1000 times (debug and back), ending
 /// with `last`: what `set_filter` leaves behind must cost a log call
 /// nothing (tracing-subscriber's reload layer costs 3-6x, its issue #1632).

@@ -3,7 +3,7 @@
 //! identical table made with the plugin's own DDL, and the one-off cost of
 //! the GIN index on `data`.
 
-use crate::{log_event, stogger, Opts, Res, EVENT};
+use crate::{log_event, queue_for, stogger, Opts, Res, EVENT};
 use bytes::{BufMut, BytesMut};
 use futures_util::pin_mut;
 use serde_json::{json, Value};
@@ -143,18 +143,11 @@ fn check_count(rows: i64, n: u64, table: &str) -> Res<()> {
 fn stogger_pg(o: &Opts, mode: &'static str, capacity: u64) -> Res<stogger_core::LoggingGuard> {
     let (dsn, table, batch) = (o.dsn.clone(), o.table.clone(), o.batch_size);
     stogger(move |b| {
-        let b = b
+        let b = queue_for(b, capacity)
             .set("enable_postgres", true)
             .set("postgres_dsn", dsn)
             .set("postgres_table", table)
             .set("postgres_write_mode", mode)
-            .set("postgres_queue_capacity", capacity as i64)
-            // The byte bound (64 MiB by default) must not bind before the
-            // row bound: the bench queues every event before timing the drain.
-            .set(
-                "postgres_queue_max_bytes",
-                capacity.saturating_mul(1024) as i64,
-            )
             .set("postgres_shutdown_timeout_ms", 600_000i64);
         match batch {
             Some(size) => b.set("postgres_batch_size", size as i64),

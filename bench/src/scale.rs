@@ -21,7 +21,7 @@ use serde_json::{json, Value};
 use tokio_postgres::Client;
 
 use crate::pg::{connect, plugin_ddl, quoted, raw_copy_range, runtime};
-use crate::{log_event, stogger, Opts, Res, EVENT};
+use crate::{log_event, queue_for, stogger, Opts, Res, EVENT};
 
 const DAY: i64 = 86_400;
 /// Days the preload spans, ending at today's midnight (UTC).
@@ -119,17 +119,11 @@ fn stogger_into(
 ) -> Res<stogger_core::LoggingGuard> {
     let (dsn, table) = (o.dsn.clone(), o.table.clone());
     stogger(move |b| {
-        b.set("enable_postgres", true)
+        queue_for(b, capacity)
+            .set("enable_postgres", true)
             .set("postgres_dsn", dsn)
             .set("postgres_table", table)
             .set("postgres_partitioning", partitioning)
-            .set("postgres_queue_capacity", capacity as i64)
-            // The byte bound (64 MiB by default) must not bind before the
-            // row bound: the bench queues every event before timing the drain.
-            .set(
-                "postgres_queue_max_bytes",
-                capacity.saturating_mul(1024) as i64,
-            )
             .set("postgres_shutdown_timeout_ms", 600_000i64)
             .set("postgres_connect_timeout_ms", 30_000i64)
     })

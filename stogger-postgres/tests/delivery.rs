@@ -12,7 +12,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::*;
-use stogger_postgres::OpenStatus;
+use stogger_postgres::{OpenStatus, Writer};
 use stogger_tests::proxy::{Mode, TcpProxy};
 
 /// A liveness bound for recoveries (not a speed assertion): the documented
@@ -33,11 +33,10 @@ fn count_distinct(pg: &stogger_tests::pg::Cluster, table: &str, event: &str) -> 
     )
 }
 
-#[test]
-fn a_black_holed_path_is_left_behind_once_restored_nothing_lost_or_doubled() {
-    let pg = cluster("pgbh");
-    let proxy = TcpProxy::start(("127.0.0.1", pg.port()), Mode::Forward).unwrap();
-    let mut c = config(&tcp_dsn(proxy.port()), "bh");
+/// A connected writer into `table` (events named after it) with time
+/// limits of a second, so that a fault is noticed within seconds.
+fn open_with_short_limits(dsn: &str, table: &str) -> (Writer, Warnings) {
+    let mut c = config(dsn, table);
     c.batch_size = 200;
     c.flush_interval = Duration::from_millis(5);
     c.connect_timeout = Duration::from_secs(1);
@@ -45,7 +44,34 @@ fn a_black_holed_path_is_left_behind_once_restored_nothing_lost_or_doubled() {
     let (sink, warnings) = recorder();
     let opened = open(&c, Some(sink));
     assert_eq!(opened.status, OpenStatus::Connected, "{}", dump(&warnings));
-    let w = opened.writer;
+    (opened.writer, warnings)
+}
+
+/// Every one of the `n` events is in `table` exactly once, none is
+/// uncertain, and the writer had to reconnect on the way.
+fn assert_each_once_after_a_reconnect(
+    pg: &stogger_tests::pg::Cluster,
+    w: Writer,
+    table: &str,
+    n: u64,
+    warnings: &Warnings,
+) {
+    assert_eq!(
+        count_distinct(pg, table, table),
+        format!("{n}|{n}"),
+        "{}",
+        dump(warnings)
+    );
+    let stats = w.close(FLUSH);
+    assert_eq!((stats.delivered, stats.uncertain), (n, 0), "{stats:?}");
+    assert!(stats.reconnects >= 1, "{stats:?}");
+}
+
+#[test]
+fn a_black_holed_path_is_left_behind_once_restored_nothing_lost_or_doubled() {
+    let pg = cluster("pgbh");
+    let proxy = TcpProxy::start(("127.0.0.1", pg.port()), Mode::Forward).unwrap();
+    let (w, warnings) = open_with_short_limits(&tcp_dsn(proxy.port()), "bh");
     let rows = seq_rows("bh", 0..20_000);
     write_all(&w, &rows[..6_000]);
     // Packets vanish: open connections go silent, new ones are never answered.
@@ -59,15 +85,7 @@ fn a_black_holed_path_is_left_behind_once_restored_nothing_lost_or_doubled() {
     write_all(&w, &rows[12_000..]);
     assert!(w.flush(RECOVERY), "{:?}\n{}", w.stats(), dump(&warnings));
     assert!(restored.elapsed() < RECOVERY);
-    assert_eq!(
-        count_distinct(&pg, "bh", "bh"),
-        "20000|20000",
-        "{}",
-        dump(&warnings)
-    );
-    let stats = w.close(FLUSH);
-    assert_eq!((stats.delivered, stats.uncertain), (20_000, 0), "{stats:?}");
-    assert!(stats.reconnects >= 1, "{stats:?}");
+    assert_each_once_after_a_reconnect(&pg, w, "bh", 20_000, &warnings);
     let all = dump(&warnings);
     assert!(all.contains("write_timeout_ms"), "{all}");
 }
@@ -87,15 +105,7 @@ fn a_black_holed_path_that_never_returns_is_replaced_by_the_next_host_of_the_dsn
         first.port(),
         second.port()
     );
-    let mut c = config(&dsn, "rep");
-    c.batch_size = 200;
-    c.flush_interval = Duration::from_millis(5);
-    c.connect_timeout = Duration::from_secs(1);
-    c.write_timeout = Duration::from_secs(1);
-    let (sink, warnings) = recorder();
-    let opened = open(&c, Some(sink));
-    assert_eq!(opened.status, OpenStatus::Connected, "{}", dump(&warnings));
-    let w = opened.writer;
+    let (w, warnings) = open_with_short_limits(&dsn, "rep");
     let rows = seq_rows("rep", 0..12_000);
     write_all(&w, &rows[..6_000]);
     assert!(w.flush(RECOVERY), "{:?}\n{}", w.stats(), dump(&warnings));
@@ -104,15 +114,7 @@ fn a_black_holed_path_that_never_returns_is_replaced_by_the_next_host_of_the_dsn
     write_all(&w, &rows[6_000..]);
     assert!(w.flush(RECOVERY), "{:?}\n{}", w.stats(), dump(&warnings));
     assert!(replaced.elapsed() < RECOVERY);
-    assert_eq!(
-        count_distinct(&pg, "rep", "rep"),
-        "12000|12000",
-        "{}",
-        dump(&warnings)
-    );
-    let stats = w.close(FLUSH);
-    assert_eq!((stats.delivered, stats.uncertain), (12_000, 0), "{stats:?}");
-    assert!(stats.reconnects >= 1, "{stats:?}");
+    assert_each_once_after_a_reconnect(&pg, w, "rep", 12_000, &warnings);
 }
 
 #[test]
