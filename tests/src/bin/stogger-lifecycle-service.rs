@@ -7,9 +7,10 @@
 //!   written three ways, then `after-setup`;
 //! - `caught-panic`: a panic caught by the service; prints `caught-after-ms:
 //!   N`, then `ready`, waits for a line on stdin, logs `after-panic`;
-//! - `race N`: three threads log `race-event` while the main thread calls
-//!   `init_logging()` N times; prints `logged: N` and `lost: N` (the
-//!   delivery failures stogger counted);
+//! - `race N [PAUSE_US]`: three threads log `race-event` (pausing
+//!   PAUSE_US microseconds after each event, default 0) while the main
+//!   thread calls `init_logging()` N times; prints `logged: N` and `lost: N`
+//!   (the delivery failures stogger counted);
 //! - `lines N`: N events, for rotation;
 //! - `fork N`: forks N children while threads log; each child logs, calls
 //!   `init_logging()`, logs again and exits; prints `child I: exit CODE`
@@ -26,7 +27,11 @@ use stogger_core::LoggingGuard;
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 fn number(arg: Option<&str>) -> Result<u64> {
-    Ok(arg.ok_or("missing number")?.parse()?)
+    number_of(arg.ok_or("missing number")?)
+}
+
+fn number_of(arg: &str) -> Result<u64> {
+    Ok(arg.parse()?)
 }
 
 /// The README's two-phase start inside a helper: the early guard is
@@ -80,8 +85,13 @@ fn caught_panic() -> Result<()> {
 }
 
 /// Three threads calling `log(thread, i)` for i = 0, 1, ... until `stop`
-/// is set; each returns how many events it logged.
-fn log_on_threads(stop: &Arc<AtomicBool>, log: fn(u64, u64)) -> Vec<JoinHandle<u64>> {
+/// is set, pausing `pause` after each call; each returns how many events
+/// it logged.
+fn log_on_threads(
+    stop: &Arc<AtomicBool>,
+    pause: Duration,
+    log: fn(u64, u64),
+) -> Vec<JoinHandle<u64>> {
     (0..3)
         .map(|t| {
             let stop = stop.clone();
@@ -90,6 +100,9 @@ fn log_on_threads(stop: &Arc<AtomicBool>, log: fn(u64, u64)) -> Vec<JoinHandle<u
                 while !stop.load(Ordering::Relaxed) {
                     log(t, i);
                     i += 1;
+                    if !pause.is_zero() {
+                        std::thread::sleep(pause);
+                    }
                 }
                 i
             })
@@ -97,10 +110,10 @@ fn log_on_threads(stop: &Arc<AtomicBool>, log: fn(u64, u64)) -> Vec<JoinHandle<u
         .collect()
 }
 
-fn race(reinits: u64) -> Result<()> {
+fn race(reinits: u64, pause: Duration) -> Result<()> {
     let mut guard = stogger_core::init_logging()?;
     let stop = Arc::new(AtomicBool::new(false));
-    let loggers = log_on_threads(&stop, |t, i| tracing::info!(t, i, "race-event"));
+    let loggers = log_on_threads(&stop, pause, |t, i| tracing::info!(t, i, "race-event"));
     for _ in 0..reinits {
         guard = stogger_core::init_logging()?;
     }
@@ -177,7 +190,7 @@ fn fork_children(children: u64) -> Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
     // Threads that are in the middle of logging (holding the file's,
     // the console's or the PostgreSQL queue's lock) when the fork happens.
-    let noise = log_on_threads(&stop, |t, i| {
+    let noise = log_on_threads(&stop, Duration::ZERO, |t, i| {
         tracing::info!(t, i, "parent-noise");
         if i.is_multiple_of(8) {
             std::thread::sleep(Duration::from_millis(1));
@@ -207,11 +220,14 @@ fn fork_children(children: u64) -> Result<()> {
     Ok(())
 }
 
-fn run(scenario: &str, arg: Option<&str>) -> Result<()> {
+fn run(scenario: &str, arg: Option<&str>, arg2: Option<&str>) -> Result<()> {
     match scenario {
         "two-phase" => two_phase(arg.unwrap_or_default()),
         "caught-panic" => caught_panic(),
-        "race" => race(number(arg)?),
+        "race" => race(
+            number(arg)?,
+            Duration::from_micros(arg2.map_or(Ok(0), number_of)?),
+        ),
         "lines" => lines(number(arg)?),
         "fork" => fork_children(number(arg)?),
         other => Err(format!("unknown scenario {other}").into()),
@@ -222,7 +238,8 @@ fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let scenario = args.next().unwrap_or_default();
     let arg = args.next();
-    match run(&scenario, arg.as_deref()) {
+    let arg2 = args.next();
+    match run(&scenario, arg.as_deref(), arg2.as_deref()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("service error: {e}");
