@@ -197,6 +197,19 @@ impl Row {
     pub fn data(&self) -> &str {
         &self.text[self.ends[3]..]
     }
+    /// The row borrowed as bytes, to be queued again (sync mode hands the
+    /// rows it could not send to the spool writer this way).
+    pub fn as_bytes(&self) -> RowBytes<'_> {
+        RowBytes {
+            ts_micros: self.ts_micros,
+            level: self.level().as_bytes(),
+            event: self.event().as_bytes(),
+            func: self.func().map(str::as_bytes),
+            scope: self.scope().map(str::as_bytes),
+            data: self.data().as_bytes(),
+        }
+    }
+
     /// The row's buffer, for reuse.
     fn into_buffer(self) -> Vec<u8> {
         self.text.into_bytes()

@@ -6,6 +6,7 @@
 
 mod common;
 
+use std::collections::HashSet;
 use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
 
@@ -254,29 +255,20 @@ fn a_server_restart_with_callers_waiting_in_the_pool_is_survived() {
 /// holds it to (the time limit a caller would otherwise pay is 3 s).
 const FAIL_FAST_LIVENESS: Duration = Duration::from_millis(500);
 
-#[test]
-fn with_the_database_black_holed_callers_fail_fast_and_undelivered_rows_never_appear() {
-    let pg = cluster("pgpoolhole");
-    let proxy = TcpProxy::start(("127.0.0.1", pg.port()), Mode::Forward).expect("proxy");
-    let dsn = format!(
-        "postgresql://stogger:secret@127.0.0.1:{}/stogger?sslmode=disable",
-        proxy.port()
-    );
-    let (sink, warnings) = recorder();
-    let bound = Duration::from_secs(3);
-    let c = sync_config(&dsn, "pool_hole", 4, bound);
-    let opened = open(&c, Some(sink));
-    assert_eq!(opened.status, OpenStatus::Connected, "{}", dump(&warnings));
-    let w = opened.writer;
+/// One sync call: (seq, result, start, end).
+type Call = (u64, i64, Instant, Instant);
 
+/// Eight threads log one row each 2 ms through `w`; after 0.5 s the proxy
+/// black-holes the database for 6 s, then forwards again; logging goes on
+/// until writes succeed again, and half a second more. Every call, by end.
+fn log_through_a_black_hole(w: &Writer, proxy: &TcpProxy, mid_outage: impl FnOnce()) -> Vec<Call> {
     const THREADS: u64 = 8;
     const PER_THREAD: u64 = 100_000;
-    // (seq, result, start, end) of every call.
     let calls = Mutex::new(Vec::new());
     let stop = std::sync::atomic::AtomicBool::new(false);
     std::thread::scope(|s| {
         for t in 0..THREADS {
-            let (w, calls, stop) = (&w, &calls, &stop);
+            let (calls, stop) = (&calls, &stop);
             s.spawn(move || {
                 let mut mine = Vec::new();
                 for seq in t * PER_THREAD..(t + 1) * PER_THREAD {
@@ -295,7 +287,9 @@ fn with_the_database_black_holed_callers_fail_fast_and_undelivered_rows_never_ap
         }
         std::thread::sleep(Duration::from_millis(500));
         proxy.set_mode(Mode::BlackHole);
-        std::thread::sleep(Duration::from_secs(6));
+        std::thread::sleep(Duration::from_secs(5));
+        mid_outage();
+        std::thread::sleep(Duration::from_secs(1));
         proxy.set_mode(Mode::Forward);
         // Until writes succeed again (the probe's attempt in the black hole
         // runs out first), then a little more.
@@ -312,28 +306,89 @@ fn with_the_database_black_holed_callers_fail_fast_and_undelivered_rows_never_ap
     });
     let mut calls = calls.into_inner().unwrap();
     calls.sort_by_key(|c| c.3);
+    calls
+}
+
+/// Asserts that there are at least 100 `durations` (seconds) of `what`
+/// and that their p99.9 is below `bound`.
+fn assert_p999_below(mut durations: Vec<f64>, bound: Duration, what: &str) {
+    let n = durations.len();
+    assert!(n >= 100, "expected many {what}, got {n}");
+    durations.sort_by(f64::total_cmp);
+    let p999 = durations[((n - 1) as f64 * 0.999).round() as usize];
+    assert!(
+        p999 < bound.as_secs_f64(),
+        "p99.9 of {n} {what} took {p999:.3} s (max {:.3} s)",
+        durations[n - 1]
+    );
+}
+
+/// The `seq` of every row in `table` (read from another connection; the
+/// `stogger-events-dropped` row that reports uncertain rows left out),
+/// after checking that none is there twice and every call told "written"
+/// (1) has its row there.
+fn stored_once(pg: &stogger_tests::pg::Cluster, table: &str, calls: &[Call]) -> HashSet<i64> {
+    let reader = Reader::new(&pg.socket_dsn("stogger", "stogger"));
+    let stored: Vec<i64> = reader.rt.block_on(async {
+        reader
+            .client
+            .query(
+                &format!("SELECT (data->>'seq')::bigint FROM {table} WHERE data ? 'seq'"),
+                &[],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get::<_, i64>(0))
+            .collect()
+    });
+    let set: HashSet<i64> = stored.iter().copied().collect();
+    assert_eq!(stored.len(), set.len(), "a row was stored twice");
+    for c in calls.iter().filter(|c| c.1 == 1) {
+        assert!(set.contains(&(c.0 as i64)), "written row {} missing", c.0);
+    }
+    set
+}
+
+/// A writer in sync mode (pool 4, 3 s time limits) on a proxy in front of
+/// `pg`, connected; `spool`: its spool directory.
+fn open_behind_a_proxy(
+    pg: &stogger_tests::pg::Cluster,
+    table: &str,
+    spool: Option<&std::path::Path>,
+) -> (Writer, TcpProxy, Warnings) {
+    let proxy = TcpProxy::start(("127.0.0.1", pg.port()), Mode::Forward).expect("proxy");
+    let dsn = format!(
+        "postgresql://stogger:secret@127.0.0.1:{}/stogger?sslmode=disable",
+        proxy.port()
+    );
+    let (sink, warnings) = recorder();
+    let mut c = sync_config(&dsn, table, 4, Duration::from_secs(3));
+    c.spool_dir = spool.map(|d| d.display().to_string());
+    let opened = open(&c, Some(sink));
+    assert_eq!(opened.status, OpenStatus::Connected, "{}", dump(&warnings));
+    (opened.writer, proxy, warnings)
+}
+
+#[test]
+fn with_the_database_black_holed_callers_fail_fast_and_undelivered_rows_never_appear() {
+    let pg = cluster("pgpoolhole");
+    let (w, proxy, warnings) = open_behind_a_proxy(&pg, "pool_hole", None);
+    let calls = log_through_a_black_hole(&w, &proxy, || {});
     let first_failure = calls
         .iter()
         .find(|c| c.1 != 1)
         .map(|c| c.3)
         .expect("some call failed while the database was black-holed");
-    let mut after: Vec<f64> = calls
+    let after: Vec<f64> = calls
         .iter()
         .filter(|c| c.2 >= first_failure && c.1 != 1)
         .map(|c| (c.3 - c.2).as_secs_f64())
         .collect();
-    assert!(
-        after.len() >= 100,
-        "expected many calls during the outage, got {}",
-        after.len()
-    );
-    after.sort_by(f64::total_cmp);
-    let p999 = after[((after.len() - 1) as f64 * 0.999).round() as usize];
-    assert!(
-        p999 < FAIL_FAST_LIVENESS.as_secs_f64(),
-        "p99.9 of {} failed calls after the first failure took {p999:.3} s (max {:.3} s)",
-        after.len(),
-        after.last().unwrap()
+    assert_p999_below(
+        after,
+        FAIL_FAST_LIVENESS,
+        "failed calls after the first failure",
     );
     // Recovered: the last calls were written.
     assert!(
@@ -344,21 +399,7 @@ fn with_the_database_black_holed_callers_fail_fast_and_undelivered_rows_never_ap
     // Let anything still in flight settle, then look: no row reported
     // "not delivered" is in the table; no row is there twice.
     std::thread::sleep(Duration::from_secs(1));
-    let stored: Vec<i64> = {
-        let reader = Reader::new(&pg.socket_dsn("stogger", "stogger"));
-        reader.rt.block_on(async {
-            reader
-                .client
-                .query("SELECT (data->>'seq')::bigint FROM pool_hole", &[])
-                .await
-                .unwrap()
-                .iter()
-                .map(|r| r.get::<_, i64>(0))
-                .collect()
-        })
-    };
-    let stored_set: std::collections::HashSet<i64> = stored.iter().copied().collect();
-    assert_eq!(stored.len(), stored_set.len(), "a row was stored twice");
+    let stored_set = stored_once(&pg, "pool_hole", &calls);
     let undelivered: Vec<u64> = calls
         .iter()
         .filter(|c| c.1 == NOT_DELIVERED)
@@ -371,14 +412,65 @@ fn with_the_database_black_holed_callers_fail_fast_and_undelivered_rows_never_ap
             "row {seq} was reported not delivered but is in the table"
         );
     }
-    for c in calls.iter().filter(|c| c.1 == 1) {
-        assert!(
-            stored_set.contains(&(c.0 as i64)),
-            "written row {} missing",
-            c.0
-        );
-    }
     let stats = w.close(Duration::from_secs(10));
     assert_eq!(stats.dropped_unavailable, undelivered.len() as u64);
     assert!(stats.reconnects >= 1);
+}
+
+/// The documented bound of a sync call that hands its rows to the spool
+/// is `SPOOL_WAIT` (1 s) for them to be on disk; this generous liveness
+/// bound holds the p99.9 well below the 3 s time limit a call would pay
+/// without the breaker.
+const SPOOL_LIVENESS: Duration = Duration::from_millis(1_250);
+
+#[test]
+fn with_a_spool_calls_in_a_black_holed_outage_are_spooled_fast_and_arrive_once() {
+    let pg = cluster("pgpoolspool");
+    let dir = tempfile::tempdir().unwrap();
+    let spool = dir.path().join("spool");
+    let (w, proxy, warnings) = open_behind_a_proxy(&pg, "pool_spool", Some(&spool));
+    let mut spooled_mid_outage = 0;
+    let calls = log_through_a_black_hole(&w, &proxy, || {
+        spooled_mid_outage = w.stats().spooled;
+    });
+    assert!(
+        spooled_mid_outage > 100,
+        "rows went to the spool during the outage: {spooled_mid_outage}\n{}",
+        dump(&warnings)
+    );
+    // Nothing was dropped: a call is written (or spooled), or, for the few
+    // in flight when the path went black, uncertain.
+    let odd: Vec<&Call> = calls
+        .iter()
+        .filter(|c| c.1 != 1 && c.1 != UNCERTAIN)
+        .collect();
+    assert!(
+        odd.is_empty(),
+        "calls neither written nor spooled: {odd:?}\n{}",
+        dump(&warnings)
+    );
+    // Calls started in the outage's last two seconds (the path is black
+    // from 0.5 s to 6.5 s; the breaker is open after the 3 s time limit),
+    // however long they took.
+    let black_from = calls[0].2 + Duration::from_millis(500);
+    let window = black_from + Duration::from_secs(4)..black_from + Duration::from_secs(6);
+    let during: Vec<f64> = calls
+        .iter()
+        .filter(|c| window.contains(&c.2))
+        .map(|c| (c.3 - c.2).as_secs_f64())
+        .collect();
+    assert_p999_below(during, SPOOL_LIVENESS, "calls in the outage");
+    // Everything written or spooled arrives once, the spool empties.
+    assert!(w.flush(Duration::from_secs(30)), "{}", dump(&warnings));
+    stored_once(&pg, "pool_spool", &calls);
+    let stats = w.close(Duration::from_secs(10));
+    assert_eq!(
+        (
+            stats.dropped_unavailable,
+            stats.dropped_queue_full,
+            stats.spooled,
+            stats.undelivered
+        ),
+        (0, 0, 0, 0)
+    );
 }

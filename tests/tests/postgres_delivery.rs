@@ -69,16 +69,28 @@ fn spool_env(dir: &Path) -> String {
 
 /// Logs `n` events with the database down; they end up in the spool.
 fn spool_while_down(sb: &Sandbox, pg: &mut stogger_tests::pg::Cluster, n: u64) {
+    spool_while_down_with(sb, pg, n, &[]);
+}
+
+/// [`spool_while_down`] with more environment (a write mode, say).
+fn spool_while_down_with(
+    sb: &Sandbox,
+    pg: &mut stogger_tests::pg::Cluster,
+    n: u64,
+    extra: &[(&str, &str)],
+) {
     pg.stop_server().unwrap();
     let spool = spool_env(sb.dir.path());
+    let mut env = vec![
+        ("STOGGER_POSTGRES_SPOOL_DIR", spool.as_str()),
+        ("STOGGER_POSTGRES_SHUTDOWN_TIMEOUT_MS", "2000"),
+        ("STOGGER_LOG_TO_CONSOLE", "false"),
+    ];
+    env.extend_from_slice(extra);
     let out = sb.run_pg(
         &["bulk", &n.to_string()],
         &pg.socket_dsn("stogger", "stogger"),
-        &[
-            ("STOGGER_POSTGRES_SPOOL_DIR", &spool),
-            ("STOGGER_POSTGRES_SHUTDOWN_TIMEOUT_MS", "2000"),
-            ("STOGGER_LOG_TO_CONSOLE", "false"),
-        ],
+        &env,
     );
     out.assert_success();
     assert!(
@@ -122,6 +134,23 @@ fn events_logged_while_the_database_is_down_arrive_once_with_the_next_run() {
     replay(&sb, &pg, &[]).assert_success();
     assert_eq!(bulk_rows(&pg), "50000|50000|0|49999");
     assert_eq!(sql(&pg, progress), "1|1");
+}
+
+/// Sync mode with a spool: a call that cannot reach the database puts its
+/// event in the spool (on disk before the call returns) instead of
+/// dropping it, and a later run in sync mode delivers them, once.
+#[test]
+fn sync_mode_events_logged_while_the_database_is_down_arrive_once_with_the_next_run() {
+    let mut pg = cluster("syncspool");
+    let sb = Sandbox::new();
+    let sync = [("STOGGER_POSTGRES_WRITE_MODE", "sync")];
+    spool_while_down_with(&sb, &mut pg, 5_000, &sync);
+    let out = replay(&sb, &pg, &sync);
+    out.assert_success();
+    assert_eq!(bulk_rows(&pg), "5000|5000|0|4999", "{}", out.stderr);
+    assert!(!out.stderr.contains("wait in the spool"), "{}", out.stderr);
+    replay(&sb, &pg, &sync).assert_success();
+    assert_eq!(bulk_rows(&pg), "5000|5000|0|4999");
 }
 
 /// The spool's exactly-once position lives in a table beside the log

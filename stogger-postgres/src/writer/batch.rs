@@ -37,6 +37,12 @@
 //!
 //! COPY is used for every batch size (docs/decisions.md says why there is
 //! no second write path for small batches).
+//!
+//! In sync mode with a spool the same task runs in the role
+//! [`Role::SpoolForSync`]: it delivers only the rows sync calls could not
+//! send (spooling them at once while the database is unavailable) and
+//! what an earlier run left in the spool, and holds a connection only
+//! while it has rows to deliver.
 
 use std::ops::Range;
 use std::path::Path;
@@ -212,11 +218,26 @@ fn gap_row(state: &WriterState) -> Option<Row> {
     }))
 }
 
-/// The batch-mode task.
+/// What the batch task is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Role {
+    /// Batch mode: every row goes through the task.
+    Writer,
+    /// Sync mode with a spool: the task delivers what sync calls could not
+    /// send and what an earlier run left in the spool. Rows reach it only
+    /// when the database looked unavailable, so while it is not connected
+    /// it spools them as they arrive (the sync callers wait for that), and
+    /// it holds no connection while it has nothing to deliver.
+    SpoolForSync,
+}
+
+/// The batch task. `first` hears how the first connection went (None: a
+/// failure is a warning like any later one).
 pub(super) async fn run_batch(
     state: Arc<WriterState>,
     settings: ConnSettings,
-    first: mpsc::Sender<Result<(), String>>,
+    first: Option<mpsc::Sender<Result<(), String>>>,
+    role: Role,
 ) {
     let spool = state
         .spool_dir
@@ -225,7 +246,8 @@ pub(super) async fn run_batch(
     let mut task = BatchTask {
         state,
         settings,
-        first: Some(first),
+        role,
+        first,
         conn: None,
         backoff: Backoff::new(),
         batch: None,
@@ -248,6 +270,7 @@ fn open_spool(state: &WriterState, dir: &Path) -> Option<Spool> {
             Some(spool)
         }
         Err(e) => {
+            state.spool_failed.store(true, Ordering::Release);
             state.warner.warn(
                 "spool",
                 &format!(
@@ -281,6 +304,7 @@ fn report_damage(state: &WriterState, damage: &[Damage]) {
 struct BatchTask {
     state: Arc<WriterState>,
     settings: ConnSettings,
+    role: Role,
     first: Option<mpsc::Sender<Result<(), String>>>,
     conn: Option<Conn>,
     backoff: Backoff,
@@ -302,6 +326,30 @@ impl BatchTask {
         self.state.queue.len() as u64 + self.batch.as_ref().map_or(0, Batch::pending)
     }
 
+    /// Nothing to deliver: no batch, an empty queue, an empty spool.
+    fn idle(&self) -> bool {
+        self.batch.is_none()
+            && self.state.queue.is_empty()
+            && self.spool.as_ref().map_or(0, Spool::pending) == 0
+    }
+
+    /// [`Role::SpoolForSync`] with nothing to deliver: waits for rows (or
+    /// the close) without a connection. True when it waited.
+    async fn rest_while_idle(&mut self) -> bool {
+        if self.role != Role::SpoolForSync || !self.idle() {
+            return false;
+        }
+        self.conn = None;
+        if !self.state.shutting_down() {
+            let state = self.state.clone();
+            tokio::select! {
+                _ = state.wake.notified() => {}
+                _ = state.stop.notified() => {}
+            }
+        }
+        true
+    }
+
     async fn run(&mut self) {
         loop {
             if self.state.past_deadline() {
@@ -310,6 +358,12 @@ impl BatchTask {
             if self.state.shutting_down() && self.lost && self.spool.is_some() {
                 // Closing during an outage: the rows are safe on disk.
                 break;
+            }
+            if self.rest_while_idle().await {
+                if self.state.shutting_down() && self.idle() {
+                    break;
+                }
+                continue;
             }
             if !matches!(self.conn.as_ref(), Some(c) if !c.is_closed()) && !self.connect().await {
                 self.spool_memory();
@@ -360,7 +414,24 @@ impl BatchTask {
         let state = self.state.clone();
         self.conn = None;
         state.connected.store(false, Ordering::Release);
-        match connect_and_prepare(&state, &self.settings).await {
+        let settings = self.settings.clone();
+        let attempt = connect_and_prepare(&state, &settings);
+        let connected = match self.role {
+            Role::Writer => attempt.await,
+            Role::SpoolForSync => {
+                // Sync callers wait for their rows to be on disk: what
+                // arrives while connecting (up to connect_timeout against
+                // a black-holed server) is spooled meanwhile.
+                tokio::pin!(attempt);
+                loop {
+                    tokio::select! {
+                        r = &mut attempt => break r,
+                        _ = state.wake.notified() => self.spool_memory(),
+                    }
+                }
+            }
+        };
+        match connected {
             Ok(c) => {
                 if self.ever_connected {
                     state.reconnects.fetch_add(1, Ordering::AcqRel);
@@ -438,7 +509,9 @@ impl BatchTask {
                 _ = state.stop.notified() => return,
                 _ = state.wake.notified() => {
                     let gather = tokio::time::Instant::now() + state.flush_interval;
-                    if !state.queue.above_high_water() {
+                    // Sync callers wait for their rows: no gathering then
+                    // (rows arriving during one disk write go in the next).
+                    if self.role == Role::Writer && !state.queue.above_high_water() {
                         tokio::select! {
                             _ = tokio::time::sleep_until(gather.min(until)) => {}
                             _ = state.stop.notified() => {}

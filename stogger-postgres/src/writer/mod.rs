@@ -34,7 +34,7 @@ use crate::queue::{Queue, Row, RowBytes, RowRef};
 use crate::schema::TableName;
 use crate::table::TablePlan;
 
-use batch::run_batch;
+use batch::{run_batch, Role};
 use state::{deadline_after, report_first_connection, Progress, WriterState};
 use sync::SyncPath;
 
@@ -181,6 +181,7 @@ impl Writer {
             mode: config.write_mode,
             spool_dir: config.spool_dir.as_ref().map(std::path::PathBuf::from),
             spool_max_bytes: config.spool_max_bytes,
+            spool_failed: AtomicBool::new(false),
             progress_missing: Mutex::new(None),
             delivered: AtomicU64::new(0),
             dropped_rejected: AtomicU64::new(0),
@@ -199,13 +200,6 @@ impl Writer {
             progress: Mutex::new(Progress::default()),
             progress_changed: Condvar::new(),
         });
-        if config.write_mode == WriteMode::Sync && config.spool_dir.is_some() {
-            state.warner.warn(
-                "spool",
-                "postgres_spool_dir is used in batch mode only; this sync-mode writer has no \
-                 spool",
-            );
-        }
         // Partitions made ahead and expired ones dropped, on a schedule of
         // their own, beside either write path.
         if let Some(plan) = MaintenancePlan::for_writer(config, &state.table) {
@@ -240,10 +234,21 @@ impl Writer {
                 runtime.spawn(guarded(Box::pin(run_batch(
                     state.clone(),
                     settings,
-                    first_tx,
+                    Some(first_tx),
+                    Role::Writer,
                 ))));
             }
             WriteMode::Sync => {
+                if config.spool_dir.is_some() {
+                    // What sync calls cannot send goes to the spool through
+                    // this task (see `batch::Role::SpoolForSync`).
+                    runtime.spawn(guarded(Box::pin(run_batch(
+                        state.clone(),
+                        settings.clone(),
+                        None,
+                        Role::SpoolForSync,
+                    ))));
+                }
                 let path = SyncPath::new(
                     state.clone(),
                     settings,
@@ -279,6 +284,12 @@ impl Writer {
         self.mode
     }
 
+    /// Whether a task delivers rows from the queue: batch mode, and sync
+    /// mode with a spool (for the rows sync calls could not send).
+    fn has_queue_task(&self) -> bool {
+        self.mode == WriteMode::Batch || self.state.spool_dir.is_some()
+    }
+
     /// Batch mode: copies the rows into the queue and returns how many were
     /// accepted (the rest were dropped because the queue is full, counted).
     /// Sync mode: writes and commits them before returning; returns the
@@ -286,7 +297,9 @@ impl Writer {
     /// rows were not delivered (never sent, or refused with an error: they
     /// will never be stored); -3 when a row was sent and no answer came (it
     /// may be stored; it is not sent again). Counted in
-    /// `dropped_unavailable` and `uncertain`.
+    /// `dropped_unavailable` and `uncertain`. With a spool, rows that were
+    /// not sent go to the spool instead (waited for at most
+    /// `sync::SPOOL_WAIT`) and count as written here.
     pub fn write(&self, rows: &[RowRef<'_>]) -> i64 {
         match rows {
             [row] => self.write_bytes(&[row.into()]),
@@ -305,33 +318,7 @@ impl Writer {
             return -1;
         }
         match &self.sync {
-            None => {
-                let p = self.state.queue.push(rows);
-                // Wake the writer when it may be idle (the queue was empty)
-                // or a full batch is ready; a push past that point needs no
-                // wake-up (the writer looks at the queue before it waits).
-                let batch = self.state.batch_size;
-                let crossed = p.len >= batch && p.len - p.accepted < batch;
-                if p.was_empty && p.accepted > 0 || crossed {
-                    self.state.wake.notify_one();
-                }
-                if p.dropped > 0 {
-                    // After the queue lock was released (the callback may
-                    // log); the text is only built when it goes out.
-                    let queue = &self.state.queue;
-                    self.state.warner.warn_lazy("queue-full", || {
-                        format!(
-                            "queue full ({} rows or {} bytes): dropped {} row(s), {} in total; \
-                             the database is too slow or unreachable",
-                            queue.capacity(),
-                            queue.max_bytes(),
-                            p.dropped,
-                            queue.dropped_full()
-                        )
-                    });
-                }
-                p.accepted as i64
-            }
+            None => self.state.enqueue(rows).accepted as i64,
             Some(path) => {
                 let owned: Vec<Row> = rows.iter().map(Row::from_bytes).collect();
                 if tokio::runtime::Handle::try_current().is_err() {
@@ -353,7 +340,7 @@ impl Writer {
     /// dropped as rejected), at most `timeout`. True when drained. With a
     /// spool, rows moved there count once the spool is empty again.
     pub fn flush(&self, timeout: Duration) -> bool {
-        if self.sync.is_some() {
+        if !self.has_queue_task() {
             return true;
         }
         let target = self.state.queue.enqueued();
@@ -403,9 +390,11 @@ impl Writer {
             }
             state.shutdown.store(true, Ordering::Release);
             if let Some(path) = self.sync.take() {
-                // Sync mode has no task: nothing is queued.
                 path.close(deadline_after(timeout));
-                state.finish();
+                if !self.has_queue_task() {
+                    // Nothing is queued in sync mode without a spool.
+                    state.finish();
+                }
             }
             state.wake.notify_one();
             state.stop.notify_one();
@@ -418,9 +407,10 @@ impl Writer {
         }
         let mut stats = self.stats();
         let accepted = state.queue.enqueued();
-        stats.undelivered = match self.mode {
-            WriteMode::Batch => accepted.saturating_sub(state.progress().resolved),
-            WriteMode::Sync => 0,
+        stats.undelivered = if self.has_queue_task() {
+            accepted.saturating_sub(state.progress().resolved)
+        } else {
+            0
         };
         stats.queued = stats.undelivered;
         if let Some(rt) = self.runtime.take() {

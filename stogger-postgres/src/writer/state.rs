@@ -13,7 +13,7 @@ use tokio::sync::Notify;
 use crate::conn::Conn;
 use crate::conn_settings::ConnSettings;
 use crate::diag::Warner;
-use crate::queue::Queue;
+use crate::queue::{Pushed, Queue, RowBytes};
 use crate::schema::TableName;
 use crate::table::{self, TablePlan};
 
@@ -41,6 +41,9 @@ pub(super) struct WriterState {
     pub(super) mode: WriteMode,
     pub(super) spool_dir: Option<PathBuf>,
     pub(super) spool_max_bytes: u64,
+    /// The spool directory could not be opened (this run writes without
+    /// it): sync mode then stops handing rows to it.
+    pub(super) spool_failed: AtomicBool,
     /// Why the spool's progress table is missing, when it is (set by
     /// [`prepare_connection`]).
     pub(super) progress_missing: Mutex<Option<String>>,
@@ -66,6 +69,35 @@ pub(super) struct WriterState {
 }
 
 impl WriterState {
+    /// Copies rows into the queue for the task, waking it when it may be
+    /// idle (the queue was empty) or a full batch is ready; a push past
+    /// that point needs no wake-up (the task looks at the queue before it
+    /// waits). Rows dropped because the queue is full are counted and
+    /// said (after the queue's lock was released: the warning may log).
+    pub(super) fn enqueue(&self, rows: &[RowBytes<'_>]) -> Pushed {
+        let p = self.queue.push(rows);
+        let batch = self.batch_size;
+        let crossed = p.len >= batch && p.len - p.accepted < batch;
+        if p.was_empty && p.accepted > 0 || crossed {
+            self.wake.notify_one();
+        }
+        if p.dropped > 0 {
+            // The text is only built when it goes out.
+            let queue = &self.queue;
+            self.warner.warn_lazy("queue-full", || {
+                format!(
+                    "queue full ({} rows or {} bytes): dropped {} row(s), {} in total; \
+                     the database is too slow or unreachable",
+                    queue.capacity(),
+                    queue.max_bytes(),
+                    p.dropped,
+                    queue.dropped_full()
+                )
+            });
+        }
+        p
+    }
+
     pub(super) fn shutting_down(&self) -> bool {
         self.shutdown.load(Ordering::Acquire)
     }

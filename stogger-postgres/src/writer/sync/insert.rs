@@ -32,7 +32,7 @@ use crate::queue::Row;
 use super::super::group::{self, Group};
 use super::super::pool::{self, SlotConnection};
 use super::super::state::{deadline_after, ready_table};
-use super::{unavailable, DeferredWarnings, SyncPath, NOT_DELIVERED, UNCERTAIN};
+use super::{unavailable, DeferredWarnings, SyncPath, NOT_DELIVERED, NOT_SENT, UNCERTAIN};
 
 /// What became of one statement.
 enum Outcome {
@@ -132,7 +132,19 @@ impl SyncPath {
     ) {
         let state = &*self.writer;
         let count = |f: Fate| fates.iter().filter(|x| **x == f).count() as u64;
-        let not_sent = count(Fate::NotSent);
+        // With a spool, the callers whose rows were all not sent spool them
+        // themselves (and count them there).
+        let spills = self.spills();
+        let mut spilled = 0;
+        let mut at = 0;
+        for e in group.entries() {
+            let mine = &fates[at..at + e.rows().len()];
+            at += e.rows().len();
+            if spills && mine.iter().all(|f| *f == Fate::NotSent) {
+                spilled += mine.len() as u64;
+            }
+        }
+        let not_sent = count(Fate::NotSent) - spilled;
         state
             .delivered
             .fetch_add(count(Fate::Delivered), Ordering::AcqRel);
@@ -158,6 +170,8 @@ impl SyncPath {
             at += e.rows().len();
             let result = if mine.contains(&Fate::Uncertain) {
                 UNCERTAIN
+            } else if spills && mine.iter().all(|f| *f == Fate::NotSent) {
+                NOT_SENT
             } else if mine.contains(&Fate::NotSent) {
                 NOT_DELIVERED
             } else {

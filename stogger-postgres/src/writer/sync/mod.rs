@@ -39,6 +39,19 @@
 //!   stored; it is never sent again, so there is no duplicate. A group's
 //!   statement is all or nothing: every row in it is uncertain together.
 //!
+//! **With a spool** (`spool_dir`), rows that certainly did not reach the
+//! server — never sent, or not sent because the database is unavailable
+//! (the breaker open, no connection) — are not dropped: the caller hands
+//! them to the spool writer (`batch` in [`Role::SpoolForSync`]) and waits,
+//! at most [`SPOOL_WAIT`], until they are on disk in the spool (or
+//! committed, if the database is back); the call returns their count, as
+//! if written. They reach the table when the database returns (this run)
+//! or at the next run's start. Rows refused for their content or sent
+//! without an answer are never spooled (they would fail again, or could
+//! be stored twice).
+//!
+//! [`Role::SpoolForSync`]: super::batch::Role::SpoolForSync
+//!
 //! Only a row that certainly did not reach the server is sent again: after
 //! a reconnect when the connection was found dead before sending, after
 //! creating a table that was dropped (42P01), and alone after the group's
@@ -75,6 +88,16 @@ pub(super) const NOT_DELIVERED: i64 = -2;
 /// The result of a sync call with a row that was sent without an answer:
 /// it may be stored (counted in `uncertain`); it is not sent again.
 pub(super) const UNCERTAIN: i64 = -3;
+
+/// A leader's answer for a caller whose rows were all certainly not sent,
+/// when a spool is configured: the caller hands them to the spool itself
+/// (never the ABI's result).
+pub(super) const NOT_SENT: i64 = -4;
+
+/// The longest a sync call waits for its rows to be on disk in the spool
+/// (or committed) after handing them over; past it the call returns and
+/// the rows stay queued in memory, spooled or written later.
+pub(super) const SPOOL_WAIT: Duration = Duration::from_secs(1);
 
 /// Warnings collected while a connection is held, sent after it is
 /// returned.
@@ -191,25 +214,25 @@ impl SyncPath {
     }
 
     fn write_collecting(&self, rows: Vec<Row>, deferred: &mut DeferredWarnings) -> i64 {
-        let n = rows.len();
         if self.breaker.is_open() {
-            return self.fail_fast(n, deferred);
+            return self.unsent(&rows, None, deferred);
         }
         let mut opened = self.breaker.watch();
         let entry = Entry::new(rows);
         match self.take_now() {
             Ok(Some(held)) => {
                 self.lead(held, Group::alone(entry.clone()), &mut opened, deferred);
-                return entry.result().unwrap_or(UNCERTAIN);
+                let r = entry.result().unwrap_or(UNCERTAIN);
+                return self.answer(r, &entry, deferred);
             }
             Ok(None) => {}
-            Err(m) => return self.not_delivered(n, "sync", m, deferred),
+            Err(m) => return self.unsent(entry.rows(), Some(m), deferred),
         }
         self.waiting.push(entry.clone());
         let waited = self.wait_for(&entry, &mut opened, deadline_after(self.bound()));
         // Why the caller gives up (None: the database is unavailable).
         let why = match waited {
-            Waited::Done(r) => return r,
+            Waited::Done(r) => return self.answer(r, &entry, deferred),
             Waited::Held(held) => {
                 // Unless another caller's group has them, the caller's own
                 // rows, and those waiting behind them; a connection handed
@@ -220,7 +243,8 @@ impl SyncPath {
                         self.lead(held, group, &mut opened, deferred);
                     }
                 }
-                return self.await_result(&entry, deferred);
+                let r = self.await_result(&entry, deferred);
+                return self.answer(r, &entry, deferred);
             }
             Waited::Outage => None,
             Waited::TimedOut => Some(self.no_connection_free()),
@@ -228,12 +252,68 @@ impl SyncPath {
         };
         // Rows no leader took yet are the caller's to answer for.
         if self.waiting.withdraw(&entry) {
-            return match why {
-                None => self.fail_fast(n, deferred),
-                Some(m) => self.not_delivered(n, "sync", m, deferred),
-            };
+            return self.unsent(entry.rows(), why, deferred);
         }
-        self.await_result(&entry, deferred)
+        let r = self.await_result(&entry, deferred);
+        self.answer(r, &entry, deferred)
+    }
+
+    /// A leader's result for `entry`, with [`NOT_SENT`] turned into the
+    /// caller handing its rows to the spool.
+    fn answer(&self, result: i64, entry: &Entry, deferred: &mut DeferredWarnings) -> i64 {
+        if result == NOT_SENT {
+            self.spill(entry.rows(), deferred)
+        } else {
+            result
+        }
+    }
+
+    /// Whether rows that were not sent go to the spool (one is configured
+    /// and could be opened).
+    pub(super) fn spills(&self) -> bool {
+        self.writer.spool_dir.is_some() && !self.writer.spool_failed.load(Ordering::Acquire)
+    }
+
+    /// Rows this caller did not send, because the database is unavailable
+    /// (`why` None) or for the reason given: to the spool when there is
+    /// one, else counted as not delivered. The ABI's result.
+    fn unsent(&self, rows: &[Row], why: Option<String>, deferred: &mut DeferredWarnings) -> i64 {
+        if self.spills() {
+            return self.spill(rows, deferred);
+        }
+        match why {
+            None => self.fail_fast(rows.len(), deferred),
+            Some(m) => self.not_delivered(rows.len(), "sync", m, deferred),
+        }
+    }
+
+    /// Hands `rows` to the spool writer and waits (at most [`SPOOL_WAIT`])
+    /// until they are in the spool or committed; how many it took (rows
+    /// past the queue's bounds are dropped, counted and said).
+    fn spill(&self, rows: &[Row], deferred: &mut DeferredWarnings) -> i64 {
+        let state = &*self.writer;
+        let bytes: Vec<_> = rows.iter().map(Row::as_bytes).collect();
+        let pushed = state.enqueue(&bytes);
+        // Always: the spool writer spools rows as they come.
+        state.wake.notify_one();
+        if pushed.accepted > 0 {
+            let target = pushed.enqueued;
+            state.wait(SPOOL_WAIT, |p| p.resolved >= target || p.finished);
+            // Kind `connect`, as without a spool: the spool's own
+            // warnings (damage, full, what is left at close) stay apart.
+            deferred.push((
+                "connect",
+                format!(
+                    "{}; sync writes go to the spool {} until it returns",
+                    self.outage_text(),
+                    state
+                        .spool_dir
+                        .as_deref()
+                        .map_or_else(String::new, |d| d.display().to_string())
+                ),
+            ));
+        }
+        pushed.accepted as i64
     }
 
     /// "No pooled connection was free within N ms (...)".
@@ -367,7 +447,7 @@ impl SyncPath {
     ) -> i64 {
         if self.breaker.is_open() {
             let mut deferred = DeferredWarnings::new();
-            let r = self.fail_fast(rows.len(), &mut deferred);
+            let r = self.unsent(&rows, None, &mut deferred);
             for (kind, m) in deferred {
                 self.writer.warner.warn(kind, &m);
             }
