@@ -54,6 +54,7 @@ pub fn value_of(cfg: &Config, key: &str) -> Option<String> {
         "postgres_shutdown_timeout_ms" => cfg.postgres_shutdown_timeout_ms.to_string(),
         "postgres_connect_timeout_ms" => cfg.postgres_connect_timeout_ms.to_string(),
         "postgres_sync_pool_size" => cfg.postgres_sync_pool_size.to_string(),
+        "postgres_prepared_statements" => cfg.postgres_prepared_statements.to_string(),
         "postgres_partitioning" => cfg.postgres_partitioning.to_string(),
         "postgres_partition_premake" => cfg.postgres_partition_premake.to_string(),
         "postgres_retention_days" => cfg.postgres_retention_days.to_string(),

@@ -160,6 +160,7 @@ postgres_flush_interval_ms = 50
 postgres_shutdown_timeout_ms = 0
 postgres_connect_timeout_ms = 750
 postgres_sync_pool_size = 6
+postgres_prepared_statements = true
 postgres_partitioning = "daily"
 postgres_partition_premake = 7
 postgres_retention_days = 30
@@ -230,6 +231,7 @@ pad_event_width = 0
     assert_eq!(c.postgres_shutdown_timeout_ms, 0);
     assert_eq!(c.postgres_connect_timeout_ms, 750);
     assert_eq!(c.postgres_sync_pool_size, 6);
+    assert!(c.postgres_prepared_statements);
     assert_eq!(c.postgres_partitioning, Partitioning::Daily);
     assert_eq!(c.postgres_partition_premake, 7);
     assert_eq!(c.postgres_retention_days, 30);
@@ -302,6 +304,7 @@ fn every_key_can_be_set_from_its_environment_variable() {
         ("postgres_shutdown_timeout_ms", "11"),
         ("postgres_connect_timeout_ms", "13"),
         ("postgres_sync_pool_size", "3"),
+        ("postgres_prepared_statements", "yes"),
         ("postgres_partitioning", "Hourly"),
         ("postgres_partition_premake", "0"),
         ("postgres_retention_days", "90"),

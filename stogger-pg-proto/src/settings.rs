@@ -167,6 +167,10 @@ pub struct PgSettings {
     /// Connections sync mode writes through at most (callers that find them
     /// all busy are written together, one INSERT per group).
     pub sync_pool_size: usize,
+    /// Sync mode: prepare each INSERT once per pooled connection instead
+    /// of sending it as an unnamed statement every time (not through a
+    /// pooler that does not track prepared statements).
+    pub prepared_statements: bool,
     /// Plain table, or time partitions of this width.
     pub partitioning: Partitioning,
     /// Partitions kept ready ahead of the current one.
@@ -489,6 +493,20 @@ pub const SYNC_POOL_SIZE: Setting = Setting {
     },
 };
 
+/// Sync mode's statements: prepared per connection, or unnamed.
+pub const PREPARED_STATEMENTS: Setting = Setting {
+    name: "prepared_statements",
+    config_key: Some("postgres_prepared_statements"),
+    default: "false",
+    allowed: "a boolean",
+    doc: "Sync mode: prepare the INSERT once per pooled connection (less work for the server per statement) instead of an unnamed statement each time. Only for direct connections or poolers that track prepared statements (pgbouncer 1.21+ with max_prepared_statements > 0), never with pgbouncer's transaction pooling otherwise.",
+    kind: Kind::Flag {
+        default: false,
+        get: |s| s.prepared_statements,
+        set: |s, v| s.prepared_statements = v,
+    },
+};
+
 /// Time partitions.
 pub const PARTITIONING: Setting = Setting {
     name: "partitioning",
@@ -614,6 +632,7 @@ pub const SETTINGS: &[Setting] = &[
     SPOOL_MAX_BYTES,
     APPLICATION_NAME,
     SYNC_POOL_SIZE,
+    PREPARED_STATEMENTS,
     PARTITIONING,
     PARTITION_PREMAKE,
     RETENTION_DAYS,
@@ -790,6 +809,7 @@ impl PgSettings {
             spool_max_bytes: 0,
             application_name: None,
             sync_pool_size: 0,
+            prepared_statements: false,
             partitioning: Partitioning::None,
             partition_premake: 0,
             retention_days: 0,

@@ -21,7 +21,7 @@ use futures_util::pin_mut;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::config::Host;
 use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
-use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
+use tokio_postgres::{Client, NoTls, SimpleQueryMessage, Statement};
 
 use crate::conn_settings::ConnSettings;
 use crate::hosts;
@@ -301,20 +301,51 @@ impl<'a> RowValues<'a> {
     }
 }
 
-/// One autocommit INSERT of `rows` with `sql` ([`schema::insert_sql`] for
-/// `rows.len()` rows) as an unnamed statement: Parse, Bind and Execute in
-/// one round trip, and no prepared statement that outlives it, so it works
-/// through pgbouncer's transaction pooling (sync mode's pooled
-/// connections). All rows are committed, or none.
-pub async fn insert_unnamed(
+/// How sync mode sends an INSERT.
+pub enum InsertStatement<'a> {
+    /// `sql` ([`schema::insert_sql`] for the rows) as an unnamed
+    /// statement: Parse, Bind and Execute in one round trip, and no
+    /// prepared statement that outlives it, so it works through
+    /// pgbouncer's transaction pooling.
+    Unnamed(&'a str),
+    /// A statement prepared on this connection by [`prepare_insert`] for
+    /// that many rows: Bind and Execute only.
+    Prepared(&'a Statement),
+}
+
+/// One autocommit INSERT of `rows` (sync mode's pooled connections). All
+/// rows are committed, or none.
+pub async fn insert(
     client: &Client,
-    sql: &str,
+    statement: InsertStatement<'_>,
     rows: &[&Row],
 ) -> Result<(), tokio_postgres::Error> {
     let values: Vec<RowValues<'_>> = rows.iter().map(|r| RowValues::of(r)).collect();
-    let typed: Vec<(&(dyn ToSql + Sync), Type)> =
-        values.iter().flat_map(RowValues::typed).collect();
-    client.execute_typed(sql, &typed).await.map(|_| ())
+    let done = match statement {
+        InsertStatement::Unnamed(sql) => {
+            let typed: Vec<(&(dyn ToSql + Sync), Type)> =
+                values.iter().flat_map(RowValues::typed).collect();
+            client.execute_typed(sql, &typed).await
+        }
+        InsertStatement::Prepared(statement) => {
+            let params: Vec<&(dyn ToSql + Sync)> =
+                values.iter().flat_map(RowValues::params).collect();
+            client.execute(statement, &params).await
+        }
+    };
+    done.map(|_| ())
+}
+
+/// Prepares `sql`, the INSERT of `rows` rows ([`schema::insert_sql`]),
+/// under a name tokio-postgres picks; the statement lives as long as the
+/// connection (sync mode with `postgres_prepared_statements`).
+pub async fn prepare_insert(
+    client: &Client,
+    sql: &str,
+    rows: usize,
+) -> Result<Statement, tokio_postgres::Error> {
+    let types: Vec<Type> = std::iter::repeat_n(COPY_TYPES, rows).flatten().collect();
+    client.prepare_typed(sql, &types).await
 }
 
 /// A connection for writing to one table.

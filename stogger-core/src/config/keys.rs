@@ -212,6 +212,10 @@ pub const KEYS: &[KeyInfo] = &[
     pg_key("STOGGER_POSTGRES_SPOOL_DIR", &pg::SPOOL_DIR),
     pg_key("STOGGER_POSTGRES_SPOOL_MAX_BYTES", &pg::SPOOL_MAX_BYTES),
     pg_key("STOGGER_POSTGRES_SYNC_POOL_SIZE", &pg::SYNC_POOL_SIZE),
+    pg_key(
+        "STOGGER_POSTGRES_PREPARED_STATEMENTS",
+        &pg::PREPARED_STATEMENTS,
+    ),
     pg_key("STOGGER_POSTGRES_PARTITIONING", &pg::PARTITIONING),
     pg_key("STOGGER_POSTGRES_PARTITION_PREMAKE", &pg::PARTITION_PREMAKE),
     pg_key("STOGGER_POSTGRES_RETENTION_DAYS", &pg::RETENTION_DAYS),
@@ -787,6 +791,7 @@ fn set(cfg: &mut Config, name: &str, v: &Value) -> Option<Parsed<()>> {
                 cfg.postgres_retention_days = pg_u32(v, &pg::RETENTION_DAYS)?
             }
             "postgres_default_partition" => cfg.postgres_default_partition = boolean(v)?,
+            "postgres_prepared_statements" => cfg.postgres_prepared_statements = boolean(v)?,
             "postgres_partition_manager" => {
                 cfg.postgres_partition_manager =
                     named(v, PartitionManager::ALL, PartitionManager::as_str)?

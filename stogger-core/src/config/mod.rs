@@ -150,6 +150,10 @@ pub struct Config {
     pub postgres_spool_max_bytes: u64,
     /// Sync mode: connections a process writes through at most.
     pub postgres_sync_pool_size: usize,
+    /// Sync mode: prepare the INSERT once per pooled connection (not
+    /// through pgbouncer's transaction pooling without prepared-statement
+    /// support).
+    pub postgres_prepared_statements: bool,
     /// Plain table, or time partitions of this width.
     pub postgres_partitioning: Partitioning,
     /// Partitions kept ready ahead of the current one.
@@ -260,6 +264,7 @@ impl Default for Config {
             postgres_spool_dir: None,
             postgres_spool_max_bytes: pg.spool_max_bytes,
             postgres_sync_pool_size: pg.sync_pool_size,
+            postgres_prepared_statements: pg.prepared_statements,
             postgres_partitioning: pg.partitioning,
             postgres_partition_premake: pg.partition_premake,
             postgres_retention_days: pg.retention_days,

@@ -47,6 +47,7 @@ impl Config {
             spool_max_bytes: self.postgres_spool_max_bytes,
             application_name: Some(self.syslog_identifier.clone()),
             sync_pool_size: self.postgres_sync_pool_size,
+            prepared_statements: self.postgres_prepared_statements,
             partitioning: self.postgres_partitioning,
             partition_premake: self.postgres_partition_premake,
             retention_days: self.postgres_retention_days,

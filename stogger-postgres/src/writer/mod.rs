@@ -249,13 +249,8 @@ impl Writer {
                         Role::SpoolForSync,
                     ))));
                 }
-                let path = SyncPath::new(
-                    state.clone(),
-                    settings,
-                    config.sync_pool_size,
-                    runtime.handle().clone(),
-                )
-                .map_err(OpenError::Runtime)?;
+                let path = SyncPath::new(state.clone(), settings, config, runtime.handle().clone())
+                    .map_err(OpenError::Runtime)?;
                 sync = Some(path.clone());
                 // On the writer's blocking pool, so that open works inside a
                 // tokio runtime too.

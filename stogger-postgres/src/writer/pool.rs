@@ -41,9 +41,22 @@ pub(super) struct SlotConnection {
     /// The breaker's generation when the connection was made: one made
     /// before the last outage is not trusted (see `Breaker`).
     pub(super) generation: u64,
+    /// `postgres_prepared_statements`: the INSERT of k rows prepared on
+    /// this connection, at `k - 1` (made when first needed).
+    pub(super) statements: Vec<Option<tokio_postgres::Statement>>,
 }
 
 impl SlotConnection {
+    /// A connection made in the breaker's `generation`, nothing prepared.
+    pub(super) fn new(client: Client, io: conn::Connection, generation: u64) -> SlotConnection {
+        SlotConnection {
+            client,
+            io: Some(io),
+            generation,
+            statements: Vec::new(),
+        }
+    }
+
     /// Whether the client still looks usable, without a round trip.
     pub(super) fn usable(&self) -> bool {
         self.io.is_some() && !self.client.is_closed()

@@ -26,7 +26,7 @@ use std::time::Instant;
 
 use tokio::sync::watch;
 
-use crate::conn::{self, Failure};
+use crate::conn::{self, Failure, InsertStatement};
 use crate::queue::Row;
 
 use super::super::group::{self, Group};
@@ -243,15 +243,18 @@ impl SyncPath {
                     Err(m) => return Outcome::NotSent(m),
                 }
             }
-            let Some(SlotConnection { client, io, .. }) = slot.as_mut() else {
+            let Some(SlotConnection {
+                client,
+                io,
+                statements,
+                ..
+            }) = slot.as_mut()
+            else {
                 continue;
             };
             let insert = tokio::time::timeout(
                 bound,
-                pool::poll_with_io(
-                    io,
-                    conn::insert_unnamed(client, self.insert_sql(rows.len()), rows),
-                ),
+                pool::poll_with_io(io, self.insert(client, statements, rows)),
             );
             let sent = tokio::select! {
                 biased;
@@ -263,6 +266,20 @@ impl SyncPath {
                     // A committed statement is sync mode's batch.
                     state.batches.fetch_add(1, Ordering::AcqRel);
                     return Outcome::Committed;
+                }
+                Some(Ok(Err(e))) if self.prepared && statement_vanished(&e) => {
+                    // Refused before it ran: prepare again, send again.
+                    if let Some(c) = slot.as_mut() {
+                        c.statements.clear();
+                    }
+                    deferred.push((
+                        "prepared",
+                        "a statement prepared on a pooled connection was gone (a pooler in \
+                         transaction mode in between? then set postgres_prepared_statements = \
+                         false); prepared it again"
+                            .to_string(),
+                    ));
+                    continue;
                 }
                 Some(Ok(Err(e))) if statement_failed(&e) => conn::classify(&e, client),
                 Some(Ok(Err(e))) => {
@@ -300,6 +317,10 @@ impl SyncPath {
                     ..
                 } if !table_created => {
                     table_created = true;
+                    // Statements prepared on the dropped table go too.
+                    if let Some(c) = slot.as_mut() {
+                        c.statements.clear();
+                    }
                     if let Err(m) = self.ready_table(slot, deferred).await {
                         return Outcome::NotSent(m);
                     }
@@ -322,6 +343,34 @@ impl SyncPath {
         ))
     }
 
+    /// One INSERT of `rows` on `client`: an unnamed statement, or with
+    /// `postgres_prepared_statements` the one prepared on this connection
+    /// for that many rows (prepared first when it is the first).
+    async fn insert(
+        &self,
+        client: &tokio_postgres::Client,
+        statements: &mut Vec<Option<tokio_postgres::Statement>>,
+        rows: &[&Row],
+    ) -> Result<(), tokio_postgres::Error> {
+        let sql = self.insert_sql(rows.len());
+        if !self.prepared {
+            return conn::insert(client, InsertStatement::Unnamed(sql), rows).await;
+        }
+        let at = rows.len().clamp(1, group::MAX_ROWS) - 1;
+        if statements.len() <= at {
+            statements.resize(at + 1, None);
+        }
+        let statement = match &statements[at] {
+            Some(s) => s.clone(),
+            None => {
+                let s = conn::prepare_insert(client, sql, rows.len()).await?;
+                statements[at] = Some(s.clone());
+                s
+            }
+        };
+        conn::insert(client, InsertStatement::Prepared(&statement), rows).await
+    }
+
     /// Connects a slot within `connect_timeout`; a failure opens the
     /// breaker. Gives up when the breaker opens meanwhile.
     async fn connect(
@@ -337,11 +386,7 @@ impl SyncPath {
         match attempt {
             Some(Ok((client, io))) => {
                 self.writer.connected.store(true, Ordering::Release);
-                Ok(SlotConnection {
-                    client,
-                    io: Some(io),
-                    generation,
-                })
+                Ok(SlotConnection::new(client, io, generation))
             }
             Some(Err(m)) => {
                 self.trip(&m);
@@ -386,6 +431,13 @@ impl SyncPath {
 /// Whether the server answered the statement with an ERROR (the statement
 /// was rolled back and the connection is still usable), as opposed to a
 /// lost connection or a FATAL error that ends it (outcome unknown).
+/// The server does not know the prepared statement (26000): it was
+/// deallocated (`DISCARD ALL`), or a pooler sent the Bind to another
+/// server connection. Nothing ran.
+fn statement_vanished(e: &tokio_postgres::Error) -> bool {
+    e.code() == Some(&tokio_postgres::error::SqlState::INVALID_SQL_STATEMENT_NAME)
+}
+
 fn statement_failed(e: &tokio_postgres::Error) -> bool {
     use tokio_postgres::error::Severity;
     e.as_db_error().is_some_and(|db| {

@@ -69,6 +69,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
+use stogger_pg_proto::PgSettings;
+
 use crate::conn;
 use crate::conn_settings::ConnSettings;
 use crate::queue::Row;
@@ -126,6 +128,8 @@ pub(super) struct SyncPath {
     settings: ConnSettings,
     /// `insert_sql[k - 1]`: the INSERT of k rows.
     insert_sql: Vec<String>,
+    /// `postgres_prepared_statements`: INSERTs prepared per connection.
+    prepared: bool,
     pool: SlotPool,
     waiting: Waiting,
     breaker: Breaker,
@@ -143,14 +147,15 @@ const STARTED: u8 = 1;
 const ABANDONED: u8 = 2;
 
 impl SyncPath {
-    /// A path with a pool of `pool_size` connections, none made yet.
+    /// A path with a pool of `config.sync_pool_size` connections, none
+    /// made yet.
     pub(super) fn new(
         writer: Arc<WriterState>,
         settings: ConnSettings,
-        pool_size: usize,
+        config: &PgSettings,
         probe_runtime: tokio::runtime::Handle,
     ) -> Result<Arc<SyncPath>, String> {
-        let pool = pool::new_pool(pool_size)?;
+        let pool = pool::new_pool(config.sync_pool_size)?;
         let insert_sql = (1..=group::MAX_ROWS)
             .map(|k| schema::insert_sql(&writer.table, k))
             .collect();
@@ -158,6 +163,7 @@ impl SyncPath {
             writer,
             settings,
             insert_sql,
+            prepared: config.prepared_statements,
             pool,
             waiting: Waiting::default(),
             breaker: Breaker::new(),
@@ -612,11 +618,7 @@ impl SyncPath {
         rt.block_on(async {
             let generation = self.breaker.generation();
             let (client, io) = conn::connect_parts(&self.settings).await?;
-            let mut c = Some(SlotConnection {
-                client,
-                io: Some(io),
-                generation,
-            });
+            let mut c = Some(SlotConnection::new(client, io, generation));
             self.ready_table(&mut c, deferred).await?;
             *connection = c;
             Ok(())
