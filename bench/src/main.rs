@@ -10,6 +10,7 @@
 //! ```text
 //! stogger-bench run <scenario> <ours|baseline> [--n N] [--dsn DSN] [--table T]
 //!                   [--dir DIR] [--batch-size N] [--threads N] [--pool-size N]
+//!                   [--prepared true|false]
 //! stogger-bench gin-cost --dsn DSN [--n N] [--runs R]
 //! stogger-bench preload --dsn DSN --table T --layout plain|daily --rows N
 //! stogger-bench query-latency --dsn DSN --tables PLAIN,DAILY --stogger PATH [--runs R]
@@ -65,6 +66,8 @@ pub struct Opts {
     pub threads: u64,
     /// stogger's `postgres_sync_pool_size` (None: stogger's default).
     pub pool_size: Option<u64>,
+    /// stogger's `postgres_prepared_statements` (sync scenarios).
+    pub prepared: bool,
     /// Table layout to preload: `plain` or `daily`.
     pub layout: String,
     /// Rows to preload.
@@ -200,6 +203,7 @@ fn parse(args: &[String]) -> Res<Opts> {
         runs: 3,
         threads: 8,
         pool_size: None,
+        prepared: false,
         layout: "plain".into(),
         rows: 0,
         tables: Vec::new(),
@@ -223,6 +227,7 @@ fn parse(args: &[String]) -> Res<Opts> {
             "--runs" => o.runs = value()?.parse()?,
             "--threads" => o.threads = value()?.parse()?,
             "--pool-size" => o.pool_size = Some(value()?.parse()?),
+            "--prepared" => o.prepared = value()?.parse()?,
             "--layout" => o.layout = value()?,
             "--rows" => o.rows = value()?.parse()?,
             "--tables" => o.tables = value()?.split(',').map(str::to_string).collect(),

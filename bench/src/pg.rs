@@ -142,12 +142,14 @@ fn check_count(rows: i64, n: u64, table: &str) -> Res<()> {
 
 fn stogger_pg(o: &Opts, mode: &'static str, capacity: u64) -> Res<stogger_core::LoggingGuard> {
     let (dsn, table, batch) = (o.dsn.clone(), o.table.clone(), o.batch_size);
+    let prepared = o.prepared;
     stogger(move |b| {
         let b = queue_for(b, capacity)
             .set("enable_postgres", true)
             .set("postgres_dsn", dsn)
             .set("postgres_table", table)
             .set("postgres_write_mode", mode)
+            .set("postgres_prepared_statements", prepared)
             .set("postgres_shutdown_timeout_ms", 600_000i64);
         match batch {
             Some(size) => b.set("postgres_batch_size", size as i64),
@@ -381,7 +383,7 @@ fn concurrent_figures(n: u64, threads: u64, secs: f64, mut samples: Vec<u64>) ->
 pub fn sync_concurrent_ours(o: &Opts) -> Res<Value> {
     let rt = runtime()?;
     drop_table(&rt, o)?;
-    let pool = o.pool_size;
+    let (pool, prepared) = (o.pool_size, o.prepared);
     let (dsn, table) = (o.dsn.clone(), o.table.clone());
     let guard = stogger(move |b| {
         let b = b
@@ -389,6 +391,7 @@ pub fn sync_concurrent_ours(o: &Opts) -> Res<Value> {
             .set("postgres_dsn", dsn)
             .set("postgres_table", table)
             .set("postgres_write_mode", "sync")
+            .set("postgres_prepared_statements", prepared)
             .set("postgres_shutdown_timeout_ms", 600_000i64);
         match pool {
             Some(size) => b.set("postgres_sync_pool_size", size as i64),

@@ -543,31 +543,39 @@ pub(crate) fn run_args(scenario: &str, side: &str, n: u64, dsn: &str, table: &st
 }
 
 /// Sync mode under concurrency: stogger (default pool) with 1, 2, 4, 8 and
-/// 16 callers, and 8 callers with `postgres_sync_pool_size` 1, 2, 4, 8
-/// (the figures behind the default); events/s, p99 and rows per INSERT
-/// (how well callers were grouped), medians.
+/// 16 callers, 8 callers with `postgres_sync_pool_size` 1, 2, 4, 8 (the
+/// figures behind the default), and 1 and 8 callers with
+/// `postgres_prepared_statements` (against the unnamed default); events/s,
+/// p99 and rows per INSERT (how well callers were grouped), medians.
 fn sync_threads_diag(ctx: &Ctx, quick: bool, runs: u32, dsn: &str) -> Result<Value, String> {
     let n: u64 = if quick { 8_000 } else { 40_000 };
-    let mut variants: Vec<(String, u64, Option<u64>)> = [1, 2, 4, 8, 16]
+    // (name, callers, pool size, prepared statements)
+    let mut variants: Vec<(String, u64, Option<u64>, bool)> = [1, 2, 4, 8, 16]
         .iter()
-        .map(|t| (format!("threads_{t}"), *t, None))
+        .map(|t| (format!("threads_{t}"), *t, None, false))
         .collect();
     variants.extend(
         [1, 2, 4, 8]
             .iter()
-            .map(|p| (format!("threads_8_pool_{p}"), 8, Some(*p))),
+            .map(|p| (format!("threads_8_pool_{p}"), 8, Some(*p), false)),
+    );
+    variants.extend(
+        [1, 8]
+            .iter()
+            .map(|t| (format!("threads_{t}_prepared"), *t, None, true)),
     );
     let mut rates: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
     let mut p99s: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
     let mut per_statement: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
     for run in 0..runs {
-        for (k, (name, threads, pool)) in variants.iter().enumerate() {
+        for (k, (name, threads, pool, prepared)) in variants.iter().enumerate() {
             let table = format!("bench_st_{k}_{run}");
             let mut args = run_args("pg_sync_concurrent", "ours", n, dsn, &table);
             args.extend(["--threads".to_string(), threads.to_string()]);
             if let Some(p) = pool {
                 args.extend(["--pool-size".to_string(), p.to_string()]);
             }
+            args.extend(["--prepared".to_string(), prepared.to_string()]);
             let (v, _) = ctx.run(&args)?;
             let rate = num(&v, "events_per_s").unwrap_or(f64::NAN);
             let p99 = num(&v, "p99_ns").unwrap_or(f64::NAN);
@@ -584,12 +592,13 @@ fn sync_threads_diag(ctx: &Ctx, quick: bool, runs: u32, dsn: &str) -> Result<Val
         }
     }
     let mut out = Map::new();
-    for (k, (name, threads, pool)) in variants.iter().enumerate() {
+    for (k, (name, threads, pool, prepared)) in variants.iter().enumerate() {
         out.insert(
             name.clone(),
             json!({
                 "threads": threads,
                 "pool_size": pool.map_or(json!("default"), |p| json!(p)),
+                "prepared_statements": prepared,
                 "events_per_s": median(rates[k].clone()),
                 "p99_ns": median(p99s[k].clone()),
                 "runs": rates[k],
