@@ -64,7 +64,9 @@ where
 /// bridge is installed too (records from the `log` crate reach stogger),
 /// also when the user's registry carries the layer.
 pub(crate) fn ensure_layer_installed() -> Result<(), Error> {
-    let _lock = INSTALL.lock();
+    // Held also after a panic elsewhere (a poisoned lock's `Err` would
+    // hold nothing).
+    let _lock = INSTALL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     if !LAYER_REGISTERED.load(Ordering::Relaxed) {
         use tracing_subscriber::layer::SubscriberExt;
         let subscriber = tracing_subscriber::registry().with(layer());

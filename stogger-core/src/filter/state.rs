@@ -74,6 +74,14 @@ thread_local! {
 /// Serialises replacements (a `set_filter` racing an `init_logging`).
 static UPDATE: Mutex<()> = Mutex::new(());
 
+/// Takes [`UPDATE`], also after a panic in another update (the lock guards
+/// no data of its own: the filters it orders are replaced whole). Without
+/// this a poisoned lock would be an `Err` bound to `_lock`, and updates
+/// would go on unserialised.
+fn lock_updates() -> std::sync::MutexGuard<'static, ()> {
+    UPDATE.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Whether stogger installed the `log` crate's logger (its bridge): then
 /// stogger owns `log`'s max level and keeps it equal to tracing's.
 static OWNS_LOG_BRIDGE: AtomicBool = AtomicBool::new(false);
@@ -85,21 +93,21 @@ pub(crate) fn log_bridge_installed() {
 
 /// Starts filtering for a pipeline with the outputs `present`.
 pub(crate) fn start(spec: FilterSpec, present: Outputs) {
-    let _lock = UPDATE.lock();
+    let _lock = lock_updates();
     publish(FilterSet::new(spec, present));
 }
 
 /// Stops asking tracing for anything (the filters are kept for the next
 /// [`update`], which still applies to nothing until the next start).
 pub(crate) fn stop() {
-    let _lock = UPDATE.lock();
+    let _lock = lock_updates();
     let spec = CURRENT.get().map(|s| s.spec.clone()).unwrap_or_default();
     publish(FilterSet::new(spec, Outputs::NONE));
 }
 
 /// Changes the filters in force with `change`, for the same outputs.
 pub(crate) fn update(change: impl FnOnce(&mut FilterSpec)) {
-    let _lock = UPDATE.lock();
+    let _lock = lock_updates();
     let current = CURRENT.get();
     let mut spec = current.as_ref().map(|s| s.spec.clone()).unwrap_or_default();
     change(&mut spec);
