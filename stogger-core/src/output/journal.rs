@@ -209,14 +209,11 @@ pub(crate) fn build(
         Err(err) => {
             startup.failed(
                 Output::Journal,
-                Event::new(Level::Warning, "systemd-journal-setup-failed")
-                    .with("socket", socket.display().to_string())
-                    .with("error", err.to_string())
-                    .with(
-                        "_replace_msg",
-                        "Cannot open a socket for the journal at {socket}: {error}; \
-                         logging continues without it",
-                    ),
+                Event::path_failure("systemd-journal-setup-failed", "socket", socket, err).with(
+                    "_replace_msg",
+                    "Cannot open a socket for the journal at {socket}: {error}; \
+                     logging continues without it",
+                ),
             );
             return Ok(None);
         }
