@@ -134,7 +134,7 @@ fn create_concurrently(name: &str, t: &TableName, spec: &IndexSpec) -> String {
         "CREATE INDEX CONCURRENTLY {} ON {} {}",
         quote_ident(name),
         t.quoted(),
-        spec.ddl
+        spec.ddl()
     )
 }
 
@@ -191,18 +191,19 @@ pub fn compare(
     }
     for spec in layout.indexes() {
         let standard = t.index_name(spec.suffix);
+        let definition = spec.definition();
         let mut matching: Vec<usize> = (0..found.len())
-            .filter(|&k| !used[k] && found[k].valid && found[k].definition == spec.definition)
+            .filter(|&k| !used[k] && found[k].valid && found[k].definition == definition)
             .collect();
         // The one with stogger's name is the keeper, when there is one.
         matching.sort_by_key(|&k| found[k].name != standard);
         let Some((&keep, extra)) = matching.split_first() else {
             let fix = create_fix(t, &spec, &standard, partitioned);
-            let missing = IndexCheck::missing(spec.suffix, standard, spec.definition, fix);
+            let missing = IndexCheck::missing(spec.suffix, standard, &definition, fix);
             out.push(missing);
             continue;
         };
-        let role = Some((spec.suffix, spec.definition));
+        let role = Some((spec.suffix, definition.as_str()));
         used[keep] = true;
         out.push(IndexCheck::found(&found[keep], role, IndexStatus::Ok, None));
         for &k in extra {
@@ -286,16 +287,17 @@ pub async fn build(
         "CREATE INDEX {} ON ONLY {} {}",
         quote_ident(&name),
         t.quoted(),
-        spec.ddl
+        spec.ddl()
     );
     run(client, &mut done, parent_sql).await?;
     let parent_index = t.sibling(name).quoted();
+    let definition = spec.definition();
     for part in catalog::partitions(client, t).await? {
         let p = part.table;
         let existing = catalog::indexes(client, &p)
             .await?
             .into_iter()
-            .find(|i| i.valid && i.definition == spec.definition);
+            .find(|i| i.valid && i.definition == definition);
         let index_name = match existing {
             Some(i) => i.name,
             None => {
