@@ -206,15 +206,7 @@ const OUTAGE_MAX_BYTES: u64 = 64 << 20;
 /// [`log_event`] with one more field, `blob`, of `blob.len()` bytes.
 #[inline(never)]
 fn log_big_event(i: u64, blob: &str) {
-    tracing::info!(
-        user_id = i as i64,
-        amount = i as f64 * 0.25,
-        username = "alice",
-        active = i & 1 == 0,
-        order_id = i + 1_000_000,
-        blob,
-        "bench-event"
-    );
+    bench_event!(i, blob);
 }
 
 /// N events with the database down (`--dsn` points at a closed port),

@@ -33,6 +33,23 @@
 //! with `log_to_file = false`); every `STOGGER_*` variable but
 //! `STOGGER_PLUGIN_DIR` is removed first.
 
+/// Logs the one event every scenario logs: five typed fields (int, float,
+/// string, bool, another int), then any `extra` fields. Written once so the
+/// scenarios that add a field log the same event otherwise.
+macro_rules! bench_event {
+    ($i:expr $(, $extra:ident)*) => {
+        tracing::info!(
+            user_id = $i as i64,
+            amount = $i as f64 * 0.25,
+            username = "alice",
+            active = $i & 1 == 0,
+            order_id = $i + 1_000_000,
+            $($extra,)*
+            "bench-event"
+        )
+    };
+}
+
 mod local;
 mod pg;
 mod scale;
@@ -86,14 +103,7 @@ pub struct Opts {
 /// string, bool, another int).
 #[inline(never)]
 pub fn log_event(i: u64) {
-    tracing::info!(
-        user_id = i as i64,
-        amount = i as f64 * 0.25,
-        username = "alice",
-        active = i & 1 == 0,
-        order_id = i + 1_000_000,
-        "bench-event"
-    );
+    bench_event!(i);
 }
 
 /// stogger with every target off; `configure` turns on what a scenario needs.

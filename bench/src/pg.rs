@@ -16,16 +16,6 @@ use tokio_postgres::{Client, NoTls};
 /// Columns stogger writes, in its COPY order.
 pub(crate) const COLUMNS: &str = "(\"timestamp\", level, event, func, scope, data)";
 
-/// Their types.
-pub(crate) const TYPES: [Type; 6] = [
-    Type::TIMESTAMPTZ,
-    Type::TEXT,
-    Type::TEXT,
-    Type::TEXT,
-    Type::TEXT,
-    Type::JSONB,
-];
-
 /// JSON text sent as binary `jsonb` (version byte 1, then the text): what a
 /// careful hand-written COPY does instead of building `serde_json::Value`s.
 #[derive(Debug)]
@@ -199,25 +189,38 @@ pub fn batch_ours(o: &Opts) -> Res<Value> {
 /// Raw tokio-postgres: one binary COPY of the same N rows, in one
 /// transaction, into the plugin's table and indexes.
 pub fn copy_raw(o: &Opts) -> Res<Value> {
-    let rt = runtime()?;
-    let ddl = plugin_ddl(&o.table)?;
-    rt.block_on(async {
-        let client = connect(&o.dsn).await?;
-        let q = fresh_table(&client, &o.table, &ddl).await?;
-        let secs = match o.batch_size {
+    raw_run(&runtime()?, o, async |client, q| {
+        let types = column_types(client, q).await?;
+        match o.batch_size {
             // Diagnostic: one autocommitted COPY per batch, as stogger commits.
             Some(batch) => {
                 let start = Instant::now();
                 let mut from = 0;
                 while from < o.n {
                     let to = (from + batch.max(1)).min(o.n);
-                    raw_copy_range(&client, &q, from..to).await?;
+                    raw_copy_range(client, q, &types, from..to).await?;
                     from = to;
                 }
-                start.elapsed().as_secs_f64()
+                Ok(start.elapsed().as_secs_f64())
             }
-            None => raw_copy(&client, &q, o.n).await?,
-        };
+            None => raw_copy(client, q, &types, o.n).await,
+        }
+    })
+}
+
+/// One raw tokio-postgres run on `rt`: a fresh table made with the plugin's
+/// DDL, `write` (given the client and the quoted table; it returns the
+/// seconds it took), then the rows counted by SQL and the table dropped.
+fn raw_run(
+    rt: &tokio::runtime::Runtime,
+    o: &Opts,
+    write: impl AsyncFnOnce(&Client, &str) -> Res<f64>,
+) -> Res<Value> {
+    let ddl = plugin_ddl(&o.table)?;
+    rt.block_on(async {
+        let client = connect(&o.dsn).await?;
+        let q = fresh_table(&client, &o.table, &ddl).await?;
+        let secs = write(&client, &q).await?;
         let (rows, avg) = count_and_drop(&client, &o.table).await?;
         check_count(rows, o.n, &o.table)?;
         Ok(json!({
@@ -230,16 +233,18 @@ pub fn copy_raw(o: &Opts) -> Res<Value> {
 
 /// Generates and COPYs `n` rows; returns the seconds until COPY finished
 /// (autocommit: committed).
-async fn raw_copy(client: &Client, quoted_table: &str, n: u64) -> Res<f64> {
+async fn raw_copy(client: &Client, quoted_table: &str, types: &[Type], n: u64) -> Res<f64> {
     let start = Instant::now();
-    raw_copy_range(client, quoted_table, 0..n).await?;
+    raw_copy_range(client, quoted_table, types, 0..n).await?;
     Ok(start.elapsed().as_secs_f64())
 }
 
-/// One COPY of rows `range` (autocommit).
+/// One COPY of rows `range` (autocommit); `types` are the table's
+/// [`column_types`].
 pub(crate) async fn raw_copy_range(
     client: &Client,
     quoted_table: &str,
+    types: &[Type],
     range: std::ops::Range<u64>,
 ) -> Res<()> {
     let sink = client
@@ -247,7 +252,7 @@ pub(crate) async fn raw_copy_range(
             "COPY {quoted_table} {COLUMNS} FROM STDIN (FORMAT binary)"
         ))
         .await?;
-    let writer = BinaryCopyInWriter::new(sink, &TYPES);
+    let writer = BinaryCopyInWriter::new(sink, types);
     pin_mut!(writer);
     let pid = std::process::id();
     let mut data = String::with_capacity(256);
@@ -316,34 +321,33 @@ fn verified_rows(
 /// connection, on a current-thread runtime on the calling thread (see
 /// [`caller_runtime`]).
 pub fn insert_raw(o: &Opts) -> Res<Value> {
-    let rt = caller_runtime()?;
-    let ddl = plugin_ddl(&o.table)?;
-    rt.block_on(async {
-        let client = connect(&o.dsn).await?;
-        let q = fresh_table(&client, &o.table, &ddl).await?;
-        let insert = prepared_insert(&client, &q).await?;
+    raw_run(&caller_runtime()?, o, async |client, q| {
+        let insert = prepared_insert(client, q).await?;
         let start = Instant::now();
         for i in 0..o.n {
-            insert_one(&client, &insert, i).await?;
+            insert_one(client, &insert, i).await?;
         }
-        let secs = start.elapsed().as_secs_f64();
-        let (rows, avg) = count_and_drop(&client, &o.table).await?;
-        check_count(rows, o.n, &o.table)?;
-        Ok(json!({
-            "secs": secs,
-            "events_per_s": o.n as f64 / secs,
-            "avg_data_chars": avg,
-        }))
+        Ok(start.elapsed().as_secs_f64())
     })
 }
 
+/// The INSERT of one row into `quoted_table`, prepared: the server types
+/// its parameters from the table's columns.
 async fn prepared_insert(client: &Client, quoted_table: &str) -> Res<tokio_postgres::Statement> {
     Ok(client
-        .prepare_typed(
-            &format!("INSERT INTO {quoted_table} {COLUMNS} VALUES ($1, $2, $3, $4, $5, $6)"),
-            &TYPES,
-        )
+        .prepare(&format!(
+            "INSERT INTO {quoted_table} {COLUMNS} VALUES ($1, $2, $3, $4, $5, $6)"
+        ))
         .await?)
+}
+
+/// The types of [`COLUMNS`] in `quoted_table`, as the plugin's DDL made
+/// them (so the raw baselines cannot drift from the plugin's table).
+pub(crate) async fn column_types(client: &Client, quoted_table: &str) -> Res<Vec<Type>> {
+    Ok(prepared_insert(client, quoted_table)
+        .await?
+        .params()
+        .to_vec())
 }
 
 /// One autocommit INSERT of raw row `i` with the prepared `insert`.
@@ -522,11 +526,9 @@ pub fn gin_cost(o: &Opts) -> Res<Value> {
         let q = quoted(table);
         for _ in 0..o.runs.max(1) {
             for (k, (_, ddl)) in variants.iter().enumerate() {
-                client
-                    .batch_execute(&format!("DROP TABLE IF EXISTS {q}"))
-                    .await?;
-                client.batch_execute(ddl).await?;
-                let secs = raw_copy(&client, &q, o.n).await?;
+                fresh_table(&client, table, ddl).await?;
+                let types = column_types(&client, &q).await?;
+                let secs = raw_copy(&client, &q, &types, o.n).await?;
                 rates[k].push(o.n as f64 / secs);
             }
         }

@@ -20,7 +20,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use serde_json::{json, Value};
 use tokio_postgres::Client;
 
-use crate::pg::{connect, plugin_ddl, quoted, raw_copy_range, runtime};
+use crate::pg::{column_types, connect, plugin_ddl, quoted, raw_copy_range, runtime};
 use crate::{log_event, queue_for, stogger, Opts, Res, EVENT};
 
 const DAY: i64 = 86_400;
@@ -271,8 +271,10 @@ pub fn sustained(o: &Opts, side: &str) -> Res<Value> {
         }
         "baseline" => rt.block_on(async {
             let client = connect(&o.dsn).await?;
+            let q = quoted(&o.table);
+            let types = column_types(&client, &q).await?;
             let start = Instant::now();
-            raw_copy_range(&client, &quoted(&o.table), 0..o.n).await?;
+            raw_copy_range(&client, &q, &types, 0..o.n).await?;
             Ok::<_, Box<dyn std::error::Error>>(start.elapsed().as_secs_f64())
         })?,
         other => return Err(format!("no side {other}").into()),

@@ -92,13 +92,10 @@ pub(crate) fn assemble(cfg: &Config) -> Result<NewPipeline, Error> {
             let path = cfg.logdir.join(format!("{}.log", cfg.syslog_identifier));
             startup.failed(
                 Output::File,
-                Event::new(Level::Warning, "file-logging-setup-failed")
-                    .with("path", path.display().to_string())
-                    .with("error", err.to_string())
-                    .with(
-                        "_replace_msg",
-                        "Cannot write the log file {path}: {error}; logging continues without it",
-                    ),
+                Event::path_failure("file-logging-setup-failed", "path", &path, err).with(
+                    "_replace_msg",
+                    "Cannot write the log file {path}: {error}; logging continues without it",
+                ),
             );
             None
         }

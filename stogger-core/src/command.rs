@@ -375,13 +375,10 @@ pub fn init_command_logging_in(logdir: &Path) -> io::Result<PathBuf> {
         }
         Err(e) => {
             crate::emit(
-                Event::new(Level::Warning, "cmd-output-file-open-failed")
-                    .with("cmd_log_file", path.display().to_string())
-                    .with("error", e.to_string())
-                    .with(
-                        "_replace_msg",
-                        "Cannot open the command output file {cmd_log_file}: {error}",
-                    ),
+                Event::path_failure("cmd-output-file-open-failed", "cmd_log_file", &path, &e).with(
+                    "_replace_msg",
+                    "Cannot open the command output file {cmd_log_file}: {error}",
+                ),
             );
             Err(e)
         }

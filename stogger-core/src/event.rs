@@ -260,6 +260,20 @@ impl Event {
         }
     }
 
+    /// stogger's own warning that the file or socket at `path` could not
+    /// be used: the event `name` with the path under `path_key` and the
+    /// `error`. The caller adds the sentence (`_replace_msg`).
+    pub(crate) fn path_failure(
+        name: &str,
+        path_key: &str,
+        path: &std::path::Path,
+        error: impl fmt::Display,
+    ) -> Event {
+        Event::new(Level::Warning, name)
+            .with(path_key, path.display().to_string())
+            .with("error", error.to_string())
+    }
+
     /// Adds a field (builder style).
     pub fn with(mut self, key: impl Into<String>, value: impl Into<Value>) -> Event {
         self.fields.push((Cow::Owned(key.into()), value.into()));

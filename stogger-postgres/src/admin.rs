@@ -414,21 +414,18 @@ async fn migrate_on(
     r.cutoff = Some(literal(cutoff).trim_matches('\'').to_string());
 
     // 1. The indexes the old table needs as a partition, built concurrently.
-    let key = IndexSpec {
-        suffix: "id_timestamp",
-        ddl: "(id, \"timestamp\")",
-        definition: "btree (id, \"timestamp\")",
-    };
+    let key = IndexSpec::btree("id_timestamp", "(id, \"timestamp\")");
+    let key_definition = key.definition();
     let found = catalog::indexes(client, t)
         .await
         .map_err(|e| describe(&e))?;
     let has_key = found
         .iter()
-        .any(|i| i.valid && i.unique && i.definition == key.definition);
+        .any(|i| i.valid && i.unique && i.definition == key_definition);
     if !has_key {
         for stale in found
             .iter()
-            .filter(|i| !i.valid && i.definition == key.definition)
+            .filter(|i| !i.valid && i.definition == key_definition)
         {
             run(
                 client,
@@ -447,7 +444,7 @@ async fn migrate_on(
                 "CREATE UNIQUE INDEX CONCURRENTLY {} ON {} {}",
                 quote_ident(&t.index_name(key.suffix)),
                 t.quoted(),
-                key.ddl
+                key.ddl()
             ),
         )
         .await?;

@@ -71,6 +71,40 @@ pub struct IndexCheck {
     pub fix: Option<String>,
 }
 
+impl IndexCheck {
+    /// The verdict on `index`, found in the catalog; `role` is the role
+    /// and definition stogger expected it to have (None: not one of
+    /// stogger's).
+    fn found(
+        index: &IndexInfo,
+        role: Option<(&str, &str)>,
+        status: IndexStatus,
+        fix: Option<String>,
+    ) -> IndexCheck {
+        IndexCheck {
+            role: role.map(|(role, _)| role.to_string()),
+            name: index.name.clone(),
+            expected: role.map(|(_, expected)| expected.to_string()),
+            definition: Some(index.definition.clone()),
+            status,
+            fix,
+        }
+    }
+
+    /// An index of stogger's schema that is not there: in the role `role`,
+    /// to be named `name` with the definition `expected`, made by `fix`.
+    fn missing(role: &str, name: String, expected: &str, fix: String) -> IndexCheck {
+        IndexCheck {
+            role: Some(role.to_string()),
+            name,
+            expected: Some(expected.to_string()),
+            definition: None,
+            status: IndexStatus::Missing,
+            fix: Some(fix),
+        }
+    }
+}
+
 fn drop_sql(t: &TableName, name: &str, partitioned: bool) -> String {
     let index = t.sibling(name.to_string()).quoted();
     if partitioned {
@@ -90,13 +124,29 @@ fn create_fix(t: &TableName, spec: &IndexSpec, name: &str, partitioned: bool) ->
             quote_ident(name)
         )
     } else {
-        format!(
-            "CREATE INDEX CONCURRENTLY {} ON {} {};",
-            quote_ident(name),
-            t.quoted(),
-            spec.ddl
-        )
+        create_concurrently(name, t, spec) + ";"
     }
+}
+
+/// `CREATE INDEX CONCURRENTLY` of `spec` on `t`, named `name`.
+fn create_concurrently(name: &str, t: &TableName, spec: &IndexSpec) -> String {
+    format!(
+        "CREATE INDEX CONCURRENTLY {} ON {} {}",
+        quote_ident(name),
+        t.quoted(),
+        spec.ddl()
+    )
+}
+
+/// Runs `sql` and adds it to the statements `done`.
+async fn run(
+    client: &Client,
+    done: &mut Vec<String>,
+    sql: String,
+) -> Result<(), tokio_postgres::Error> {
+    client.batch_execute(&sql).await?;
+    done.push(sql);
+    Ok(())
 }
 
 /// Compares the indexes found on `t` (of `kind`) with those of `layout`.
@@ -117,25 +167,18 @@ pub fn compare(
     } else {
         "btree (id)"
     };
+    let pk = "primary key";
     match found.iter().position(|i| i.primary) {
         Some(k) => {
             used[k] = true;
-            out.push(IndexCheck {
-                role: Some("primary key".into()),
-                name: found[k].name.clone(),
-                expected: Some(pk_expected.into()),
-                definition: Some(found[k].definition.clone()),
-                status: IndexStatus::Ok,
-                fix: None,
-            });
+            let role = Some((pk, pk_expected));
+            out.push(IndexCheck::found(&found[k], role, IndexStatus::Ok, None));
         }
-        None => out.push(IndexCheck {
-            role: Some("primary key".into()),
-            name: format!("{}_pkey", t.table()),
-            expected: Some(pk_expected.into()),
-            definition: None,
-            status: IndexStatus::Missing,
-            fix: Some(format!(
+        None => out.push(IndexCheck::missing(
+            pk,
+            format!("{}_pkey", t.table()),
+            pk_expected,
+            format!(
                 "ALTER TABLE {} ADD PRIMARY KEY ({});",
                 t.quoted(),
                 if partitioned {
@@ -143,46 +186,35 @@ pub fn compare(
                 } else {
                     "id"
                 }
-            )),
-        }),
+            ),
+        )),
     }
     for spec in layout.indexes() {
         let standard = t.index_name(spec.suffix);
+        let definition = spec.definition();
         let mut matching: Vec<usize> = (0..found.len())
-            .filter(|&k| !used[k] && found[k].valid && found[k].definition == spec.definition)
+            .filter(|&k| !used[k] && found[k].valid && found[k].definition == definition)
             .collect();
         // The one with stogger's name is the keeper, when there is one.
         matching.sort_by_key(|&k| found[k].name != standard);
         let Some((&keep, extra)) = matching.split_first() else {
-            out.push(IndexCheck {
-                role: Some(spec.suffix.into()),
-                name: standard.clone(),
-                expected: Some(spec.definition.into()),
-                definition: None,
-                status: IndexStatus::Missing,
-                fix: Some(create_fix(t, &spec, &standard, partitioned)),
-            });
+            let fix = create_fix(t, &spec, &standard, partitioned);
+            let missing = IndexCheck::missing(spec.suffix, standard, &definition, fix);
+            out.push(missing);
             continue;
         };
+        let role = Some((spec.suffix, definition.as_str()));
         used[keep] = true;
-        out.push(IndexCheck {
-            role: Some(spec.suffix.into()),
-            name: found[keep].name.clone(),
-            expected: Some(spec.definition.into()),
-            definition: Some(found[keep].definition.clone()),
-            status: IndexStatus::Ok,
-            fix: None,
-        });
+        out.push(IndexCheck::found(&found[keep], role, IndexStatus::Ok, None));
         for &k in extra {
             used[k] = true;
-            out.push(IndexCheck {
-                role: Some(spec.suffix.into()),
-                name: found[k].name.clone(),
-                expected: Some(spec.definition.into()),
-                definition: Some(found[k].definition.clone()),
-                status: IndexStatus::Duplicate,
-                fix: Some(drop_sql(t, &found[k].name, partitioned)),
-            });
+            let fix = Some(drop_sql(t, &found[k].name, partitioned));
+            out.push(IndexCheck::found(
+                &found[k],
+                role,
+                IndexStatus::Duplicate,
+                fix,
+            ));
         }
     }
     for (k, index) in found.iter().enumerate() {
@@ -206,14 +238,7 @@ pub fn compare(
                 ),
             )
         };
-        out.push(IndexCheck {
-            role: None,
-            name: index.name.clone(),
-            expected: None,
-            definition: Some(index.definition.clone()),
-            status,
-            fix: Some(fix),
-        });
+        out.push(IndexCheck::found(index, None, status, Some(fix)));
     }
     out
 }
@@ -255,43 +280,29 @@ pub async fn build(
     let mut done = Vec::new();
     let name = free_name(client, t, &t.index_name(spec.suffix)).await?;
     if kind != TableKind::Partitioned {
-        let sql = format!(
-            "CREATE INDEX CONCURRENTLY {} ON {} {}",
-            quote_ident(&name),
-            t.quoted(),
-            spec.ddl
-        );
-        client.batch_execute(&sql).await?;
-        done.push(sql);
+        run(client, &mut done, create_concurrently(&name, t, spec)).await?;
         return Ok(done);
     }
     let parent_sql = format!(
         "CREATE INDEX {} ON ONLY {} {}",
         quote_ident(&name),
         t.quoted(),
-        spec.ddl
+        spec.ddl()
     );
-    client.batch_execute(&parent_sql).await?;
-    done.push(parent_sql);
+    run(client, &mut done, parent_sql).await?;
     let parent_index = t.sibling(name).quoted();
+    let definition = spec.definition();
     for part in catalog::partitions(client, t).await? {
         let p = part.table;
         let existing = catalog::indexes(client, &p)
             .await?
             .into_iter()
-            .find(|i| i.valid && i.definition == spec.definition);
+            .find(|i| i.valid && i.definition == definition);
         let index_name = match existing {
             Some(i) => i.name,
             None => {
                 let n = free_name(client, &p, &p.index_name(spec.suffix)).await?;
-                let sql = format!(
-                    "CREATE INDEX CONCURRENTLY {} ON {} {}",
-                    quote_ident(&n),
-                    p.quoted(),
-                    spec.ddl
-                );
-                client.batch_execute(&sql).await?;
-                done.push(sql);
+                run(client, &mut done, create_concurrently(&n, &p, spec)).await?;
                 n
             }
         };
@@ -299,8 +310,7 @@ pub async fn build(
             "ALTER INDEX {parent_index} ATTACH PARTITION {}",
             p.sibling(index_name).quoted()
         );
-        client.batch_execute(&attach).await?;
-        done.push(attach);
+        run(client, &mut done, attach).await?;
     }
     Ok(done)
 }
@@ -310,15 +320,22 @@ mod tests {
     use super::*;
     use stogger_pg_proto::{GinOpclass, Partitioning};
 
-    fn index(name: &str, definition: &str) -> IndexInfo {
-        IndexInfo {
-            name: name.into(),
-            statement: String::new(),
-            definition: definition.into(),
-            primary: name.ends_with("_pkey"),
-            unique: name.ends_with("_pkey"),
-            valid: !name.contains("invalid"),
-        }
+    /// What `compare` reports for the table `logs` of `kind` and `layout`
+    /// when the catalog lists `found` (name, definition; a `_pkey` is the
+    /// primary key, an `invalid` one is not valid).
+    fn compare_logs(kind: TableKind, layout: &Layout, found: &[(&str, &str)]) -> Vec<IndexCheck> {
+        let found: Vec<IndexInfo> = found
+            .iter()
+            .map(|&(name, definition)| IndexInfo {
+                name: name.into(),
+                statement: String::new(),
+                definition: definition.into(),
+                primary: name.ends_with("_pkey"),
+                unique: name.ends_with("_pkey"),
+                valid: !name.contains("invalid"),
+            })
+            .collect();
+        compare(&TableName::parse("logs").unwrap(), kind, layout, &found)
     }
 
     fn status_of<'a>(checks: &'a [IndexCheck], name: &str) -> &'a IndexCheck {
@@ -327,66 +344,58 @@ mod tests {
 
     #[test]
     fn indexes_are_compared_by_definition_not_name() {
-        let t = TableName::parse("logs").unwrap();
-        let found = [
-            index("logs_pkey", "btree (id)"),
-            index("renamed_ts", "btree (\"timestamp\" DESC)"),
-            index("idx_logs_level", "btree (level)"),
-            index("idx_logs_level_copy", "btree (level)"),
-            index("user_id_expr", "btree (((data ->> 'user_id'::text)))"),
-            index("gin_invalid", "gin (data jsonb_path_ops)"),
-        ];
-        let checks = compare(&t, TableKind::Plain, &Layout::SEED, &found);
-        assert_eq!(status_of(&checks, "logs_pkey").status, IndexStatus::Ok);
-        let ts = status_of(&checks, "renamed_ts");
-        assert_eq!(
-            (ts.status, ts.role.as_deref()),
-            (IndexStatus::Ok, Some("timestamp"))
+        let checks = compare_logs(
+            TableKind::Plain,
+            &Layout::SEED,
+            &[
+                ("logs_pkey", "btree (id)"),
+                ("renamed_ts", "btree (\"timestamp\" DESC)"),
+                ("idx_logs_level", "btree (level)"),
+                ("idx_logs_level_copy", "btree (level)"),
+                ("user_id_expr", "btree (((data ->> 'user_id'::text)))"),
+                ("gin_invalid", "gin (data jsonb_path_ops)"),
+            ],
         );
-        assert_eq!(status_of(&checks, "idx_logs_level").status, IndexStatus::Ok);
-        let dup = status_of(&checks, "idx_logs_level_copy");
-        assert_eq!(dup.status, IndexStatus::Duplicate);
+        let status = |name| status_of(&checks, name).status;
+        let fix = |name| status_of(&checks, name).fix.as_deref();
+        assert_eq!(status("logs_pkey"), IndexStatus::Ok);
+        assert_eq!(status("renamed_ts"), IndexStatus::Ok);
         assert_eq!(
-            dup.fix.as_deref(),
+            status_of(&checks, "renamed_ts").role.as_deref(),
+            Some("timestamp")
+        );
+        assert_eq!(status("idx_logs_level"), IndexStatus::Ok);
+        assert_eq!(status("idx_logs_level_copy"), IndexStatus::Duplicate);
+        assert_eq!(
+            fix("idx_logs_level_copy"),
             Some("DROP INDEX CONCURRENTLY \"idx_logs_level_copy\";")
         );
+        assert_eq!(status("user_id_expr"), IndexStatus::Unexpected);
+        assert_eq!(status("gin_invalid"), IndexStatus::Invalid);
+        assert_eq!(status("idx_logs_event"), IndexStatus::Missing);
         assert_eq!(
-            status_of(&checks, "user_id_expr").status,
-            IndexStatus::Unexpected
-        );
-        assert_eq!(
-            status_of(&checks, "gin_invalid").status,
-            IndexStatus::Invalid
-        );
-        let event = status_of(&checks, "idx_logs_event");
-        assert_eq!(event.status, IndexStatus::Missing);
-        assert_eq!(
-            event.fix.as_deref(),
+            fix("idx_logs_event"),
             Some("CREATE INDEX CONCURRENTLY \"idx_logs_event\" ON \"logs\" (event);")
         );
         // The only GIN is invalid: the data index is missing too.
-        assert_eq!(
-            status_of(&checks, "idx_logs_data").status,
-            IndexStatus::Missing
-        );
+        assert_eq!(status("idx_logs_data"), IndexStatus::Missing);
     }
 
     #[test]
     fn the_configured_opclass_decides_what_is_expected() {
-        let t = TableName::parse("logs").unwrap();
         let found = [
-            index("logs_pkey", "btree (id, \"timestamp\")"),
-            index("idx_logs_timestamp", "btree (\"timestamp\" DESC)"),
-            index("idx_logs_level", "btree (level)"),
-            index("idx_logs_event", "btree (event)"),
-            index("idx_logs_data", "gin (data jsonb_path_ops)"),
+            ("logs_pkey", "btree (id, \"timestamp\")"),
+            ("idx_logs_timestamp", "btree (\"timestamp\" DESC)"),
+            ("idx_logs_level", "btree (level)"),
+            ("idx_logs_event", "btree (event)"),
+            ("idx_logs_data", "gin (data jsonb_path_ops)"),
         ];
         let layout = Layout {
             partitioning: Partitioning::Daily,
             gin_opclass: GinOpclass::None,
             default_partition: true,
         };
-        let checks = compare(&t, TableKind::Partitioned, &layout, &found);
+        let checks = compare_logs(TableKind::Partitioned, &layout, &found);
         let gin = status_of(&checks, "idx_logs_data");
         assert_eq!(gin.status, IndexStatus::Unexpected);
         assert!(gin
@@ -399,7 +408,7 @@ mod tests {
             gin_opclass: GinOpclass::JsonbOps,
             ..layout
         };
-        let checks = compare(&t, TableKind::Partitioned, &layout, &found);
+        let checks = compare_logs(TableKind::Partitioned, &layout, &found);
         let missing: Vec<&str> = checks
             .iter()
             .filter(|c| c.status == IndexStatus::Missing)

@@ -4,7 +4,7 @@
 //! Periods are aligned in UTC, whatever the server's or the client's time
 //! zone: hours, days, ISO weeks (Monday 00:00 to Monday 00:00) and
 //! calendar months. A partition is named after the start of its period:
-//! `p2026112611` (hourly), `p20261126` (daily), `p20261123` (weekly, the
+//! `p2026112611` (hourly), `p20261126` (daily), `p20261123` (Weekly, the
 //! Monday), `p202611` (monthly).
 
 use stogger_pg_proto::Partitioning;
@@ -145,44 +145,23 @@ mod tests {
 
     #[test]
     fn periods_are_aligned_in_utc() {
+        use Partitioning::{Daily, Hourly, Monthly, Weekly};
         let t = datetime!(2026-11-26 11:45:27.5 +02:00); // 09:45 UTC, a Thursday
-        let h = Period::at(Partitioning::Hourly, t).unwrap();
-        assert_eq!(
-            (h.start, h.end),
-            (
-                datetime!(2026-11-26 9:00 UTC),
-                datetime!(2026-11-26 10:00 UTC)
-            )
-        );
-        assert_eq!(h.suffix(Partitioning::Hourly), "p2026112609");
-        let d = Period::at(Partitioning::Daily, t).unwrap();
-        assert_eq!(
-            (d.start, d.end),
-            (
-                datetime!(2026-11-26 0:00 UTC),
-                datetime!(2026-11-27 0:00 UTC)
-            )
-        );
-        assert_eq!(d.suffix(Partitioning::Daily), "p20261126");
-        let w = Period::at(Partitioning::Weekly, t).unwrap();
-        assert_eq!(
-            (w.start, w.end),
-            (
-                datetime!(2026-11-23 0:00 UTC),
-                datetime!(2026-11-30 0:00 UTC)
-            )
-        );
-        assert_eq!(w.suffix(Partitioning::Weekly), "p20261123");
-        let m = Period::at(Partitioning::Monthly, datetime!(2026-12-31 23:59:59 UTC)).unwrap();
-        assert_eq!(
-            (m.start, m.end),
-            (
-                datetime!(2026-12-01 0:00 UTC),
-                datetime!(2027-01-01 0:00 UTC)
-            )
-        );
-        assert_eq!(m.suffix(Partitioning::Monthly), "p202612");
+        #[rustfmt::skip]
+        let cases = [
+            // Partitioning, instant, expected start and end, partition suffix.
+            (Hourly, t, datetime!(2026-11-26 9:00 UTC), datetime!(2026-11-26 10:00 UTC), "p2026112609"),
+            (Daily, t, datetime!(2026-11-26 0:00 UTC), datetime!(2026-11-27 0:00 UTC), "p20261126"),
+            (Weekly, t, datetime!(2026-11-23 0:00 UTC), datetime!(2026-11-30 0:00 UTC), "p20261123"),
+            (Monthly, datetime!(2026-12-31 23:59:59 UTC), datetime!(2026-12-01 0:00 UTC), datetime!(2027-01-01 0:00 UTC), "p202612"),
+        ];
+        for (partitioning, at, start, end, suffix) in cases {
+            let p = Period::at(partitioning, at).unwrap();
+            assert_eq!((p.start, p.end), (start, end), "{partitioning}");
+            assert_eq!(p.suffix(partitioning), suffix);
+        }
         assert_eq!(Period::at(Partitioning::None, t), None);
+        let d = Period::at(Daily, t).unwrap();
         assert_eq!(
             d.bounds_sql(),
             "FOR VALUES FROM ('2026-11-26 00:00:00+00') TO ('2026-11-27 00:00:00+00')"

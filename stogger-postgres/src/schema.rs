@@ -35,45 +35,70 @@ pub const COLUMNS: [(&str, &str, bool); 7] = [
 ];
 
 /// One of the indexes stogger creates on the table: its name suffix
-/// (`idx_<table>_<suffix>`), its DDL after `ON <table>`, and its definition
-/// as `pg_get_indexdef` prints it after `USING ` (method, columns, opclass:
-/// what `stogger doctor` compares, whatever the index is called).
+/// (`idx_<table>_<suffix>`), its access method and its column list, from
+/// which come its DDL and its definition as `pg_get_indexdef` prints it
+/// (what `stogger doctor` compares, whatever the index is called).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IndexSpec {
     /// The name suffix: `timestamp`, `level`, `event`, `data`.
     pub suffix: &'static str,
-    /// The DDL after `ON <table>`.
-    pub ddl: &'static str,
-    /// `pg_get_indexdef`'s text after `USING `.
-    pub definition: &'static str,
+    /// GIN, else btree (PostgreSQL's default method, left out of the DDL).
+    gin: bool,
+    /// The column list as created: `("timestamp" DESC)`, `(data jsonb_ops)`.
+    columns: &'static str,
+    /// The column list as `pg_get_indexdef` prints it: the same, less a
+    /// default operator class.
+    printed: &'static str,
 }
 
-const TIMESTAMP_INDEX: IndexSpec = IndexSpec {
-    suffix: "timestamp",
-    ddl: "(\"timestamp\" DESC)",
-    definition: "btree (\"timestamp\" DESC)",
-};
-const LEVEL_INDEX: IndexSpec = IndexSpec {
-    suffix: "level",
-    ddl: "(level)",
-    definition: "btree (level)",
-};
-const EVENT_INDEX: IndexSpec = IndexSpec {
-    suffix: "event",
-    ddl: "(event)",
-    definition: "btree (event)",
-};
-const GIN_PATH_OPS: IndexSpec = IndexSpec {
-    suffix: "data",
-    ddl: "USING GIN (data jsonb_path_ops)",
-    definition: "gin (data jsonb_path_ops)",
-};
+impl IndexSpec {
+    /// A btree index on `columns`.
+    pub const fn btree(suffix: &'static str, columns: &'static str) -> IndexSpec {
+        IndexSpec {
+            suffix,
+            gin: false,
+            columns,
+            printed: columns,
+        }
+    }
+
+    /// A GIN index on `columns`, which `pg_get_indexdef` prints as `printed`.
+    pub const fn gin(
+        suffix: &'static str,
+        columns: &'static str,
+        printed: &'static str,
+    ) -> IndexSpec {
+        IndexSpec {
+            suffix,
+            gin: true,
+            columns,
+            printed,
+        }
+    }
+
+    /// The DDL after `ON <table>`.
+    pub fn ddl(&self) -> String {
+        if self.gin {
+            format!("USING GIN {}", self.columns)
+        } else {
+            self.columns.to_string()
+        }
+    }
+
+    /// `pg_get_indexdef`'s text after `USING `.
+    pub fn definition(&self) -> String {
+        let method = if self.gin { "gin" } else { "btree" };
+        format!("{method} {}", self.printed)
+    }
+}
+
+const TIMESTAMP_INDEX: IndexSpec = IndexSpec::btree("timestamp", "(\"timestamp\" DESC)");
+const LEVEL_INDEX: IndexSpec = IndexSpec::btree("level", "(level)");
+const EVENT_INDEX: IndexSpec = IndexSpec::btree("event", "(event)");
+const GIN_PATH_OPS: IndexSpec =
+    IndexSpec::gin("data", "(data jsonb_path_ops)", "(data jsonb_path_ops)");
 // jsonb_ops is the default operator class: pg_get_indexdef leaves it out.
-const GIN_OPS: IndexSpec = IndexSpec {
-    suffix: "data",
-    ddl: "USING GIN (data jsonb_ops)",
-    definition: "gin (data)",
-};
+const GIN_OPS: IndexSpec = IndexSpec::gin("data", "(data jsonb_ops)", "(data)");
 
 /// The indexes of a table stogger creates with `gin` as the GIN index's
 /// operator class (three without GIN for [`GinOpclass::None`]).
@@ -326,7 +351,7 @@ pub fn create_index_sql(t: &TableName, index: &IndexSpec) -> String {
         "CREATE INDEX IF NOT EXISTS {} ON {} {}",
         quote_ident(&t.index_name(index.suffix)),
         t.quoted(),
-        index.ddl
+        index.ddl()
     )
 }
 

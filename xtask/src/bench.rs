@@ -63,19 +63,75 @@ impl Db {
     }
 }
 
+/// The headline figure of a scenario: its key in the runner's JSON, its
+/// unit, and which way is better.
+#[derive(Clone, Copy)]
+struct Metric {
+    key: &'static str,
+    unit: &'static str,
+    better: Better,
+}
+
+impl Metric {
+    const fn new(key: &'static str, unit: &'static str, better: Better) -> Metric {
+        Metric { key, unit, better }
+    }
+
+    /// ours against baseline, oriented so that > 1 means ours did better.
+    fn ratio(self, ours: f64, baseline: f64) -> f64 {
+        match self.better {
+            Better::Higher => ours / baseline,
+            Better::Lower => baseline / ours,
+        }
+    }
+}
+
+const EVENTS_PER_S: Metric = Metric::new("events_per_s", "events/s", Better::Higher);
+const P50_NS: Metric = Metric::new("p50_ns", "ns/call p50", Better::Lower);
+const P999_NS: Metric = Metric::new("p999_ns", "ns/call p99.9", Better::Lower);
+const NS_PER_CALL: Metric = Metric::new("ns_per_call", "ns/call", Better::Lower);
+const GROWTH_MIB: Metric = Metric::new("growth_mib", "MiB peak RSS growth", Better::Lower);
+
+/// What a scenario must reach.
+#[derive(Clone, Copy)]
+enum Target {
+    /// The ratio is at least `min`; `why` (may be empty) says what that
+    /// means in the scenario's terms.
+    Ratio { min: f64, why: &'static str },
+    /// Ours is at most `max`, in the metric's unit; `text` states it.
+    OursAtMost { max: f64, text: &'static str },
+}
+
+impl Target {
+    const fn ratio(min: f64) -> Target {
+        Target::Ratio { min, why: "" }
+    }
+
+    fn met(self, ours: f64, ratio: f64) -> bool {
+        match self {
+            Target::Ratio { min, .. } => ratio >= min,
+            Target::OursAtMost { max, .. } => ours <= max,
+        }
+    }
+
+    /// The target as the results state it (`ratio >= 0.9`).
+    fn text(self) -> String {
+        match self {
+            Target::Ratio { min, why: "" } => format!("ratio >= {min:?}"),
+            Target::Ratio { min, why } => format!("ratio >= {min:?} ({why})"),
+            Target::OursAtMost { text, .. } => text.to_string(),
+        }
+    }
+}
+
 struct Scenario {
     name: &'static str,
     n_full: u64,
     n_quick: u64,
     db: Db,
-    /// Key of the headline figure in the runner's JSON.
-    metric: &'static str,
-    unit: &'static str,
-    better: Better,
+    metric: Metric,
     baseline: &'static str,
-    /// The target, as text and as a check on (ours, ratio).
-    target: &'static str,
-    met: fn(f64, f64) -> bool,
+    target: Target,
 }
 
 const SCENARIOS: [Scenario; 13] = [
@@ -84,156 +140,141 @@ const SCENARIOS: [Scenario; 13] = [
         n_full: 100_000,
         n_quick: 20_000,
         db: Db::Live,
-        metric: "events_per_s",
-        unit: "events/s",
-        better: Better::Higher,
+        metric: EVENTS_PER_S,
         baseline: "raw tokio-postgres: one BinaryCopyInWriter COPY of the same rows, same table DDL and indexes",
-        target: "ratio >= 0.9",
-        met: |_, r| r >= 0.9,
+        target: Target::ratio(0.9),
     },
     Scenario {
         name: "pg_sync_vs_insert",
         n_full: 20_000,
         n_quick: 5_000,
         db: Db::Live,
-        metric: "events_per_s",
-        unit: "events/s",
-        better: Better::Higher,
+        metric: EVENTS_PER_S,
         baseline: "raw tokio-postgres: one prepared INSERT per row, autocommit, one connection, on a current-thread runtime on the calling thread (as the blocking postgres crate)",
-        target: "ratio >= 0.9",
-        met: |_, r| r >= 0.9,
+        target: Target::ratio(0.9),
     },
     Scenario {
         name: "pg_sync_concurrent",
         n_full: 40_000,
         n_quick: 8_000,
         db: Db::Live,
-        metric: "events_per_s",
-        unit: "events/s",
-        better: Better::Higher,
+        metric: EVENTS_PER_S,
         baseline: "8 threads, each its own connection and prepared INSERT on a current-thread runtime of its own; ours: 8 threads logging in sync mode (default pool)",
-        target: "ratio >= 0.9",
-        met: |_, r| r >= 0.9,
+        target: Target::ratio(0.9),
     },
     Scenario {
         name: "file_vs_tracing_fmt",
         n_full: 200_000,
         n_quick: 50_000,
         db: Db::None,
-        metric: "events_per_s",
-        unit: "events/s",
-        better: Better::Higher,
+        metric: EVENTS_PER_S,
         baseline: "tracing-subscriber fmt layer (no ANSI) writing an Arc<File> in the same directory",
-        target: "ratio >= 1.0",
-        met: |_, r| r >= 1.0,
+        target: Target::ratio(1.0),
     },
     Scenario {
         name: "caller_overhead",
         n_full: 100_000,
         n_quick: 50_000,
         db: Db::Live,
-        metric: "p50_ns",
-        unit: "ns/call p50",
-        better: Better::Lower,
+        metric: P50_NS,
         baseline: "tracing-subscriber fmt layer into tracing_appender::non_blocking (file)",
-        target: "ours p50 <= 1000 ns",
-        met: |ours, _| ours <= 1000.0,
+        target: Target::OursAtMost {
+            max: 1000.0,
+            text: "ours p50 <= 1000 ns",
+        },
     },
     Scenario {
         name: "caller_overhead_after_set_filter",
         n_full: 100_000,
         n_quick: 50_000,
         db: Db::Live,
-        metric: "p50_ns",
-        unit: "ns/call p50",
-        better: Better::Lower,
+        metric: P50_NS,
         baseline: "as caller_overhead; ours after 1000 set_filter calls",
-        target: "ours p50 <= 1000 ns",
-        met: |ours, _| ours <= 1000.0,
+        target: Target::OursAtMost {
+            max: 1000.0,
+            text: "ours p50 <= 1000 ns",
+        },
     },
     Scenario {
         name: "disabled_debug",
         n_full: 50_000_000,
         n_quick: 10_000_000,
         db: Db::None,
-        metric: "ns_per_call",
-        unit: "ns/call",
-        better: Better::Lower,
+        metric: NS_PER_CALL,
         baseline: "tracing-subscriber: LevelFilter::INFO in front of a fmt layer",
-        target: "ours <= 10 ns",
-        met: |ours, _| ours <= 10.0,
+        target: Target::OursAtMost {
+            max: 10.0,
+            text: "ours <= 10 ns",
+        },
     },
     Scenario {
         name: "disabled_debug_after_set_filter",
         n_full: 50_000_000,
         n_quick: 10_000_000,
         db: Db::None,
-        metric: "ns_per_call",
-        unit: "ns/call",
-        better: Better::Lower,
+        metric: NS_PER_CALL,
         baseline: "as disabled_debug; ours after 1000 set_filter calls",
-        target: "ours <= 10 ns",
-        met: |ours, _| ours <= 10.0,
+        target: Target::OursAtMost {
+            max: 10.0,
+            text: "ours <= 10 ns",
+        },
     },
     Scenario {
         name: "filter_directives_vs_envfilter",
         n_full: 50_000_000,
         n_quick: 10_000_000,
         db: Db::None,
-        metric: "ns_per_call",
-        unit: "ns/call",
-        better: Better::Lower,
+        metric: NS_PER_CALL,
         baseline: "tracing-subscriber EnvFilter with the same five directives, per-layer filter of a fmt layer",
-        target: "ratio >= 1.0",
-        met: |_, r| r >= 1.0,
+        target: Target::ratio(1.0),
     },
     Scenario {
         name: "outage_memory",
         n_full: 1_000_000,
         n_quick: 300_000,
         db: Db::Down,
-        metric: "growth_mib",
-        unit: "MiB peak RSS growth",
-        better: Better::Lower,
+        metric: GROWTH_MIB,
         baseline: "the bytes of the rows a full queue holds, computed: min(postgres_queue_capacity, postgres_queue_max_bytes / row bytes) x row bytes (level + event + data text)",
-        target: "ratio >= 0.5 (growth at most twice the rows' own bytes)",
-        met: |_, r| r >= 0.5,
+        target: Target::Ratio {
+            min: 0.5,
+            why: "growth at most twice the rows' own bytes",
+        },
     },
     Scenario {
         name: "outage_memory_64k",
         n_full: 20_000,
         n_quick: 5_000,
         db: Db::Down,
-        metric: "growth_mib",
-        unit: "MiB peak RSS growth",
-        better: Better::Lower,
+        metric: GROWTH_MIB,
         baseline: "as outage_memory, events with a 64 KiB field: the byte bound (64 MiB) decides",
-        target: "ratio >= 0.8 (growth within the byte bound plus 25%)",
-        met: |_, r| r >= 0.8,
+        target: Target::Ratio {
+            min: 0.8,
+            why: "growth within the byte bound plus 25%",
+        },
     },
     Scenario {
         name: "caller_under_outage",
         n_full: 200_000,
         n_quick: 50_000,
         db: Db::BlackHole,
-        metric: "p999_ns",
-        unit: "ns/call p99.9",
-        better: Better::Lower,
+        metric: P999_NS,
         baseline: "the same calls (batch mode) with the database up (caller_overhead's ours side)",
-        target: "ratio >= 0.5 (p99.9 at most twice the live figure)",
-        met: |_, r| r >= 0.5,
+        target: Target::Ratio {
+            min: 0.5,
+            why: "p99.9 at most twice the live figure",
+        },
     },
     Scenario {
         name: "caller_under_outage_sync",
         n_full: 200_000,
         n_quick: 50_000,
         db: Db::BlackHoleOnly,
-        metric: "p999_ns",
-        unit: "ns/call p99.9",
-        better: Better::Lower,
+        metric: P999_NS,
         baseline: "none: the documented fail-fast bound (sync mode, database black-holed from the start)",
-        target: "ours p99.9 <= 1 ms",
-        met: |ours, _| ours <= 1_000_000.0,
+        target: Target::OursAtMost {
+            max: 1_000_000.0,
+            text: "ours p99.9 <= 1 ms",
+        },
     },
 ];
 
@@ -677,16 +718,13 @@ fn run_scenario(
         }
     }
     let med = |runs: &[Value], key: &str| median(runs.iter().filter_map(|v| num(v, key)).collect());
-    let ours = med(&ours_runs, sc.metric);
+    let ours = med(&ours_runs, sc.metric.key);
     let baseline = if sc.db == Db::Down {
         med(&ours_runs, "queued_mib")
     } else {
-        med(&base_runs, sc.metric)
+        med(&base_runs, sc.metric.key)
     };
-    let ratio_of_medians = match sc.better {
-        Better::Higher => ours / baseline,
-        Better::Lower => baseline / ours,
-    };
+    let ratio_of_medians = sc.metric.ratio(ours, baseline);
     // The headline ratio is the median of the per-run ratios: each run of
     // ours is paired with the baseline run right after it, so a slow spell
     // of the machine (minutes long on a shared VM) hits both sides of a
@@ -733,14 +771,14 @@ fn run_scenario(
         "name": sc.name,
         "ours": ours,
         "baseline": baseline,
-        "unit": sc.unit,
+        "unit": sc.metric.unit,
         "ratio": ratio,
         "ratio_of_medians": finite(ratio_of_medians),
         "pair_ratios": pair_ratios,
         "runs": runs,
         "n": n,
-        "target": sc.target,
-        "met": (sc.met)(ours, ratio),
+        "target": sc.target.text(),
+        "met": sc.target.met(ours, ratio),
         "ours_events_per_s": finite(med(&ours_runs, "events_per_s")),
         "baseline_events_per_s": finite(med(&base_runs, "events_per_s")),
         "baseline_is": sc.baseline,
@@ -752,11 +790,8 @@ fn run_scenario(
 
 /// ours ÷ baseline of one run pair, oriented so that > 1 means ours did better.
 fn pair_ratio(sc: &Scenario, ours: &Value, baseline: &Value) -> Option<f64> {
-    let (o, b) = (num(ours, sc.metric)?, num(baseline, sc.metric)?);
-    let r = match sc.better {
-        Better::Higher => o / b,
-        Better::Lower => b / o,
-    };
+    let key = sc.metric.key;
+    let r = sc.metric.ratio(num(ours, key)?, num(baseline, key)?);
     r.is_finite().then_some(r)
 }
 
@@ -769,9 +804,9 @@ fn finite(x: f64) -> Value {
 }
 
 fn brief(sc: &Scenario, v: &Value) -> String {
-    let metric = num(v, sc.metric).map_or("?".into(), fmt_num);
+    let metric = num(v, sc.metric.key).map_or("?".into(), fmt_num);
     let eps = num(v, "events_per_s").map_or("?".into(), fmt_num);
-    format!("{metric} {} ({eps} events/s)", sc.unit)
+    format!("{metric} {} ({eps} events/s)", sc.metric.unit)
 }
 
 fn fmt_num(x: f64) -> String {

@@ -90,39 +90,23 @@ pub fn fuzz(args: &[String]) -> Result<(), String> {
     let budget = minutes * 60.0;
     let property_seconds =
         if afl { budget * PROPERTY_SHARE } else { budget } / PROPERTIES.len() as f64;
-    let mut report = Vec::new();
-    let mut failed = Vec::new();
+    let mut outcome = Outcome::default();
     for (file, test) in PROPERTIES {
         heading(&format!(
             "property {file}::{test} for {property_seconds:.0}s"
         ));
-        match run_property(file, test, property_seconds) {
-            Ok(lines) => report.extend(lines),
-            Err(e) => {
-                report.push(format!("{file}::{test}: FAILED"));
-                failed.push(e);
-            }
-        }
-        if interrupted() {
-            return Err("interrupted".into());
-        }
+        let run = run_property(file, test, property_seconds);
+        outcome.record(&format!("{file}::{test}"), run)?;
     }
     if afl {
         let seconds = budget * (1.0 - PROPERTY_SHARE) / AFL_TARGETS.len() as f64;
         for target in AFL_TARGETS {
             heading(&format!("afl {target} for {seconds:.0}s"));
-            match run_afl(target, seconds) {
-                Ok(line) => report.push(line),
-                Err(e) => {
-                    report.push(format!("afl {target}: FAILED"));
-                    failed.push(e);
-                }
-            }
-            if interrupted() {
-                return Err("interrupted".into());
-            }
+            let run = run_afl(target, seconds).map(|line| vec![line]);
+            outcome.record(&format!("afl {target}"), run)?;
         }
     }
+    let Outcome { report, failed } = outcome;
     heading(&format!(
         "fuzz summary ({:.0}s)",
         start.elapsed().as_secs_f64()
@@ -134,6 +118,32 @@ pub fn fuzz(args: &[String]) -> Result<(), String> {
         Ok(())
     } else {
         Err(failed.join("\n"))
+    }
+}
+
+/// What the campaign found so far: the summary lines, and the errors of
+/// the runs that failed.
+#[derive(Default)]
+struct Outcome {
+    report: Vec<String>,
+    failed: Vec<String>,
+}
+
+impl Outcome {
+    /// Notes the result of the run `name` (its summary lines, or `name:
+    /// FAILED` and its error); an error when Ctrl-C asked to stop.
+    fn record(&mut self, name: &str, run: Result<Vec<String>, String>) -> Result<(), String> {
+        match run {
+            Ok(lines) => self.report.extend(lines),
+            Err(e) => {
+                self.report.push(format!("{name}: FAILED"));
+                self.failed.push(e);
+            }
+        }
+        if interrupted() {
+            return Err("interrupted".into());
+        }
+        Ok(())
     }
 }
 

@@ -209,14 +209,11 @@ pub(crate) fn build(
         Err(err) => {
             startup.failed(
                 Output::Journal,
-                Event::new(Level::Warning, "systemd-journal-setup-failed")
-                    .with("socket", socket.display().to_string())
-                    .with("error", err.to_string())
-                    .with(
-                        "_replace_msg",
-                        "Cannot open a socket for the journal at {socket}: {error}; \
-                         logging continues without it",
-                    ),
+                Event::path_failure("systemd-journal-setup-failed", "socket", socket, err).with(
+                    "_replace_msg",
+                    "Cannot open a socket for the journal at {socket}: {error}; \
+                     logging continues without it",
+                ),
             );
             return Ok(None);
         }
@@ -556,9 +553,7 @@ mod tests {
                 ..fake.config()
             };
             let mut startup = StartupLog::default();
-            let target = build(&cfg, &mut startup, None)
-                .expect("socket exists")
-                .expect("journal target");
+            let target = journal_target(&cfg, &mut startup);
             let notes = startup.events;
             assert_eq!(target.name(), "journal");
             assert_eq!(target.outputs(), Output::Journal.into());
@@ -571,61 +566,64 @@ mod tests {
             );
             assert_eq!(notes[0].get("identifier"), Some(&Value::from("fake-svc")));
 
-            let _ = target.handle(
-                &Event::new(Level::Warning, "disk-low").with("free_mb", 3),
-                Output::Journal.into(),
-            );
-            let got = decode(&fake.recv().data).expect("payload");
+            let event = Event::new(Level::Warning, "disk-low").with("free_mb", 3);
+            let got = deliver(&fake, &*target, &event);
             assert_eq!(field(&got, "STOGGER_EVENT"), Some(&b"disk-low"[..]));
             assert_eq!(field(&got, "SYSLOG_IDENTIFIER"), Some(&b"fake-svc"[..]));
             assert_eq!(field(&got, "SYSLOG_FACILITY"), Some(&b"16"[..]));
         }
     }
 
+    /// The journal target of `cfg` (whose socket exists), with the notes
+    /// its start left in `startup`.
+    fn journal_target(cfg: &Config, startup: &mut StartupLog) -> Box<dyn Target> {
+        build(cfg, startup, None)
+            .expect("socket exists")
+            .expect("journal target")
+    }
+
+    /// Sends `event` through `target` and decodes what the journal received.
+    fn deliver(fake: &FakeJournal, target: &dyn Target, event: &Event) -> Vec<(String, Vec<u8>)> {
+        let _ = target.handle(event, Output::Journal.into());
+        decode(&fake.recv().data).expect("payload")
+    }
+
+    /// The notes of starting a journal target with `systemd_facility =
+    /// facility`, and the SYSLOG_FACILITY it then sends.
+    fn facility_sent(facility: &str) -> (Vec<Event>, Vec<u8>) {
+        let fake = FakeJournal::new();
+        let cfg = Config {
+            systemd_facility: facility.into(),
+            ..fake.config()
+        };
+        let mut startup = StartupLog::default();
+        let target = journal_target(&cfg, &mut startup);
+        let got = deliver(&fake, &*target, &Event::new(Level::Info, "x"));
+        let sent = field(&got, "SYSLOG_FACILITY").expect("SYSLOG_FACILITY");
+        (startup.events, sent.to_vec())
+    }
+
     #[test]
     fn debug_events_have_priority_7() {
         let fake = FakeJournal::new();
-        let target = build(&fake.config(), &mut StartupLog::default(), None)
-            .expect("socket exists")
-            .expect("journal target");
-        let _ = target.handle(&Event::new(Level::Debug, "detail"), Output::Journal.into());
-        let got = decode(&fake.recv().data).expect("payload");
+        let target = journal_target(&fake.config(), &mut StartupLog::default());
+        let got = deliver(&fake, &*target, &Event::new(Level::Debug, "detail"));
         assert_eq!(field(&got, "PRIORITY"), Some(&b"7"[..]));
     }
 
     #[test]
     fn unknown_facility_warns_and_uses_local0() {
-        let fake = FakeJournal::new();
-        let cfg = Config {
-            systemd_facility: "LOG_NOPE".into(),
-            ..fake.config()
-        };
-        let mut startup = StartupLog::default();
-        let target = build(&cfg, &mut startup, None)
-            .expect("ok")
-            .expect("target");
-        assert!(startup
-            .events
+        let (notes, sent) = facility_sent("LOG_NOPE");
+        assert!(notes
             .iter()
             .any(|n| n.name == "systemd-facility-unknown" && n.level == Level::Warning));
-        let _ = target.handle(&Event::new(Level::Info, "x"), Output::Journal.into());
-        let got = decode(&fake.recv().data).expect("payload");
-        assert_eq!(field(&got, "SYSLOG_FACILITY"), Some(&b"16"[..]));
+        assert_eq!(sent, b"16");
     }
 
     #[test]
     fn configured_facility_is_sent_as_its_number() {
-        let fake = FakeJournal::new();
-        let cfg = Config {
-            systemd_facility: "LOG_DAEMON".into(),
-            ..fake.config()
-        };
-        let target = build(&cfg, &mut StartupLog::default(), None)
-            .expect("ok")
-            .expect("target");
-        let _ = target.handle(&Event::new(Level::Info, "x"), Output::Journal.into());
-        let got = decode(&fake.recv().data).expect("payload");
-        assert_eq!(field(&got, "SYSLOG_FACILITY"), Some(&b"3"[..]));
+        let (_, sent) = facility_sent("LOG_DAEMON");
+        assert_eq!(sent, b"3");
     }
 
     #[test]

@@ -172,13 +172,10 @@ fn unavailable_note(status: &PluginStatus, not_available_reported: &AtomicBool) 
                 ),
         ),
         PluginStatus::LoadError { path, error } => Some(
-            Event::new(Level::Warning, "stogger-postgres-load-failed")
-                .with("path", path.display().to_string())
-                .with("error", error.clone())
-                .with(
-                    "_replace_msg",
-                    "cannot load the PostgreSQL plugin {path}: {error}; PostgreSQL logging is off",
-                ),
+            Event::path_failure("stogger-postgres-load-failed", "path", path, error).with(
+                "_replace_msg",
+                "cannot load the PostgreSQL plugin {path}: {error}; PostgreSQL logging is off",
+            ),
         ),
         PluginStatus::Static | PluginStatus::Loaded { .. } => None,
     }

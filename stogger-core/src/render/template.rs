@@ -725,34 +725,16 @@ fn format_int(out: &mut String, n: i128, spec: &Spec) -> Result<(), Fail> {
             super::number::push_uint(&mut digits, magnitude);
             ""
         }
-        'b' => {
-            let _ = write!(digits, "{magnitude:b}");
+        'b' | 'o' | 'x' | 'X' => {
+            // The digits in the radix, and the prefix `#` adds.
+            let (_, alt_prefix) = match ty {
+                'b' => (write!(digits, "{magnitude:b}"), "0b"),
+                'o' => (write!(digits, "{magnitude:o}"), "0o"),
+                'x' => (write!(digits, "{magnitude:x}"), "0x"),
+                _ => (write!(digits, "{magnitude:X}"), "0X"),
+            };
             if spec.alt {
-                "0b"
-            } else {
-                ""
-            }
-        }
-        'o' => {
-            let _ = write!(digits, "{magnitude:o}");
-            if spec.alt {
-                "0o"
-            } else {
-                ""
-            }
-        }
-        'x' => {
-            let _ = write!(digits, "{magnitude:x}");
-            if spec.alt {
-                "0x"
-            } else {
-                ""
-            }
-        }
-        'X' => {
-            let _ = write!(digits, "{magnitude:X}");
-            if spec.alt {
-                "0X"
+                alt_prefix
             } else {
                 ""
             }
