@@ -66,7 +66,9 @@ where
 pub(crate) fn ensure_layer_installed() -> Result<(), Error> {
     // Held also after a panic elsewhere (a poisoned lock's `Err` would
     // hold nothing).
-    let _lock = INSTALL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _lock = INSTALL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if !LAYER_REGISTERED.load(Ordering::Relaxed) {
         use tracing_subscriber::layer::SubscriberExt;
         let subscriber = tracing_subscriber::registry().with(layer());

@@ -79,7 +79,9 @@ static UPDATE: Mutex<()> = Mutex::new(());
 /// this a poisoned lock would be an `Err` bound to `_lock`, and updates
 /// would go on unserialised.
 fn lock_updates() -> std::sync::MutexGuard<'static, ()> {
-    UPDATE.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    UPDATE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Whether stogger installed the `log` crate's logger (its bridge): then
