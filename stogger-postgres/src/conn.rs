@@ -308,9 +308,9 @@ pub enum InsertStatement<'a> {
     /// prepared statement that outlives it, so it works through
     /// pgbouncer's transaction pooling.
     Unnamed(&'a str),
-    /// A statement prepared on this connection by [`prepare_insert`] for
-    /// that many rows: Bind and Execute only.
-    Prepared(&'a Statement),
+    /// A named statement prepared on this connection by
+    /// [`prepare_insert`] for that many rows: Bind and Execute only.
+    Named(&'a Statement),
 }
 
 /// One autocommit INSERT of `rows` (sync mode's pooled connections). All
@@ -327,7 +327,7 @@ pub async fn insert(
                 values.iter().flat_map(RowValues::typed).collect();
             client.execute_typed(sql, &typed).await
         }
-        InsertStatement::Prepared(statement) => {
+        InsertStatement::Named(statement) => {
             let params: Vec<&(dyn ToSql + Sync)> =
                 values.iter().flat_map(RowValues::params).collect();
             client.execute(statement, &params).await

@@ -508,12 +508,12 @@ impl BatchTask {
                 _ = tokio::time::sleep_until(until) => return,
                 _ = state.stop.notified() => return,
                 _ = state.wake.notified() => {
-                    let gather = tokio::time::Instant::now() + state.flush_interval;
+                    let gathered_until = tokio::time::Instant::now() + state.flush_interval;
                     // Sync callers wait for their rows: no gathering then
                     // (rows arriving during one disk write go in the next).
                     if self.role == Role::Writer && !state.queue.above_high_water() {
                         tokio::select! {
-                            _ = tokio::time::sleep_until(gather.min(until)) => {}
+                            _ = tokio::time::sleep_until(gathered_until.min(until)) => {}
                             _ = state.stop.notified() => {}
                         }
                     }

@@ -119,11 +119,11 @@ impl SyncPath {
                 }
             }
         }
-        self.settle(group, &fates, stop, deferred);
+        self.finish_entries(group, &fates, stop, deferred);
     }
 
     /// Counts the fates, says the rows not sent, finishes each entry.
-    fn settle(
+    fn finish_entries(
         &self,
         group: &Group,
         fates: &[Fate],
@@ -368,7 +368,7 @@ impl SyncPath {
                 s
             }
         };
-        conn::insert(client, InsertStatement::Prepared(&statement), rows).await
+        conn::insert(client, InsertStatement::Named(&statement), rows).await
     }
 
     /// Connects a slot within `connect_timeout`; a failure opens the
