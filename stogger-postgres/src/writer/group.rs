@@ -51,6 +51,9 @@ enum Phase {
     Taken,
     /// Written (or given up) with this result for the caller.
     Done(i64),
+    /// Taken, and its caller stopped waiting for the result: whoever
+    /// finishes it answers for its rows.
+    Abandoned,
 }
 
 struct State {
@@ -87,15 +90,33 @@ impl Entry {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Finishes the entry and wakes its caller.
-    fn finish(&self, result: i64) {
-        let waker = {
+    /// Finishes the entry and wakes its caller; true when the caller had
+    /// stopped waiting (then no one hears `result`).
+    fn finish(&self, result: i64) -> bool {
+        let (waker, abandoned) = {
             let mut s = self.state();
+            let abandoned = s.phase == Phase::Abandoned;
             s.phase = Phase::Done(result);
-            s.waker.take()
+            (s.waker.take(), abandoned)
         };
         if let Some(w) = waker {
             w.wake();
+        }
+        abandoned
+    }
+
+    /// The caller stops waiting: its result if the entry was finished
+    /// meanwhile, else None, and the one who finishes it later learns
+    /// that no caller hears the result.
+    pub(super) fn abandon(&self) -> Option<i64> {
+        let mut s = self.state();
+        match s.phase {
+            Phase::Done(r) => Some(r),
+            _ => {
+                s.phase = Phase::Abandoned;
+                s.waker = None;
+                None
+            }
         }
     }
 
@@ -225,11 +246,10 @@ impl Group {
         self.entries.iter().flat_map(|e| e.rows.iter()).collect()
     }
 
-    /// Tells entry `i`'s caller its result.
-    pub(super) fn finish(&self, i: usize, result: i64) {
-        if let Some(e) = self.entries.get(i) {
-            e.finish(result);
-        }
+    /// Tells entry `i`'s caller its result; true when the caller had
+    /// stopped waiting for it.
+    pub(super) fn finish(&self, i: usize, result: i64) -> bool {
+        self.entries.get(i).is_some_and(|e| e.finish(result))
     }
 
     /// Finishes every entry not finished yet with `result`; their rows.
@@ -238,7 +258,7 @@ impl Group {
         for e in &self.entries {
             if e.result().is_none() {
                 rows += e.rows.len();
-                e.finish(result);
+                let _ = e.finish(result);
             }
         }
         rows
@@ -367,6 +387,22 @@ mod tests {
         assert_eq!(woken.load(std::sync::atomic::Ordering::SeqCst), 1);
         assert_eq!(poll_once(e.done(), &waker), Poll::Ready(1));
         assert_eq!(e.result(), Some(1));
+    }
+
+    #[test]
+    fn a_caller_that_stops_waiting_hands_its_rows_to_the_leader_unless_they_were_done() {
+        let w = Waiting::default();
+        let (gone, late) = (entry(2, 1), entry(1, 1));
+        w.push(gone.clone());
+        w.push(late.clone());
+        let g = w.take_group(&gone);
+        // Gave up before the leader finished: the leader is told.
+        assert_eq!(gone.abandon(), None);
+        assert!(g.finish(0, 2), "the leader learns no one hears the result");
+        // Finished first: the caller that gives up gets the result, and the
+        // leader had no one to answer for.
+        assert!(!g.finish(1, 1));
+        assert_eq!(late.abandon(), Some(1));
     }
 
     #[test]

@@ -177,7 +177,11 @@ impl SyncPath {
             } else {
                 mine.iter().filter(|f| **f == Fate::Delivered).count() as i64
             };
-            group.finish(i, result);
+            if group.finish(i, result) && result == NOT_SENT {
+                // Its caller stopped waiting: the rows are the leader's to
+                // hand to the spool (without waiting for the disk).
+                self.hand_to_spool(e.rows());
+            }
         }
     }
 

@@ -48,7 +48,9 @@
 //! if written. They reach the table when the database returns (this run)
 //! or at the next run's start. Rows refused for their content or sent
 //! without an answer are never spooled (they would fail again, or could
-//! be stored twice).
+//! be stored twice). A caller that stopped waiting for its group's leader
+//! (past the result bound) has returned -3; if its rows then turn out not
+//! sent, the leader hands them to the spool for it.
 //!
 //! [`Role::SpoolForSync`]: super::batch::Role::SpoolForSync
 //!
@@ -73,7 +75,7 @@ use stogger_pg_proto::PgSettings;
 
 use crate::conn;
 use crate::conn_settings::ConnSettings;
-use crate::queue::Row;
+use crate::queue::{Pushed, Row};
 use crate::schema;
 
 mod insert;
@@ -280,6 +282,17 @@ impl SyncPath {
         self.writer.spool_dir.is_some() && !self.writer.spool_failed.load(Ordering::Acquire)
     }
 
+    /// Queues `rows` for the spool writer and wakes it (rows past the
+    /// queue's bounds are dropped, counted and said).
+    fn hand_to_spool(&self, rows: &[Row]) -> Pushed {
+        let state = &*self.writer;
+        let bytes: Vec<_> = rows.iter().map(Row::as_bytes).collect();
+        let pushed = state.enqueue(&bytes);
+        // Always: the spool writer spools rows as they come.
+        state.wake.notify_one();
+        pushed
+    }
+
     /// Rows this caller did not send, because the database is unavailable
     /// (`why` None) or for the reason given: to the spool when there is
     /// one, else counted as not delivered. The ABI's result.
@@ -298,10 +311,7 @@ impl SyncPath {
     /// past the queue's bounds are dropped, counted and said).
     fn spill(&self, rows: &[Row], deferred: &mut DeferredWarnings) -> i64 {
         let state = &*self.writer;
-        let bytes: Vec<_> = rows.iter().map(Row::as_bytes).collect();
-        let pushed = state.enqueue(&bytes);
-        // Always: the spool writer spools rows as they come.
-        state.wake.notify_one();
+        let pushed = self.hand_to_spool(rows);
         if pushed.accepted > 0 {
             let target = pushed.enqueued;
             state.wait(SPOOL_WAIT, |p| p.resolved >= target || p.finished);
@@ -385,7 +395,10 @@ impl SyncPath {
             return r;
         }
         let bound = self.result_bound();
-        match pool::wait_until(entry.done(), deadline_after(bound)) {
+        let waited = pool::wait_until(entry.done(), deadline_after(bound));
+        // Not finished in time: the caller stops waiting, unless it was
+        // finished just now after all.
+        match waited.or_else(|| entry.abandon()) {
             Some(r) => r,
             None => {
                 deferred.push((
