@@ -389,13 +389,20 @@ mod tests {
         assert_eq!(e.result(), Some(1));
     }
 
+    /// Two waiting entries of `a` and `b` rows, taken by the first's
+    /// caller as one group.
+    fn group_of_two(a: usize, b: usize) -> (Arc<Entry>, Arc<Entry>, Group) {
+        let w = Waiting::default();
+        let (first, second) = (entry(a, 1), entry(b, 1));
+        w.push(first.clone());
+        w.push(second.clone());
+        let g = w.take_group(&first);
+        (first, second, g)
+    }
+
     #[test]
     fn a_caller_that_stops_waiting_hands_its_rows_to_the_leader_unless_they_were_done() {
-        let w = Waiting::default();
-        let (gone, late) = (entry(2, 1), entry(1, 1));
-        w.push(gone.clone());
-        w.push(late.clone());
-        let g = w.take_group(&gone);
+        let (gone, late, g) = group_of_two(2, 1);
         // Gave up before the leader finished: the leader is told.
         assert_eq!(gone.abandon(), None);
         assert!(g.finish(0, 2), "the leader learns no one hears the result");
@@ -407,11 +414,7 @@ mod tests {
 
     #[test]
     fn a_group_dropped_unfinished_answers_uncertain() {
-        let w = Waiting::default();
-        let (a, b) = (entry(2, 1), entry(3, 1));
-        w.push(a.clone());
-        w.push(b.clone());
-        let g = w.take_group(&a);
+        let (a, b, g) = group_of_two(2, 3);
         g.finish(0, 2);
         drop(g);
         assert_eq!(a.result(), Some(2));
