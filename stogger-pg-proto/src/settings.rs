@@ -498,7 +498,7 @@ pub const PREPARED_STATEMENTS: Setting = Setting {
     name: "prepared_statements",
     config_key: Some("postgres_prepared_statements"),
     default: "false",
-    allowed: "a boolean",
+    allowed: "true or false",
     doc: "Sync mode: prepare the INSERT once per pooled connection (less work for the server per statement) instead of an unnamed statement each time. Only for direct connections or poolers that track prepared statements (pgbouncer 1.21+ with max_prepared_statements > 0), never with pgbouncer's transaction pooling otherwise.",
     kind: Kind::Flag {
         default: false,

@@ -414,14 +414,15 @@ impl BatchTask {
         let state = self.state.clone();
         self.conn = None;
         state.connected.store(false, Ordering::Release);
-        let settings = self.settings.clone();
-        let attempt = connect_and_prepare(&state, &settings);
         let connected = match self.role {
-            Role::Writer => attempt.await,
+            Role::Writer => connect_and_prepare(&state, &self.settings).await,
             Role::SpoolForSync => {
                 // Sync callers wait for their rows to be on disk: what
                 // arrives while connecting (up to connect_timeout against
-                // a black-holed server) is spooled meanwhile.
+                // a black-holed server) is spooled meanwhile (so the
+                // attempt borrows its own copy of the settings).
+                let settings = self.settings.clone();
+                let attempt = connect_and_prepare(&state, &settings);
                 tokio::pin!(attempt);
                 loop {
                     tokio::select! {

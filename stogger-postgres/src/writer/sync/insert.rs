@@ -132,19 +132,33 @@ impl SyncPath {
     ) {
         let state = &*self.writer;
         let count = |f: Fate| fates.iter().filter(|x| **x == f).count() as u64;
-        // With a spool, the callers whose rows were all not sent spool them
-        // themselves (and count them there).
+        // Each entry's result from its rows' fates. With a spool, the
+        // callers whose rows were all not sent spool them themselves (and
+        // count them there).
         let spills = self.spills();
-        let mut spilled = 0;
         let mut at = 0;
-        for e in group.entries() {
-            let mine = &fates[at..at + e.rows().len()];
-            at += e.rows().len();
-            if spills && mine.iter().all(|f| *f == Fate::NotSent) {
-                spilled += mine.len() as u64;
-            }
-        }
-        let not_sent = count(Fate::NotSent) - spilled;
+        let results: Vec<i64> = group
+            .entries()
+            .iter()
+            .map(|e| {
+                let mine = &fates[at..at + e.rows().len()];
+                at += e.rows().len();
+                if mine.contains(&Fate::Uncertain) {
+                    UNCERTAIN
+                } else if spills && mine.iter().all(|f| *f == Fate::NotSent) {
+                    NOT_SENT
+                } else if mine.contains(&Fate::NotSent) {
+                    NOT_DELIVERED
+                } else {
+                    mine.iter().filter(|f| **f == Fate::Delivered).count() as i64
+                }
+            })
+            .collect();
+        let spilled: usize = (group.entries().iter().zip(&results))
+            .filter(|(_, r)| **r == NOT_SENT)
+            .map(|(e, _)| e.rows().len())
+            .sum();
+        let not_sent = count(Fate::NotSent) - spilled as u64;
         state
             .delivered
             .fetch_add(count(Fate::Delivered), Ordering::AcqRel);
@@ -164,19 +178,7 @@ impl SyncPath {
                 format!("{why}; dropped {not_sent} row(s) (sync mode)"),
             ));
         }
-        let mut at = 0;
-        for (i, e) in group.entries().iter().enumerate() {
-            let mine = &fates[at..at + e.rows().len()];
-            at += e.rows().len();
-            let result = if mine.contains(&Fate::Uncertain) {
-                UNCERTAIN
-            } else if spills && mine.iter().all(|f| *f == Fate::NotSent) {
-                NOT_SENT
-            } else if mine.contains(&Fate::NotSent) {
-                NOT_DELIVERED
-            } else {
-                mine.iter().filter(|f| **f == Fate::Delivered).count() as i64
-            };
+        for (i, (e, &result)) in group.entries().iter().zip(&results).enumerate() {
             if group.finish(i, result) && result == NOT_SENT {
                 // Its caller stopped waiting: the rows are the leader's to
                 // hand to the spool (without waiting for the disk).
@@ -432,9 +434,6 @@ impl SyncPath {
     }
 }
 
-/// Whether the server answered the statement with an ERROR (the statement
-/// was rolled back and the connection is still usable), as opposed to a
-/// lost connection or a FATAL error that ends it (outcome unknown).
 /// The server does not know the prepared statement (26000): it was
 /// deallocated (`DISCARD ALL`), or a pooler sent the Bind to another
 /// server connection. Nothing ran.
@@ -442,6 +441,9 @@ fn statement_vanished(e: &tokio_postgres::Error) -> bool {
     e.code() == Some(&tokio_postgres::error::SqlState::INVALID_SQL_STATEMENT_NAME)
 }
 
+/// Whether the server answered the statement with an ERROR (the statement
+/// was rolled back and the connection is still usable), as opposed to a
+/// lost connection or a FATAL error that ends it (outcome unknown).
 fn statement_failed(e: &tokio_postgres::Error) -> bool {
     use tokio_postgres::error::Severity;
     e.as_db_error().is_some_and(|db| {
